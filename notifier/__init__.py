@@ -1,0 +1,3 @@
+"""notifier: alerts and digests about people persecuted for their faith."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""The `notifier` command: a thin shell over the store and ingest functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from notifier import __version__
+from notifier.cli import admin, cases, lists, subscribers, updates
+from notifier.cli.shell import State, report_error
+from notifier.errors import NotifierError
+
+
+class _ReportingGroup(TyperGroup):
+    """Turns notifier's own errors into a clear message on stderr and exit status 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NotifierError as exc:
+            report_error(exc)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    name="notifier",
+    cls=_ReportingGroup,
+    help="Alerts and digests about people persecuted for their faith, by email and Telegram.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(cases.app, name="cases")
+app.add_typer(updates.app, name="updates")
+app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(lists.app, name="lists")
+app.add_typer(admin.config_app, name="config")
+app.add_typer(admin.db_app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"notifier {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Settings file (default: ./notifier.toml, or $NOTIFIER_CONFIG)."
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = State(config_file=config)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,187 @@
+"""`notifier cases …`: list, show and import cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.config import Settings
+from notifier.countries import country_name, resolve_country
+from notifier.errors import InputError
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.store.cases import ImportReport, get_case, import_cases, list_cases, update_counts
+from notifier.store.engine import Store
+from notifier.store.models import Case
+
+app = typer.Typer(help="Cases: the people and groups notifier follows.", no_args_is_help=True)
+
+
+def case_json(case: Case, *, with_updates: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": case.slug,
+        "name": case.name,
+        "spellings": case.spellings,
+        "country": case.country,
+        "country_name": country_name(case.country),
+        "role": case.role,
+        "status": case.status.value,
+        "published": case.published,
+    }
+    if with_updates:
+        data |= {
+            "summary": case.summary,
+            "letter": {"address": case.letter_address, "guidance": case.letter_guidance}
+            if case.letter_address
+            else None,
+            "actions": case.actions,
+            "prayer": case.prayer,
+            "sources": case.sources,
+            "updates": [
+                {
+                    "id": u.id,
+                    "key": u.key,
+                    "date": u.event_date.isoformat(),
+                    "title": u.title,
+                    "body": u.body,
+                    "source": {"name": u.source_name, "url": u.source_url}
+                    if u.source_name
+                    else None,
+                    "severity": u.severity.value,
+                }
+                for u in case.updates
+            ],
+        }
+    return data
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    country: Annotated[str | None, typer.Option(help="Code or name: KZ, kazakhstan.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List cases, optionally of one country."""
+    code = resolve_country(country) if country else None
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            cases = await list_cases(session, country=code)
+            counts = await update_counts(session)
+        if as_json:
+            print_json([case_json(c) | {"updates": counts.get(c.id, (0, None))[0]} for c in cases])
+            return
+        rows = []
+        for c in cases:
+            count, latest = counts.get(c.id, (0, None))
+            rows.append(
+                [
+                    c.slug,
+                    c.name,
+                    country_name(c.country),
+                    c.status.value.replace("_", " "),
+                    count,
+                    latest,
+                    "" if c.published else "unpublished",
+                ]
+            )
+        table(
+            f"{len(cases)} case{'s' if len(cases) != 1 else ''}",
+            ["slug", "name", "country", "status", "updates", "latest", ""],
+            rows,
+        )
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    case: Annotated[str, typer.Argument(help="Slug or any spelling of the name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one case with its updates, actions, letter address and prayer."""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            found = await get_case(session, case)
+        data = case_json(found, with_updates=True)
+        if as_json:
+            print_json(data)
+            return
+        say(f"{found.name} — {found.role}, {country_name(found.country)}".strip())
+        say(
+            f"status: {found.status.value.replace('_', ' ')}"
+            + ("" if found.published else "  (unpublished)")
+        )
+        if found.spellings:
+            say(f"also spelled: {', '.join(found.spellings)}")
+        if found.summary:
+            say("\n" + found.summary.strip())
+        table(
+            "updates",
+            ["id", "date", "title", "source", ""],
+            [
+                [
+                    u["id"],
+                    u["date"],
+                    u["title"],
+                    (u["source"] or {}).get("name"),
+                    "URGENT" if u["severity"] == "urgent" else "",
+                ]
+                for u in data["updates"]
+            ],
+        )
+        if found.actions:
+            say("What you can do:")
+            for action in found.actions:
+                say(f"  • [{action['kind']}] {action['text']}")
+        if found.letter_address:
+            say("\nLetter address:\n" + found.letter_address.strip())
+            if found.letter_guidance:
+                say(found.letter_guidance.strip())
+        if found.prayer:
+            say("\nPrayer:\n" + found.prayer.strip())
+
+    run_with_store(ctx, job)
+
+
+def describe_import(report: ImportReport) -> str:
+    parts = []
+    for label, slugs in (
+        ("created", report.cases_created),
+        ("changed", report.cases_changed),
+        ("unchanged", report.cases_unchanged),
+    ):
+        if slugs:
+            parts.append(f"{len(slugs)} case{'s' if len(slugs) != 1 else ''} {label}")
+    parts.append(
+        f"updates: {report.updates_added} added, {report.updates_changed} changed, "
+        f"{report.updates_unchanged} unchanged"
+    )
+    return "; ".join(parts) + ("" if report.changed else " — nothing to change")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    files: Annotated[list[Path] | None, typer.Argument(help="Case files (YAML).")] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Load the sample cases.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check, change nothing.")] = False,
+) -> None:
+    """Load case files (format: docs/case-files.md). Any problem in any file: nothing changes."""
+    paths = list(files or []) + (sample_case_files() if sample else [])
+    if not paths:
+        raise InputError.single("cases import", "FILES", "name case files or give --sample")
+    specs = load_case_files(paths)
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.sessions() as session, session.begin():
+            report = await import_cases(session, specs)
+            if dry_run:
+                await session.rollback()
+        say(("(dry run) " if dry_run else "") + describe_import(report))
+
+    run_with_store(ctx, job)

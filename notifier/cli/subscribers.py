@@ -1,0 +1,305 @@
+"""`notifier subscribers …`: add, remove, show, list, import and export subscribers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.config import Settings
+from notifier.errors import InputError, Problem
+from notifier.ingest.subscriber_csv import follows_cell, read_subscriber_csv, write_subscriber_csv
+from notifier.ingest.subscriber_rows import (
+    FollowSpec,
+    SubscriberSpec,
+    check_email,
+    check_time_zone,
+    parse_cadence,
+    parse_channel,
+    parse_follow_token,
+)
+from notifier.store.engine import Store
+from notifier.store.models import MemberSource, Subscriber
+from notifier.store.subscribers import (
+    add_follows,
+    follow_specs,
+    get_list,
+    get_subscriber,
+    import_subscribers,
+    list_subscribers,
+    remove_subscriber,
+)
+
+app = typer.Typer(help="Subscribers: who hears about what, how often, where.", no_args_is_help=True)
+
+ListOption = Annotated[str | None, typer.Option("--list", help="Only this mailing list (slug).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+CadenceOption = Annotated[str, typer.Option(help="instant, daily or weekly.")]
+ChannelOption = Annotated[str, typer.Option(help="email or telegram.")]
+
+
+def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
+    """The subscriber as one CSV / JSON record (what import reads back)."""
+    return {
+        "email": subscriber.email or "",
+        "name": subscriber.name,
+        "status": subscriber.status.value,
+        "locale": subscriber.locale,
+        "time_zone": subscriber.time_zone,
+        "telegram_chat_id": ""
+        if subscriber.telegram_chat_id is None
+        else str(subscriber.telegram_chat_id),
+        "follows": follows_cell(follow_specs(subscriber)),
+    }
+
+
+def _follows(
+    countries: list[str], cases: list[str], everything: bool, cadence: str, channel: str
+) -> list[FollowSpec]:
+    problems: list[Problem] = []
+    follows: list[FollowSpec] = []
+    try:
+        cad, chan = parse_cadence(cadence), parse_channel(channel)
+    except ValueError as exc:
+        raise InputError.single("subscribers add", "--cadence/--channel", str(exc)) from None
+    tokens = [("--follow-country", f"country={c}") for c in countries]
+    tokens += [("--follow-case", f"case={c}") for c in cases]
+    tokens += [("--follow-all", "all")] if everything else []
+    for option, token in tokens:
+        try:
+            follows.append(parse_follow_token(token, cadence=cad, channel=chan))
+        except ValueError as exc:
+            problems.append(Problem("subscribers add", option, str(exc)))
+    if problems:
+        raise InputError(problems)
+    return follows
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Email address.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    follow_country: Annotated[
+        list[str] | None, typer.Option(help="Country to follow (repeat).")
+    ] = None,
+    follow_case: Annotated[
+        list[str] | None, typer.Option(help="Case to follow, by slug or name (repeat).")
+    ] = None,
+    follow_all: Annotated[bool, typer.Option(help="Follow every case.")] = False,
+    cadence: CadenceOption = "instant",
+    channel: ChannelOption = "email",
+    telegram_chat_id: Annotated[int | None, typer.Option(help="Telegram chat id.")] = None,
+    locale: Annotated[str | None, typer.Option(help="e.g. en, ru, de.")] = None,
+    time_zone: Annotated[str | None, typer.Option(help="IANA name, e.g. Asia/Almaty.")] = None,
+    mailing_list: ListOption = None,
+) -> None:
+    """Add a subscriber, or add follows to one who exists."""
+    try:
+        address = check_email(email)
+        zone = check_time_zone(time_zone) if time_zone else None
+    except ValueError as exc:
+        raise InputError.single("subscribers add", "EMAIL/--time-zone", str(exc)) from None
+    follows = _follows(follow_country or [], follow_case or [], follow_all, cadence, channel)
+    spec = SubscriberSpec(
+        where="subscribers add",
+        email=address,
+        name=name,
+        locale=locale,
+        time_zone=zone,
+        telegram_chat_id=telegram_chat_id,
+    )
+
+    async def job(store: Store, settings: Settings) -> None:
+        async with store.transaction() as session:
+            target = await get_list(session, mailing_list) if mailing_list else None
+            report = await import_subscribers(
+                session, [spec], settings, mailing_list=target, source=MemberSource.IMPORT
+            )
+            subscriber = await get_subscriber(session, address)
+            await add_follows(session, subscriber, follows)
+            tokens = follows_cell(follow_specs(subscriber)) or "nothing yet"
+        verb = "added" if report.created else "updated"
+        say(f"{verb} {address}; follows: {tokens}")
+        if report.kept_status:
+            say(f"note: {address} is {subscriber.status.value}; its status was left as it is")
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Email address or Telegram chat id.")],
+    mailing_list: Annotated[
+        str | None, typer.Option("--list", help="Only take them off this list.")
+    ] = None,
+    erase: Annotated[
+        bool, typer.Option(help="Delete every trace instead of marking unsubscribed.")
+    ] = False,
+) -> None:
+    """Unsubscribe someone (kept as unsubscribed, so no import brings them back), take them off
+    one list, or --erase them entirely."""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            subscriber = await get_subscriber(session, email)
+            if mailing_list:
+                target = await get_list(session, mailing_list)
+                before = len(subscriber.memberships)
+                subscriber.memberships = [
+                    m for m in subscriber.memberships if m.list_id != target.id
+                ]
+                left = before != len(subscriber.memberships)
+                say(f"{email} {'left' if left else 'was not on'} {target.slug}")
+                return
+            await remove_subscriber(session, subscriber, erase=erase)
+        say(f"{email} {'erased' if erase else 'unsubscribed'}")
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Email address or Telegram chat id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one subscriber: status, follows, lists."""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            subscriber = await get_subscriber(session, email)
+            await session.refresh(subscriber, ["memberships"])
+            lists = []
+            for m in subscriber.memberships:
+                await session.refresh(m, ["mailing_list"])
+                lists.append({"list": m.mailing_list.slug, "source": m.source.value})
+        data: dict[str, Any] = subscriber_row(subscriber) | {
+            "follows": [f.token() for f in follow_specs(subscriber)],
+            "lists": lists,
+        }
+        if as_json:
+            print_json(data)
+            return
+        for key in ("email", "name", "status", "locale", "time_zone", "telegram_chat_id"):
+            say(f"{key:>16}: {data[key]}")
+        say(f"{'follows':>16}: {' '.join(data['follows']) or '—'}")
+        joined = ", ".join(f"{x['list']} ({x['source']})" for x in lists) or "—"
+        say(f"{'lists':>16}: {joined}")
+
+    run_with_store(ctx, job)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    mailing_list: ListOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List subscribers, optionally the members of one list."""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            target = await get_list(session, mailing_list) if mailing_list else None
+            rows = [subscriber_row(s) for s in await list_subscribers(session, mailing_list=target)]
+        if as_json:
+            print_json(rows)
+            return
+        table(
+            f"{len(rows)} subscriber{'s' if len(rows) != 1 else ''}",
+            ["email", "name", "status", "time zone", "follows"],
+            [[r["email"], r["name"], r["status"], r["time_zone"], r["follows"]] for r in rows],
+        )
+
+    run_with_store(ctx, job)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="CSV file (ours, or a Listmonk / Mailchimp export).")
+    ],
+    mailing_list: Annotated[
+        str | None, typer.Option("--list", help="Add everyone to this list.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and report; change nothing.")
+    ] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the good rows, list the bad.")
+    ] = False,
+    cadence: CadenceOption = "instant",
+    channel: ChannelOption = "email",
+) -> None:
+    """Import subscribers from CSV. A bad row means nothing changes (unless --skip-invalid);
+    every bad row is reported. An address already known is updated, never duplicated."""
+    try:
+        cad, chan = parse_cadence(cadence), parse_channel(channel)
+    except ValueError as exc:
+        raise InputError.single("subscribers import", "--cadence/--channel", str(exc)) from None
+    specs, notes = read_subscriber_csv(file, cadence=cad, channel=chan)
+    for note in notes:
+        say(f"note: {note}")
+
+    async def job(store: Store, settings: Settings) -> int:
+        async with store.sessions() as session, session.begin():
+            target = await get_list(session, mailing_list) if mailing_list else None
+            report = await import_subscribers(
+                session, specs, settings, mailing_list=target, skip_invalid=skip_invalid
+            )
+            if dry_run:
+                await session.rollback()
+        prefix = "(dry run) " if dry_run else ""
+        say(
+            f"{prefix}{len(report.created)} created, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged"
+            + (f", {len(report.joined_list)} added to {mailing_list}" if mailing_list else "")
+            + (f", {len(report.skipped)} problem(s) skipped" if report.skipped else "")
+        )
+        for email in report.kept_status:
+            say(f"note: {email} stays unsubscribed/bounced; an import does not resubscribe anyone")
+        if report.skipped:
+            say("skipped:")
+            for problem in report.skipped:
+                say(f"  {problem}")
+            return 2
+        return 0
+
+    code = run_with_store(ctx, job)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    mailing_list: ListOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export subscribers; the CSV re-imports to the same state."""
+    if fmt not in {"csv", "json"}:
+        raise InputError.single("subscribers export", "--format", f"{fmt!r}: use csv or json")
+
+    async def job(store: Store, _: Settings) -> list[dict[str, str]]:
+        async with store.transaction() as session:
+            target = await get_list(session, mailing_list) if mailing_list else None
+            return [subscriber_row(s) for s in await list_subscribers(session, mailing_list=target)]
+
+    rows = run_with_store(ctx, job)
+    stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        if fmt == "json":
+            import json
+
+            stream.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        else:
+            stream.writelines(write_subscriber_csv(rows))
+    finally:
+        if out:
+            stream.close()

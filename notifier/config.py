@@ -1,0 +1,211 @@
+"""Settings: defaults < notifier.toml < NOTIFIER_* environment; one object, passed in."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from notifier.errors import ConfigError
+
+ENV_PREFIX = "NOTIFIER_"
+DEFAULT_CONFIG_NAME = "notifier.toml"
+
+# Drivers notifier runs on; a plain scheme is taken to mean the async driver we ship.
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Values read from the TOML file chosen by `load_settings` (may be none)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = dict(values)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+class Settings(BaseSettings):
+    """Everything notifier can be told. Build one with `load_settings`; tests pass their own."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    #: Where the SQLite store and (later) the Maildir live.
+    data_dir: Path = Path("var")
+    #: SQLAlchemy URL; default: SQLite file `<data_dir>/notifier.db`.
+    database_url: str = ""
+    #: Time zone given to subscribers and lists that do not name one.
+    default_time_zone: str = "UTC"
+    #: Locale given to subscribers that do not name one.
+    default_locale: str = "en"
+    #: Base URL of the web app, used for links in messages.
+    public_url: str = "http://127.0.0.1:8000"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Settings(...) takes only what it is given; `load_settings` adds file and environment.
+        return (init_settings,)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL ({exc})") from None
+        driver = _DRIVERS.get(url.drivername)
+        if driver is None:
+            raise ValueError(
+                f"unsupported database {url.drivername!r}; use sqlite:///FILE or "
+                "postgresql://USER@HOST/DB"
+            )
+        return url.set(drivername=driver).render_as_string(hide_password=False)
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
+            ) from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            path = (self.data_dir / "notifier.db").resolve()
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{path}")
+        return self
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with passwords and secrets hidden, for `config show`."""
+        shown: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if name == "database_url":
+                value = make_url(value).render_as_string(hide_password=True)
+            elif "secret" in name or "token" in name or "password" in name:
+                value = "********" if value else ""
+            shown[name] = str(value) if isinstance(value, Path) else value
+        return shown
+
+
+def _config_path(config: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The TOML file to read: named by --config or NOTIFIER_CONFIG (then it must exist),
+    else ./notifier.toml when there is one."""
+    if config is not None:
+        return config
+    if named := environ.get(f"{ENV_PREFIX}CONFIG"):
+        return Path(named)
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.exists() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    # Allow the settings either at top level or under a [notifier] table.
+    table = data.get("notifier", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [notifier] must be a table")
+    return table
+
+
+def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings: defaults < the TOML file < NOTIFIER_* variables in `environ`."""
+    env = dict(os.environ if environ is None else environ)
+    path = _config_path(config, env)
+    file_values = _read_toml(path) if path is not None else {}
+    env_values = {
+        name: env[f"{ENV_PREFIX}{name.upper()}"]
+        for name in Settings.model_fields
+        if f"{ENV_PREFIX}{name.upper()}" in env
+    }
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            # Environment wins over the file; the environment is the one given, not os.environ.
+            return (
+                _TomlSource(settings_cls, env_values),
+                _TomlSource(settings_cls, file_values),
+            )
+
+    try:
+        loaded = _Loaded()
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, path, file_values, env_values)) from None
+    return Settings.model_construct(**loaded.model_dump())
+
+
+def _explain(
+    exc: ValidationError,
+    path: Path | None,
+    file_values: Mapping[str, Any],
+    env_values: Mapping[str, Any],
+) -> str:
+    lines = []
+    for error in exc.errors():
+        key = str(error["loc"][0]) if error["loc"] else "?"
+        if key in env_values:
+            origin = f"environment variable {ENV_PREFIX}{key.upper()}"
+        elif key in file_values:
+            origin = f"{path}"
+        else:
+            origin = "default"
+        reason = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            reason = f"unknown setting (known: {', '.join(sorted(Settings.model_fields))})"
+        lines.append(f"setting {key!r} from {origin}: {reason}")
+    return "\n".join(lines)

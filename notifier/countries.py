@@ -1,0 +1,50 @@
+"""Countries by ISO 3166 code or by name, in any case, with suggestions for a near miss."""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from functools import cache
+
+import pycountry
+
+from notifier.errors import NotFoundError
+
+
+def fold(text: str) -> str:
+    """Lower case without accents or punctuation: 'Kashkumbáev ' -> 'kashkumbaev'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join("".join(c if c.isalnum() else " " for c in kept.casefold()).split())
+
+
+@cache
+def _names() -> dict[str, str]:
+    """Every folded code and name of every country -> its alpha-2 code."""
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2
+        for attr in ("alpha_2", "alpha_3", "name", "official_name", "common_name"):
+            value = getattr(country, attr, None)
+            if value:
+                names.setdefault(fold(value), code)
+    return names
+
+
+def country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def resolve_country(text: str) -> str:
+    """The alpha-2 code for 'KZ', 'kaz', 'Kazakhstan'...; NotFoundError with suggestions else."""
+    key = fold(text)
+    code = _names().get(key)
+    if code is not None:
+        return code
+    near = difflib.get_close_matches(key, list(_names()), n=3, cutoff=0.6)
+    hint = ", ".join(dict.fromkeys(country_name(_names()[n]) for n in near))
+    suffix = f"; did you mean {hint}?" if hint else ""
+    raise NotFoundError(f"unknown country {text!r}{suffix}")

@@ -1,0 +1,43 @@
+"""One rooted error tree: everything notifier raises on purpose is a NotifierError."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class NotifierError(Exception):
+    """The root of every error notifier raises on purpose."""
+
+
+class ConfigError(NotifierError, ValueError):
+    """A setting has a bad value; the message names the key and where it came from."""
+
+
+class NotFoundError(NotifierError, LookupError):
+    """A case, subscriber, list or country that does not exist."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad piece of input: where it is (file, row or line), which field, and why."""
+
+    where: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        field = f" [{self.field}]" if self.field else ""
+        return f"{self.where}{field}: {self.reason}"
+
+
+class InputError(NotifierError, ValueError):
+    """Input that cannot be used as given; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(cls, where: str, field: str, reason: str) -> InputError:
+        return cls([Problem(where, field, reason)])

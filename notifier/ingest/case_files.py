@@ -1,0 +1,161 @@
+"""Case files: one YAML document per case, with its updates. Parsed and checked here; written
+to the store by `notifier.store.cases`. The format is documented in docs/case-files.md."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+from notifier.countries import fold, resolve_country
+from notifier.errors import InputError, NotFoundError, Problem
+from notifier.ingest.yaml_lines import DataLoader, yaml_line
+from notifier.store.models import ActionKind, CaseStatus, Severity
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+Text = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SourceSpec(_Strict):
+    name: Text
+    url: HttpUrl | None = None
+
+
+class ActionSpec(_Strict):
+    kind: ActionKind
+    text: Text
+    address: str | None = None
+
+
+class LetterSpec(_Strict):
+    address: Text
+    guidance: str | None = None
+
+
+class UpdateSpec(_Strict):
+    #: Stable within the case; default: the date and the title, folded.
+    key: str | None = Field(default=None, max_length=200)
+    date: date
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    body: str = ""
+    source: SourceSpec | None = None
+    severity: Severity = Severity.NORMAL
+
+    def stable_key(self) -> str:
+        return self.key or update_key(self.date, self.title)
+
+
+class CaseSpec(_Strict):
+    slug: str
+    name: Text
+    spellings: list[Text] = []
+    country: str
+    role: str = ""
+    status: CaseStatus
+    summary: str = ""
+    letter: LetterSpec | None = None
+    actions: list[ActionSpec] = []
+    prayer: str = ""
+    sources: list[SourceSpec] = []
+    published: bool = True
+    updates: list[UpdateSpec] = []
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(
+                "use lower-case letters, digits and single hyphens, e.g. 'anna-ivanova'"
+            )
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        try:
+            return resolve_country(value)
+        except NotFoundError as exc:
+            raise ValueError(str(exc)) from None
+
+
+def update_key(day: date, title: str) -> str:
+    """The default stable key of an update: '2014-02-27-released-from-prison'."""
+    return f"{day.isoformat()}-{fold(title).replace(' ', '-')}"[:200]
+
+
+def parse_case_text(text: str, where: str) -> list[CaseSpec]:
+    """Every case in a YAML text (one or more documents); InputError lists every problem."""
+    problems: list[Problem] = []
+    specs: list[CaseSpec] = []
+    try:
+        nodes = list(yaml.compose_all(text, Loader=DataLoader))
+        documents: list[Any] = list(yaml.load_all(text, Loader=DataLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError.single(f"{where}{at}", "", f"not valid YAML: {exc}") from None
+    for node, document in zip(nodes, documents, strict=True):
+        if document is None:
+            continue
+        if not isinstance(document, dict):
+            line = node.start_mark.line + 1 if node is not None else 1
+            problems.append(Problem(f"{where}:{line}", "", "a case must be a mapping of fields"))
+            continue
+        try:
+            specs.append(CaseSpec.model_validate(document))
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                line = yaml_line(node, loc) or (node.start_mark.line + 1 if node else 1)
+                field = ".".join(str(p) for p in loc)
+                problems.append(
+                    Problem(f"{where}:{line}", field, error["msg"].removeprefix("Value error, "))
+                )
+    seen: dict[str, int] = {}
+    for spec in specs:
+        seen[spec.slug] = seen.get(spec.slug, 0) + 1
+        keys = [u.stable_key() for u in spec.updates]
+        for key in {k for k in keys if keys.count(k) > 1}:
+            problems.append(
+                Problem(where, f"{spec.slug}.updates", f"two updates share key {key!r}")
+            )
+    for slug, count in seen.items():
+        if count > 1:
+            problems.append(Problem(where, "slug", f"case {slug!r} appears {count} times"))
+    if problems:
+        raise InputError(problems)
+    return specs
+
+
+def load_case_files(paths: list[Path]) -> list[CaseSpec]:
+    """Parse every file; report the problems of all of them together."""
+    problems: list[Problem] = []
+    specs: list[CaseSpec] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), "", f"cannot read: {exc}"))
+            continue
+        try:
+            specs.extend(parse_case_text(text, str(path)))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    return specs
+
+
+def sample_case_files() -> list[Path]:
+    """The sample cases shipped in the package."""
+    folder = resources.files("notifier.ingest") / "sample"
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".yaml"))

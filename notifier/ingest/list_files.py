@@ -1,0 +1,165 @@
+"""Mailing-list files: one YAML file per list under subscribers/ (format: subscribers/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from notifier.errors import InputError, Problem
+from notifier.ingest.case_files import SLUG
+from notifier.ingest.subscriber_rows import (
+    FollowSpec,
+    SubscriberSpec,
+    check_email,
+    check_time_zone,
+    parse_follow_token,
+)
+from notifier.ingest.yaml_lines import DataLoader, yaml_line
+from notifier.schedule import parse_schedule
+from notifier.store.models import Cadence, Channel
+
+
+class MemberSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str
+    name: str = ""
+    locale: str | None = None
+    time_zone: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return check_email(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_time_zone(value)
+
+
+class ListSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    slug: str
+    name: str = Field(min_length=1)
+    description: str = ""
+    follows: list[str] = Field(min_length=1)
+    cadence: Cadence = Cadence.WEEKLY
+    schedule: str = "mon 07:00"
+    time_zone: str = "UTC"
+    channels: list[Channel] = [Channel.EMAIL]
+    members: list[MemberSpec] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        # Members may be bare addresses; follows may be one string.
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("follows"), str):
+                data["follows"] = [data["follows"]]
+            members = data.get("members")
+            if isinstance(members, list):
+                data["members"] = [{"email": m} if isinstance(m, str) else m for m in members]
+        return data
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("use lower-case letters, digits and single hyphens")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_time_zone(value)
+
+    @field_validator("follows")
+    @classmethod
+    def _follows(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parse_follow_token(value, cadence=Cadence.WEEKLY, channel=Channel.EMAIL)
+        return values
+
+    @model_validator(mode="after")
+    def _schedule_fits_cadence(self) -> ListSpec:
+        if self.cadence is not Cadence.INSTANT:
+            self.schedule = str(parse_schedule(self.schedule, self.cadence))
+        duplicates = {
+            m.email for m in self.members if sum(x.email == m.email for x in self.members) > 1
+        }
+        if duplicates:
+            raise ValueError(f"members listed twice: {', '.join(sorted(duplicates))}")
+        return self
+
+    def follow_specs(self) -> list[FollowSpec]:
+        return [
+            parse_follow_token(v, cadence=self.cadence, channel=Channel.EMAIL) for v in self.follows
+        ]
+
+    def member_specs(self, where: str) -> list[SubscriberSpec]:
+        return [
+            SubscriberSpec(
+                where=f"{where} member {m.email}",
+                email=m.email,
+                name=m.name,
+                locale=m.locale,
+                time_zone=m.time_zone,
+            )
+            for m in self.members
+        ]
+
+
+def load_list_files(paths: list[Path]) -> list[tuple[Path, ListSpec]]:
+    """Every list file under the given files or folders; InputError lists every problem."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
+        elif path.exists():
+            files.append(path)
+        else:
+            problems.append(Problem(str(path), "", "no such file or folder"))
+    specs: list[tuple[Path, ListSpec]] = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+            node = yaml.compose(text, Loader=DataLoader)
+            data = yaml.load(text, Loader=DataLoader)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(file), "", f"cannot read: {exc}"))
+            continue
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f":{mark.line + 1}" if mark is not None else ""
+            problems.append(Problem(f"{file}{at}", "", f"not valid YAML: {exc}"))
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem(f"{file}:1", "", "a list file must be a mapping of fields"))
+            continue
+        data.setdefault("slug", file.stem)
+        try:
+            specs.append((file, ListSpec.model_validate(data)))
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                line = yaml_line(node, loc) or 1
+                field = ".".join(str(p) for p in loc)
+                problems.append(
+                    Problem(f"{file}:{line}", field, error["msg"].removeprefix("Value error, "))
+                )
+    slugs = [s.slug for _, s in specs]
+    for file, spec in specs:
+        if slugs.count(spec.slug) > 1:
+            problems.append(
+                Problem(str(file), "slug", f"another file also defines list {spec.slug!r}")
+            )
+    if problems:
+        raise InputError(problems)
+    return specs

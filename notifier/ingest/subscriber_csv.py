@@ -1,0 +1,198 @@
+"""Subscriber CSV files: read (ours, Listmonk's, Mailchimp's exports) and write (ours)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from notifier.errors import InputError, Problem
+from notifier.ingest.subscriber_rows import (
+    FollowSpec,
+    SubscriberSpec,
+    check_email,
+    check_time_zone,
+    parse_cadence,
+    parse_channel,
+    parse_follow_token,
+    parse_status,
+)
+from notifier.store.models import Cadence, Channel
+
+#: Our columns, in the order `export` writes them.
+COLUMNS = ["email", "name", "status", "locale", "time_zone", "telegram_chat_id", "follows"]
+
+#: Header names other tools use (folded to lower case) -> our column.
+ALIASES = {
+    "email": "email",
+    "e-mail": "email",
+    "email address": "email",
+    "email_address": "email",
+    "e-mail address": "email",
+    "name": "name",
+    "full name": "name",
+    "first name": "first_name",
+    "fname": "first_name",
+    "last name": "last_name",
+    "lname": "last_name",
+    "status": "status",
+    "locale": "locale",
+    "language": "locale",
+    "time_zone": "time_zone",
+    "timezone": "time_zone",
+    "time zone": "time_zone",
+    "telegram_chat_id": "telegram_chat_id",
+    "telegram": "telegram_chat_id",
+    "follows": "follows",
+    "countries": "countries",
+    "cases": "cases",
+    "cadence": "cadence",
+    "channel": "channel",
+}
+
+
+def _delimiter(header_line: str) -> str:
+    """Comma or semicolon (Excel in much of Europe writes ';'), whichever the header uses."""
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+def read_subscriber_csv(
+    path: Path,
+    *,
+    cadence: Cadence = Cadence.INSTANT,
+    channel: Channel = Channel.EMAIL,
+) -> tuple[list[SubscriberSpec], list[str]]:
+    """Every row of the file, each with its own problems; and notes (columns ignored).
+    Raises InputError only when the file as a whole cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError.single(str(path), "", "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise InputError.single(str(path), "", f"not UTF-8 text ({exc.reason})") from None
+    return parse_subscriber_csv(text, str(path), cadence=cadence, channel=channel)
+
+
+def parse_subscriber_csv(
+    text: str,
+    where: str,
+    *,
+    cadence: Cadence = Cadence.INSTANT,
+    channel: Channel = Channel.EMAIL,
+) -> tuple[list[SubscriberSpec], list[str]]:
+    text = text.removeprefix("\ufeff")
+    first_line = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(first_line))
+    header = next(reader, None)
+    if header is None:
+        raise InputError.single(where, "", "the file is empty; it needs a header row")
+    columns = [ALIASES.get(h.strip().lower()) for h in header]
+    ignored = [h for h, c in zip(header, columns, strict=True) if c is None and h.strip()]
+    if "email" not in columns:
+        raise InputError.single(
+            f"{where}:1", "email", f"no email column in the header ({', '.join(header)})"
+        )
+    notes = [f"ignored columns: {', '.join(ignored)}"] if ignored else []
+    specs: list[SubscriberSpec] = []
+    seen: dict[str, str] = {}
+    for raw in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in raw):
+            continue
+        spec = _row(raw, columns, header, f"{where}:{line}", cadence=cadence, channel=channel)
+        if spec.email is not None:
+            if spec.email in seen:
+                spec.problems.append(
+                    Problem(
+                        spec.where, "email", f"{spec.email} already appears at {seen[spec.email]}"
+                    )
+                )
+            else:
+                seen[spec.email] = spec.where
+        specs.append(spec)
+    return specs, notes
+
+
+def _row(
+    raw: list[str],
+    columns: list[str | None],
+    header: list[str],
+    where: str,
+    *,
+    cadence: Cadence,
+    channel: Channel,
+) -> SubscriberSpec:
+    spec = SubscriberSpec(where=where, email=None)
+    if len(raw) != len(header):
+        spec.problems.append(
+            Problem(where, "", f"has {len(raw)} columns, the header has {len(header)}")
+        )
+        return spec
+    cells = {c: v.strip() for c, v in zip(columns, raw, strict=True) if c is not None}
+
+    def check(column: str, parse: object) -> None:
+        value = cells.get(column, "")
+        if not value:
+            return
+        try:
+            result = parse(value)  # type: ignore[operator]
+        except ValueError as exc:
+            spec.problems.append(Problem(where, column, str(exc)))
+            return
+        setattr(spec, column, result)
+
+    if not cells.get("email"):
+        spec.problems.append(Problem(where, "email", "is empty"))
+    check("email", check_email)
+    spec.name = cells.get("name") or " ".join(
+        p for p in (cells.get("first_name", ""), cells.get("last_name", "")) if p
+    )
+    check("status", parse_status)
+    check("time_zone", check_time_zone)
+    check("telegram_chat_id", int)
+    spec.locale = cells.get("locale") or None
+    row_cadence, row_channel = cadence, channel
+    try:
+        if cells.get("cadence"):
+            row_cadence = parse_cadence(cells["cadence"])
+        if cells.get("channel"):
+            row_channel = parse_channel(cells["channel"])
+    except ValueError as exc:
+        spec.problems.append(Problem(where, "cadence/channel", str(exc)))
+    has_follows = any(c in cells for c in ("follows", "countries", "cases"))
+    if has_follows:
+        spec.follows = []
+        tokens = cells.get("follows", "").split()
+        tokens += [f"country={t}" for t in _split(cells.get("countries", ""))]
+        tokens += [f"case={t}" for t in _split(cells.get("cases", ""))]
+        for token in tokens:
+            try:
+                spec.follows.append(
+                    parse_follow_token(token, cadence=row_cadence, channel=row_channel)
+                )
+            except ValueError as exc:
+                spec.problems.append(Problem(where, "follows", str(exc)))
+    return spec
+
+
+def _split(cell: str) -> list[str]:
+    return [t for t in cell.replace(",", " ").replace("|", " ").split() if t]
+
+
+def write_subscriber_csv(rows: Iterable[dict[str, str]]) -> Iterator[str]:
+    """Our CSV, line by line: what `read_subscriber_csv` reads back to the same state."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(row)
+        yield buffer.getvalue()
+
+
+def follows_cell(follows: Iterable[FollowSpec]) -> str:
+    return " ".join(f.token() for f in follows)

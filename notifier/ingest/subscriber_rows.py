@@ -1,0 +1,118 @@
+"""A subscriber as files describe one (CSV rows, list files), checked field by field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from notifier.countries import resolve_country
+from notifier.errors import NotFoundError, Problem
+from notifier.store.models import Cadence, Channel, Scope, SubscriberStatus
+
+E = TypeVar("E", Cadence, Channel, SubscriberStatus)
+
+
+@dataclass(frozen=True)
+class FollowSpec:
+    """One follow: everything, a country (alpha-2) or a case (slug or any spelling)."""
+
+    scope: Scope
+    value: str | None = None
+    cadence: Cadence = Cadence.INSTANT
+    channel: Channel = Channel.EMAIL
+
+    def token(self) -> str:
+        """The `follows` column form: 'country=KZ:weekly:email', 'all:instant:telegram'."""
+        what = "all" if self.scope is Scope.ALL else f"{self.scope.value}={self.value}"
+        return f"{what}:{self.cadence.value}:{self.channel.value}"
+
+
+@dataclass
+class SubscriberSpec:
+    """A subscriber from a file. `follows is None` means the file says nothing about follows
+    (existing ones are kept); a list, even empty, replaces them."""
+
+    where: str
+    email: str | None
+    name: str = ""
+    locale: str | None = None
+    time_zone: str | None = None
+    telegram_chat_id: int | None = None
+    status: SubscriberStatus | None = None
+    follows: list[FollowSpec] | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def check_email(value: str) -> str:
+    """The normalised address (lower case); ValueError naming what is wrong."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(f"invalid email {value.strip()!r}: {exc}") from None
+
+
+def check_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Asia/Almaty)"
+        ) from None
+    return value.strip()
+
+
+def _choice(kind: type[E], value: str, what: str) -> E:
+    try:
+        return kind(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise ValueError(f"unknown {what} {value!r} (one of: {allowed})") from None
+
+
+def parse_cadence(value: str) -> Cadence:
+    return _choice(Cadence, value, "cadence")
+
+
+def parse_channel(value: str) -> Channel:
+    return _choice(Channel, value, "channel")
+
+
+def parse_status(value: str) -> SubscriberStatus:
+    # Listmonk exports say enabled / blocklisted; Mailchimp says subscribed / cleaned.
+    aliases = {
+        "enabled": "active",
+        "subscribed": "active",
+        "blocklisted": "unsubscribed",
+        "cleaned": "bounced",
+    }
+    value = value.strip().lower()
+    return _choice(SubscriberStatus, aliases.get(value, value), "status")
+
+
+def parse_follow_token(token: str, *, cadence: Cadence, channel: Channel) -> FollowSpec:
+    """'country=KZ:weekly:email', 'case=anna-ivanova', 'all:daily', 'KZ', 'kazakhstan'."""
+    what, *rest = token.strip().split(":")
+    if len(rest) > 2:
+        raise ValueError(f"follow {token!r} has too many ':' parts (WHAT[:CADENCE[:CHANNEL]])")
+    if rest:
+        cadence = parse_cadence(rest[0])
+    if len(rest) == 2:
+        channel = parse_channel(rest[1])
+    scope_name, sep, value = what.partition("=")
+    if not sep:
+        if what.lower() == "all":
+            return FollowSpec(Scope.ALL, None, cadence, channel)
+        scope_name, value = "country", what
+    if scope_name == "country":
+        try:
+            return FollowSpec(Scope.COUNTRY, resolve_country(value), cadence, channel)
+        except NotFoundError as exc:
+            raise ValueError(str(exc)) from None
+    if scope_name == "case":
+        if not value.strip():
+            raise ValueError(f"follow {token!r} names no case")
+        return FollowSpec(Scope.CASE, value.strip(), cadence, channel)
+    raise ValueError(f"follow {token!r}: say all, country=CODE or case=SLUG")

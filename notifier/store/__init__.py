@@ -1,0 +1,1 @@
+"""The store: cases and their updates, subscribers, subscriptions and mailing lists."""

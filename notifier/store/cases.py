@@ -1,0 +1,208 @@
+"""Cases and updates in the store: import from case files, look up by any spelling, add updates."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from notifier.countries import fold
+from notifier.errors import InputError, NotFoundError
+from notifier.ingest.case_files import CaseSpec, UpdateSpec, update_key
+from notifier.store.models import Case, Severity, Update
+
+
+@dataclass
+class ImportReport:
+    """What an import changed, case by case."""
+
+    cases_created: list[str] = field(default_factory=list)
+    cases_changed: list[str] = field(default_factory=list)
+    cases_unchanged: list[str] = field(default_factory=list)
+    updates_added: int = 0
+    updates_changed: int = 0
+    updates_unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.cases_created or self.cases_changed or self.updates_added or self.updates_changed
+        )
+
+
+def _case_fields(spec: CaseSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "spellings": list(spec.spellings),
+        "country": spec.country,
+        "role": spec.role,
+        "status": spec.status,
+        "summary": spec.summary,
+        "letter_address": spec.letter.address if spec.letter else None,
+        "letter_guidance": spec.letter.guidance if spec.letter else None,
+        "actions": [a.model_dump(mode="json", exclude_none=True) for a in spec.actions],
+        "prayer": spec.prayer,
+        "sources": [s.model_dump(mode="json", exclude_none=True) for s in spec.sources],
+        "published": spec.published,
+    }
+
+
+def _update_fields(spec: UpdateSpec) -> dict[str, Any]:
+    return {
+        "event_date": spec.date,
+        "title": spec.title,
+        "body": spec.body,
+        "source_name": spec.source.name if spec.source else None,
+        "source_url": str(spec.source.url) if spec.source and spec.source.url else None,
+        "severity": spec.severity,
+    }
+
+
+def _assign(row: Any, values: dict[str, Any]) -> bool:
+    """Set the fields that differ; True if any did."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+async def import_cases(session: AsyncSession, specs: Sequence[CaseSpec]) -> ImportReport:
+    """Create or update each case and its updates. An update already stored (same case and key)
+    is updated in place and keeps its id, so nobody is alerted about it twice."""
+    report = ImportReport()
+    slugs = [s.slug for s in specs]
+    existing = {
+        c.slug: c
+        for c in await session.scalars(
+            select(Case).where(Case.slug.in_(slugs)).options(selectinload(Case.updates))
+        )
+    }
+    for spec in specs:
+        case = existing.get(spec.slug)
+        if case is None:
+            case = Case(slug=spec.slug, updates=[], **_case_fields(spec))
+            session.add(case)
+            report.cases_created.append(spec.slug)
+        elif _assign(case, _case_fields(spec)):
+            report.cases_changed.append(spec.slug)
+        else:
+            report.cases_unchanged.append(spec.slug)
+        stored = {u.key: u for u in case.updates}
+        # Oldest first, so ids (the watcher's cursor) follow the order of events.
+        for update_spec in sorted(spec.updates, key=lambda u: u.date):
+            key = update_spec.stable_key()
+            row = stored.get(key)
+            if row is None:
+                case.updates.append(Update(key=key, **_update_fields(update_spec)))
+                report.updates_added += 1
+            elif _assign(row, _update_fields(update_spec)):
+                report.updates_changed += 1
+            else:
+                report.updates_unchanged += 1
+    await session.flush()
+    return report
+
+
+async def list_cases(session: AsyncSession, *, country: str | None = None) -> list[Case]:
+    query = select(Case).order_by(Case.country, Case.name)
+    if country is not None:
+        query = query.where(Case.country == country)
+    return list(await session.scalars(query))
+
+
+async def update_counts(session: AsyncSession) -> dict[int, tuple[int, date | None]]:
+    """Per case id: how many updates, and the date of the latest."""
+    rows = await session.execute(
+        select(Update.case_id, func.count(), func.max(Update.event_date)).group_by(Update.case_id)
+    )
+    return {case_id: (count, latest) for case_id, count, latest in rows}
+
+
+def _names_of(case: Case) -> list[str]:
+    return [case.name, *case.spellings]
+
+
+async def find_cases(session: AsyncSession, text: str) -> list[Case]:
+    """Cases that `text` names: by slug, by a full name or spelling, else by every word of it
+    appearing in one spelling ('Kashkumbaev' finds Bakhytzhan Kashkumbayev)."""
+    cases = list(await session.scalars(select(Case).order_by(Case.name)))
+    key = fold(text)
+    exact = [c for c in cases if c.slug == text.strip().lower()]
+    exact = exact or [c for c in cases if key in {fold(n) for n in _names_of(c)}]
+    if exact:
+        return exact
+    words = set(key.split())
+    if not words:
+        return []
+    return [c for c in cases if any(words <= set(fold(n).split()) for n in _names_of(c))]
+
+
+async def resolve_case(session: AsyncSession, text: str) -> Case:
+    """The one case `text` names; NotFoundError (with suggestions) or, if several, the choices."""
+    found = await find_cases(session, text)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        choices = ", ".join(f"{c.name} ({c.slug})" for c in found)
+        raise NotFoundError(f"{text!r} could be any of: {choices}; give the slug")
+    every = {fold(n): c.slug for c in await session.scalars(select(Case)) for n in _names_of(c)}
+    every.update({slug: slug for slug in every.values()})
+    near = difflib.get_close_matches(fold(text), list(every), n=3, cutoff=0.6)
+    hint = ", ".join(dict.fromkeys(every[n] for n in near))
+    raise NotFoundError(f"no case {text!r}" + (f"; did you mean {hint}?" if hint else ""))
+
+
+async def get_case(session: AsyncSession, slug: str) -> Case:
+    case = await session.scalar(
+        select(Case).where(Case.slug == slug).options(selectinload(Case.updates))
+    )
+    if case is None:
+        resolved = await resolve_case(session, slug)
+        case = await session.scalar(
+            select(Case).where(Case.id == resolved.id).options(selectinload(Case.updates))
+        )
+        assert case is not None
+    return case
+
+
+async def add_update(
+    session: AsyncSession,
+    case: Case,
+    *,
+    day: date,
+    title: str,
+    body: str,
+    source_name: str | None,
+    source_url: str | None,
+    severity: Severity,
+) -> tuple[Update, bool]:
+    """Store a new update for `case`; (update, False) if one with the same key is there already."""
+    key = update_key(day, title)
+    existing = await session.scalar(
+        select(Update).where(Update.case_id == case.id, Update.key == key)
+    )
+    if existing is not None:
+        return existing, False
+    if not title.strip():
+        raise InputError.single("updates add", "title", "must not be empty")
+    update = Update(
+        case_id=case.id,
+        key=key,
+        event_date=day,
+        title=title.strip(),
+        body=body.strip(),
+        source_name=source_name,
+        source_url=source_url,
+        severity=severity,
+    )
+    session.add(update)
+    await session.flush()
+    return update, True

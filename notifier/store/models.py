@@ -1,0 +1,291 @@
+"""SQLAlchemy models. Every enum is a closed set, stored as text with a CHECK constraint."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class CaseStatus(enum.StrEnum):
+    DETAINED = "detained"
+    AWAITING_TRIAL = "awaiting_trial"
+    HOUSE_ARREST = "house_arrest"
+    PSYCHIATRIC_DETENTION = "psychiatric_detention"
+    ON_TRIAL = "on_trial"
+    SENTENCED = "sentenced"
+    IMPRISONED = "imprisoned"
+    PROBATION = "probation"
+    FINED = "fined"
+    RELEASED = "released"
+    EXILED = "exiled"
+    THREATENED_WITH_EXTRADITION = "threatened_with_extradition"
+    HARASSED = "harassed"
+    MISSING = "missing"
+    DECEASED = "deceased"
+
+
+class ActionKind(enum.StrEnum):
+    PRAY = "pray"
+    WRITE = "write"
+    CONTACT = "contact"
+
+
+class Severity(enum.StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class SubscriberStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class Scope(enum.StrEnum):
+    ALL = "all"
+    COUNTRY = "country"
+    CASE = "case"
+
+
+class Cadence(enum.StrEnum):
+    INSTANT = "instant"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    TELEGRAM = "telegram"
+
+
+class MemberSource(enum.StrEnum):
+    FILE = "file"
+    IMPORT = "import"
+    SELF = "self"
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=40,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def target_of(scope: Scope, country: str | None, case_id: int | None) -> str:
+    """The one string that says what a follow points at; unique per follower and channel."""
+    if scope is Scope.ALL:
+        return "all"
+    if scope is Scope.COUNTRY:
+        return f"country:{country}"
+    return f"case:{case_id}"
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spellings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    role: Mapped[str] = mapped_column(String(80), default="")
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus, "case_status"))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    letter_address: Mapped[str | None] = mapped_column(Text)
+    letter_guidance: Mapped[str | None] = mapped_column(Text)
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    prayer: Mapped[str] = mapped_column(Text, default="")
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    updates: Mapped[list[Update]] = relationship(
+        back_populates="case", order_by="Update.event_date", cascade="all, delete-orphan"
+    )
+
+
+class Update(Base):
+    __tablename__ = "updates"
+    # AUTOINCREMENT on SQLite: an id is never reused, so the watcher's cursor only moves forward.
+    __table_args__ = (
+        UniqueConstraint("case_id", "key"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    #: Stable key within the case, so importing the same update twice does not duplicate it.
+    key: Mapped[str] = mapped_column(String(200))
+    event_date: Mapped[date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    source_name: Mapped[str | None] = mapped_column(String(200))
+    source_url: Mapped[str | None] = mapped_column(String(1000))
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"), default=Severity.NORMAL)
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="updates")
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    locale: Mapped[str] = mapped_column(String(20), default="en")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[SubscriberStatus] = mapped_column(
+        _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", order_by="Subscription.id"
+    )
+    memberships: Mapped[list[ListMember]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan"
+    )
+
+
+class Subscription(Base):
+    """What one subscriber follows, how often, on which channel."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "target", "channel"),
+        # "Who follows this country / this case / everything": each one index range scan.
+        Index("ix_subscriptions_country_follow", "country", "subscriber_id"),
+        Index("ix_subscriptions_case_follow", "case_id", "subscriber_id"),
+        Index(
+            "ix_subscriptions_all_follow",
+            "subscriber_id",
+            sqlite_where=text("scope = 'all'"),
+            postgresql_where=text("scope = 'all'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    scope: Mapped[Scope] = mapped_column(_enum(Scope, "scope"))
+    country: Mapped[str | None] = mapped_column(String(2))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(40))
+    cadence: Mapped[Cadence] = mapped_column(_enum(Cadence, "cadence"), default=Cadence.INSTANT)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.EMAIL)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+    case: Mapped[Case | None] = relationship()
+
+
+class MailingList(Base):
+    """A prayer chain: what it follows, when its digest goes out, on which channels."""
+
+    __tablename__ = "mailing_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    cadence: Mapped[Cadence] = mapped_column(_enum(Cadence, "cadence"), default=Cadence.WEEKLY)
+    #: e.g. "mon 07:00" (weekly) or "07:00" (daily), in `time_zone`.
+    schedule: Mapped[str] = mapped_column(String(40), default="mon 07:00")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    follows: Mapped[list[ListFollow]] = relationship(
+        back_populates="mailing_list", cascade="all, delete-orphan", order_by="ListFollow.id"
+    )
+    members: Mapped[list[ListMember]] = relationship(
+        back_populates="mailing_list", cascade="all, delete-orphan"
+    )
+
+
+class ListFollow(Base):
+    __tablename__ = "list_follows"
+    __table_args__ = (
+        UniqueConstraint("list_id", "target"),
+        Index("ix_list_follows_country_follow", "country", "list_id"),
+        Index("ix_list_follows_case_follow", "case_id", "list_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id", ondelete="CASCADE"))
+    scope: Mapped[Scope] = mapped_column(_enum(Scope, "scope"))
+    country: Mapped[str | None] = mapped_column(String(2))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(40))
+
+    mailing_list: Mapped[MailingList] = relationship(back_populates="follows")
+    case: Mapped[Case | None] = relationship()
+
+
+class ListMember(Base):
+    __tablename__ = "list_members"
+    __table_args__ = (Index("ix_list_members_subscriber", "subscriber_id", "list_id"),)
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: Where the membership came from: the list file, an import, or the subscriber.
+    source: Mapped[MemberSource] = mapped_column(_enum(MemberSource, "member_source"))
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    mailing_list: Mapped[MailingList] = relationship(back_populates="members")
+    subscriber: Mapped[Subscriber] = relationship(back_populates="memberships")

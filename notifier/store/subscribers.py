@@ -1,0 +1,275 @@
+"""Subscribers and what they follow: add, import, remove, list, export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from notifier.config import Settings
+from notifier.errors import InputError, NotFoundError, Problem
+from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
+from notifier.store.cases import resolve_case
+from notifier.store.models import (
+    Case,
+    ListMember,
+    MailingList,
+    MemberSource,
+    Scope,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    target_of,
+)
+
+#: Statuses an import never overrides: a person who left, or whose address bounced, stays so.
+STICKY = {SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED}
+_CHUNK = 500
+
+
+@dataclass
+class SubscriberImport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept_status: list[str] = field(default_factory=list)
+    joined_list: list[str] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.joined_list)
+
+
+def _load() -> list[object]:
+    return [selectinload(Subscriber.subscriptions).selectinload(Subscription.case)]
+
+
+async def find_subscriber(session: AsyncSession, who: str) -> Subscriber | None:
+    """By email (any case) or by Telegram chat id."""
+    query = select(Subscriber).options(*_load())  # type: ignore[arg-type]
+    if who.lstrip("-").isdigit():
+        query = query.where(Subscriber.telegram_chat_id == int(who))
+    else:
+        query = query.where(Subscriber.email == who.strip().lower())
+    return await session.scalar(query)
+
+
+async def get_subscriber(session: AsyncSession, who: str) -> Subscriber:
+    found = await find_subscriber(session, who)
+    if found is None:
+        raise NotFoundError(f"no subscriber {who!r}")
+    return found
+
+
+async def get_list(session: AsyncSession, slug: str) -> MailingList:
+    found = await session.scalar(select(MailingList).where(MailingList.slug == slug))
+    if found is None:
+        known = ", ".join(await session.scalars(select(MailingList.slug))) or "none yet"
+        raise NotFoundError(f"no list {slug!r} (lists: {known})")
+    return found
+
+
+async def resolve_follows(
+    session: AsyncSession, follows: Sequence[FollowSpec], where: str
+) -> tuple[list[tuple[FollowSpec, Case | None]], list[Problem]]:
+    """Pair each follow with its case (for case follows); problems for cases not found."""
+    resolved: list[tuple[FollowSpec, Case | None]] = []
+    problems: list[Problem] = []
+    for follow in follows:
+        if follow.scope is Scope.CASE:
+            assert follow.value is not None
+            try:
+                resolved.append((follow, await resolve_case(session, follow.value)))
+            except NotFoundError as exc:
+                problems.append(Problem(where, "follows", str(exc)))
+        else:
+            resolved.append((follow, None))
+    return resolved, problems
+
+
+def _set_follows(subscriber: Subscriber, follows: list[tuple[FollowSpec, Case | None]]) -> bool:
+    """Make the subscriber's subscriptions exactly `follows`; True if anything changed."""
+    wanted = {}
+    for follow, case in follows:
+        case_id = case.id if case is not None else None
+        target = target_of(follow.scope, follow.value, case_id)
+        wanted[(target, follow.channel)] = (follow, case)
+    current = {(s.target, s.channel): s for s in subscriber.subscriptions}
+    changed = False
+    for key, sub in current.items():
+        if key not in wanted:
+            subscriber.subscriptions.remove(sub)
+            changed = True
+    for key, (follow, case) in wanted.items():
+        existing = current.get(key)
+        if existing is None:
+            subscriber.subscriptions.append(
+                Subscription(
+                    scope=follow.scope,
+                    country=follow.value if follow.scope is Scope.COUNTRY else None,
+                    case=case,
+                    target=key[0],
+                    cadence=follow.cadence,
+                    channel=follow.channel,
+                )
+            )
+            changed = True
+        elif existing.cadence != follow.cadence:
+            existing.cadence = follow.cadence
+            changed = True
+    return changed
+
+
+def _apply(subscriber: Subscriber, spec: SubscriberSpec, settings: Settings) -> tuple[bool, bool]:
+    """Copy the file's fields onto the subscriber; (changed, status kept against the file)."""
+    changed = False
+    kept = False
+    values = {
+        "name": spec.name or subscriber.name or "",
+        "locale": spec.locale or subscriber.locale or settings.default_locale,
+        "time_zone": spec.time_zone or subscriber.time_zone or settings.default_time_zone,
+        "telegram_chat_id": spec.telegram_chat_id
+        if spec.telegram_chat_id is not None
+        else subscriber.telegram_chat_id,
+    }
+    status = spec.status or subscriber.status or SubscriberStatus.ACTIVE
+    if subscriber.status in STICKY and status != subscriber.status:
+        kept = True
+    else:
+        values["status"] = status
+    for name, value in values.items():
+        if getattr(subscriber, name) != value:
+            setattr(subscriber, name, value)
+            changed = True
+    return changed, kept
+
+
+async def import_subscribers(
+    session: AsyncSession,
+    specs: Sequence[SubscriberSpec],
+    settings: Settings,
+    *,
+    mailing_list: MailingList | None = None,
+    source: MemberSource = MemberSource.IMPORT,
+    skip_invalid: bool = False,
+) -> SubscriberImport:
+    """Create or update every subscriber in `specs` (by email), optionally adding them to a
+    list. Any bad row → InputError listing all of them and nothing written, unless
+    `skip_invalid`, which writes the good rows and reports the bad ones in `skipped`."""
+    report = SubscriberImport()
+    by_email: dict[str, Subscriber] = {}
+    emails = [s.email for s in specs if s.email]
+    for start in range(0, len(emails), _CHUNK):
+        chunk = emails[start : start + _CHUNK]
+        query = select(Subscriber).where(Subscriber.email.in_(chunk)).options(*_load())  # type: ignore[arg-type]
+        by_email.update({s.email: s for s in await session.scalars(query) if s.email})
+    members: set[int] = set()
+    if mailing_list is not None:
+        members = set(
+            await session.scalars(
+                select(ListMember.subscriber_id).where(ListMember.list_id == mailing_list.id)
+            )
+        )
+
+    good: list[tuple[SubscriberSpec, list[tuple[FollowSpec, Case | None]] | None]] = []
+    bad: list[Problem] = []
+    for spec in specs:
+        problems = list(spec.problems)
+        follows = None
+        if spec.follows is not None and not problems:
+            follows, more = await resolve_follows(session, spec.follows, spec.where)
+            problems += more
+        if problems:
+            bad.extend(problems)
+        else:
+            good.append((spec, follows))
+    if bad and not skip_invalid:
+        raise InputError(bad)
+    report.skipped = bad
+
+    for spec, follows in good:
+        assert spec.email is not None
+        subscriber = by_email.get(spec.email)
+        created = subscriber is None
+        if subscriber is None:
+            subscriber = Subscriber(email=spec.email, subscriptions=[])
+            session.add(subscriber)
+            by_email[spec.email] = subscriber
+        changed, kept = _apply(subscriber, spec, settings)
+        if follows is not None:
+            changed = _set_follows(subscriber, follows) or changed
+        if kept:
+            report.kept_status.append(spec.email)
+        if created:
+            report.created.append(spec.email)
+        elif changed:
+            report.updated.append(spec.email)
+        else:
+            report.unchanged.append(spec.email)
+        if mailing_list is not None:
+            await session.flush()
+            if subscriber.id not in members:
+                session.add(
+                    ListMember(list_id=mailing_list.id, subscriber_id=subscriber.id, source=source)
+                )
+                members.add(subscriber.id)
+                report.joined_list.append(spec.email)
+    await session.flush()
+    return report
+
+
+async def add_follows(
+    session: AsyncSession, subscriber: Subscriber, follows: Sequence[FollowSpec]
+) -> None:
+    """Add (or change the cadence of) follows, keeping the subscriber's others."""
+    resolved, problems = await resolve_follows(session, follows, "subscribers add")
+    if problems:
+        raise InputError(problems)
+    existing: list[tuple[FollowSpec, Case | None]] = [
+        (
+            FollowSpec(
+                s.scope, s.country if s.scope is Scope.COUNTRY else None, s.cadence, s.channel
+            ),
+            s.case,
+        )
+        for s in subscriber.subscriptions
+    ]
+    new_keys = {(target_of(f.scope, f.value, c.id if c else None), f.channel) for f, c in resolved}
+    kept = [
+        (f, c)
+        for f, c in existing
+        if (target_of(f.scope, f.value, c.id if c else None), f.channel) not in new_keys
+    ]
+    _set_follows(subscriber, kept + resolved)
+    await session.flush()
+
+
+async def remove_subscriber(session: AsyncSession, subscriber: Subscriber, *, erase: bool) -> None:
+    """Unsubscribe (kept, so an import cannot bring the address back) or erase entirely."""
+    if erase:
+        await session.execute(delete(Subscriber).where(Subscriber.id == subscriber.id))
+    else:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+    await session.flush()
+
+
+async def list_subscribers(
+    session: AsyncSession, *, mailing_list: MailingList | None = None
+) -> list[Subscriber]:
+    query = select(Subscriber).options(*_load()).order_by(Subscriber.email, Subscriber.id)  # type: ignore[arg-type]
+    if mailing_list is not None:
+        query = query.join(ListMember).where(ListMember.list_id == mailing_list.id)
+    return list(await session.scalars(query))
+
+
+def follow_specs(subscriber: Subscriber) -> list[FollowSpec]:
+    """The subscriber's follows in file form (cases by slug)."""
+    specs = []
+    for sub in subscriber.subscriptions:
+        value = sub.country if sub.scope is Scope.COUNTRY else (sub.case.slug if sub.case else None)
+        specs.append(FollowSpec(sub.scope, value, sub.cadence, sub.channel))
+    return sorted(specs, key=lambda f: f.token())

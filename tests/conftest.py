@@ -1,0 +1,96 @@
+"""Fixtures: a fresh store on SQLite and (when NOTIFIER_TEST_DATABASE_URL is set) PostgreSQL,
+settings built for the test, and a CLI runner that goes through the real `notifier` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner, Result
+
+from notifier.cli import app
+from notifier.config import Settings
+from notifier.store.engine import Store, create_engine, open_store
+
+PG_ENV = "NOTIFIER_TEST_DATABASE_URL"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _reset_postgres(url: str) -> None:
+    """Give the test an empty database: drop and recreate the public schema."""
+
+    async def go() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that uses the store runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(
+            f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+asyncpg://postgres@127.0.0.1/test)"
+        )
+    url = Settings(database_url=url).database_url
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "var", database_url=database_url)
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    async with open_store(settings) as opened:
+        yield opened
+
+
+@dataclass
+class Cli:
+    """Runs `notifier …` in-process with the test's settings in the environment."""
+
+    settings: Settings
+    cwd: Path
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        env = {
+            "NOTIFIER_DATA_DIR": str(self.settings.data_dir),
+            "NOTIFIER_DATABASE_URL": self.settings.database_url,
+            "NOTIFIER_CONFIG": "",
+        }
+        runner = CliRunner()
+        old = Path.cwd()
+        os.chdir(self.cwd)
+        try:
+            return runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+        finally:
+            os.chdir(old)
+
+    def ok(self, *args: str, input: str | None = None) -> Result:
+        result = self(*args, input=input)
+        assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
+        return result
+
+
+@pytest.fixture
+def cli(settings: Settings, tmp_path: Path) -> Cli:
+    return Cli(settings, tmp_path)
