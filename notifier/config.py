@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     #: Base URL of the web app, used for links in messages.
     public_url: str = "http://127.0.0.1:8000"
+    #: Key that signs unsubscribe and preference links; default: generated once and kept in
+    #: `<data_dir>/secret.key`. Changing it invalidates every link already sent.
+    secret_key: SecretStr | None = None
+    #: A folder whose templates override the shipped ones, file by file.
+    templates_dir: Path | None = None
+    #: The sender of every email, and the domain of Message-IDs and List-Ids.
+    mail_from: str = "notifier <notifier@localhost>"
+    #: How often the watcher looks for new updates, and the deliverer for due messages (s).
+    watch_interval: float = Field(default=1.0, gt=0)
+    #: Messages claimed per delivery batch.
+    deliver_batch: int = Field(default=200, ge=1, le=10_000)
+    #: How long a claimed message may stay "sending" before another worker may take it (s).
+    lease_seconds: int = Field(default=300, ge=5)
+    #: First retry delay (s); doubles each attempt, with jitter, up to `retry_max_delay`.
+    retry_base_delay: float = Field(default=30.0, gt=0)
+    retry_max_delay: float = Field(default=3600.0, gt=0)
+    #: A message still failing this long after it was queued is marked failed (s; 3 days).
+    max_message_age: int = Field(default=3 * 24 * 3600, ge=60)
 
     @classmethod
     def settings_customise_sources(
@@ -110,6 +128,32 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("mail_from")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
+        _, address = parseaddr(value)
+        if "@" not in address:
+            raise ValueError(f"{value!r} is not an address, e.g. 'Prayer chain <news@example.org>'")
+        Address(addr_spec=address)
+        return value
+
+    @property
+    def mail_domain(self) -> str:
+        from email.utils import parseaddr
+
+        return parseaddr(self.mail_from)[1].rpartition("@")[2]
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def telegram_transcript(self) -> Path:
+        return self.data_dir / "telegram-transcript.jsonl"
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
@@ -125,6 +169,8 @@ class Settings(BaseSettings):
                 value = make_url(value).render_as_string(hide_password=True)
             elif "secret" in name or "token" in name or "password" in name:
                 value = "********" if value else ""
+            elif value is None:
+                value = ""
             shown[name] = str(value) if isinstance(value, Path) else value
         return shown
 

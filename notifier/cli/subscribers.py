@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,8 +23,9 @@ from notifier.ingest.subscriber_rows import (
     parse_follow_token,
 )
 from notifier.store.engine import Store
-from notifier.store.models import MemberSource, Subscriber
+from notifier.store.models import Cadence, Channel, MemberSource, Subscriber
 from notifier.store.subscribers import (
+    STICKY,
     add_follows,
     follow_specs,
     get_list,
@@ -61,21 +63,40 @@ def _follows(
 ) -> list[FollowSpec]:
     problems: list[Problem] = []
     follows: list[FollowSpec] = []
+    cad, chan = Cadence.INSTANT, Channel.EMAIL
     try:
-        cad, chan = parse_cadence(cadence), parse_channel(channel)
-    except ValueError as exc:
-        raise InputError.single("subscribers add", "--cadence/--channel", str(exc)) from None
+        cad, chan = _cadence_and_channel("subscribers add", cadence, channel)
+    except InputError as exc:
+        problems += exc.problems
     tokens = [("--follow-country", f"country={c}") for c in countries]
     tokens += [("--follow-case", f"case={c}") for c in cases]
     tokens += [("--follow-all", "all")] if everything else []
     for option, token in tokens:
         try:
-            follows.append(parse_follow_token(token, cadence=cad, channel=chan))
+            follow = parse_follow_token(token, cadence=cad, channel=chan)
         except ValueError as exc:
             problems.append(Problem("subscribers add", option, str(exc)))
+            continue
+        follows.append(dataclasses.replace(follow, where="subscribers add", origin=option))
     if problems:
         raise InputError(problems)
     return follows
+
+
+def _cadence_and_channel(where: str, cadence: str, channel: str) -> tuple[Cadence, Channel]:
+    problems: list[Problem] = []
+    cad, chan = Cadence.INSTANT, Channel.EMAIL
+    try:
+        cad = parse_cadence(cadence)
+    except ValueError as exc:
+        problems.append(Problem(where, "--cadence", str(exc)))
+    try:
+        chan = parse_channel(channel)
+    except ValueError as exc:
+        problems.append(Problem(where, "--channel", str(exc)))
+    if problems:
+        raise InputError(problems)
+    return cad, chan
 
 
 @app.command()
@@ -98,12 +119,23 @@ def add(
     mailing_list: ListOption = None,
 ) -> None:
     """Add a subscriber, or add follows to one who exists."""
+    problems: list[Problem] = []
+    address, zone = "", None
+    follows: list[FollowSpec] = []
     try:
         address = check_email(email)
+    except ValueError as exc:
+        problems.append(Problem("subscribers add", "EMAIL", str(exc)))
+    try:
         zone = check_time_zone(time_zone) if time_zone else None
     except ValueError as exc:
-        raise InputError.single("subscribers add", "EMAIL/--time-zone", str(exc)) from None
-    follows = _follows(follow_country or [], follow_case or [], follow_all, cadence, channel)
+        problems.append(Problem("subscribers add", "--time-zone", str(exc)))
+    try:
+        follows = _follows(follow_country or [], follow_case or [], follow_all, cadence, channel)
+    except InputError as exc:
+        problems += exc.problems
+    if problems:
+        raise InputError(problems)
     spec = SubscriberSpec(
         where="subscribers add",
         email=address,
@@ -124,7 +156,9 @@ def add(
             tokens = follows_cell(follow_specs(subscriber)) or "nothing yet"
         verb = "added" if report.created else "updated"
         say(f"{verb} {address}; follows: {tokens}")
-        if report.kept_status:
+        if report.kept_status or subscriber.status in STICKY:
+            # Following something does not resubscribe them; say so, or the admin would think
+            # the new follows will be delivered.
             say(f"note: {address} is {subscriber.status.value}; its status was left as it is")
 
     run_with_store(ctx, job)
@@ -149,6 +183,8 @@ def remove(
             subscriber = await get_subscriber(session, email)
             if mailing_list:
                 target = await get_list(session, mailing_list)
+                # Loaded explicitly: a lazy load cannot run under asyncio.
+                await session.refresh(subscriber, ["memberships"])
                 before = len(subscriber.memberships)
                 subscriber.memberships = [
                     m for m in subscriber.memberships if m.list_id != target.id
@@ -238,10 +274,7 @@ def import_(
 ) -> None:
     """Import subscribers from CSV. A bad row means nothing changes (unless --skip-invalid);
     every bad row is reported. An address already known is updated, never duplicated."""
-    try:
-        cad, chan = parse_cadence(cadence), parse_channel(channel)
-    except ValueError as exc:
-        raise InputError.single("subscribers import", "--cadence/--channel", str(exc)) from None
+    cad, chan = _cadence_and_channel("subscribers import", cadence, channel)
     specs, notes = read_subscriber_csv(file, cadence=cad, channel=chan)
     for note in notes:
         say(f"note: {note}")

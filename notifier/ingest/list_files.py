@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from notifier.errors import InputError, Problem
 from notifier.ingest.case_files import SLUG
@@ -41,18 +52,30 @@ class MemberSpec(BaseModel):
         return None if value is None else check_time_zone(value)
 
 
+def _check_follow(value: str) -> str:
+    parse_follow_token(value, cadence=Cadence.WEEKLY, channel=Channel.EMAIL)
+    return value
+
+
+#: One follow, checked on its own so a problem names its item (and so its line).
+FollowToken = Annotated[str, AfterValidator(_check_follow)]
+
+
 class ListSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     slug: str
     name: str = Field(min_length=1)
     description: str = ""
-    follows: list[str] = Field(min_length=1)
+    follows: list[FollowToken] = Field(min_length=1)
     cadence: Cadence = Cadence.WEEKLY
     schedule: str = "mon 07:00"
     time_zone: str = "UTC"
     channels: list[Channel] = [Channel.EMAIL]
     members: list[MemberSpec] = []
+
+    #: "FILE:LINE" of each follow, once `locate` knows the file; for problems found in the store.
+    _follow_where: dict[int, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -79,27 +102,39 @@ class ListSpec(BaseModel):
     def _zone(cls, value: str) -> str:
         return check_time_zone(value)
 
-    @field_validator("follows")
+    @field_validator("schedule")
     @classmethod
-    def _follows(cls, values: list[str]) -> list[str]:
-        for value in values:
-            parse_follow_token(value, cadence=Cadence.WEEKLY, channel=Channel.EMAIL)
-        return values
+    def _schedule_fits_cadence(cls, value: str, info: ValidationInfo) -> str:
+        # A field validator (not a model one), so it runs, and its line is named, even when
+        # other fields have problems too. `cadence` comes first; if it is bad, that is reported.
+        cadence = info.data.get("cadence")
+        if isinstance(cadence, Cadence) and cadence is not Cadence.INSTANT:
+            return str(parse_schedule(value, cadence))
+        return value
 
-    @model_validator(mode="after")
-    def _schedule_fits_cadence(self) -> ListSpec:
-        if self.cadence is not Cadence.INSTANT:
-            self.schedule = str(parse_schedule(self.schedule, self.cadence))
-        duplicates = {
-            m.email for m in self.members if sum(x.email == m.email for x in self.members) > 1
-        }
+    @field_validator("members")
+    @classmethod
+    def _members_once(cls, members: list[MemberSpec]) -> list[MemberSpec]:
+        duplicates = {m.email for m in members if sum(x.email == m.email for x in members) > 1}
         if duplicates:
             raise ValueError(f"members listed twice: {', '.join(sorted(duplicates))}")
-        return self
+        return members
+
+    def locate(self, file: Path, node: yaml.Node | None) -> None:
+        """Remember the line of each follow, so a case the store does not know is named by
+        file and line like every other problem."""
+        self._follow_where = {
+            i: f"{file}:{yaml_line(node, ('follows', i)) or 1}" for i in range(len(self.follows))
+        }
 
     def follow_specs(self) -> list[FollowSpec]:
         return [
-            parse_follow_token(v, cadence=self.cadence, channel=Channel.EMAIL) for v in self.follows
+            dataclasses.replace(
+                parse_follow_token(v, cadence=self.cadence, channel=Channel.EMAIL),
+                where=self._follow_where.get(i),
+                origin=f"follows.{i}",
+            )
+            for i, v in enumerate(self.follows)
         ]
 
     def member_specs(self, where: str) -> list[SubscriberSpec]:
@@ -145,15 +180,20 @@ def load_list_files(paths: list[Path]) -> list[tuple[Path, ListSpec]]:
             continue
         data.setdefault("slug", file.stem)
         try:
-            specs.append((file, ListSpec.model_validate(data)))
+            spec = ListSpec.model_validate(data)
         except ValidationError as exc:
+            found = []
             for error in exc.errors():
                 loc = tuple(error["loc"])
                 line = yaml_line(node, loc) or 1
                 field = ".".join(str(p) for p in loc)
-                problems.append(
-                    Problem(f"{file}:{line}", field, error["msg"].removeprefix("Value error, "))
-                )
+                reason = error["msg"].removeprefix("Value error, ")
+                found.append((line, Problem(f"{file}:{line}", field, reason)))
+            # In the order of the file, not of the model's fields.
+            problems += [p for _, p in sorted(found, key=lambda lp: lp[0])]
+            continue
+        spec.locate(file, node)
+        specs.append((file, spec))
     slugs = [s.slug for _, s in specs]
     for file, spec in specs:
         if slugs.count(spec.slug) > 1:

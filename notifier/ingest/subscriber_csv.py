@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -97,8 +98,11 @@ def parse_subscriber_csv(
     notes = [f"ignored columns: {', '.join(ignored)}"] if ignored else []
     specs: list[SubscriberSpec] = []
     seen: dict[str, str] = {}
+    seen_chats: dict[int, str] = {}
+    end = reader.line_num
     for raw in reader:
-        line = reader.line_num
+        # A quoted cell may span lines: the row is where it starts, not where it ends.
+        line, end = end + 1, reader.line_num
         if not any(cell.strip() for cell in raw):
             continue
         spec = _row(raw, columns, header, f"{where}:{line}", cadence=cadence, channel=channel)
@@ -111,6 +115,18 @@ def parse_subscriber_csv(
                 )
             else:
                 seen[spec.email] = spec.where
+        chat = spec.telegram_chat_id
+        if chat is not None:
+            if chat in seen_chats:
+                spec.problems.append(
+                    Problem(
+                        spec.where,
+                        "telegram_chat_id",
+                        f"{chat} already appears at {seen_chats[chat]}",
+                    )
+                )
+            else:
+                seen_chats[chat] = spec.where
         specs.append(spec)
     return specs, notes
 
@@ -127,7 +143,7 @@ def _row(
     spec = SubscriberSpec(where=where, email=None)
     if len(raw) != len(header):
         spec.problems.append(
-            Problem(where, "", f"has {len(raw)} columns, the header has {len(header)}")
+            Problem(where, "row", f"has {len(raw)} columns, the header has {len(header)}")
         )
         return spec
     cells = {c: v.strip() for c, v in zip(columns, raw, strict=True) if c is not None}
@@ -151,30 +167,41 @@ def _row(
     )
     check("status", parse_status)
     check("time_zone", check_time_zone)
-    check("telegram_chat_id", int)
+    check("telegram_chat_id", _chat_id)
     spec.locale = cells.get("locale") or None
     row_cadence, row_channel = cadence, channel
     try:
         if cells.get("cadence"):
             row_cadence = parse_cadence(cells["cadence"])
+    except ValueError as exc:
+        spec.problems.append(Problem(where, "cadence", str(exc)))
+    try:
         if cells.get("channel"):
             row_channel = parse_channel(cells["channel"])
     except ValueError as exc:
-        spec.problems.append(Problem(where, "cadence/channel", str(exc)))
+        spec.problems.append(Problem(where, "channel", str(exc)))
     has_follows = any(c in cells for c in ("follows", "countries", "cases"))
     if has_follows:
         spec.follows = []
-        tokens = cells.get("follows", "").split()
-        tokens += [f"country={t}" for t in _split(cells.get("countries", ""))]
-        tokens += [f"case={t}" for t in _split(cells.get("cases", ""))]
-        for token in tokens:
+        # Each follow remembers its column, so a problem names the column the admin wrote.
+        tokens = [("follows", t) for t in cells.get("follows", "").split()]
+        tokens += [("countries", f"country={t}") for t in _split(cells.get("countries", ""))]
+        tokens += [("cases", f"case={t}") for t in _split(cells.get("cases", ""))]
+        for column, token in tokens:
             try:
-                spec.follows.append(
-                    parse_follow_token(token, cadence=row_cadence, channel=row_channel)
-                )
+                follow = parse_follow_token(token, cadence=row_cadence, channel=row_channel)
             except ValueError as exc:
-                spec.problems.append(Problem(where, "follows", str(exc)))
+                spec.problems.append(Problem(where, column, str(exc)))
+                continue
+            spec.follows.append(dataclasses.replace(follow, where=where, origin=column))
     return spec
+
+
+def _chat_id(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a Telegram chat id (a whole number)") from None
 
 
 def _split(cell: str) -> list[str]:

@@ -23,6 +23,10 @@ class FollowSpec:
     value: str | None = None
     cadence: Cadence = Cadence.INSTANT
     channel: Channel = Channel.EMAIL
+    #: Where the follow was written (a column, an option, a line), for problems found later
+    #: (a case that does not exist); not part of what the follow means.
+    where: str | None = field(default=None, compare=False, repr=False)
+    origin: str = field(default="follows", compare=False, repr=False)
 
     def token(self) -> str:
         """The `follows` column form: 'country=KZ:weekly:email', 'all:instant:telegram'."""

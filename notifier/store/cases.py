@@ -74,9 +74,26 @@ def _assign(row: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
-async def import_cases(session: AsyncSession, specs: Sequence[CaseSpec]) -> ImportReport:
+async def serialize_update_writes(session: AsyncSession) -> None:
+    """Make update ids commit in the order they were given out, so the watcher's cursor never
+    skips one still being written. SQLite writes one transaction at a time already; PostgreSQL
+    hands out sequence values to concurrent transactions, so writers take a lock first."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(UPDATE_WRITE_LOCK)))
+
+
+#: Advisory lock id held by whoever writes updates (an arbitrary constant: "notifier").
+UPDATE_WRITE_LOCK = 0x6E6F74696669
+
+
+async def import_cases(
+    session: AsyncSession, specs: Sequence[CaseSpec], *, announce_history: bool = False
+) -> ImportReport:
     """Create or update each case and its updates. An update already stored (same case and key)
-    is updated in place and keeps its id, so nobody is alerted about it twice."""
+    is updated in place and keeps its id, so nobody is alerted about it twice. The updates of a
+    case new to the store are its history: kept and shown, but not announced to subscribers
+    (unless `announce_history`); updates added to a known case are announced."""
+    await serialize_update_writes(session)
     report = ImportReport()
     slugs = [s.slug for s in specs]
     existing = {
@@ -87,6 +104,7 @@ async def import_cases(session: AsyncSession, specs: Sequence[CaseSpec]) -> Impo
     }
     for spec in specs:
         case = existing.get(spec.slug)
+        announce = case is not None or announce_history
         if case is None:
             case = Case(slug=spec.slug, updates=[], **_case_fields(spec))
             session.add(case)
@@ -101,7 +119,9 @@ async def import_cases(session: AsyncSession, specs: Sequence[CaseSpec]) -> Impo
             key = update_spec.stable_key()
             row = stored.get(key)
             if row is None:
-                case.updates.append(Update(key=key, **_update_fields(update_spec)))
+                case.updates.append(
+                    Update(key=key, announce=announce, **_update_fields(update_spec))
+                )
                 report.updates_added += 1
             elif _assign(row, _update_fields(update_spec)):
                 report.updates_changed += 1
@@ -193,6 +213,7 @@ async def add_update(
         return existing, False
     if not title.strip():
         raise InputError.single("updates add", "title", "must not be empty")
+    await serialize_update_writes(session)
     update = Update(
         case_id=case.id,
         key=key,

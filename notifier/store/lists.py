@@ -150,8 +150,15 @@ async def list_lists(session: AsyncSession) -> list[tuple[MailingList, int]]:
     """Every list with its member count."""
     from sqlalchemy import func
 
+    # `.all()`: a Result has `keys()`, so dict() would take it for a mapping and fail.
     counts = dict(
-        await session.execute(select(ListMember.list_id, func.count()).group_by(ListMember.list_id))
+        (
+            await session.execute(
+                select(ListMember.list_id, func.count()).group_by(ListMember.list_id)
+            )
+        )
+        .tuples()
+        .all()
     )
     lists = await session.scalars(
         select(MailingList)

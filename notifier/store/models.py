@@ -22,7 +22,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
 NAMING = {
@@ -36,6 +38,27 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database. SQLite keeps no offset,
+    so values are stored as UTC and compare correctly as text."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: notifier stores aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -95,6 +118,20 @@ class Channel(enum.StrEnum):
     TELEGRAM = "telegram"
 
 
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+class MessageKind(enum.StrEnum):
+    ALERT = "alert"
+    DIGEST = "digest"
+
+
 class MemberSource(enum.StrEnum):
     FILE = "file"
     IMPORT = "import"
@@ -139,10 +176,8 @@ class Case(Base):
     prayer: Mapped[str] = mapped_column(Text, default="")
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     updates: Mapped[list[Update]] = relationship(
         back_populates="case", order_by="Update.event_date", cascade="all, delete-orphan"
@@ -167,7 +202,9 @@ class Update(Base):
     source_name: Mapped[str | None] = mapped_column(String(200))
     source_url: Mapped[str | None] = mapped_column(String(1000))
     severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"), default=Severity.NORMAL)
-    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: False for history loaded with a new case: kept and shown, but never alerted or digested.
+    announce: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="updates")
 
@@ -181,13 +218,16 @@ class Subscriber(Base):
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     locale: Mapped[str] = mapped_column(String(20), default="en")
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: When personal daily / weekly digests go out, in `time_zone`: "07:00" and 0 = Monday.
+    digest_time: Mapped[str] = mapped_column(String(5), default="07:00", server_default="07:00")
+    digest_day: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Bumped to revoke every signed link (unsubscribe, preferences) issued so far.
+    token_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.ACTIVE
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Subscription.id"
@@ -222,6 +262,10 @@ class Subscription(Base):
     target: Mapped[str] = mapped_column(String(40))
     cadence: Mapped[Cadence] = mapped_column(_enum(Cadence, "cadence"), default=Cadence.INSTANT)
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), default=Channel.EMAIL)
+    #: A first digest covers updates entered since the subscription began, not all history.
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     case: Mapped[Case | None] = relationship()
@@ -241,10 +285,8 @@ class MailingList(Base):
     schedule: Mapped[str] = mapped_column(String(40), default="mon 07:00")
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     follows: Mapped[list[ListFollow]] = relationship(
         back_populates="mailing_list", cascade="all, delete-orphan", order_by="ListFollow.id"
@@ -285,7 +327,80 @@ class ListMember(Base):
     )
     #: Where the membership came from: the list file, an import, or the subscriber.
     source: Mapped[MemberSource] = mapped_column(_enum(MemberSource, "member_source"))
-    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     mailing_list: Mapped[MailingList] = relationship(back_populates="members")
     subscriber: Mapped[Subscriber] = relationship(back_populates="memberships")
+
+
+class Cursor(Base):
+    """A named position that only moves forward, e.g. the last update the watcher matched."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DigestCursor(Base):
+    """Per digest (a list's, or one subscriber's per cadence and channel): the last period built
+    and the last update it covered. The next digest covers updates after `through_update_id`."""
+
+    __tablename__ = "digest_cursors"
+
+    digest_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    period: Mapped[str] = mapped_column(String(40))
+    through_update_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Body(Base):
+    """A rendered digest body, shared by every recipient who gets the same one (content-addressed).
+    The personal part (greeting, links) is added per recipient at delivery."""
+
+    __tablename__ = "bodies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """One message to one recipient on one channel: the single source of truth of who gets what.
+    (recipient, channel, key) is unique, so any step that runs twice writes nothing twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("recipient", "channel", "key"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_subscriber", "subscriber_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    #: Who, as a stable key: "subscriber:<id>" (the address is looked up at delivery).
+    recipient: Mapped[str] = mapped_column(String(80))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE")
+    )
+    #: "alert:<update id>" or "digest:<digest key>:<period>".
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "message_kind"))
+    update_id: Mapped[int | None] = mapped_column(ForeignKey("updates.id", ondelete="SET NULL"))
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("mailing_lists.id", ondelete="SET NULL"))
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("bodies.id", ondelete="RESTRICT"))
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

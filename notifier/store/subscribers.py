@@ -76,7 +76,8 @@ async def get_list(session: AsyncSession, slug: str) -> MailingList:
 async def resolve_follows(
     session: AsyncSession, follows: Sequence[FollowSpec], where: str
 ) -> tuple[list[tuple[FollowSpec, Case | None]], list[Problem]]:
-    """Pair each follow with its case (for case follows); problems for cases not found."""
+    """Pair each follow with its case (for case follows); problems for cases not found, each
+    named where the follow itself was written (its line, column or option) when it knows."""
     resolved: list[tuple[FollowSpec, Case | None]] = []
     problems: list[Problem] = []
     for follow in follows:
@@ -85,7 +86,7 @@ async def resolve_follows(
             try:
                 resolved.append((follow, await resolve_case(session, follow.value)))
             except NotFoundError as exc:
-                problems.append(Problem(where, "follows", str(exc)))
+                problems.append(Problem(follow.where or where, follow.origin, str(exc)))
         else:
             resolved.append((follow, None))
     return resolved, problems
@@ -167,6 +168,15 @@ async def import_subscribers(
         chunk = emails[start : start + _CHUNK]
         query = select(Subscriber).where(Subscriber.email.in_(chunk)).options(*_load())  # type: ignore[arg-type]
         by_email.update({s.email: s for s in await session.scalars(query) if s.email})
+    chats = [s.telegram_chat_id for s in specs if s.telegram_chat_id is not None]
+    chat_owner: dict[int, str | None] = {}
+    for start in range(0, len(chats), _CHUNK):
+        rows = await session.execute(
+            select(Subscriber.telegram_chat_id, Subscriber.email).where(
+                Subscriber.telegram_chat_id.in_(chats[start : start + _CHUNK])
+            )
+        )
+        chat_owner.update({chat: email for chat, email in rows if chat is not None})
     members: set[int] = set()
     if mailing_list is not None:
         members = set(
@@ -179,6 +189,16 @@ async def import_subscribers(
     bad: list[Problem] = []
     for spec in specs:
         problems = list(spec.problems)
+        chat = spec.telegram_chat_id
+        if chat is not None and chat in chat_owner and chat_owner[chat] != spec.email:
+            # The column is unique: say so here rather than fail halfway through the writes.
+            problems.append(
+                Problem(
+                    spec.where,
+                    "telegram_chat_id",
+                    f"{chat} already belongs to {chat_owner[chat] or 'another subscriber'}",
+                )
+            )
         follows = None
         if spec.follows is not None and not problems:
             follows, more = await resolve_follows(session, spec.follows, spec.where)

@@ -1,0 +1,80 @@
+"""What every channel takes and gives back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a channel can carry and how fast; the deliverer batches and paces by these."""
+
+    max_body_chars: int | None = None
+    messages_per_second: float | None = None
+    batch_size: int = 100
+
+
+@dataclass(frozen=True)
+class EmailContent:
+    to_address: str
+    to_name: str
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    list_id: str
+    unsubscribe_url: str | None
+
+
+@dataclass(frozen=True)
+class TelegramContent:
+    chat_id: int
+    chunks: tuple[str, ...]
+    protect_content: bool = False
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for one recipient, ready to go."""
+
+    outbox_id: int
+    content: EmailContent | TelegramContent
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    TEMPORARY = "temporary"  # retry later, with backoff
+    PERMANENT = "permanent"  # fail this message
+    BOUNCED = "bounced"  # fail, and stop sending to this address
+
+
+@dataclass(frozen=True)
+class Result:
+    outbox_id: int
+    outcome: Outcome
+    error: str | None = None
+    retry_after: float | None = None  # seconds the server asked us to wait
+
+
+@dataclass
+class ChannelState:
+    """What `notifier status` shows about a channel (paused after repeated failures, …)."""
+
+    paused_until: float | None = None
+    note: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Sender(Protocol):
+    name: str
+    limits: Limits
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+        """Send each message; one result per message, in any order. Never raises for one bad
+        message: its result says what happened."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,50 @@
+"""Email into a local Maildir (the embedded default): real RFC 5322 messages any mail client
+opens. The stdlib writes each to tmp/ and renames it into new/, so a crash never leaves half a
+message."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from notifier.channels.base import EmailContent, Limits, Outcome, Outgoing, Result
+from notifier.email_message import build_email
+
+
+class MaildirSender:
+    name = "maildir"
+    limits = Limits(batch_size=200)
+
+    def __init__(self, path: Path, *, mail_from: str) -> None:
+        self.path = path
+        self.mail_from = mail_from
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._box = mailbox.Maildir(str(path), create=True)
+
+    def _write(self, messages: Sequence[Outgoing]) -> list[Result]:
+        results = []
+        now = datetime.now(UTC)
+        for message in messages:
+            content = message.content
+            if not isinstance(content, EmailContent):
+                results.append(Result(message.outbox_id, Outcome.PERMANENT, "not an email"))
+                continue
+            try:
+                email = build_email(content, mail_from=self.mail_from, now=now)
+                self._box.add(mailbox.MaildirMessage(email.as_bytes()))
+            except OSError as exc:  # disk full, permissions: try again later
+                results.append(Result(message.outbox_id, Outcome.TEMPORARY, f"maildir: {exc}"))
+            except (ValueError, TypeError) as exc:  # the message itself cannot be built
+                results.append(Result(message.outbox_id, Outcome.PERMANENT, f"message: {exc}"))
+            else:
+                results.append(Result(message.outbox_id, Outcome.SENT))
+        return results
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+        return await asyncio.to_thread(self._write, messages)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,129 @@
+"""`notifier digest preview|send`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from notifier.cli.shell import run_with_store, say
+from notifier.config import Settings
+from notifier.digest import build_list_digest, list_schedule
+from notifier.errors import InputError, NotFoundError
+from notifier.links import Links
+from notifier.preview import preview_list, preview_subscriber
+from notifier.render.messages import Renderer
+from notifier.render.templates import check_templates
+from notifier.schedule import next_due
+from notifier.service import pipeline
+from notifier.store.engine import Store
+from notifier.store.models import Channel, MailingList, utcnow
+
+app = typer.Typer(help="Digests: preview and send.", no_args_is_help=True)
+
+
+@app.command()
+def preview(
+    ctx: typer.Context,
+    mailing_list: Annotated[str | None, typer.Option("--list", help="A list's slug.")] = None,
+    subscriber: Annotated[
+        str | None, typer.Option("--subscriber", help="An email address.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, html or telegram.")] = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+    recent: Annotated[
+        int, typer.Option(help="Preview with the N latest matching updates, whatever was sent.")
+    ] = 0,
+) -> None:
+    """Show the next digest as it stands now (nothing is written or sent). Template errors are
+    reported with file and line."""
+    if (mailing_list is None) == (subscriber is None):
+        raise InputError.single("digest preview", "--list/--subscriber", "give exactly one")
+    if fmt not in {"text", "html", "telegram"}:
+        raise InputError.single(
+            "digest preview", "--format", f"{fmt!r}: use text, html or telegram"
+        )
+    channel = Channel.TELEGRAM if fmt == "telegram" else Channel.EMAIL
+
+    async def job(store: Store, settings: Settings) -> None:
+        renderer = Renderer(settings)
+        check_templates(renderer.env)
+        now = utcnow()
+        if mailing_list is not None:
+            message, why = await preview_list(
+                store, renderer, mailing_list, channel, now=now, recent=recent
+            )
+        else:
+            assert subscriber is not None
+            message, why = await preview_subscriber(
+                store, renderer, Links.from_settings(settings), subscriber, channel,
+                now=now, recent=recent,
+            )  # fmt: skip
+        if message is None:
+            say(why)
+            return
+        if fmt == "html":
+            text = message.html
+        elif fmt == "text":
+            text = f"Subject: {message.subject}\n\n{message.text}"
+        else:
+            text = message.text
+        if out is not None:
+            out.write_text(text, encoding="utf-8")
+            say(f"wrote {out}")
+        else:
+            typer.echo(text, nl=False)
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    mailing_list: Annotated[str, typer.Option("--list", help="The list's slug.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would go; send nothing.")
+    ] = False,
+) -> None:
+    """Send this period's digest of a list now. It counts as the period's digest: the scheduled
+    one will not go out again, and running this twice sends it once."""
+    import asyncio
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from notifier.cli.shell import state
+
+    settings = state(ctx).settings
+
+    async def go() -> None:
+        async with pipeline(settings) as p:
+            now = utcnow()
+            async with p.store.sessions() as session, session.begin():
+                found = await session.scalar(
+                    select(MailingList)
+                    .where(MailingList.slug == mailing_list)
+                    .options(selectinload(MailingList.follows))
+                )
+                if found is None:
+                    raise NotFoundError(f"no list {mailing_list!r}")
+                due = next_due(list_schedule(found), found.time_zone, now)
+                report = await build_list_digest(session, p.renderer, found, due=due, now=now)
+                if dry_run:
+                    await session.rollback()
+            prefix = "(dry run) " if dry_run else ""
+            if report.digests == 0:
+                say(f"{prefix}{mailing_list}: this period's digest was already sent")
+                return
+            if report.empty:
+                say(f"{prefix}{mailing_list}: nothing new since the last digest; nothing to send")
+                return
+            say(f"{prefix}{mailing_list}: {report.messages} message(s) queued")
+            if not dry_run:
+                delivery = await p.deliverer.drain()
+                say(
+                    f"delivered {delivery.sent}, retry {delivery.retried}, failed {delivery.failed}"
+                )
+
+    asyncio.run(go())

@@ -1,0 +1,73 @@
+"""`notifier run [--once]` and `notifier worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from notifier.cli.shell import say, state
+from notifier.service import Service, pipeline, run_once
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(
+    ctx: typer.Context,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass: watch, due digests, deliver; then exit.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+) -> None:
+    """Run notifier: watch for new updates, build digests on schedule, deliver messages.
+    Ctrl-C or SIGTERM stops it cleanly (sends under way finish first)."""
+    settings = state(ctx).settings
+    _logging(not quiet)
+
+    async def go() -> None:
+        async with pipeline(settings) as p:
+            if once:
+                report = await run_once(p)
+                w, d, s = report.watch, report.digests, report.delivery
+                say(
+                    f"watched {w.updates} new update(s), queued {w.alerts} alert(s); "
+                    f"digests: {d.digests - d.empty} built, {d.messages} message(s); "
+                    f"delivered {s.sent}, retry {s.retried}, failed {s.failed}, "
+                    f"suppressed {s.suppressed}"
+                )
+                for error in s.errors[:10]:
+                    say(f"  error {error}")
+                return
+            say(
+                f"notifier running: mail to {settings.mail_dir}, Telegram to "
+                f"{settings.telegram_transcript}; Ctrl-C stops"
+            )
+            await Service(p).run()
+            say("notifier stopped")
+
+    asyncio.run(go())
+
+
+def worker(
+    ctx: typer.Context,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+) -> None:
+    """Deliver only (no watching, no digests): run as many as you like against one PostgreSQL
+    store to send faster; each message is claimed by exactly one of them."""
+    settings = state(ctx).settings
+    _logging(not quiet)
+
+    async def go() -> None:
+        async with pipeline(settings) as p:
+            await Service(p, deliver_only=True).run()
+
+    asyncio.run(go())

@@ -1,0 +1,55 @@
+"""`notifier status`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.config import Settings
+from notifier.status import read_status
+from notifier.store.engine import Store
+from notifier.store.models import utcnow
+
+
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The outbox by status and channel, the next digests, recent errors."""
+
+    async def job(store: Store, _: Settings) -> None:
+        s = await read_status(store, now=utcnow())
+        if as_json:
+            print_json(
+                {
+                    "outbox": [{"channel": c, "status": st, "count": n} for c, st, n in s.outbox],
+                    "watch": {"cursor": s.watch_cursor, "latest_update": s.latest_update},
+                    "next_digests": [{"what": w, "at": t.isoformat()} for w, t in s.next_digests],
+                    "recent_errors": [
+                        {"id": i, "channel": c, "status": st, "error": e}
+                        for i, c, st, e in s.recent_errors
+                    ],
+                }
+            )
+            return
+        table("outbox", ["channel", "status", "messages"], [list(r) for r in s.outbox])
+        behind = s.latest_update - s.watch_cursor
+        say(
+            f"watch: at update {s.watch_cursor} of {s.latest_update}"
+            + (f" ({behind} to match)" if behind else "")
+        )
+        table(
+            "next digests",
+            ["digest", "at (UTC)"],
+            [[w, f"{t:%a %Y-%m-%d %H:%M}"] for w, t in s.next_digests],
+        )
+        if s.recent_errors:
+            table(
+                "recent errors",
+                ["id", "channel", "status", "error"],
+                [list(r) for r in s.recent_errors],
+            )
+
+    run_with_store(ctx, job)

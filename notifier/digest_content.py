@@ -1,0 +1,113 @@
+"""What goes into a digest: the updates a set of follows matched in a range, grouped
+country → case → updates. Reads the store; writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.render.views import (
+    CaseView,
+    CountrySection,
+    UpdateView,
+    case_view,
+    group_updates,
+    update_view,
+)
+from notifier.store.models import Case, Update
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An announced update of a published case, ready for any digest that matches it."""
+
+    id: int
+    entered_at: datetime
+    country: str
+    case_id: int
+    case: CaseView
+    update: UpdateView
+
+    def matches(self, targets: frozenset[str]) -> bool:
+        return (
+            "all" in targets
+            or f"country:{self.country}" in targets
+            or f"case:{self.case_id}" in targets
+        )
+
+
+async def latest_update_id(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.max(Update.id))) or 0)
+
+
+async def load_candidates(
+    session: AsyncSession,
+    *,
+    upper: int,
+    after_id: int | None,
+    entered_since: datetime | None,
+) -> list[Candidate]:
+    """Updates with id in (after_id, upper], or entered since `entered_since` (for a first
+    digest, which covers what came since the list or subscription began)."""
+    ranges: list[ColumnElement[bool]] = []
+    if after_id is not None:
+        ranges.append(Update.id > after_id)
+    if entered_since is not None:
+        ranges.append(Update.entered_at >= entered_since)
+    if not ranges:
+        return []
+    rows = await session.execute(
+        select(Update, Case)
+        .join(Case, Case.id == Update.case_id)
+        .where(
+            and_(Update.id <= upper, Update.announce.is_(True), Case.published.is_(True)),
+            or_(*ranges),
+        )
+        .order_by(Update.id)
+    )
+    views: dict[int, CaseView] = {}
+    candidates = []
+    for update, case in rows:
+        view = views.get(case.id)
+        if view is None:
+            view = views[case.id] = case_view(case)
+        candidates.append(
+            Candidate(
+                id=update.id,
+                entered_at=update.entered_at,
+                country=case.country,
+                case_id=case.id,
+                case=view,
+                update=update_view(update),
+            )
+        )
+    return candidates
+
+
+def select_updates(
+    candidates: Iterable[Candidate],
+    targets: frozenset[str],
+    *,
+    after_id: int | None,
+    entered_since: datetime | None,
+) -> list[Candidate]:
+    """The candidates one digest holds: matching its follows, after its cursor (or, for a
+    first digest, entered since it began)."""
+    chosen = []
+    for candidate in candidates:
+        if after_id is not None:
+            if candidate.id <= after_id:
+                continue
+        elif entered_since is None or candidate.entered_at < entered_since:
+            continue
+        if candidate.matches(targets):
+            chosen.append(candidate)
+    return chosen
+
+
+def sections_of(chosen: Sequence[Candidate]) -> tuple[CountrySection, ...]:
+    return group_updates((c.case, c.update) for c in chosen)

@@ -1,0 +1,75 @@
+"""Signed links in messages: unsubscribe and preferences. Hard to forge (HMAC via itsdangerous),
+never expire, and revocable per subscriber by bumping `token_version`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from notifier.config import Settings
+from notifier.errors import NotifierError
+
+UNSUBSCRIBE = "unsubscribe"
+PREFERENCES = "preferences"
+
+
+class BadToken(NotifierError):
+    """A link token that is forged, altered or revoked. Deliberately says nothing more."""
+
+
+def load_secret(settings: Settings) -> str:
+    """The signing key: from the settings, else `<data_dir>/secret.key`, created on first use
+    (readable by the owner only)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path: Path = settings.data_dir / "secret.key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+@dataclass(frozen=True)
+class Links:
+    public_url: str
+    secret: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Links:
+        return cls(settings.public_url, load_secret(settings))
+
+    def token(self, purpose: str, subscriber_id: int, version: int) -> str:
+        return str(URLSafeSerializer(self.secret, salt=purpose).dumps([subscriber_id, version]))
+
+    def verify(self, purpose: str, token: str) -> tuple[int, int]:
+        """(subscriber id, token version) from a token; BadToken if it is not one of ours."""
+        try:
+            data = URLSafeSerializer(self.secret, salt=purpose).loads(token)
+        except BadSignature:
+            raise BadToken("invalid link") from None
+        if (
+            not isinstance(data, list)
+            or len(data) != 2
+            or not all(isinstance(x, int) for x in data)
+        ):
+            raise BadToken("invalid link")
+        return data[0], data[1]
+
+    def unsubscribe_url(self, subscriber_id: int, version: int) -> str:
+        return f"{self.public_url}/unsubscribe/{self.token(UNSUBSCRIBE, subscriber_id, version)}"
+
+    def preferences_url(self, subscriber_id: int, version: int) -> str:
+        return f"{self.public_url}/preferences/{self.token(PREFERENCES, subscriber_id, version)}"

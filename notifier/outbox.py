@@ -1,0 +1,130 @@
+"""The outbox: claim due messages in batches under a lease, record what happened.
+
+pending → sending (leased) → sent | retry (next attempt, backoff with jitter) | failed |
+suppressed. A lease that expires (the worker died) makes the message claimable again: at most
+the in-flight few can be sent twice, never lost. On PostgreSQL claims use FOR UPDATE SKIP
+LOCKED, so any number of workers share one outbox; on SQLite BEGIN IMMEDIATE serialises them."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.store.models import OutboxMessage, OutboxStatus
+
+CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.RETRY)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    attempts: int
+    created_at: datetime
+
+
+def _due(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        and_(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    channels: Sequence[str] | None = None,
+) -> list[Claimed]:
+    """Take up to `limit` due messages (oldest first) and lease them to the caller."""
+    pick = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
+    if channels is not None:
+        pick = pick.where(OutboxMessage.channel.in_(channels))
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(pick.scalar_subquery()))
+        .values(
+            status=OutboxStatus.SENDING,
+            lease_until=now + lease,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.created_at)
+    )
+    rows = (await session.execute(stmt)).all()
+    return sorted((Claimed(i, a, c) for i, a, c in rows), key=lambda c: c.id)
+
+
+def backoff(attempts: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Seconds before the next attempt: exponential from `base`, capped, with full jitter in
+    the upper half so many failed messages do not all come back at once."""
+    ceiling = min(cap, base * float(2 ** max(0, attempts - 1)))
+    jitter: float = (rng or random).random()
+    return ceiling / 2 + jitter * ceiling / 2
+
+
+async def mark_sent(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> None:
+    if ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.SENT, sent_at=now, lease_until=None, last_error=None)
+        )
+
+
+async def mark_final(
+    session: AsyncSession, ids: Sequence[int], status: OutboxStatus, error: str
+) -> None:
+    if ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
+            .values(status=status, lease_until=None, last_error=error[:2000])
+        )
+
+
+async def mark_retry(session: AsyncSession, outbox_id: int, *, at: datetime, error: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.SENDING)
+        .values(
+            status=OutboxStatus.RETRY, next_attempt_at=at, lease_until=None, last_error=error[:2000]
+        )
+    )
+
+
+async def release(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Give claimed messages back untouched (a clean stop before they were sent)."""
+    if ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
+            .values(
+                status=OutboxStatus.PENDING,
+                lease_until=None,
+                attempts=OutboxMessage.attempts - 1,
+            )
+        )
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the next message becomes due (None: nothing waiting)."""
+    return await session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status.in_(CLAIMABLE))
+    )
+
+
+async def counts(session: AsyncSession) -> list[tuple[str, str, int]]:
+    rows = await session.execute(
+        select(OutboxMessage.channel, OutboxMessage.status, func.count())
+        .group_by(OutboxMessage.channel, OutboxMessage.status)
+        .order_by(OutboxMessage.channel, OutboxMessage.status)
+    )
+    return [(c.value, s.value, n) for c, s, n in rows]

@@ -1,0 +1,148 @@
+"""Digest previews: what a list's or a subscriber's next digest would hold now, rendered for
+one recipient, without writing anything."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from notifier.digest import list_schedule, personal_schedule
+from notifier.digest_content import (
+    Candidate,
+    latest_update_id,
+    load_candidates,
+    sections_of,
+    select_updates,
+)
+from notifier.errors import NotFoundError
+from notifier.links import Links
+from notifier.render.messages import FinalMessage, Personal, Renderer
+from notifier.render.templates import period_label
+from notifier.render.views import paragraphs
+from notifier.schedule import last_due, next_due
+from notifier.store.engine import Store
+from notifier.store.models import Cadence, Channel, DigestCursor, MailingList, Subscriber
+
+SAMPLE_READER = Personal(
+    name="A reader",
+    email="reader@example.org",
+    reason="you are on this list",
+    unsubscribe_url="https://example.org/unsubscribe/preview",
+    preferences_url="https://example.org/preferences/preview",
+)
+
+
+def _recent(candidates: list[Candidate], targets: frozenset[str], n: int) -> list[Candidate]:
+    return [c for c in candidates if c.matches(targets)][-n:]
+
+
+async def preview_list(
+    store: Store, renderer: Renderer, slug: str, channel: Channel, *, now: datetime, recent: int
+) -> tuple[FinalMessage | None, str]:
+    """The list's next digest as it stands now; (None, why) when there is nothing to send."""
+    async with store.transaction() as session:
+        found = await session.scalar(
+            select(MailingList)
+            .where(MailingList.slug == slug)
+            .options(selectinload(MailingList.follows))
+        )
+        if found is None:
+            raise NotFoundError(f"no list {slug!r}")
+        cursor = await session.get(DigestCursor, f"list:{found.id}")
+        upper = await latest_update_id(session)
+        after = cursor.through_update_id if cursor else None
+        since = None if cursor else found.created_at
+        targets = frozenset(f.target for f in found.follows)
+        if recent:
+            candidates = await load_candidates(session, upper=upper, after_id=0, entered_since=None)
+            chosen = _recent(candidates, targets, recent)
+        else:
+            candidates = await load_candidates(
+                session, upper=upper, after_id=after, entered_since=since
+            )
+            chosen = select_updates(candidates, targets, after_id=after, entered_since=since)
+    if not chosen:
+        return (
+            None,
+            f"nothing new for {slug} since its last digest; --recent N previews the N latest",
+        )
+    schedule = list_schedule(found)
+    tz = ZoneInfo(found.time_zone)
+    due = next_due(schedule, found.time_zone, now)
+    start = last_due(schedule, found.time_zone, now)
+    body = renderer.digest(
+        title=found.name,
+        intro=paragraphs(found.description),
+        sections=sections_of(chosen),
+        period_label=period_label(start.astimezone(tz).date(), due.astimezone(tz).date()),
+        channel=channel,
+        locale="en",
+    )
+    return renderer.personalise(body, SAMPLE_READER), ""
+
+
+async def preview_subscriber(
+    store: Store, renderer: Renderer, links: Links, who: str, channel: Channel, *,
+    now: datetime, recent: int,
+) -> tuple[FinalMessage | None, str]:  # fmt: skip
+    """The subscriber's next personal digest (their daily or weekly follows) as it stands now."""
+    async with store.transaction() as session:
+        subscriber = await session.scalar(
+            select(Subscriber)
+            .where(Subscriber.email == who.strip().lower())
+            .options(selectinload(Subscriber.subscriptions))
+        )
+        if subscriber is None:
+            raise NotFoundError(f"no subscriber {who!r}")
+        subs = [s for s in subscriber.subscriptions if s.cadence is not Cadence.INSTANT]
+        if not subs:
+            return (
+                None,
+                f"{who} has no daily or weekly follows (instant ones get alerts, not digests)",
+            )
+        cadence = (
+            Cadence.WEEKLY if any(s.cadence is Cadence.WEEKLY for s in subs) else Cadence.DAILY
+        )
+        subs = [s for s in subs if s.cadence is cadence]
+        targets = frozenset(s.target for s in subs)
+        key = f"subscriber:{subscriber.id}:{cadence.value}:{channel.value}"
+        cursor = await session.get(DigestCursor, key)
+        upper = await latest_update_id(session)
+        after = cursor.through_update_id if cursor else None
+        since = None if cursor else min(s.created_at for s in subs)
+        if recent:
+            candidates = await load_candidates(session, upper=upper, after_id=0, entered_since=None)
+            chosen = _recent(candidates, targets, recent)
+        else:
+            candidates = await load_candidates(
+                session, upper=upper, after_id=after, entered_since=since
+            )
+            chosen = select_updates(candidates, targets, after_id=after, entered_since=since)
+    if not chosen:
+        return (
+            None,
+            f"nothing new for {who} since their last digest; --recent N previews the N latest",
+        )
+    schedule = personal_schedule(cadence, subscriber.digest_day, subscriber.digest_time)
+    tz = ZoneInfo(subscriber.time_zone)
+    start = last_due(schedule, subscriber.time_zone, now)
+    due = next_due(schedule, subscriber.time_zone, now)
+    body = renderer.digest(
+        title=f"Your {cadence.value} digest",
+        intro=(),
+        sections=sections_of(chosen),
+        period_label=period_label(start.astimezone(tz).date(), due.astimezone(tz).date()),
+        channel=channel,
+        locale=subscriber.locale,
+    )
+    personal = Personal(
+        name=subscriber.name,
+        email=subscriber.email or "",
+        reason="you asked for a digest of the cases you follow",
+        unsubscribe_url=links.unsubscribe_url(subscriber.id, subscriber.token_version),
+        preferences_url=links.preferences_url(subscriber.id, subscriber.token_version),
+    )
+    return renderer.personalise(body, personal), ""

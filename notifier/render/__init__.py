@@ -1,0 +1,1 @@
+"""Render: Jinja2 templates to email (text, HTML) and Telegram HTML."""

@@ -1,0 +1,137 @@
+"""Render alerts and digests once per distinct body, then add the personal part per recipient."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import css_inline
+from markupsafe import Markup
+
+from notifier.config import Settings
+from notifier.render.templates import make_environment, render
+from notifier.render.views import CaseView, CountrySection, UpdateView, count_updates
+from notifier.store.models import Channel
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def tidy(text: str) -> str:
+    """At most one blank line in a row, none at either end: templates stay readable."""
+    return _BLANK_RUNS.sub("\n\n", text).strip() + "\n"
+
+
+#: Where the personal footer goes in a shared body. An HTML comment survives CSS inlining.
+PERSONAL_MARK = "<!--notifier:personal-->"
+
+
+@dataclass(frozen=True)
+class RenderedBody:
+    """The part of a message every recipient of it shares. For Telegram, `text` is Telegram HTML."""
+
+    channel: Channel
+    subject: str
+    text: str
+    html: str
+
+    @property
+    def digest(self) -> str:
+        """A content address: equal bodies share one stored row."""
+        h = hashlib.sha256()
+        for part in (self.channel.value, self.subject, self.text, self.html):
+            h.update(part.encode())
+            h.update(b"\0")
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Personal:
+    """What differs per recipient."""
+
+    name: str
+    email: str
+    reason: str
+    unsubscribe_url: str
+    preferences_url: str
+
+
+@dataclass(frozen=True)
+class FinalMessage:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    """Holds the template environment and the CSS inliner; cheap to call, built once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.env = make_environment(settings.templates_dir)
+        self.public_url = settings.public_url
+        self.inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
+
+    def _base(self, locale: str) -> dict[str, Any]:
+        return {"locale": locale, "public_url": self.public_url}
+
+    def alert(
+        self, case: CaseView, update: UpdateView, channel: Channel, locale: str
+    ) -> RenderedBody:
+        context = self._base(locale) | {"case": case, "update": update}
+        if channel is Channel.TELEGRAM:
+            text = tidy(render(self.env, "telegram/alert.html", context))
+            return RenderedBody(channel, "", text, "")
+        return self._email("alert", context)
+
+    def digest(
+        self,
+        *,
+        title: str,
+        intro: Sequence[str],
+        sections: Sequence[CountrySection],
+        period_label: str,
+        channel: Channel,
+        locale: str,
+    ) -> RenderedBody:
+        context = self._base(locale) | {
+            "title": title,
+            "intro": tuple(intro),
+            "sections": tuple(sections),
+            "period_label": period_label,
+            "update_count": count_updates(sections),
+        }
+        if channel is Channel.TELEGRAM:
+            text = tidy(render(self.env, "telegram/digest.html", context))
+            return RenderedBody(channel, "", text, "")
+        return self._email("digest", context)
+
+    def _email(self, kind: str, context: dict[str, Any]) -> RenderedBody:
+        subject = " ".join(render(self.env, f"email/{kind}_subject.txt", context).split())
+        text = render(self.env, f"email/{kind}.txt", context | {"personal": PERSONAL_MARK})
+        html = render(self.env, f"email/{kind}.html", context | {"personal": Markup(PERSONAL_MARK)})
+        return RenderedBody(Channel.EMAIL, subject, tidy(text), self.inliner.inline(html))
+
+    def personalise(self, body: RenderedBody, personal: Personal | None) -> FinalMessage:
+        """The message one recipient gets: the shared body with their footer in place."""
+        if body.channel is Channel.TELEGRAM or personal is None:
+            return FinalMessage(
+                body.subject,
+                body.text.replace(PERSONAL_MARK, ""),
+                body.html.replace(PERSONAL_MARK, ""),
+            )
+        context = {
+            "name": personal.name,
+            "email": personal.email,
+            "reason": personal.reason,
+            "unsubscribe_url": personal.unsubscribe_url,
+            "preferences_url": personal.preferences_url,
+        }
+        text_footer = render(self.env, "email/footer.txt", context).strip()
+        html_footer = render(self.env, "email/footer.html", context)
+        return FinalMessage(
+            body.subject,
+            body.text.replace(PERSONAL_MARK, text_footer),
+            body.html.replace(PERSONAL_MARK, html_footer),
+        )

@@ -1,0 +1,138 @@
+"""What templates see: plain, immutable views of cases and updates (never ORM rows), with text
+already split into paragraphs so templates never have to parse case text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from notifier.countries import country_name
+from notifier.store.models import Case, Severity, Update
+
+
+def paragraphs(text: str | None) -> tuple[str, ...]:
+    """Blank-line separated paragraphs, each with its inner line breaks folded to spaces."""
+    if not text:
+        return ()
+    blocks = [" ".join(block.split()) for block in text.replace("\r\n", "\n").split("\n\n")]
+    return tuple(b for b in blocks if b)
+
+
+def lines(text: str | None) -> tuple[str, ...]:
+    return tuple(line.strip() for line in (text or "").strip().splitlines() if line.strip())
+
+
+@dataclass(frozen=True)
+class ActionView:
+    kind: str
+    text: str
+    address_lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpdateView:
+    id: int
+    date: date
+    title: str
+    paragraphs: tuple[str, ...]
+    source_name: str | None
+    source_url: str | None
+    urgent: bool
+
+    @property
+    def date_label(self) -> str:
+        return f"{self.date:%d %B %Y}".lstrip("0")
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: int
+    slug: str
+    name: str
+    role: str
+    country: str
+    country_name: str
+    status: str
+    summary: tuple[str, ...]
+    letter_address: tuple[str, ...]
+    letter_guidance: str
+    actions: tuple[ActionView, ...]
+    prayer: tuple[str, ...]
+
+    @property
+    def title(self) -> str:
+        """'Pastor Bakhytzhan Kashkumbayev'."""
+        return f"{self.role.capitalize()} {self.name}" if self.role else self.name
+
+
+@dataclass(frozen=True)
+class CaseSection:
+    case: CaseView
+    updates: tuple[UpdateView, ...]
+
+
+@dataclass(frozen=True)
+class CountrySection:
+    code: str
+    name: str
+    cases: tuple[CaseSection, ...]
+
+
+def case_view(case: Case) -> CaseView:
+    return CaseView(
+        id=case.id,
+        slug=case.slug,
+        name=case.name,
+        role=case.role,
+        country=case.country,
+        country_name=country_name(case.country),
+        status=case.status.value.replace("_", " "),
+        summary=paragraphs(case.summary),
+        letter_address=lines(case.letter_address),
+        letter_guidance=" ".join((case.letter_guidance or "").split()),
+        actions=tuple(
+            ActionView(
+                kind=str(a.get("kind", "")),
+                text=" ".join(str(a.get("text", "")).split()),
+                address_lines=lines(a.get("address")),
+            )
+            for a in case.actions
+        ),
+        prayer=paragraphs(case.prayer),
+    )
+
+
+def update_view(update: Update) -> UpdateView:
+    return UpdateView(
+        id=update.id,
+        date=update.event_date,
+        title=" ".join(update.title.split()),
+        paragraphs=paragraphs(update.body),
+        source_name=update.source_name,
+        source_url=update.source_url,
+        urgent=update.severity is Severity.URGENT,
+    )
+
+
+def group_updates(items: Iterable[tuple[CaseView, UpdateView]]) -> tuple[CountrySection, ...]:
+    """Country → case → updates (oldest first), countries and cases by name."""
+    by_case: dict[int, tuple[CaseView, list[UpdateView]]] = {}
+    for case, update in items:
+        by_case.setdefault(case.id, (case, []))[1].append(update)
+    by_country: dict[str, list[CaseSection]] = {}
+    for case, updates in by_case.values():
+        section = CaseSection(case, tuple(sorted(updates, key=lambda u: (u.date, u.id))))
+        by_country.setdefault(case.country, []).append(section)
+    return tuple(
+        CountrySection(
+            code=code,
+            name=country_name(code),
+            cases=tuple(sorted(sections, key=lambda s: s.case.name)),
+        )
+        for code, sections in sorted(by_country.items(), key=lambda kv: country_name(kv[0]))
+    )
+
+
+def count_updates(sections: Sequence[CountrySection]) -> int:
+    return sum(len(c.updates) for s in sections for c in s.cases)

@@ -1,0 +1,178 @@
+"""The service: one pass (`run --once`, for cron and tests) or the scheduler (`run`), which
+watches, builds due digests and delivers until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select
+
+from notifier.channels.registry import build_senders
+from notifier.config import Settings
+from notifier.deliver import Deliverer, DeliverReport
+from notifier.digest import (
+    DigestReport,
+    PersonalGroup,
+    list_schedule,
+    personal_groups,
+    plan_digests,
+)
+from notifier.links import Links
+from notifier.render.messages import Renderer
+from notifier.render.templates import check_templates
+from notifier.schedule import DAYS, Schedule
+from notifier.store.engine import Store, open_store
+from notifier.store.models import Cadence, MailingList, utcnow
+from notifier.watch import WatchReport, watch_once
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """Everything a pass needs, built once: store, renderer (templates checked), deliverer."""
+
+    store: Store
+    settings: Settings
+    renderer: Renderer
+    deliverer: Deliverer
+
+
+@asynccontextmanager
+async def pipeline(settings: Settings) -> AsyncIterator[Pipeline]:
+    """Open the store and check every template before anything can be sent."""
+    renderer = Renderer(settings)
+    check_templates(renderer.env)
+    async with open_store(settings) as store:
+        links = Links.from_settings(settings)
+        deliverer = Deliverer(store, settings, build_senders(settings), renderer, links)
+        try:
+            yield Pipeline(store, settings, renderer, deliverer)
+        finally:
+            await deliverer.close()
+
+
+@dataclass
+class PassReport:
+    watch: WatchReport = field(default_factory=WatchReport)
+    digests: DigestReport = field(default_factory=DigestReport)
+    delivery: DeliverReport = field(default_factory=DeliverReport)
+
+
+async def run_once(p: Pipeline, *, now: datetime | None = None) -> PassReport:
+    """Watch, build any due digests, deliver until nothing is due."""
+    report = PassReport()
+    report.watch = await watch_once(p.store, now=now)
+    report.digests = await plan_digests(p.store, p.renderer, now=now or utcnow())
+    report.delivery = await p.deliverer.drain()
+    return report
+
+
+def _cron(schedule: Schedule, zone: str) -> CronTrigger:
+    return CronTrigger(
+        day_of_week=DAYS[schedule.weekday] if schedule.weekday is not None else "*",
+        hour=schedule.at.hour,
+        minute=schedule.at.minute,
+        timezone=zone,
+    )
+
+
+class Service:
+    """The long-running service. Correctness lives in the outbox, not in the scheduler: every
+    job is idempotent, and a catch-up pass at start builds digests missed while it was down."""
+
+    #: How often cron jobs are rebuilt from the lists and subscribers in the store (s).
+    RESYNC_SECONDS = 60
+
+    def __init__(self, p: Pipeline, *, deliver_only: bool = False) -> None:
+        self.p = p
+        self.deliver_only = deliver_only
+        self.stop = asyncio.Event()
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self._deliver_lock = asyncio.Lock()
+        self._cron_keys: set[str] = set()
+
+    async def _watch(self) -> None:
+        report = await watch_once(self.p.store)
+        if report.updates:
+            log.info("watch: %d update(s), %d alert(s) queued", report.updates, report.alerts)
+
+    async def _deliver(self) -> None:
+        if self._deliver_lock.locked():
+            return
+        async with self._deliver_lock:
+            report = await self.p.deliverer.drain(stop=self.stop)
+        if report.claimed:
+            log.info(
+                "deliver: %d sent, %d retry, %d failed, %d suppressed",
+                report.sent, report.retried, report.failed, report.suppressed,
+            )  # fmt: skip
+
+    async def _digests(self) -> None:
+        report = await plan_digests(self.p.store, self.p.renderer)
+        if report.messages:
+            log.info(
+                "digests: %d message(s) queued from %d body(ies)", report.messages, report.bodies
+            )
+            await self._deliver()
+
+    async def _resync(self) -> None:
+        """One cron job per list schedule and per personal schedule group."""
+        async with self.p.store.transaction() as session:
+            lists = list(
+                await session.scalars(
+                    select(MailingList).where(MailingList.cadence != Cadence.INSTANT)
+                )
+            )
+            groups: list[PersonalGroup] = await personal_groups(session)
+        wanted: dict[str, CronTrigger] = {}
+        for m in lists:
+            wanted[f"digest:list:{m.slug}:{m.schedule}:{m.time_zone}"] = _cron(
+                list_schedule(m), m.time_zone
+            )
+        for g in groups:
+            key = f"digest:personal:{g.cadence.value}:{g.day}:{g.at}:{g.zone}"
+            wanted[key] = _cron(g.schedule, g.zone)
+        for key in self._cron_keys - set(wanted):
+            with suppress(Exception):
+                self.scheduler.remove_job(key)
+        for key, trigger in wanted.items():
+            if key not in self._cron_keys:
+                self.scheduler.add_job(
+                    self._digests, trigger, id=key, coalesce=True, misfire_grace_time=3600,
+                    max_instances=1,
+                )  # fmt: skip
+        self._cron_keys = set(wanted)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(NotImplementedError):
+                loop.add_signal_handler(sig, self.stop.set)
+        interval = self.p.settings.watch_interval
+        common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        if not self.deliver_only:
+            await self._watch()
+            await self._digests()  # catch up on periods missed while stopped
+            await self._resync()
+            self.scheduler.add_job(self._watch, "interval", seconds=interval, id="watch", **common)
+            self.scheduler.add_job(
+                self._resync, "interval", seconds=self.RESYNC_SECONDS, id="resync", **common
+            )
+        self.scheduler.add_job(self._deliver, "interval", seconds=interval, id="deliver", **common)
+        self.scheduler.start()
+        try:
+            await self.stop.wait()
+        finally:
+            self.scheduler.shutdown(wait=False)
+            # In-flight sends finish: wait for the delivery batch under way, if any.
+            async with self._deliver_lock:
+                pass

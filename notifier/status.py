@@ -1,0 +1,61 @@
+"""`notifier status`: the outbox by status and channel, when digests go out next, recent errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from notifier.digest import list_schedule, personal_groups
+from notifier.outbox import counts
+from notifier.schedule import next_due
+from notifier.store.cursors import read_cursor
+from notifier.store.engine import Store
+from notifier.store.models import Cadence, MailingList, OutboxMessage, Update
+from notifier.watch import WATCH_CURSOR
+
+
+@dataclass
+class Status:
+    outbox: list[tuple[str, str, int]] = field(default_factory=list)
+    watch_cursor: int = 0
+    latest_update: int = 0
+    next_digests: list[tuple[str, datetime]] = field(default_factory=list)
+    recent_errors: list[tuple[int, str, str, str]] = field(default_factory=list)
+
+
+async def read_status(store: Store, *, now: datetime) -> Status:
+    status = Status()
+    async with store.transaction() as session:
+        status.outbox = await counts(session)
+        status.watch_cursor = await read_cursor(session, WATCH_CURSOR)
+        status.latest_update = int(await session.scalar(select(func.max(Update.id))) or 0)
+        for m in await session.scalars(
+            select(MailingList)
+            .where(MailingList.cadence != Cadence.INSTANT)
+            .order_by(MailingList.slug)
+        ):
+            status.next_digests.append(
+                (
+                    f"list {m.slug} ({m.schedule} {m.time_zone})",
+                    next_due(list_schedule(m), m.time_zone, now),
+                )
+            )
+        for g in await personal_groups(session):
+            label = f"personal {g.cadence.value} {g.schedule} {g.zone}"
+            status.next_digests.append((label, next_due(g.schedule, g.zone, now)))
+        rows = await session.execute(
+            select(
+                OutboxMessage.id,
+                OutboxMessage.channel,
+                OutboxMessage.status,
+                OutboxMessage.last_error,
+            )
+            .where(OutboxMessage.last_error.is_not(None))
+            .order_by(OutboxMessage.id.desc())
+            .limit(10)
+        )
+        status.recent_errors = [(i, c.value, s.value, e or "") for i, c, s, e in rows]
+    status.next_digests.sort(key=lambda x: x[1])
+    return status

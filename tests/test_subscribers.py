@@ -1,0 +1,541 @@
+"""Subscribers: add and follow, CSV import (ours, Excel, Mailchimp, Listmonk), every bad row
+reported and nothing half-written, never resubscribing anyone, export that imports back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from notifier.config import Settings
+from notifier.errors import InputError
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.ingest.subscriber_csv import parse_subscriber_csv
+from notifier.store.cases import import_cases
+from notifier.store.engine import Store
+from notifier.store.models import Subscriber, Subscription
+from notifier.store.subscribers import import_subscribers
+from tests.conftest import Cli
+
+PASTOR = "bakhytzhan-kashkumbayev"
+
+GOOD_CSV = """\
+email,name,countries,cases,cadence,time_zone,locale
+anna@example.org,Anna Petrova,kazakhstan,,weekly,Europe/Berlin,de
+ben@example.org,Ben Okafor,,Kashkumbaev,,,
+Chen@Example.org,Chen Wei,KZ UZ,,daily,Asia/Almaty,zh
+"""
+
+# Every kind of bad row; the good ones (lines 2 and 10) must not be written either.
+BAD_CSV = """\
+email,name,countries,cases,time_zone,status
+good1@example.org,Good One,KZ,,,
+not-an-email,Bad Email,,,,
+c@example.org,Atlantis Fan,Atlantis,,,
+d@example.org,No Case,,nobody-at-all,,
+e@example.org,Too Few
+good1@example.org,Twice,,,,
+f@example.org,Mars,,,Mars/Olympus,
+g@example.org,Weird,,,,sleeping
+good2@example.org,Good Two,,,,
+"""
+
+BAD_ROWS = [
+    "people.csv:3 [email]: invalid email 'not-an-email'",
+    "people.csv:4 [countries]: unknown country 'Atlantis'",
+    "people.csv:5 [cases]: no case 'nobody-at-all'",
+    "people.csv:6 [row]: has 2 columns, the header has 6",
+    "people.csv:7 [email]: good1@example.org already appears at people.csv:2",
+    "people.csv:8 [time_zone]: unknown time zone 'Mars/Olympus'",
+    "people.csv:9 [status]: unknown status 'sleeping'",
+]
+
+
+def listed(cli: Cli) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = json.loads(cli.ok("subscribers", "list", "--json").stdout)
+    return rows
+
+
+def emails(cli: Cli) -> list[str]:
+    return [row["email"] for row in listed(cli)]
+
+
+def shown(cli: Cli, who: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cli.ok("subscribers", "show", who, "--json").stdout)
+    return data
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return name  # the CLI runs in tmp_path; a short name keeps messages on one line
+
+
+def test_add_follows_a_country_then_a_case_and_keeps_both(cli: Cli) -> None:
+    cli.ok("cases", "import", "--sample")
+    out = cli.ok(
+        "subscribers",
+        "add",
+        "Anna@Example.org",
+        "--name",
+        "Anna",
+        "--follow-country",
+        "kazakhstan",
+        "--cadence",
+        "weekly",
+    ).stdout
+    assert "added anna@example.org; follows: country=KZ:weekly:email" in out
+    anna = shown(cli, "anna@example.org")
+    assert anna["follows"] == ["country=KZ:weekly:email"]
+    assert (anna["name"], anna["status"], anna["lists"]) == ("Anna", "active", [])
+
+    out = cli.ok("subscribers", "add", "anna@example.org", "--follow-case", "Kashkumbaev").stdout
+    assert out.startswith("updated anna@example.org")
+    anna = shown(cli, "anna@example.org")
+    assert anna["follows"] == [f"case={PASTOR}:instant:email", "country=KZ:weekly:email"]
+    assert anna["name"] == "Anna"  # not given again, so kept
+
+    # The same follow again with another cadence changes it, and only it.
+    cli.ok("subscribers", "add", "anna@example.org", "--follow-country", "KZ", "--cadence", "daily")
+    assert shown(cli, "anna@example.org")["follows"] == [
+        f"case={PASTOR}:instant:email",
+        "country=KZ:daily:email",
+    ]
+    assert emails(cli) == ["anna@example.org"]
+
+
+def test_add_rejects_a_bad_email_country_case_or_option_naming_each(cli: Cli) -> None:
+    cli.ok("cases", "import", "--sample")
+    result = cli("subscribers", "add", "not-an-email", "--follow-country", "KZ")
+    assert result.exit_code == 1
+    assert "subscribers add [EMAIL]: invalid email 'not-an-email'" in result.stderr
+
+    result = cli("subscribers", "add", "b@example.org", "--follow-country", "Kazakstan")
+    assert result.exit_code == 1
+    assert (
+        "subscribers add [--follow-country]: unknown country 'Kazakstan'; did you mean Kazakhstan"
+        in result.stderr
+    )
+
+    result = cli("subscribers", "add", "b@example.org", "--follow-case", "Nobody Atall")
+    assert result.exit_code == 1
+    assert "subscribers add [--follow-case]: no case 'Nobody Atall'" in result.stderr
+
+    # Several problems at once: every one is named, not just the first.
+    result = cli(
+        "subscribers",
+        "add",
+        "bad@",
+        "--time-zone",
+        "Mars/Olympus",
+        "--cadence",
+        "hourly",
+        "--follow-country",
+        "Atlantis",
+    )
+    assert result.exit_code == 1
+    assert "4 problems found" in result.stderr
+    for part in [
+        "[EMAIL]: invalid email 'bad@'",
+        "[--time-zone]: unknown time zone 'Mars/Olympus'",
+        "[--cadence]: unknown cadence 'hourly'",
+        "[--follow-country]: unknown country 'Atlantis'",
+    ]:
+        assert part in result.stderr
+    assert emails(cli) == []  # b@example.org was not half-added before its case failed
+
+
+def test_import_is_idempotent_and_updates_without_duplicating(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("cases", "import", "--sample")
+    people = write(tmp_path, "people.csv", GOOD_CSV)
+    assert "3 created, 0 updated, 0 unchanged" in cli.ok("subscribers", "import", people).stdout
+    first = listed(cli)
+    assert [r["email"] for r in first] == [
+        "anna@example.org",
+        "ben@example.org",
+        "chen@example.org",
+    ]
+    anna, ben, chen = first
+    assert anna == {
+        "email": "anna@example.org",
+        "name": "Anna Petrova",
+        "status": "active",
+        "locale": "de",
+        "time_zone": "Europe/Berlin",
+        "telegram_chat_id": "",
+        "follows": "country=KZ:weekly:email",
+    }
+    assert ben["follows"] == f"case={PASTOR}:instant:email"
+    assert (ben["locale"], ben["time_zone"]) == ("en", "UTC")  # the settings' defaults
+    assert chen["follows"] == "country=KZ:daily:email country=UZ:daily:email"
+
+    again = cli.ok("subscribers", "import", people).stdout
+    assert "0 created, 0 updated, 3 unchanged" in again
+    assert listed(cli) == first
+
+    write(tmp_path, "people.csv", GOOD_CSV.replace("Ben Okafor", "Benjamin Okafor"))
+    changed = cli.ok("subscribers", "import", people).stdout
+    assert "0 created, 1 updated, 2 unchanged" in changed
+    now = listed(cli)
+    assert len(now) == 3
+    assert now[1] == ben | {"name": "Benjamin Okafor"}
+
+
+def test_a_bad_file_names_every_bad_row_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("cases", "import", "--sample")
+    cli.ok("subscribers", "add", "keep@example.org")
+    people = write(tmp_path, "people.csv", BAD_CSV)
+    result = cli("subscribers", "import", people)
+    assert result.exit_code == 1
+    assert f"{len(BAD_ROWS)} problems found" in result.stderr
+    for row in BAD_ROWS:
+        assert row in result.stderr
+    assert "people.csv:2" not in result.stderr.replace("appears at people.csv:2", "")
+    assert "people.csv:10" not in result.stderr
+    assert emails(cli) == ["keep@example.org"]
+
+
+def test_skip_invalid_imports_the_good_rows_and_lists_the_bad(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("cases", "import", "--sample")
+    people = write(tmp_path, "people.csv", BAD_CSV)
+    result = cli("subscribers", "import", people, "--skip-invalid")
+    assert result.exit_code == 2, result.stderr
+    assert "2 created, 0 updated, 0 unchanged, 7 problem(s) skipped" in result.stdout
+    for row in BAD_ROWS:
+        assert row in result.stdout
+    assert emails(cli) == ["good1@example.org", "good2@example.org"]
+    assert shown(cli, "good1@example.org")["name"] == "Good One"  # the first of the two rows
+    assert shown(cli, "good1@example.org")["follows"] == ["country=KZ:instant:email"]
+
+
+def test_dry_run_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("cases", "import", "--sample")
+    people = write(tmp_path, "people.csv", GOOD_CSV)
+    out = cli.ok("subscribers", "import", people, "--dry-run").stdout
+    assert "(dry run) 3 created, 0 updated, 0 unchanged" in out
+    assert emails(cli) == []
+
+    cli.ok("subscribers", "import", people)
+    before = listed(cli)
+    write(tmp_path, "people.csv", GOOD_CSV.replace("Anna Petrova", "Anna P.").replace("KZ UZ", ""))
+    out = cli.ok("subscribers", "import", people, "--dry-run").stdout
+    assert "(dry run) 0 created, 2 updated, 1 unchanged" in out
+    assert listed(cli) == before
+
+    bad = write(tmp_path, "bad.csv", BAD_CSV)
+    result = cli("subscribers", "import", bad, "--dry-run", "--skip-invalid")
+    assert result.exit_code == 2
+    assert "(dry run) 2 created" in result.stdout
+    assert listed(cli) == before
+
+
+def test_excel_utf8_bom_semicolons_and_names_in_any_script(cli: Cli, tmp_path: Path) -> None:
+    text = (
+        "Email;Name;Countries;Time zone\r\n"
+        "bakhytzhan@example.org;Бахытжан Кашкумбаев;Казахстан KZ;Asia/Almaty\r\n"
+        "wei@example.org;中文 名字;UZ;\r\n"
+        '"doe@example.org";"Doe; Jane ""JD""";;\r\n'
+    )
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    result = cli("subscribers", "import", "excel.csv")
+    # 'Казахстан' is no country name notifier knows in Russian; the row names it.
+    assert result.exit_code == 1
+    assert "excel.csv:2 [countries]: unknown country 'Казахстан'" in result.stderr
+
+    text = text.replace("Казахстан KZ", "KZ")
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    out = cli.ok("subscribers", "import", "excel.csv").stdout
+    assert "3 created" in out
+    assert "note:" not in out  # every column was understood, the BOM included
+    rows = {r["email"]: r for r in listed(cli)}
+    assert rows["bakhytzhan@example.org"]["name"] == "Бахытжан Кашкумбаев"
+    assert rows["bakhytzhan@example.org"]["time_zone"] == "Asia/Almaty"
+    assert rows["bakhytzhan@example.org"]["follows"] == "country=KZ:instant:email"
+    assert rows["wei@example.org"]["name"] == "中文 名字"
+    assert rows["doe@example.org"]["name"] == 'Doe; Jane "JD"'
+    assert "Бахытжан Кашкумбаев" in cli.ok("subscribers", "show", "bakhytzhan@example.org").stdout
+    exported = cli.ok("subscribers", "export").stdout
+    assert "Бахытжан Кашкумбаев" in exported
+    assert "中文 名字" in exported
+
+
+def test_mailchimp_export_joins_the_name_and_names_ignored_columns(
+    cli: Cli, tmp_path: Path
+) -> None:
+    people = write(
+        tmp_path,
+        "mailchimp.csv",
+        "Email Address,First Name,Last Name,MEMBER_RATING\n"
+        "maria@example.org,Maria,Schmidt,2\n"
+        "solo@example.org,Solo,,5\n",
+    )
+    out = cli.ok("subscribers", "import", people).stdout
+    assert "note: ignored columns: MEMBER_RATING" in out
+    assert "2 created" in out
+    rows = {r["email"]: r for r in listed(cli)}
+    assert rows["maria@example.org"]["name"] == "Maria Schmidt"
+    assert rows["solo@example.org"]["name"] == "Solo"
+
+
+def test_listmonk_export_maps_enabled_and_blocklisted(cli: Cli, tmp_path: Path) -> None:
+    people = write(
+        tmp_path,
+        "listmonk.csv",
+        "email,name,attributes,status\n"
+        'lena@example.org,Lena,"{""city"": ""Almaty"", ""n"": 1}",enabled\n'
+        "blocked@example.org,Blocked,{},blocklisted\n",
+    )
+    out = cli.ok("subscribers", "import", people).stdout
+    assert "note: ignored columns: attributes" in out
+    rows = {r["email"]: r for r in listed(cli)}
+    assert rows["lena@example.org"]["status"] == "active"
+    assert rows["blocked@example.org"]["status"] == "unsubscribed"
+
+
+def test_an_import_never_resubscribes_anyone(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("subscribers", "add", "gone@example.org", "--name", "Gone", "--follow-country", "KZ")
+    assert (
+        "gone@example.org unsubscribed"
+        in cli.ok("subscribers", "remove", "gone@example.org").stdout
+    )
+    people = write(
+        tmp_path, "people.csv", "email,name,status\ngone@example.org,Gone Again,active\n"
+    )
+    out = cli.ok("subscribers", "import", people).stdout
+    assert (
+        "note: gone@example.org stays unsubscribed/bounced; an import does not resubscribe anyone"
+        in out
+    )
+    gone = shown(cli, "gone@example.org")
+    assert gone["status"] == "unsubscribed"
+    assert gone["name"] == "Gone Again"  # other fields are still updated
+    assert gone["follows"] == ["country=KZ:instant:email"]  # no follows column: kept
+
+    listmonk = write(
+        tmp_path, "lm.csv", "email,name,attributes,status\ngone@example.org,,{},enabled\n"
+    )
+    cli.ok("subscribers", "import", listmonk)
+    out = cli.ok("subscribers", "add", "gone@example.org", "--follow-country", "UZ").stdout
+    assert "its status was left as it is" in out
+    assert shown(cli, "gone@example.org")["status"] == "unsubscribed"
+
+
+def test_export_imports_back_into_another_store_as_the_same_subscribers(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli.ok("cases", "import", "--sample")
+    cli.ok(
+        "subscribers",
+        "add",
+        "anna@example.org",
+        "--name",
+        'O\'Brien, Anna "Annie"',
+        "--follow-country",
+        "KZ",
+        "--cadence",
+        "weekly",
+        "--locale",
+        "de",
+        "--time-zone",
+        "Europe/Berlin",
+    )
+    cli.ok("subscribers", "add", "anna@example.org", "--follow-case", "Kashkumbaev")
+    cli.ok(
+        "subscribers",
+        "add",
+        "tg@example.org",
+        "--name",
+        "Бахытжан",
+        "--follow-all",
+        "--cadence",
+        "daily",
+        "--channel",
+        "telegram",
+        "--telegram-chat-id",
+        "987654321",
+    )
+    cli.ok("subscribers", "add", "left@example.org", "--name", "中文")
+    cli.ok("subscribers", "remove", "left@example.org")
+    original = cli.ok("subscribers", "list", "--json").stdout
+
+    cli.ok("subscribers", "export", "--out", "people.csv")
+    exported = (tmp_path / "people.csv").read_text(encoding="utf-8")
+    assert exported == cli.ok("subscribers", "export").stdout
+    assert exported.splitlines()[0] == "email,name,status,locale,time_zone,telegram_chat_id,follows"
+
+    # Into the same store: nothing to do.
+    assert (
+        "0 created, 0 updated, 3 unchanged" in cli.ok("subscribers", "import", "people.csv").stdout
+    )
+
+    other_settings = Settings(
+        data_dir=tmp_path / "other", database_url=f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+    )
+    other = Cli(other_settings, tmp_path)
+    other.ok("cases", "import", "--sample")  # the case follows need their cases
+    assert "3 created" in other.ok("subscribers", "import", "people.csv").stdout
+    assert other.ok("subscribers", "list", "--json").stdout == original
+
+    as_json = json.loads(cli.ok("subscribers", "export", "--format", "json").stdout)
+    assert as_json == json.loads(original)
+    assert {r["email"]: r["telegram_chat_id"] for r in as_json}["tg@example.org"] == "987654321"
+    bad = cli("subscribers", "export", "--format", "xml")
+    assert bad.exit_code == 1
+    assert "[--format]: 'xml': use csv or json" in bad.stderr
+
+
+def test_remove_unsubscribes_erases_or_leaves_one_list(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("lists", "apply", str(Path(__file__).parent.parent / "subscribers"))
+    chain = "kazakhstan-prayer-chain"
+    cli.ok("subscribers", "add", "a@example.org", "--list", chain, "--follow-country", "KZ")
+    cli.ok("subscribers", "add", "b@example.org", "--list", chain)
+    cli.ok("subscribers", "add", "c@example.org", "--list", chain)
+
+    assert shown(cli, "a@example.org")["lists"] == [{"list": chain, "source": "import"}]
+    assert "a@example.org unsubscribed" in cli.ok("subscribers", "remove", "a@example.org").stdout
+    a = shown(cli, "a@example.org")
+    assert a["status"] == "unsubscribed"
+    assert a["follows"] == ["country=KZ:instant:email"]  # kept, so nothing can bring them back
+
+    assert (
+        "b@example.org erased" in cli.ok("subscribers", "remove", "b@example.org", "--erase").stdout
+    )
+    gone = cli("subscribers", "show", "b@example.org")
+    assert gone.exit_code == 1
+    assert "no subscriber 'b@example.org'" in gone.stderr
+    assert "b@example.org" not in emails(cli)
+
+    out = cli.ok("subscribers", "remove", "c@example.org", "--list", chain).stdout
+    assert f"c@example.org left {chain}" in out
+    c = shown(cli, "c@example.org")
+    assert (c["status"], c["lists"]) == ("active", [])
+    again = cli.ok("subscribers", "remove", "c@example.org", "--list", chain).stdout
+    assert f"c@example.org was not on {chain}" in again
+
+    members = json.loads(cli.ok("lists", "show", chain, "--json").stdout)["members"]
+    assert [m["email"] for m in members] == [
+        "a@example.org",
+        "anna.petrova@example.org",
+        "david.okafor@example.org",
+        "maria.schmidt@example.org",
+        "prayer-team@example.org",
+    ]
+    unknown = cli("subscribers", "remove", "nobody@example.org")
+    assert unknown.exit_code == 1
+    assert "no subscriber 'nobody@example.org'" in unknown.stderr
+
+
+def test_import_into_a_list_adds_members_as_imported(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("cases", "import", "--sample")
+    cli.ok("lists", "apply", str(Path(__file__).parent.parent / "subscribers"))
+    chain = "kazakhstan-prayer-chain"
+    people = write(
+        tmp_path,
+        "people.csv",
+        GOOD_CSV + "david.okafor@example.org,David Okafor,,,,,\n",
+    )
+    out = cli.ok("subscribers", "import", people, "--list", chain).stdout
+    assert f"3 created, 0 updated, 1 unchanged, 3 added to {chain}" in out
+    members = json.loads(cli.ok("lists", "show", chain, "--json").stdout)["members"]
+    sources = {m["email"]: m["source"] for m in members}
+    assert sources == {
+        "anna.petrova@example.org": "file",
+        "david.okafor@example.org": "file",  # already on the list from its file: unchanged
+        "maria.schmidt@example.org": "file",
+        "prayer-team@example.org": "file",
+        "anna@example.org": "import",
+        "ben@example.org": "import",
+        "chen@example.org": "import",
+    }
+    assert f"0 added to {chain}" in cli.ok("subscribers", "import", people, "--list", chain).stdout
+    only = [
+        r["email"]
+        for r in json.loads(cli.ok("subscribers", "list", "--list", chain, "--json").stdout)
+    ]
+    assert len(only) == 7
+    unknown = cli("subscribers", "import", people, "--list", "no-such-list")
+    assert unknown.exit_code == 1
+    assert f"no list 'no-such-list' (lists: {chain})" in unknown.stderr
+
+
+def test_telegram_chat_ids_are_checked_before_anything_is_written(cli: Cli, tmp_path: Path) -> None:
+    twice = write(
+        tmp_path,
+        "tg.csv",
+        "email,telegram_chat_id\nt1@example.org,123\nt2@example.org,123\nt3@example.org,abc\n",
+    )
+    result = cli("subscribers", "import", twice)
+    assert result.exit_code == 1
+    assert "tg.csv:3 [telegram_chat_id]: 123 already appears at tg.csv:2" in result.stderr
+    assert "tg.csv:4 [telegram_chat_id]: 'abc' is not a Telegram chat id" in result.stderr
+    assert emails(cli) == []
+
+    cli.ok("subscribers", "add", "t1@example.org", "--telegram-chat-id", "123")
+    taken = write(tmp_path, "taken.csv", "email,telegram_chat_id\nt2@example.org,123\n")
+    result = cli("subscribers", "import", taken)
+    assert result.exit_code == 1
+    assert "taken.csv:2 [telegram_chat_id]: 123 already belongs to t1@example.org" in result.stderr
+    result = cli("subscribers", "add", "t2@example.org", "--telegram-chat-id", "123")
+    assert result.exit_code == 1
+    assert "[telegram_chat_id]: 123 already belongs to t1@example.org" in result.stderr
+    assert emails(cli) == ["t1@example.org"]
+    # Its own id, given again, is no conflict.
+    mine = write(tmp_path, "mine.csv", "email,telegram_chat_id\nT1@example.org,123\n")
+    assert "1 unchanged" in cli.ok("subscribers", "import", mine).stdout
+
+
+def test_a_row_is_named_by_the_line_it_starts_on(tmp_path: Path) -> None:
+    text = 'email,name\n"m@example.org","two\nlines"\n\nbad,x\n'
+    specs, notes = parse_subscriber_csv(text, "people.csv")
+    assert notes == []
+    assert [s.where for s in specs] == ["people.csv:2", "people.csv:5"]
+    assert specs[0].name == "two\nlines"
+    assert [str(p) for p in specs[1].problems] == [
+        "people.csv:5 [email]: invalid email 'bad': An email address must have an @-sign."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "people.csv: the file is empty; it needs a header row"),
+        ("name,city\nAnna,Almaty\n", "people.csv:1 [email]: no email column in the header"),
+    ],
+)
+def test_a_file_without_an_email_column_is_refused(text: str, problem: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_subscriber_csv(text, "people.csv")
+    assert str(caught.value).startswith(problem)
+
+
+async def test_store_import_reports_every_problem_and_writes_nothing(
+    store: Store, settings: Settings
+) -> None:
+    async with store.transaction() as session:
+        await import_cases(session, load_case_files(sample_case_files()))
+    specs, _ = parse_subscriber_csv(BAD_CSV, "people.csv")
+    with pytest.raises(InputError) as caught:
+        async with store.transaction() as session:
+            await import_subscribers(session, specs, settings)
+    assert [(p.where, p.field) for p in caught.value.problems] == [
+        ("people.csv:3", "email"),
+        ("people.csv:4", "countries"),
+        ("people.csv:5", "cases"),
+        ("people.csv:6", "row"),
+        ("people.csv:7", "email"),
+        ("people.csv:8", "time_zone"),
+        ("people.csv:9", "status"),
+    ]
+    async with store.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Subscriber)) == 0
+        assert await session.scalar(select(func.count()).select_from(Subscription)) == 0
+
+    async with store.transaction() as session:
+        report = await import_subscribers(session, specs, settings, skip_invalid=True)
+    assert report.created == ["good1@example.org", "good2@example.org"]
+    assert len(report.skipped) == 7
+    async with store.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Subscriber)) == 2
+        assert await session.scalar(select(func.count()).select_from(Subscription)) == 1
