@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     #: Messages claimed per delivery batch.
     deliver_batch: int = Field(default=200, ge=1, le=10_000)
     #: How long a claimed message may stay "sending" before another worker may take it (s).
-    lease_seconds: int = Field(default=300, ge=5)
+    lease_seconds: int = Field(default=300, ge=1)
     #: First retry delay (s); doubles each attempt, with jitter, up to `retry_max_delay`.
     retry_base_delay: float = Field(default=30.0, gt=0)
     retry_max_delay: float = Field(default=3600.0, gt=0)

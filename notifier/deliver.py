@@ -327,11 +327,14 @@ class Deliverer:
                             .values(status=SubscriberStatus.BOUNCED)
                         )
 
-    async def drain(self, *, stop: asyncio.Event | None = None) -> DeliverReport:
-        """Deliver until nothing is due (or `stop` is set between batches)."""
+    async def drain(
+        self, *, stop: asyncio.Event | None = None, now: datetime | None = None
+    ) -> DeliverReport:
+        """Deliver until nothing is due (or `stop` is set between batches). `now` fixes the
+        clock (tests); by default each batch reads the time."""
         total = DeliverReport()
         while stop is None or not stop.is_set():
-            report = await self.deliver_batch()
+            report = await self.deliver_batch(now=now)
             total.add(report)
             if report.claimed == 0 or report.sent + report.failed + report.suppressed == 0:
                 break

@@ -160,6 +160,7 @@ async def build_list_digest(
         session,
         [{"digest_key": key, "period": period, "through_update_id": upper, "updated_at": now}],
     )
+    checkpoint("digest.before_commit")
     report.details.append(
         f"{mailing_list.slug}: {len(chosen)} update(s), {report.messages} message(s)"
     )
@@ -249,7 +250,6 @@ async def plan_list_digests(
             if fresh is None:
                 continue
             part = await build_list_digest(session, renderer, fresh, due=due, now=now)
-            checkpoint("digest.before_commit")
         _add(total, part)
     return total
 
@@ -373,7 +373,13 @@ async def build_personal_digests(
             )
         r.targets.add(target)
         r.since = created if r.since is None else min(r.since, created)
-    todo = [r for r in recipients.values() if r.cursor_period != period]
+    todo = [
+        r
+        for r in recipients.values()
+        if r.cursor_period != period
+        # A digest whose first period has not ended yet (it began after `due`) waits.
+        and not (r.through is None and r.since is not None and r.since > due)
+    ]
     if not todo:
         return report
     throughs = [r.through for r in todo if r.through is not None]
@@ -421,6 +427,7 @@ async def build_personal_digests(
         )
     report.messages += await _insert_outbox(session, outbox)
     await save_cursors(session, cursors)
+    checkpoint("digest.before_commit")
     return report
 
 
@@ -479,7 +486,6 @@ async def plan_personal_digests(store: Store, renderer: Renderer, *, now: dateti
                     session, renderer, group, due=due, now=now,
                     subscriber_ids=ids, upper=upper, rendered=rendered,
                 )  # fmt: skip
-                checkpoint("digest.before_commit")
             _add(total, part)
             last_id = ids[-1]
     return total

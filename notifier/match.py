@@ -51,18 +51,14 @@ def _reachable(channel: Channel):  # type: ignore[no-untyped-def]
 
 async def lists_following(session: AsyncSession, case: Case) -> list[MailingList]:
     """Lists that follow everything, the case's country, or the case (a handful of rows)."""
-    query = (
-        select(MailingList)
-        .join(ListFollow)
-        .where(
-            or_(
-                ListFollow.scope == Scope.ALL,
-                ListFollow.country == case.country,
-                ListFollow.case_id == case.id,
-            )
+    following = select(ListFollow.list_id).where(
+        or_(
+            ListFollow.scope == Scope.ALL,
+            ListFollow.country == case.country,
+            ListFollow.case_id == case.id,
         )
-        .distinct()
     )
+    query = select(MailingList).where(MailingList.id.in_(following))
     return list(await session.scalars(query))
 
 

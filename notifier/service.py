@@ -72,7 +72,7 @@ async def run_once(p: Pipeline, *, now: datetime | None = None) -> PassReport:
     report = PassReport()
     report.watch = await watch_once(p.store, now=now)
     report.digests = await plan_digests(p.store, p.renderer, now=now or utcnow())
-    report.delivery = await p.deliverer.drain()
+    report.delivery = await p.deliverer.drain(now=now)
     return report
 
 

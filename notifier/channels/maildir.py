@@ -34,7 +34,7 @@ class MaildirSender:
                 continue
             try:
                 email = build_email(content, mail_from=self.mail_from, now=now)
-                self._box.add(mailbox.MaildirMessage(email.as_bytes()))
+                self._box.add(email.as_bytes())
             except OSError as exc:  # disk full, permissions: try again later
                 results.append(Result(message.outbox_id, Outcome.TEMPORARY, f"maildir: {exc}"))
             except (ValueError, TypeError) as exc:  # the message itself cannot be built

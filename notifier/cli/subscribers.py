@@ -299,7 +299,9 @@ def import_(
         if report.skipped:
             say("skipped:")
             for problem in report.skipped:
-                say(f"  {problem}")
+                # One problem per line whatever its length (say() wraps at the console
+                # width), so the list can be read by grep like the stderr one.
+                typer.echo(f"  {problem}")
             return 2
         return 0
 

@@ -150,16 +150,11 @@ async def list_lists(session: AsyncSession) -> list[tuple[MailingList, int]]:
     """Every list with its member count."""
     from sqlalchemy import func
 
-    # `.all()`: a Result has `keys()`, so dict() would take it for a mapping and fail.
-    counts = dict(
-        (
-            await session.execute(
-                select(ListMember.list_id, func.count()).group_by(ListMember.list_id)
-            )
-        )
-        .tuples()
-        .all()
+    # Not dict(result): a Result has `keys()`, so dict() takes it for a mapping and fails.
+    rows = await session.execute(
+        select(ListMember.list_id, func.count()).group_by(ListMember.list_id)
     )
+    counts = {list_id: count for list_id, count in rows}
     lists = await session.scalars(
         select(MailingList)
         .options(selectinload(MailingList.follows).selectinload(ListFollow.case))

@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,9 +30,16 @@ def _current(connection: Connection) -> tuple[str | None, str | None]:
     return MigrationContext.configure(connection).get_current_revision(), head
 
 
+#: Advisory lock id held while migrating on PostgreSQL, so processes started together (run,
+#: workers, the CLI) migrate one after another instead of racing to create the same tables.
+MIGRATION_LOCK = 0x6E6F746D6967
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade the schema; returns (revision before, revision after)."""
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
         before, _ = await conn.run_sync(_current)
         if before != revision:
             await conn.run_sync(_upgrade, revision)

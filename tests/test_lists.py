@@ -1,0 +1,211 @@
+"""Mailing lists as files: apply, idempotency, members who leave and members who stay, every
+problem in a bad file named by file, line and field, nothing written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from notifier.config import Settings
+from tests.conftest import Cli
+
+EXAMPLE_LISTS = Path(__file__).parent.parent / "subscribers"
+CHAIN = "kazakhstan-prayer-chain"
+FILE_MEMBERS = [
+    ("anna.petrova@example.org", "Anna Petrova"),
+    ("david.okafor@example.org", "David Okafor"),
+    ("maria.schmidt@example.org", "Maria Schmidt"),
+    ("prayer-team@example.org", "St Andrew's prayer team"),
+]
+
+
+def show_list(cli: Cli, slug: str = CHAIN) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(cli.ok("lists", "show", slug, "--json").stdout)
+    return data
+
+
+def all_lists(cli: Cli) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(cli.ok("lists", "list", "--json").stdout)
+    return rows
+
+
+def all_subscribers(cli: Cli) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = json.loads(cli.ok("subscribers", "list", "--json").stdout)
+    return rows
+
+
+def test_apply_the_example_creates_the_list_once(cli: Cli) -> None:
+    out = cli.ok("lists", "apply", str(EXAMPLE_LISTS), "--dry-run").stdout
+    assert f"(dry run) {CHAIN}: created; 4 member(s) added" in out
+    assert all_lists(cli) == []
+
+    assert (
+        f"{CHAIN}: created; 4 member(s) added"
+        in cli.ok("lists", "apply", str(EXAMPLE_LISTS)).stdout
+    )
+    again = cli.ok("lists", "apply", str(EXAMPLE_LISTS)).stdout
+    assert again.strip() == f"{CHAIN}: no change"
+
+    settings = {
+        "slug": CHAIN,
+        "name": "Kazakhstan prayer chain",
+        "follows": ["country=KZ"],
+        "cadence": "weekly",
+        "schedule": "mon 07:00",
+        "time_zone": "Asia/Almaty",
+        "channels": ["email"],
+    }
+    (listed,) = all_lists(cli)
+    assert listed["description"].startswith("Every Monday morning")
+    assert {k: listed[k] for k in settings} == settings
+    assert listed["members"] == 4
+
+    shown = show_list(cli)
+    assert {k: shown[k] for k in settings} == settings
+    assert shown["description"] == listed["description"]
+    assert shown["members"] == [
+        {"email": email, "name": name, "status": "active", "source": "file"}
+        for email, name in FILE_MEMBERS
+    ]
+    # The member's own settings from the file.
+    subscribers = {s["email"]: s for s in all_subscribers(cli)}
+    assert subscribers["anna.petrova@example.org"]["time_zone"] == "Europe/Berlin"
+    assert subscribers["maria.schmidt@example.org"]["locale"] == "de"
+
+    unknown = cli("lists", "show", "kazakstan-prayer-chain")
+    assert unknown.exit_code == 1
+    assert f"no list 'kazakstan-prayer-chain' (lists: {CHAIN})" in unknown.stderr
+
+
+def test_members_the_file_no_longer_names_leave_and_others_stay(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    shutil.copy(EXAMPLE_LISTS / "example-prayer-chain.yaml", folder)
+    chain = folder / "example-prayer-chain.yaml"
+    cli.ok("lists", "apply", "lists")
+    cli.ok("subscribers", "add", "added@example.org", "--list", CHAIN)
+    (tmp_path / "people.csv").write_text("email,name\nimported@example.org,Imported\n")
+    cli.ok("subscribers", "import", "people.csv", "--list", CHAIN)
+
+    text = chain.read_text()
+    without_david = text.replace(
+        "  - email: david.okafor@example.org\n    name: David Okafor\n", ""
+    )
+    assert without_david != text
+    chain.write_text(without_david)
+    out = cli.ok("lists", "apply", "lists").stdout
+    assert out.strip() == f"{CHAIN}: 1 removed: david.okafor@example.org"
+
+    chain.write_text(without_david.replace("schedule: mon 07:00", "schedule: Friday 18:30"))
+    out = cli.ok("lists", "apply", "lists").stdout
+    assert out.strip() == f"{CHAIN}: changed schedule"
+    # Written back as 'fri 18:30', and read the same way next time: no change.
+    assert cli.ok("lists", "apply", "lists").stdout.strip() == f"{CHAIN}: no change"
+
+    shown = show_list(cli)
+    assert shown["schedule"] == "fri 18:30"
+    assert [(m["email"], m["source"]) for m in shown["members"]] == [
+        ("added@example.org", "import"),
+        ("anna.petrova@example.org", "file"),
+        ("imported@example.org", "import"),
+        ("maria.schmidt@example.org", "file"),
+        ("prayer-team@example.org", "file"),
+    ]
+    # David left the list; he is still a subscriber.
+    david = json.loads(cli.ok("subscribers", "show", "david.okafor@example.org", "--json").stdout)
+    assert (david["status"], david["lists"]) == ("active", [])
+
+
+BAD_LIST = """\
+name: Bad chain
+follows:
+  - country=KZ
+  - country=Atlantis
+cadence: weekly
+schedule: "07:00"
+time_zone: Mars/Olympus
+shedule: mon 07:00
+members:
+  - ok@example.org
+  - email: not-an-email
+    name: Nobody
+"""
+
+TWICE = """\
+name: Twice
+follows: KZ
+members:
+  - same@example.org
+  - Same@example.org
+"""
+
+GOOD_LIST = """\
+name: Good chain
+follows: [country=UZ]
+members: [good@example.org]
+"""
+
+
+def test_a_bad_list_file_names_every_problem_and_nothing_is_written(
+    cli: Cli, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    (folder / "bad.yaml").write_text(BAD_LIST)
+    (folder / "good.yaml").write_text(GOOD_LIST)
+    (folder / "twice.yaml").write_text(TWICE)
+    result = cli("lists", "apply", "lists")
+    assert result.exit_code == 1
+    problems = [
+        "lists/bad.yaml:4 [follows.1]: unknown country 'Atlantis'",
+        "lists/bad.yaml:6 [schedule]: schedule '07:00': a weekly digest needs a day",
+        "lists/bad.yaml:7 [time_zone]: unknown time zone 'Mars/Olympus'",
+        "lists/bad.yaml:8 [shedule]: Extra inputs are not permitted",
+        "lists/bad.yaml:11 [members.1.email]: invalid email 'not-an-email'",
+        "lists/twice.yaml:4 [members]: members listed twice: same@example.org",
+    ]
+    assert f"{len(problems)} problems found" in result.stderr
+    for problem in problems:
+        assert problem in result.stderr
+    # In the order of the file.
+    assert result.stderr.index("bad.yaml:6") < result.stderr.index("bad.yaml:8")
+    assert all_lists(cli) == []
+    assert all_subscribers(cli) == []  # not even good.yaml's member
+
+
+def test_a_case_the_store_does_not_know_is_named_by_line(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(GOOD_LIST)
+    (folder / "pastor.yaml").write_text(
+        "name: One pastor\n"
+        "follows:\n"
+        "  - country=KZ\n"
+        "  - case=Nobody Atall\n"
+        "members: [x@example.org]\n"
+    )
+    result = cli("lists", "apply", "lists")
+    assert result.exit_code == 1
+    assert "lists/pastor.yaml:4 [follows.1]: no case 'Nobody Atall'" in result.stderr
+    assert all_lists(cli) == []
+    assert all_subscribers(cli) == []
+
+
+def test_broken_yaml_and_missing_files_name_the_place(tmp_path: Path) -> None:
+    # Refused while reading the files, before any store is opened: one database is enough.
+    settings = Settings(
+        data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
+    )
+    cli = Cli(settings, tmp_path)
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text("name: Broken\nfollows: [KZ\nmembers: []\n")
+    (folder / "plain.yaml").write_text("- just\n- a list\n")
+    result = cli("lists", "apply", "lists", "nowhere.yaml")
+    assert result.exit_code == 1
+    assert "nowhere.yaml: no such file or folder" in result.stderr
+    assert "lists/broken.yaml:3: not valid YAML" in result.stderr
+    assert "lists/plain.yaml:1: a list file must be a mapping of fields" in result.stderr
+    assert not (tmp_path / "n.db").exists()

@@ -1,0 +1,239 @@
+"""notifier as separate processes: killed between any two steps, run twice at once, scaled out
+to several workers, stopped by SIGTERM. Nothing is lost; nothing is sent twice beyond the
+messages in flight when a process died."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from notifier.config import Settings
+from notifier.faults import CRASH_EXIT_CODE
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
+from notifier.service import pipeline
+from notifier.store.cases import add_update, get_case, import_cases
+from notifier.store.models import Cadence, Channel, OutboxMessage, OutboxStatus, Scope, Severity
+from notifier.store.subscribers import import_subscribers
+from notifier.watch import watch_once
+
+KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    env |= {
+        "NOTIFIER_DATA_DIR": str(settings.data_dir),
+        "NOTIFIER_DATABASE_URL": settings.database_url,
+        "NOTIFIER_WATCH_INTERVAL": "0.2",
+    }
+    return env | extra
+
+
+def notifier(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "notifier", *args],
+        env=env_for(settings, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start(settings: Settings, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "notifier", *args],
+        env=env_for(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def message_ids(settings: Settings) -> Counter[str]:
+    if not settings.mail_dir.exists():
+        return Counter()
+    return Counter(str(m["Message-ID"]) for m in mailbox.Maildir(str(settings.mail_dir)))
+
+
+async def populate(settings: Settings, subscribers: int, *, match: bool = False) -> None:
+    """Sample cases, `subscribers` people following Kazakhstan, and one new update."""
+    async with pipeline(settings) as p:
+        async with p.store.transaction() as session:
+            await import_cases(session, load_case_files(sample_case_files()))
+            specs = [
+                SubscriberSpec(where="t", email=f"s{i}@example.org", follows=[KZ])
+                for i in range(subscribers)
+            ]
+            await import_subscribers(session, specs, settings)
+            case = await get_case(session, "kashkumbaev")
+            await add_update(
+                session, case, day=case.updates[-1].event_date, title="Moved to another prison",
+                body="He was moved.", source_name="Open Doors", source_url=None,
+                severity=Severity.NORMAL,
+            )  # fmt: skip
+        if match:
+            await watch_once(p.store)
+
+
+async def statuses(settings: Settings) -> dict[str, int]:
+    async with pipeline(settings) as p, p.store.transaction() as session:
+        rows = await session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        )
+        return {s.value: n for s, n in rows}
+
+
+@pytest.mark.parametrize(
+    "crash_at",
+    [
+        "watch.before_commit",
+        "deliver.after_claim",
+        "deliver.after_send",
+        "deliver.after_record",
+    ],
+)
+def test_killed_between_steps_loses_nothing(settings: Settings, crash_at: str) -> None:
+    asyncio.run(populate(settings, 30))
+    # A one-second lease, so the messages the dead process held come back quickly.
+    crashed = notifier(
+        settings, "run", "--once", "--quiet", NOTIFIER_CRASH_AT=crash_at,
+        NOTIFIER_LEASE_SECONDS="1",
+    )  # fmt: skip
+    assert crashed.returncode == CRASH_EXIT_CODE, crashed.stderr
+    time.sleep(1.2)
+    again = notifier(settings, "run", "--once", "--quiet")
+    assert again.returncode == 0, again.stderr
+    ids = message_ids(settings)
+    assert len(ids) == 30  # every subscriber got the alert
+    twice = [i for i, n in ids.items() if n > 1]
+    if crash_at == "deliver.after_send":
+        # The batch in flight when it died is sent again, with the same Message-ID.
+        assert all(n == 2 for n in ids.values())
+    else:
+        assert twice == []
+    assert asyncio.run(statuses(settings)) == {"sent": 30}
+    assert "delivered 0," in notifier(settings, "run", "--once", "--quiet").stdout
+
+
+def test_digest_killed_before_commit_is_built_once_on_restart(settings: Settings) -> None:
+    asyncio.run(populate(settings, 0))
+    subscribers = Path(__file__).resolve().parent.parent / "subscribers"
+    assert notifier(settings, "lists", "apply", str(subscribers)).returncode == 0
+    added = notifier(
+        settings, "updates", "add", "kashkumbaev", "--title", "Letters arrive", "--source", "x"
+    )
+    assert added.returncode == 0, added.stderr
+    crashed = notifier(
+        settings, "digest", "send", "--list", "kazakhstan-prayer-chain",
+        NOTIFIER_CRASH_AT="digest.before_commit",
+    )  # fmt: skip
+    assert crashed.returncode == CRASH_EXIT_CODE
+    assert message_ids(settings) == Counter()
+    sent = notifier(settings, "digest", "send", "--list", "kazakhstan-prayer-chain")
+    assert "4 message(s) queued" in sent.stdout, sent.stderr
+    assert len(message_ids(settings)) == 4
+
+
+def test_two_runs_at_once_on_sqlite_send_each_message_once(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
+    )
+    asyncio.run(populate(settings, 400))
+    first = start(settings, "run", "--once", "--quiet")
+    second = start(settings, "run", "--once", "--quiet")
+    for proc in (first, second):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    ids = message_ids(settings)
+    assert len(ids) == 400
+    assert max(ids.values()) == 1
+    assert asyncio.run(statuses(settings)) == {"sent": 400}
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+def test_three_workers_on_postgresql_send_5000_messages_exactly_once(
+    settings: Settings,
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("several workers share one outbox on PostgreSQL")
+    asyncio.run(populate(settings, 5000, match=True))
+    workers = [start(settings, "worker", "--quiet") for _ in range(3)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if asyncio.run(statuses(settings)).get("sent") == 5000:
+                break
+            time.sleep(0.5)
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            w.communicate(timeout=30)
+    assert [w.returncode for w in workers] == [0, 0, 0]
+    ids = message_ids(settings)
+    assert len(ids) == 5000
+    assert max(ids.values()) == 1
+
+    async def attempts() -> int:
+        async with pipeline(settings) as p, p.store.transaction() as session:
+            return int(await session.scalar(select(func.max(OutboxMessage.attempts))) or 0)
+
+    assert asyncio.run(attempts()) == 1  # each message claimed by exactly one worker
+
+
+def test_service_alerts_while_running_and_stops_cleanly_on_sigterm(settings: Settings) -> None:
+    asyncio.run(populate(settings, 3, match=True))
+    service = start(settings, "run")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(message_ids(settings)) < 3:
+            time.sleep(0.2)
+        assert len(message_ids(settings)) == 3
+        added = notifier(
+            settings, "updates", "add", "makhset-djabbarbergenov", "--title", "Family safe",
+            "--source", "Open Doors",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        while time.monotonic() < deadline and len(message_ids(settings)) < 6:
+            time.sleep(0.2)
+        assert len(message_ids(settings)) == 6
+    finally:
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+    assert service.returncode == 0, err
+    assert "notifier stopped" in out
+    assert asyncio.run(statuses(settings)) == {OutboxStatus.SENT.value: 6}
+
+
+def test_a_broken_template_stops_run_before_anything_is_sent(
+    settings: Settings, tmp_path: Path
+) -> None:
+    asyncio.run(populate(settings, 2))
+    overrides = tmp_path / "templates" / "email"
+    overrides.mkdir(parents=True)
+    (overrides / "alert.txt").write_text("{{ case.title }}\n{% for x in %}\n")
+    broken = notifier(settings, "run", "--once", NOTIFIER_TEMPLATES_DIR=str(tmp_path / "templates"))
+    assert broken.returncode == 1
+    assert "alert.txt:2" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    assert message_ids(settings) == Counter()
+    (overrides / "alert.txt").write_text("{{ case.title }} {{ no_such_thing }}\n")
+    undefined = notifier(
+        settings, "run", "--once", NOTIFIER_TEMPLATES_DIR=str(tmp_path / "templates")
+    )
+    assert undefined.returncode == 1
+    assert "alert.txt:1" in undefined.stderr
+    assert "no_such_thing" in undefined.stderr
+    assert message_ids(settings) == Counter()

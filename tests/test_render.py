@@ -1,0 +1,748 @@
+"""Rendering: golden files for what readers get (email text, email HTML, Telegram HTML and the
+whole RFC 5322 message) from the two sample cases, plus escaping, Telegram limits, header
+injection, RFC 2047 encoding and template checks.
+
+Golden files live in tests/golden/. After a deliberate change to a template or renderer, run
+`NOTIFIER_REGENERATE_GOLDEN=1 pytest tests/test_render.py` and read the diff before committing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import email
+import email.policy
+import os
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from email.header import decode_header, make_header
+from email.message import EmailMessage
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from notifier.channels.base import EmailContent
+from notifier.config import Settings
+from notifier.email_message import build_email
+from notifier.ingest.case_files import CaseSpec, load_case_files, sample_case_files
+from notifier.ingest.list_files import load_list_files
+from notifier.render.messages import PERSONAL_MARK, FinalMessage, Personal, Renderer
+from notifier.render.telegram_html import (
+    TELEGRAM_LIMIT,
+    check_telegram_html,
+    split_telegram_html,
+)
+from notifier.render.templates import (
+    TemplateProblem,
+    check_templates,
+    make_environment,
+    period_label,
+)
+from notifier.render.views import (
+    CaseView,
+    CountrySection,
+    UpdateView,
+    case_view,
+    group_updates,
+    paragraphs,
+    update_view,
+)
+from notifier.store.cases import _case_fields, _update_fields
+from notifier.store.models import Case, CaseStatus, Channel, Severity, Update
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+REGENERATE = os.environ.get("NOTIFIER_REGENERATE_GOLDEN", "") not in ("", "0")
+
+KASHKUMBAYEV = "bakhytzhan-kashkumbayev"
+DJABBARBERGENOV = "makhset-djabbarbergenov"
+CASE_IDS = {KASHKUMBAYEV: 1, DJABBARBERGENOV: 2}
+
+PUBLIC_URL = "https://notifier.example.org"
+MAIL_FROM = "Notifier <notifier@example.org>"
+NOW = datetime(2014, 4, 14, 5, 30, tzinfo=UTC)
+FIXED_BOUNDARY = "===============BOUNDARY=="
+
+ALERT_READER = Personal(
+    name="Анна Петрова",
+    email="anna.petrova@example.org",
+    reason="you follow news from Kazakhstan",
+    unsubscribe_url=f"{PUBLIC_URL}/unsubscribe/7.1.Zm9v-YmFy",
+    preferences_url=f"{PUBLIC_URL}/preferences/7.1.Zm9v-YmFy",
+)
+LIST_READER = Personal(
+    name="Анна Петрова",
+    email="anna.petrova@example.org",
+    reason="you are on the list “Kazakhstan prayer chain”",
+    unsubscribe_url=f"{PUBLIC_URL}/unsubscribe/7.1.Zm9v-YmFy",
+    preferences_url=f"{PUBLIC_URL}/preferences/7.1.Zm9v-YmFy",
+)
+
+
+# --- golden files ---------------------------------------------------------------------------------
+
+
+def assert_golden(name: str, actual: str) -> None:
+    """Compare with tests/golden/NAME, byte for byte; rewrite it when regenerating."""
+    path = GOLDEN / name
+    if REGENERATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(actual.encode("utf-8"))
+        return
+    if not path.exists():
+        pytest.fail(
+            f"{path} is missing; create it with NOTIFIER_REGENERATE_GOLDEN=1", pytrace=False
+        )
+    expected = path.read_bytes().decode("utf-8")
+    if actual != expected:
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                actual.splitlines(keepends=True),
+                fromfile=f"tests/golden/{name}",
+                tofile=f"{name} (rendered now)",
+            )
+        )
+        pytest.fail(
+            f"{name} differs from its golden file (NOTIFIER_REGENERATE_GOLDEN=1 rewrites it):\n"
+            f"{diff}",
+            pytrace=False,
+        )
+
+
+# --- sample data ----------------------------------------------------------------------------------
+
+
+@cache
+def sample_specs() -> dict[str, CaseSpec]:
+    return {spec.slug: spec for spec in load_case_files(sample_case_files())}
+
+
+@cache
+def sample_rows() -> dict[str, tuple[Case, dict[str, Update]]]:
+    """ORM rows built in memory as the importer would, with fixed ids: cases 1 and 2, updates
+    numbered across both cases oldest first (as the importer gives them out)."""
+    rows: dict[str, tuple[Case, dict[str, Update]]] = {}
+    all_updates = []
+    for slug, spec in sample_specs().items():
+        case = Case(id=CASE_IDS[slug], slug=slug, **_case_fields(spec))
+        rows[slug] = (case, {})
+        all_updates += [(u.date, slug, u) for u in spec.updates]
+    for number, (_, slug, update_spec) in enumerate(sorted(all_updates), start=1):
+        case, updates = rows[slug]
+        updates[update_spec.stable_key()] = Update(
+            id=number, case_id=case.id, key=update_spec.stable_key(), **_update_fields(update_spec)
+        )
+    return rows
+
+
+def sample_view(slug: str, key: str) -> tuple[CaseView, UpdateView]:
+    case, updates = sample_rows()[slug]
+    return case_view(case), update_view(updates[key])
+
+
+def renderer(templates_dir: Path | None = None) -> Renderer:
+    return Renderer(Settings(public_url=PUBLIC_URL, templates_dir=templates_dir))
+
+
+def alert_sample() -> tuple[CaseView, UpdateView]:
+    return sample_view(KASHKUMBAYEV, "2014-04-13-appeal")
+
+
+def digest_sections() -> tuple[CountrySection, ...]:
+    items = [
+        sample_view(KASHKUMBAYEV, "2014-02-27-released"),
+        sample_view(KASHKUMBAYEV, "2014-02-01-rearrested"),
+        sample_view(DJABBARBERGENOV, "2012-12-06-released-to-germany"),
+        sample_view(KASHKUMBAYEV, "2014-02-05-charges-dropped"),
+    ]
+    return group_updates(items)
+
+
+def list_description() -> str:
+    [(_, spec)] = load_list_files([ROOT / "subscribers" / "example-prayer-chain.yaml"])
+    assert spec.name == "Kazakhstan prayer chain"
+    return spec.description
+
+
+def render_alert(channel: Channel, personal: Personal | None = ALERT_READER) -> FinalMessage:
+    r = renderer()
+    case, update = alert_sample()
+    return r.personalise(r.alert(case, update, channel, "en"), personal)
+
+
+def render_digest(channel: Channel, personal: Personal | None = LIST_READER) -> FinalMessage:
+    r = renderer()
+    body = r.digest(
+        title="Kazakhstan prayer chain",
+        intro=paragraphs(list_description()),
+        sections=digest_sections(),
+        period_label=period_label(date(2014, 2, 24), date(2014, 3, 3)),
+        channel=channel,
+        locale="en",
+    )
+    return r.personalise(body, personal)
+
+
+def email_content(final: FinalMessage, personal: Personal, list_id: str) -> EmailContent:
+    """As the deliverer builds it."""
+    return EmailContent(
+        to_address=personal.email,
+        to_name=personal.name,
+        subject=final.subject,
+        text=final.text,
+        html=final.html,
+        message_id="<notifier.42.1397453400@example.org>",
+        list_id=list_id,
+        unsubscribe_url=personal.unsubscribe_url,
+    )
+
+
+def scrub_boundary(raw: str) -> str:
+    found = re.search(r'boundary="([^"]+)"', raw)
+    assert found, "a multipart message names its boundary"
+    return raw.replace(found.group(1), FIXED_BOUNDARY)
+
+
+def assert_tidy(text: str) -> None:
+    """No doubled blank lines, no blank line at either end, no trailing spaces (but the
+    signature separator "-- ")."""
+    assert "\n\n\n" not in text
+    assert text == text.lstrip("\n")
+    assert text.endswith("\n")
+    assert not text.endswith("\n\n")
+    for line in text.splitlines():
+        assert line == line.rstrip() or line == "-- ", repr(line)
+
+
+def telegram_chunks_file(chunks: Iterable[str]) -> str:
+    chunks = list(chunks)
+    parts = []
+    for number, chunk in enumerate(chunks, start=1):
+        marker = f"======== chunk {number} of {len(chunks)} ({len(chunk)} characters) ========"
+        parts.append(f"{marker}\n{chunk}\n")
+    return "\n".join(parts)
+
+
+class _Text(HTMLParser):
+    """Text content of HTML: tags dropped, entities resolved (independent of the renderer)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [v or "" for k, v in attrs if k == "href"]
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(markup: str) -> tuple[str, list[str]]:
+    parser = _Text()
+    parser.feed(markup)
+    parser.close()
+    return " ".join("".join(parser.parts).split()), parser.hrefs
+
+
+# --- golden: alert --------------------------------------------------------------------------------
+
+
+def test_alert_email_text_golden() -> None:
+    final = render_alert(Channel.EMAIL)
+    assert final.subject == "Pastor Bakhytzhan Kashkumbayev: Suspended sentence; prosecutors appeal"
+    assert_tidy(final.text)
+    assert_golden("alert.txt", final.text)
+
+
+def test_alert_email_html_golden() -> None:
+    assert_golden("alert.html", render_alert(Channel.EMAIL).html)
+
+
+def test_alert_telegram_golden() -> None:
+    final = render_alert(Channel.TELEGRAM, None)
+    assert final.subject == ""
+    assert check_telegram_html(final.text.strip()) == []
+    assert split_telegram_html(final.text) == [final.text], "an alert fits one message"
+    assert_tidy(final.text)
+    assert_golden("alert.telegram.html", final.text)
+
+
+def test_alert_eml_golden() -> None:
+    final = render_alert(Channel.EMAIL)
+    content = email_content(final, ALERT_READER, "notifier alerts <alerts.example.org>")
+    raw = build_email(content, mail_from=MAIL_FROM, now=NOW).as_bytes()
+    assert b"\r\n" in raw
+    assert re.search(rb"(?<!\r)\n", raw) is None, "every line ends in CRLF"
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    text = scrub_boundary(raw.decode("ascii"))
+    assert_golden("alert.eml", text.replace("\r\n", "\n"))
+
+
+# --- golden: digest -------------------------------------------------------------------------------
+
+
+def test_digest_email_text_golden() -> None:
+    final = render_digest(Channel.EMAIL)
+    assert final.subject == "Kazakhstan prayer chain: 4 updates, 24 February – 3 March 2014"
+    assert_tidy(final.text)
+    assert_golden("digest.txt", final.text)
+
+
+def test_digest_email_html_golden() -> None:
+    assert_golden("digest.html", render_digest(Channel.EMAIL).html)
+
+
+def test_digest_telegram_golden() -> None:
+    final = render_digest(Channel.TELEGRAM, None)
+    chunks = split_telegram_html(final.text)
+    assert len(chunks) > 1, "the sample digest is long enough to need splitting"
+    for chunk in chunks:
+        assert len(chunk) <= TELEGRAM_LIMIT
+        assert check_telegram_html(chunk) == [], chunk
+        assert_tidy(chunk + "\n")
+    assert_golden("digest.telegram.html", telegram_chunks_file(chunks))
+
+
+# --- what a reader must find ----------------------------------------------------------------------
+
+
+def test_alert_holds_what_a_reader_needs() -> None:
+    text = render_alert(Channel.EMAIL).text
+    html, hrefs = html_text(render_alert(Channel.EMAIL).html)
+    telegram, _ = html_text(render_alert(Channel.TELEGRAM, None).text)
+    address = ("Bakhytzhan Kashkumbaev", "SI-12 (ETs 166/1)", "Alash Tas Zhol street 30/1")
+    for output in (text, html, telegram):
+        assert "13 April 2014" in output
+        assert "The Court of Appeal will hear the case later this week." in output
+        assert "Father in heaven, we lift up Pastor Bakhytzhan" in output
+        assert "Thank You for your unending mercy and grace toward us all." in output
+        for line in address:
+            assert line in output
+    # The letter address keeps its lines in the plain text.
+    assert "\n      SI-12 (ETs 166/1)\n      Alash Tas Zhol street 30/1\n" in text
+    assert ALERT_READER.unsubscribe_url in text
+    assert ALERT_READER.unsubscribe_url in hrefs
+    assert ALERT_READER.preferences_url in hrefs
+    assert PERSONAL_MARK not in text + html + telegram
+
+
+def test_digest_holds_what_a_reader_needs() -> None:
+    final = render_digest(Channel.EMAIL)
+    html, hrefs = html_text(final.html)
+    telegram = render_digest(Channel.TELEGRAM, None).text
+    for output in (final.text, html, html_text(telegram)[0]):
+        assert "Every Monday morning" in output
+        assert "Released from prison; sentenced to probation" in output
+        assert "Re-arrested at prison gate; trial delayed" in output
+        assert "Two charges dropped; pastor refuses to take part in trial" in output
+        assert "Released and flown to Germany; banned from Kazakhstan until 2017" in output
+        assert "Suspended sentence" not in output
+        assert "Voice of the Martyrs" in output
+        assert "In Jesus’s name, Amen." in output
+    # Oldest first within a case; cases by name (Bakhytzhan before Makhset).
+    order = [
+        final.text.index(t)
+        for t in ("1 February 2014", "5 February 2014", "27 February 2014", "6 December 2012")
+    ]
+    assert order == sorted(order)
+    assert LIST_READER.unsubscribe_url in final.text
+    assert LIST_READER.unsubscribe_url in hrefs
+
+
+# --- escaping -------------------------------------------------------------------------------------
+
+EVIL_NAME = 'Ivan <script>alert("name")</script> & Sons'
+EVIL_TITLE = 'Court says "no" <b>today</b> & <script>alert(1)</script>'
+EVIL_BODY = 'Tom & Jerry\'s <i>case</i>: 1 < 2 > 0 "quoted".\n\nSecond <script>x()</script>.'
+EVIL_SOURCE = 'News <&> "Agency"'
+EVIL_URL = 'https://example.org/a?b=1&c="2"'
+
+
+def evil_views() -> tuple[CaseView, UpdateView]:
+    case = Case(
+        id=9,
+        slug="evil",
+        name=EVIL_NAME,
+        role="pastor",
+        country="KZ",
+        status=CaseStatus.DETAINED,
+        summary="",
+        letter_address='Box <1> & Co\n"Block" 2',
+        letter_guidance="Say <nothing> & be kind.",
+        actions=[{"kind": "pray", "text": 'Pray <hard> & "often".'}],
+        prayer='Lord <hear> & "answer".',
+        sources=[],
+        published=True,
+    )
+    update = Update(
+        id=99,
+        case_id=9,
+        key="evil",
+        event_date=date(2024, 1, 2),
+        title=EVIL_TITLE,
+        body=EVIL_BODY,
+        source_name=EVIL_SOURCE,
+        source_url=EVIL_URL,
+        severity=Severity.URGENT,
+    )
+    return case_view(case), update_view(update)
+
+
+EVIL_PERSONAL = Personal(
+    name='Anna <script>"x"</script> & Co',
+    email="anna@example.org",
+    reason="you are on the list “<b>Friends</b> & Family”",
+    unsubscribe_url="https://notifier.example.org/u/1?a=1&b=2",
+    preferences_url="https://notifier.example.org/p/1?a=1&b=2",
+)
+
+
+def evil_outputs() -> dict[str, FinalMessage]:
+    r = renderer()
+    case, update = evil_views()
+    sections = group_updates([(case, update)])
+    out = {}
+    for channel in Channel:
+        personal = EVIL_PERSONAL if channel is Channel.EMAIL else None
+        alert = r.alert(case, update, channel, "en")
+        out[f"alert-{channel.value}"] = r.personalise(alert, personal)
+        digest = r.digest(
+            title='List <&> "quoted"',
+            intro=("Intro <b>x</b> & y.",),
+            sections=sections,
+            period_label="1 – 7 January 2024",
+            channel=channel,
+            locale="en",
+        )
+        out[f"digest-{channel.value}"] = r.personalise(digest, personal)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["alert", "digest"])
+def test_case_text_is_escaped_in_html(kind: str) -> None:
+    outputs = evil_outputs()
+    for markup in (outputs[f"{kind}-email"].html, outputs[f"{kind}-telegram"].text):
+        assert "<script" not in markup
+        for tag in ("<b>today", "<i>case", "<hard>"):
+            assert tag not in markup
+        assert "&lt;script&gt;" in markup
+        assert "Tom &amp; Jerry" in markup
+        assert "&amp; Sons" in markup
+        assert "&lt;hear&gt;" in markup
+        text, hrefs = html_text(markup)
+        assert EVIL_TITLE in text
+        assert EVIL_NAME in text
+        assert 'Tom & Jerry\'s <i>case</i>: 1 < 2 > 0 "quoted".' in text
+        assert EVIL_SOURCE in text
+        assert EVIL_URL in hrefs
+    email_html = outputs[f"{kind}-email"].html
+    assert "<b>Friends</b>" not in email_html
+    assert "&lt;b&gt;Friends&lt;/b&gt; &amp; Family" in email_html
+    assert EVIL_PERSONAL.unsubscribe_url in html_text(email_html)[1]
+    assert check_telegram_html(outputs[f"{kind}-telegram"].text.strip()) == []
+
+
+@pytest.mark.parametrize("kind", ["alert", "digest"])
+def test_case_text_is_literal_in_plain_text(kind: str) -> None:
+    final = evil_outputs()[f"{kind}-email"]
+    assert EVIL_TITLE in final.text
+    assert EVIL_NAME in final.text
+    assert 'Tom & Jerry\'s <i>case</i>: 1 < 2 > 0 "quoted".' in final.text
+    assert "Second <script>x()</script>." in final.text
+    assert f"Source: {EVIL_SOURCE} <{EVIL_URL}>" in final.text
+    assert "Box <1> & Co" in final.text
+    assert '"Block" 2' in final.text
+    assert 'Lord <hear> & "answer".' in final.text
+    assert EVIL_PERSONAL.reason in final.text
+    assert EVIL_PERSONAL.unsubscribe_url in final.text
+    for entity in ("&amp;", "&lt;", "&#"):
+        assert entity not in final.text
+
+
+def test_urgent_update_is_marked() -> None:
+    r = renderer()
+    case, update = sample_view(DJABBARBERGENOV, "2012-09-02-arrested")
+    final = r.personalise(r.alert(case, update, Channel.EMAIL, "en"), ALERT_READER)
+    assert final.subject == (
+        "URGENT: Pastor Makhset Djabbarbergenov: "
+        "Arrested; held in Almaty pending extradition request"
+    )
+    assert "2 September 2012 (URGENT): Arrested;" in final.text
+    assert '<span class="urgent"' in final.html
+    telegram = r.personalise(r.alert(case, update, Channel.TELEGRAM, "en"), None).text
+    assert "<b>2 September 2012 · URGENT: Arrested;" in telegram
+
+
+def test_subject_is_plain_text() -> None:
+    final = evil_outputs()["alert-email"]
+    assert final.subject == f"URGENT: Pastor {EVIL_NAME}: {EVIL_TITLE}"
+    assert evil_outputs()["digest-email"].subject.startswith('List <&> "quoted": 1 update,')
+
+
+# --- Telegram limits ------------------------------------------------------------------------------
+
+
+def big_sections(count: int = 40) -> tuple[CountrySection, ...]:
+    sentence = (
+        "The court heard the case again today & the family waited outside <in the cold> "
+        "while “officials” discussed the charges at great length. "
+    )
+    items = []
+    for number in range(count):
+        country = ("KZ", "UZ", "TM", "KG")[number % 7 % 4]
+        case = Case(
+            id=100 + number % 7,
+            slug=f"case-{number % 7}",
+            name=f"Person {number % 7} Example",
+            role="pastor",
+            country=country,
+            status=CaseStatus.IMPRISONED,
+            summary="",
+            letter_address=f"Person {number % 7}\nPrison {number}\n010000 City",
+            letter_guidance="Be kind.",
+            actions=[{"kind": "pray", "text": "Pray for them."}],
+            prayer="Lord, hear our prayer. " * 20,
+            sources=[],
+            published=True,
+        )
+        body = "\n\n".join(sentence * (2 + (number + p) % 4) for p in range(4))
+        update = Update(
+            id=1000 + number,
+            case_id=case.id,
+            key=f"u{number}",
+            event_date=date(2024, 1, 1 + number % 28),
+            title=f"Update number {number} with a longish title & <angle> brackets",
+            body=body,
+            source_name="Source & Co",
+            source_url=f"https://example.org/news/{number}?a=1&b=2",
+            severity=Severity.NORMAL,
+        )
+        items.append((case_view(case), update_view(update)))
+    return group_updates(items)
+
+
+def test_big_telegram_digest_splits_into_valid_chunks() -> None:
+    r = renderer()
+    sections = big_sections()
+    body = r.digest(
+        title="Big list",
+        intro=("Intro.",),
+        sections=sections,
+        period_label="1 – 28 January 2024",
+        channel=Channel.TELEGRAM,
+        locale="en",
+    )
+    text = r.personalise(body, None).text
+    assert len(text) > 5 * TELEGRAM_LIMIT
+    chunks = split_telegram_html(text)
+    assert len(chunks) > 5
+    for chunk in chunks:
+        assert len(chunk) <= TELEGRAM_LIMIT
+        assert check_telegram_html(chunk) == [], chunk
+    squeeze = re.compile(r"\s+")
+    whole = squeeze.sub("", html_text(text)[0])
+    assert squeeze.sub("", "".join(html_text(c)[0] for c in chunks)) == whole
+    joined = " ".join(html_text(c)[0] for c in chunks)
+    for number in range(40):
+        assert f"Update number {number} with a longish title & <angle> brackets" in joined
+
+
+def test_sample_telegram_outputs_are_valid() -> None:
+    for final in (render_alert(Channel.TELEGRAM, None), render_digest(Channel.TELEGRAM, None)):
+        for chunk in split_telegram_html(final.text):
+            assert len(chunk) <= TELEGRAM_LIMIT
+            assert check_telegram_html(chunk) == []
+
+
+# --- headers --------------------------------------------------------------------------------------
+
+
+def message_from_bytes_compat32(raw: bytes) -> email.message.Message:
+    """Headers as raw strings (folding undone only by our own join), for RFC 2047 decoding."""
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
+def parse(message: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+EXPECTED_HEADERS = {
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "Auto-Submitted",
+    "MIME-Version",
+    "Content-Type",
+}
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_newlines_in_title_or_name_never_make_a_header(newline: str) -> None:
+    r = renderer()
+    case, update = evil_views()
+    title = f"Released{newline}Bcc: victim@example.org{newline}X-Injected: yes"
+    case = dataclasses.replace(case, name=f"Ivan{newline}X-Case: 1")
+    update = dataclasses.replace(update, title=title)
+    personal = Personal(
+        name=f"Anna{newline}Bcc: other@example.org",
+        email="anna@example.org",
+        reason="you follow news from Kazakhstan",
+        unsubscribe_url="https://notifier.example.org/u/1",
+        preferences_url="https://notifier.example.org/p/1",
+    )
+    final = r.personalise(r.alert(case, update, Channel.EMAIL, "en"), personal)
+    # The renderer gets a folded subject, but build_email must not rely on it.
+    content = email_content(final, personal, "notifier alerts <alerts.example.org>")
+    content = dataclasses.replace(content, subject=f"Hello{newline}Bcc: x@example.org")
+    parsed = parse(build_email(content, mail_from=MAIL_FROM, now=NOW))
+    assert set(parsed.keys()) == EXPECTED_HEADERS
+    assert parsed["Bcc"] is None
+    assert parsed["X-Injected"] is None
+    assert str(parsed["Subject"]) == "Hello Bcc: x@example.org"
+    [to] = parsed["To"].addresses
+    assert to.addr_spec == "anna@example.org"
+    assert to.display_name == "Anna Bcc: other@example.org"
+    # And the rendered subject is one line too.
+    assert final.subject == " ".join(final.subject.split())
+    content = email_content(final, personal, "notifier alerts <alerts.example.org>")
+    parsed = parse(build_email(content, mail_from=MAIL_FROM, now=NOW))
+    assert set(parsed.keys()) == EXPECTED_HEADERS
+    assert "Bcc: victim@example.org X-Injected: yes" in str(parsed["Subject"])
+
+
+@pytest.mark.parametrize(
+    ("name", "subject"),
+    [
+        ("Анна Петрова", "Пастор Бахытжан: апелляция прокуроров"),
+        ("王小明", "中文标题：牧师被释放"),
+        ("Anna 🙏 Petrova", "🙏 Pray now: pastor released 🕊️"),
+        (
+            "Анна «Аня» Петрова-Иванова, 王小明 🙏",
+            "URGENT: Пастор Бахытжан Кашкумбаев: 中文 and emoji 🙏 in a subject long enough "
+            "to fold over several lines of the header section",
+        ),
+    ],
+)
+def test_non_ascii_headers_are_encoded_and_decode_back(name: str, subject: str) -> None:
+    personal = Personal(
+        name=name,
+        email="reader@example.org",
+        reason="r",
+        unsubscribe_url="https://notifier.example.org/u/1",
+        preferences_url="https://notifier.example.org/p/1",
+    )
+    final = FinalMessage(subject=subject, text="Hello\n", html="<p>Hello</p>\n")
+    content = email_content(final, personal, "Kazakhstan prayer chain <kz.example.org>")
+    message = build_email(content, mail_from="Молитва 🙏 <news@example.org>", now=NOW)
+    raw = message.as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    head.decode("ascii")  # every header is 7-bit
+    assert b"=?utf-8?" in head
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78
+    parsed = parse(message)
+    assert str(parsed["Subject"]) == subject
+    # RFC 2047 decoding of the raw header gives the name back exactly...
+    raw_to = message_from_bytes_compat32(raw)["To"]
+    assert str(make_header(decode_header(raw_to))) == f"{name} <reader@example.org>"
+    # ...and so does the stdlib's address parser, except that, unlike RFC 2047 §6.2 asks, it
+    # keeps the folding space between two adjacent encoded words of a long display name.
+    [to] = parsed["To"].addresses
+    assert to.addr_spec == "reader@example.org"
+    assert to.display_name.replace(" ", "") == name.replace(" ", "")
+    if b"\r\n =?utf-8?" not in head.split(b"\r\nTo: ", 1)[1].split(b"\r\nSubject:", 1)[0]:
+        assert to.display_name == name
+    [sender] = parsed["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Молитва 🙏", "news@example.org")
+
+
+def test_built_email_parts() -> None:
+    final = render_alert(Channel.EMAIL)
+    content = email_content(final, ALERT_READER, "notifier alerts <alerts.example.org>")
+    parsed = parse(build_email(content, mail_from=MAIL_FROM, now=NOW))
+    assert parsed.get_content_type() == "multipart/alternative"
+    plain = parsed.get_body(("plain",))
+    html = parsed.get_body(("html",))
+    assert plain is not None
+    assert html is not None
+    assert plain.get_content().replace("\r\n", "\n") == final.text
+    assert html.get_content().replace("\r\n", "\n").rstrip("\n") == final.html.rstrip("\n")
+    assert parsed["List-Unsubscribe"] == f"<{ALERT_READER.unsubscribe_url}>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["Date"] == "Mon, 14 Apr 2014 05:30:00 +0000"
+
+
+# --- templates ------------------------------------------------------------------------------------
+
+
+def test_shipped_templates_pass_check() -> None:
+    check_templates(make_environment(None))
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_override_with_syntax_error_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "email/alert.txt", "{{ case.title }}\nStatus: {% if %}\n")
+    with pytest.raises(TemplateProblem) as caught:
+        check_templates(make_environment(tmp_path))
+    message = str(caught.value)
+    assert f"{path}:2: " in message, message
+    assert message.count("\n") == 1, "only the broken template is reported"
+
+
+def test_override_with_undefined_variable_is_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email/footer.txt",
+        "{{ '-- ' }}\nYou receive this because {{ reason }}.\nHello {{ nickname }}\n",
+    )
+    with pytest.raises(TemplateProblem) as caught:
+        check_templates(make_environment(tmp_path))
+    message = str(caught.value)
+    assert f"{path}:3" in message, message
+    assert "nickname" in message
+
+
+def test_render_reports_undefined_variable_at_send_time(tmp_path: Path) -> None:
+    write(tmp_path, "email/footer.txt", "Hello {{ nickname }}\n")
+    r = renderer(tmp_path)
+    case, update = alert_sample()
+    body = r.alert(case, update, Channel.EMAIL, "en")
+    with pytest.raises(TemplateProblem, match=r"footer\.txt:1: .*nickname"):
+        r.personalise(body, ALERT_READER)
+
+
+def test_override_of_one_template_keeps_the_others(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "email/footer.txt",
+        "{{ '-- ' }}\nSent to {{ email }} because {{ reason }}.\nStop: {{ unsubscribe_url }}\n",
+    )
+    check_templates(make_environment(tmp_path))
+    r = renderer(tmp_path)
+    case, update = alert_sample()
+    final = r.personalise(r.alert(case, update, Channel.EMAIL, "en"), ALERT_READER)
+    assert f"Sent to {ALERT_READER.email} because {ALERT_READER.reason}." in final.text
+    assert f"Stop: {ALERT_READER.unsubscribe_url}" in final.text
+    assert "Change what you follow" not in final.text
+    # Everything else still comes from the package.
+    shipped = render_alert(Channel.EMAIL)
+    assert final.subject == shipped.subject
+    assert final.html == shipped.html
+    assert final.text.split("\n-- \n")[0] == shipped.text.split("\n-- \n")[0]
