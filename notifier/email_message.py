@@ -25,10 +25,10 @@ def build_email(content: EmailContent, *, mail_from: str, now: datetime) -> Emai
     msg["To"] = Address(display_name=one_line(content.to_name), addr_spec=content.to_address)
     msg["Subject"] = one_line(content.subject)
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = content.message_id
-    msg["List-Id"] = content.list_id
+    msg["Message-ID"] = one_line(content.message_id)
+    msg["List-Id"] = one_line(content.list_id)
     if content.unsubscribe_url:
-        msg["List-Unsubscribe"] = f"<{content.unsubscribe_url}>"
+        msg["List-Unsubscribe"] = f"<{one_line(content.unsubscribe_url)}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(content.text, subtype="plain", charset="utf-8", cte="quoted-printable")

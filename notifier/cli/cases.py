@@ -170,8 +170,17 @@ def import_(
     files: Annotated[list[Path] | None, typer.Argument(help="Case files (YAML).")] = None,
     sample: Annotated[bool, typer.Option("--sample", help="Load the sample cases.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check, change nothing.")] = False,
+    announce: Annotated[
+        bool,
+        typer.Option(
+            "--announce",
+            help="Alert subscribers to the updates of new cases too (not just history).",
+        ),
+    ] = False,
 ) -> None:
-    """Load case files (format: docs/case-files.md). Any problem in any file: nothing changes."""
+    """Load case files (format: docs/case-files.md). Any problem in any file: nothing changes.
+    Updates of a case new to the store are its history and are not sent to anyone (unless
+    --announce); updates added to a case already here are news and go out."""
     paths = list(files or []) + (sample_case_files() if sample else [])
     if not paths:
         raise InputError.single("cases import", "FILES", "name case files or give --sample")
@@ -179,7 +188,7 @@ def import_(
 
     async def job(store: Store, _: Settings) -> None:
         async with store.sessions() as session, session.begin():
-            report = await import_cases(session, specs)
+            report = await import_cases(session, specs, announce_history=announce)
             if dry_run:
                 await session.rollback()
         say(("(dry run) " if dry_run else "") + describe_import(report))

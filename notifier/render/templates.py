@@ -21,6 +21,7 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
 
 from notifier.errors import NotifierError
 
@@ -43,12 +44,17 @@ class TemplateProblem(NotifierError):
     """A template that cannot be compiled or rendered; names the file and line."""
 
 
+def nl2br(value: str) -> Markup:
+    """Escape, then turn line breaks into <br>: a prayer's lines stay lines in HTML."""
+    return Markup("<br>\n").join(escape(line) for line in str(value).split("\n"))
+
+
 def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     loaders: list[BaseLoader] = []
     if templates_dir is not None:
         loaders.append(FileSystemLoader(str(templates_dir)))
     loaders.append(PackageLoader("notifier", "templates"))
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -57,6 +63,8 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
         keep_trailing_newline=False,
         auto_reload=False,
     )
+    env.filters["nl2br"] = nl2br
+    return env
 
 
 @dataclass(frozen=True)

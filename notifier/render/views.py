@@ -12,11 +12,17 @@ from notifier.store.models import Case, Severity, Update
 
 
 def paragraphs(text: str | None) -> tuple[str, ...]:
-    """Blank-line separated paragraphs, each with its inner line breaks folded to spaces."""
+    """Blank-line separated paragraphs. Line breaks inside a paragraph are kept ("Dear Lord,"
+    on a line of its own); runs of spaces within a line are not."""
     if not text:
         return ()
-    blocks = [" ".join(block.split()) for block in text.replace("\r\n", "\n").split("\n\n")]
-    return tuple(b for b in blocks if b)
+    blocks = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        kept = [" ".join(line.split()) for line in block.split("\n")]
+        joined = "\n".join(line for line in kept if line)
+        if joined:
+            blocks.append(joined)
+    return tuple(blocks)
 
 
 def lines(text: str | None) -> tuple[str, ...]:
