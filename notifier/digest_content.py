@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.render.views import (
@@ -50,9 +50,11 @@ async def load_candidates(
     upper: int,
     after_id: int | None,
     entered_since: datetime | None,
+    include_history: bool = False,
 ) -> list[Candidate]:
     """Updates with id in (after_id, upper], or entered since `entered_since` (for a first
-    digest, which covers what came since the list or subscription began)."""
+    digest, which covers what came since the list or subscription began). History (updates
+    not announced) only when asked, for previews."""
     ranges: list[ColumnElement[bool]] = []
     if after_id is not None:
         ranges.append(Update.id > after_id)
@@ -64,7 +66,11 @@ async def load_candidates(
         select(Update, Case)
         .join(Case, Case.id == Update.case_id)
         .where(
-            and_(Update.id <= upper, Update.announce.is_(True), Case.published.is_(True)),
+            and_(
+                Update.id <= upper,
+                Case.published.is_(True),
+                true() if include_history else Update.announce.is_(True),
+            ),
             or_(*ranges),
         )
         .order_by(Update.id)

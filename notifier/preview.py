@@ -57,7 +57,9 @@ async def preview_list(
         since = None if cursor else found.created_at
         targets = frozenset(f.target for f in found.follows)
         if recent:
-            candidates = await load_candidates(session, upper=upper, after_id=0, entered_since=None)
+            candidates = await load_candidates(
+                session, upper=upper, after_id=0, entered_since=None, include_history=True
+            )
             chosen = _recent(candidates, targets, recent)
         else:
             candidates = await load_candidates(
@@ -114,7 +116,9 @@ async def preview_subscriber(
         after = cursor.through_update_id if cursor else None
         since = None if cursor else min(s.created_at for s in subs)
         if recent:
-            candidates = await load_candidates(session, upper=upper, after_id=0, entered_since=None)
+            candidates = await load_candidates(
+                session, upper=upper, after_id=0, entered_since=None, include_history=True
+            )
             chosen = _recent(candidates, targets, recent)
         else:
             candidates = await load_candidates(

@@ -104,6 +104,8 @@ class Service:
         report = await watch_once(self.p.store)
         if report.updates:
             log.info("watch: %d update(s), %d alert(s) queued", report.updates, report.alerts)
+        if report.alerts:
+            await self._deliver()  # alerts go now, not at the next delivery tick
 
     async def _deliver(self) -> None:
         if self._deliver_lock.locked():

@@ -109,6 +109,8 @@ class Cli:
             "NOTIFIER_DATABASE_URL": self.settings.database_url,
             "NOTIFIER_CONFIG": "",
         }
+        if self.settings.templates_dir is not None:
+            env["NOTIFIER_TEMPLATES_DIR"] = str(self.settings.templates_dir)
         runner = CliRunner()
         old = Path.cwd()
         os.chdir(self.cwd)

@@ -3,12 +3,16 @@ channel, digests go once per period, and nothing is sent twice however often a s
 
 from __future__ import annotations
 
+import json
 import mailbox
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from notifier.channels.base import Limits, Outcome, Outgoing, Result
 from notifier.config import Settings
 from notifier.digest import plan_digests
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -298,3 +302,131 @@ async def test_counts_are_one_query_per_update_not_per_subscriber(settings: Sett
         async with p.store.transaction() as session:
             total = await session.scalar(select(func.count()).select_from(OutboxMessage))
         assert total == 2000
+
+
+class FlakySender:
+    """A channel that refuses the first `failures` attempts of every message with the given
+    outcome: the outbox's retry, give-up and bounce rules are the thing under test here."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int, outcome: Outcome) -> None:
+        self.limits = Limits()
+        self.failures = failures
+        self.outcome = outcome
+        self.seen: Counter[int] = Counter()
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+        results = []
+        for m in messages:
+            self.seen[m.outbox_id] += 1
+            if self.seen[m.outbox_id] <= self.failures:
+                results.append(Result(m.outbox_id, self.outcome, "451 4.3.0 try later"))
+            else:
+                results.append(Result(m.outbox_id, Outcome.SENT))
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_temporary_failures_retry_with_backoff_then_succeed(settings: Settings) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "anna@example.org", KZ)
+        await new_update(p)
+        await watch_once(p.store)
+        flaky = FlakySender(2, Outcome.TEMPORARY)
+        p.deliverer.senders = {Channel.EMAIL: flaky}
+        now = datetime.now(UTC)
+        first = await p.deliverer.drain(now=now)
+        assert (first.sent, first.retried) == (0, 1)
+        [row] = await outbox_rows(p)
+        assert row.status is OutboxStatus.RETRY
+        assert row.attempts == 1
+        assert row.last_error == "451 4.3.0 try later"
+        delay = (row.next_attempt_at - now).total_seconds()
+        assert settings.retry_base_delay / 2 <= delay <= settings.retry_base_delay
+        # Not due yet: nothing happens.
+        assert (await p.deliverer.drain(now=now)).claimed == 0
+        second = await p.deliverer.drain(now=row.next_attempt_at)
+        assert second.retried == 1
+        [row] = await outbox_rows(p)
+        third = await p.deliverer.drain(now=row.next_attempt_at)
+        assert third.sent == 1
+        [row] = await outbox_rows(p)
+        assert (row.status, row.attempts, row.last_error) == (OutboxStatus.SENT, 3, None)
+
+
+async def test_a_message_failing_past_the_max_age_is_failed(settings: Settings) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "anna@example.org", KZ)
+        await new_update(p)
+        await watch_once(p.store)
+        p.deliverer.senders = {Channel.EMAIL: FlakySender(100, Outcome.TEMPORARY)}
+        [row] = await outbox_rows(p)
+        late = row.created_at + timedelta(seconds=settings.max_message_age + 1)
+        report = await p.deliverer.drain(now=late)
+        assert report.failed == 1
+        [row] = await outbox_rows(p)
+        assert row.status is OutboxStatus.FAILED
+        assert row.last_error is not None
+        assert row.last_error.startswith("gave up after 1 attempts: 451")
+
+
+async def test_a_bounce_fails_the_message_and_stops_mail_to_the_address(
+    settings: Settings,
+) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "gone@example.org", KZ)
+        await new_update(p)
+        await watch_once(p.store)
+        p.deliverer.senders = {Channel.EMAIL: FlakySender(1, Outcome.BOUNCED)}
+        report = await p.deliverer.drain()
+        assert report.failed == 1
+        async with p.store.transaction() as session:
+            gone = await get_subscriber(session, "gone@example.org")
+            assert gone.status is SubscriberStatus.BOUNCED
+        await new_update(p, title="More news")
+        assert (await watch_once(p.store)).alerts == 0
+
+
+def test_cli_preview_status_and_template_errors(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("cases", "import", "--sample")
+    cli.ok("lists", "apply", str(ROOT / "subscribers"))
+    nothing = cli.ok("digest", "preview", "--list", "kazakhstan-prayer-chain").stdout
+    assert "nothing new for kazakhstan-prayer-chain" in nothing
+    text = cli.ok("digest", "preview", "--list", "kazakhstan-prayer-chain", "--recent", "2").stdout
+    assert text.startswith("Subject: Kazakhstan prayer chain: 2 updates")
+    assert "Released and flown to Germany" in " ".join(text.split())
+    assert " – " in text.splitlines()[0]  # the subject names the period: "23 – 30 November …"
+    out = tmp_path / "digest.html"
+    cli.ok(
+        "digest", "preview", "--list", "kazakhstan-prayer-chain", "--recent", "3",
+        "--format", "html", "--out", str(out),
+    )  # fmt: skip
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    telegram = cli.ok(
+        "digest", "preview", "--list", "kazakhstan-prayer-chain", "--recent", "1",
+        "--format", "telegram",
+    ).stdout  # fmt: skip
+    assert telegram.startswith("<b>Kazakhstan prayer chain</b>")
+    bad = cli("digest", "preview", "--list", "nope")
+    assert bad.exit_code == 1
+    assert "no list 'nope'" in bad.stderr
+
+    status = json.loads(cli.ok("status", "--json").stdout)
+    assert status["outbox"] == []
+    assert status["next_digests"][0]["what"].startswith("list kazakhstan-prayer-chain")
+
+    broken = tmp_path / "templates" / "email"
+    broken.mkdir(parents=True)
+    (broken / "digest.html").write_text("<p>{{ title }</p>\n")
+    env_cli = Cli(
+        cli.settings.model_copy(update={"templates_dir": tmp_path / "templates"}), cli.cwd
+    )
+    result = env_cli("digest", "preview", "--list", "kazakhstan-prayer-chain", "--recent", "1")
+    assert result.exit_code == 1
+    assert "digest.html:1" in result.stderr

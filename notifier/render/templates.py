@@ -124,6 +124,8 @@ def check_templates(env: SandboxedEnvironment) -> None:
 def period_label(start: date | None, end: date) -> str:
     if start is None or start >= end:
         return f"{end:%d %B %Y}".lstrip("0")
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day} – {end:%d %B %Y}".replace(" 0", " ")
     if start.year != end.year:
         return f"{start:%d %B %Y} – {end:%d %B %Y}".replace(" 0", " ").lstrip("0")
     return f"{start:%d %B} – {end:%d %B %Y}".replace(" 0", " ").lstrip("0")
