@@ -24,7 +24,15 @@ from notifier.channels.base import (
 from notifier.config import Settings
 from notifier.faults import checkpoint
 from notifier.links import Links
-from notifier.outbox import Claimed, backoff, claim, mark_final, mark_retry, mark_sent
+from notifier.outbox import (
+    Claimed,
+    anything_due,
+    backoff,
+    claim,
+    mark_final,
+    mark_retry,
+    mark_sent,
+)
 from notifier.render.messages import Personal, RenderedBody, Renderer
 from notifier.render.telegram_html import split_telegram_html
 from notifier.render.views import case_view, update_view
@@ -124,6 +132,9 @@ class Deliverer:
         """Claim one batch, send it, record it. Returns what happened (claimed == 0: idle)."""
         moment = now or utcnow()
         report = DeliverReport()
+        async with self.store.read() as session:
+            if not await anything_due(session, now=moment):
+                return report  # idle: no write lock taken
         async with self.store.transaction() as session:
             claimed = await claim(
                 session,

@@ -34,6 +34,11 @@ def _due(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
+async def anything_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether any message is due: a cheap indexed check before taking locks to claim."""
+    return (await session.scalar(select(OutboxMessage.id).where(_due(now)).limit(1))) is not None
+
+
 async def claim(
     session: AsyncSession,
     *,

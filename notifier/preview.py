@@ -43,7 +43,7 @@ async def preview_list(
     store: Store, renderer: Renderer, slug: str, channel: Channel, *, now: datetime, recent: int
 ) -> tuple[FinalMessage | None, str]:
     """The list's next digest as it stands now; (None, why) when there is nothing to send."""
-    async with store.transaction() as session:
+    async with store.read() as session:
         found = await session.scalar(
             select(MailingList)
             .where(MailingList.slug == slug)
@@ -91,7 +91,7 @@ async def preview_subscriber(
     now: datetime, recent: int,
 ) -> tuple[FinalMessage | None, str]:  # fmt: skip
     """The subscriber's next personal digest (their daily or weekly follows) as it stands now."""
-    async with store.transaction() as session:
+    async with store.read() as session:
         subscriber = await session.scalar(
             select(Subscriber)
             .where(Subscriber.email == who.strip().lower())

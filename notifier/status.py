@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 from notifier.digest import list_schedule, personal_groups
 from notifier.outbox import counts
 from notifier.schedule import next_due
-from notifier.store.cursors import read_cursor
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, MailingList, OutboxMessage, Update
+from notifier.store.models import Cadence, Cursor, MailingList, OutboxMessage, Update
 from notifier.watch import WATCH_CURSOR
 
 
@@ -27,9 +26,11 @@ class Status:
 
 async def read_status(store: Store, *, now: datetime) -> Status:
     status = Status()
-    async with store.transaction() as session:
+    async with store.read() as session:
         status.outbox = await counts(session)
-        status.watch_cursor = await read_cursor(session, WATCH_CURSOR)
+        status.watch_cursor = int(
+            await session.scalar(select(Cursor.position).where(Cursor.name == WATCH_CURSOR)) or 0
+        )
         status.latest_update = int(await session.scalar(select(func.max(Update.id))) or 0)
         for m in await session.scalars(
             select(MailingList)

@@ -430,3 +430,28 @@ def test_cli_preview_status_and_template_errors(cli: Cli, tmp_path: Path) -> Non
     result = env_cli("digest", "preview", "--list", "kazakhstan-prayer-chain", "--recent", "1")
     assert result.exit_code == 1
     assert "digest.html:1" in result.stderr
+
+
+async def test_idle_polls_are_one_indexed_read_each(settings: Settings) -> None:
+    """The service polls every second: with nothing new, watch and deliver cost one read each
+    (plus the transaction's BEGIN/COMMIT) and take no write lock."""
+    from sqlalchemy import event
+
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await watch_once(p.store)
+        statements: list[str] = []
+
+        def record(*args: object) -> None:
+            statements.append(str(args[2]).strip().split()[0].upper())
+
+        event.listen(p.store.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            assert (await watch_once(p.store)).updates == 0
+            assert (await p.deliverer.deliver_batch()).claimed == 0
+        finally:
+            event.remove(p.store.engine.sync_engine, "before_cursor_execute", record)
+        work = [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+        assert work == ["SELECT", "SELECT"]
+        if p.store.dialect == "sqlite":
+            assert "BEGIN" in statements  # deferred: no write lock for a poll

@@ -67,7 +67,7 @@ def list_(
     code = resolve_country(country) if country else None
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
+        async with store.read() as session:
             cases = await list_cases(session, country=code)
             counts = await update_counts(session)
         if as_json:
@@ -105,7 +105,7 @@ def show(
     """Show one case with its updates, actions, letter address and prayer."""
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
+        async with store.read() as session:
             found = await get_case(session, case)
         data = case_json(found, with_updates=True)
         if as_json:

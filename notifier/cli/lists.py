@@ -88,7 +88,7 @@ def list_(
     """List the mailing lists."""
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
+        async with store.read() as session:
             rows = [list_json(m, n) for m, n in await list_lists(session)]
         if as_json:
             print_json(rows)
@@ -122,7 +122,7 @@ def show(
     """Show a list: what it follows, when it sends, who is on it and how they joined."""
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
+        async with store.read() as session:
             found = await get_list(session, slug)
             await session.refresh(found, ["follows"])
             for follow in found.follows:

@@ -207,7 +207,7 @@ def show(
     """Show one subscriber: status, follows, lists."""
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
+        async with store.read() as session:
             subscriber = await get_subscriber(session, email)
             await session.refresh(subscriber, ["memberships"])
             lists = []
@@ -239,7 +239,7 @@ def list_(
     """List subscribers, optionally the members of one list."""
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
+        async with store.read() as session:
             target = await get_list(session, mailing_list) if mailing_list else None
             rows = [subscriber_row(s) for s in await list_subscribers(session, mailing_list=target)]
         if as_json:
@@ -322,7 +322,7 @@ def export(
         raise InputError.single("subscribers export", "--format", f"{fmt!r}: use csv or json")
 
     async def job(store: Store, _: Settings) -> list[dict[str, str]]:
-        async with store.transaction() as session:
+        async with store.read() as session:
             target = await get_list(session, mailing_list) if mailing_list else None
             return [subscriber_row(s) for s in await list_subscribers(session, mailing_list=target)]
 

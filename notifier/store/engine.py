@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import (
 
 from notifier.config import Settings
 
+#: Execution option marking a connection that only reads (SQLite then begins DEFERRED).
+READ_ONLY = "notifier_read_only"
+
 #: How long a writer waits for another process's write to finish before giving up (ms).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -40,7 +43,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (Store.read) must not take the write lock, or every poll would block writers.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -60,6 +65,7 @@ class Store:
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    readers: async_sessionmaker[AsyncSession]
 
     @property
     def dialect(self) -> str:
@@ -71,6 +77,12 @@ class Store:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only: on SQLite it takes no write lock (polls, listings)."""
+        async with self.readers() as session, session.begin():
+            yield session
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -79,7 +91,11 @@ class Store:
 async def open_store(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Store]:
     """Open the store named by the settings, bringing its schema up to date first."""
     engine = create_engine(settings.database_url)
-    store = Store(engine, async_sessionmaker(engine, expire_on_commit=False))
+    store = Store(
+        engine,
+        async_sessionmaker(engine, expire_on_commit=False),
+        async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False),
+    )
     try:
         if migrate:
             from notifier.store.migrate import upgrade
