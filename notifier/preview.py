@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from notifier.digest import list_schedule, personal_schedule
-from notifier.digest_content import (
+from notifier.digests import list_schedule, personal_schedule
+from notifier.digests.content import (
     Candidate,
     latest_update_id,
     load_candidates,

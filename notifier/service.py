@@ -18,7 +18,7 @@ from sqlalchemy import select
 from notifier.channels.registry import build_senders
 from notifier.config import Settings
 from notifier.deliver import Deliverer, DeliverReport
-from notifier.digest import (
+from notifier.digests import (
     DigestReport,
     PersonalGroup,
     list_schedule,

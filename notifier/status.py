@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from notifier.digest import list_schedule, personal_groups
+from notifier.digests import list_schedule, personal_groups
 from notifier.outbox import counts
 from notifier.schedule import next_due
 from notifier.store.engine import Store

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from notifier.channels.base import Limits, Outcome, Outgoing, Result
 from notifier.config import Settings
-from notifier.digest import plan_digests
+from notifier.digests import plan_digests
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec

@@ -9,7 +9,7 @@ import typer
 
 from notifier.cli.shell import run_with_store, say
 from notifier.config import Settings
-from notifier.digest import build_list_digest, list_schedule
+from notifier.digests import build_list_digest, list_schedule
 from notifier.errors import InputError, NotFoundError
 from notifier.links import Links
 from notifier.preview import preview_list, preview_subscriber

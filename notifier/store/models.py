@@ -375,10 +375,14 @@ class OutboxMessage(Base):
     (recipient, channel, key) is unique, so any step that runs twice writes nothing twice."""
 
     __tablename__ = "outbox"
+    # Key first: the rows one update or digest writes sit together in the index, so a 40,000-row
+    # match costs the same whether the outbox holds a thousand rows or millions. No foreign
+    # keys: checked row by row they were 40% of matching an update on PostgreSQL, and the rows
+    # outlive what they point at on purpose (a log of what was sent). Erasing a subscriber
+    # deletes their rows explicitly; delivery suppresses a row whose update is gone.
     __table_args__ = (
-        UniqueConstraint("recipient", "channel", "key"),
+        UniqueConstraint("key", "recipient", "channel"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
-        Index("ix_outbox_subscriber", "subscriber_id"),
         {"sqlite_autoincrement": True},
     )
 
@@ -386,15 +390,13 @@ class OutboxMessage(Base):
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
     #: Who, as a stable key: "subscriber:<id>" (the address is looked up at delivery).
     recipient: Mapped[str] = mapped_column(String(80))
-    subscriber_id: Mapped[int | None] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE")
-    )
+    subscriber_id: Mapped[int | None] = mapped_column(Integer)
     #: "alert:<update id>" or "digest:<digest key>:<period>".
     key: Mapped[str] = mapped_column(String(200))
     kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "message_kind"))
-    update_id: Mapped[int | None] = mapped_column(ForeignKey("updates.id", ondelete="SET NULL"))
-    list_id: Mapped[int | None] = mapped_column(ForeignKey("mailing_lists.id", ondelete="SET NULL"))
-    body_id: Mapped[int | None] = mapped_column(ForeignKey("bodies.id", ondelete="RESTRICT"))
+    update_id: Mapped[int | None] = mapped_column(Integer)
+    list_id: Mapped[int | None] = mapped_column(Integer)
+    body_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[OutboxStatus] = mapped_column(
         _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
     )

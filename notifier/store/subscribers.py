@@ -18,6 +18,7 @@ from notifier.store.models import (
     ListMember,
     MailingList,
     MemberSource,
+    OutboxMessage,
     Scope,
     Subscriber,
     SubscriberStatus,
@@ -271,6 +272,9 @@ async def add_follows(
 async def remove_subscriber(session: AsyncSession, subscriber: Subscriber, *, erase: bool) -> None:
     """Unsubscribe (kept, so an import cannot bring the address back) or erase entirely."""
     if erase:
+        await session.execute(
+            delete(OutboxMessage).where(OutboxMessage.subscriber_id == subscriber.id)
+        )
         await session.execute(delete(Subscriber).where(Subscriber.id == subscriber.id))
     else:
         subscriber.status = SubscriberStatus.UNSUBSCRIBED

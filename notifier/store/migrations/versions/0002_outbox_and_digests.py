@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-27 21:54:11.148963
+Create Date: 2026-11-27 22:13:57.898308
 """
 
 from collections.abc import Sequence
@@ -111,36 +111,14 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["body_id"], ["bodies.id"], name=op.f("fk_outbox_body_id_bodies"), ondelete="RESTRICT"
-        ),
-        sa.ForeignKeyConstraint(
-            ["list_id"],
-            ["mailing_lists.id"],
-            name=op.f("fk_outbox_list_id_mailing_lists"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["subscriber_id"],
-            ["subscribers.id"],
-            name=op.f("fk_outbox_subscriber_id_subscribers"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["update_id"],
-            ["updates.id"],
-            name=op.f("fk_outbox_update_id_updates"),
-            ondelete="SET NULL",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint(
-            "recipient", "channel", "key", name=op.f("uq_outbox_recipient_channel_key")
+            "key", "recipient", "channel", name=op.f("uq_outbox_key_recipient_channel")
         ),
         sqlite_autoincrement=True,
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
-        batch_op.create_index("ix_outbox_subscriber", ["subscriber_id"], unique=False)
 
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.add_column(
@@ -185,7 +163,6 @@ def downgrade() -> None:
         batch_op.drop_column("digest_time")
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbox_subscriber")
         batch_op.drop_index("ix_outbox_due")
 
     op.drop_table("outbox")

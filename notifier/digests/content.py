@@ -31,13 +31,11 @@ class Candidate:
     case_id: int
     case: CaseView
     update: UpdateView
+    #: The follow targets this update reaches: "all", "country:KZ", "case:12".
+    keys: frozenset[str]
 
     def matches(self, targets: frozenset[str]) -> bool:
-        return (
-            "all" in targets
-            or f"country:{self.country}" in targets
-            or f"case:{self.case_id}" in targets
-        )
+        return not self.keys.isdisjoint(targets)
 
 
 async def latest_update_id(session: AsyncSession) -> int:
@@ -89,6 +87,7 @@ async def load_candidates(
                 case_id=case.id,
                 case=view,
                 update=update_view(update),
+                keys=frozenset(("all", f"country:{case.country}", f"case:{case.id}")),
             )
         )
     return candidates

@@ -1,0 +1,164 @@
+"""List digests (prayer chains): one body per channel for the whole list, one outbox row per
+member, built once per period."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, and_, cast, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from notifier.digests.content import latest_update_id, load_candidates, sections_of, select_updates
+from notifier.digests.periods import label_for, list_schedule, previous_due
+from notifier.digests.records import DigestReport, save_cursors, store_body
+from notifier.faults import checkpoint
+from notifier.render.messages import Renderer
+from notifier.render.views import paragraphs
+from notifier.schedule import last_due, period_key
+from notifier.store.engine import Store
+from notifier.store.models import (
+    Cadence,
+    Channel,
+    DigestCursor,
+    ListMember,
+    MailingList,
+    MessageKind,
+    OutboxMessage,
+    OutboxStatus,
+    Subscriber,
+    SubscriberStatus,
+)
+from notifier.store.upsert import insert_for
+
+
+async def build_list_digest(
+    session: AsyncSession,
+    renderer: Renderer,
+    mailing_list: MailingList,
+    *,
+    due: datetime,
+    now: datetime,
+) -> DigestReport:
+    """Build the list's digest for the period ending at `due` (once)."""
+    report = DigestReport()
+    key = f"list:{mailing_list.id}"
+    period = period_key(due)
+    cursor = await session.get(DigestCursor, key, with_for_update=True)
+    if cursor is not None and cursor.period == period:
+        return report
+    upper = await latest_update_id(session)
+    after = cursor.through_update_id if cursor else None
+    since = None if cursor else mailing_list.created_at
+    candidates = await load_candidates(session, upper=upper, after_id=after, entered_since=since)
+    targets = frozenset(f.target for f in mailing_list.follows)
+    chosen = select_updates(candidates, targets, after_id=after, entered_since=since)
+    report.digests = 1
+    if chosen:
+        schedule = list_schedule(mailing_list)
+        start = previous_due(schedule, mailing_list.time_zone, due)
+        for channel in (Channel(c) for c in mailing_list.channels):
+            body = renderer.digest(
+                title=mailing_list.name,
+                intro=paragraphs(mailing_list.description),
+                sections=sections_of(chosen),
+                period_label=label_for(start, due, mailing_list.time_zone),
+                channel=channel,
+                locale="en",
+            )
+            report.bodies += 1
+            body_id = await store_body(session, body)
+            report.messages += await _enqueue_list(
+                session, mailing_list, channel, body_id, f"digest:{key}:{period}", now
+            )
+    else:
+        report.empty = 1
+    await save_cursors(
+        session,
+        [{"digest_key": key, "period": period, "through_update_id": upper, "updated_at": now}],
+    )
+    checkpoint("digest.before_commit")
+    report.details.append(
+        f"{mailing_list.slug}: {len(chosen)} update(s), {report.messages} message(s)"
+    )
+    return report
+
+
+async def _enqueue_list(
+    session: AsyncSession,
+    mailing_list: MailingList,
+    channel: Channel,
+    body_id: int,
+    key: str,
+    now: datetime,
+) -> int:
+    reachable = (
+        Subscriber.email.is_not(None)
+        if channel is Channel.EMAIL
+        else Subscriber.telegram_chat_id.is_not(None)
+    )
+    rows = (
+        select(
+            literal(channel.value).label("channel"),
+            (literal("subscriber:") + cast(Subscriber.id, String)).label("recipient"),
+            Subscriber.id.label("subscriber_id"),
+            literal(key).label("key"),
+            literal(MessageKind.DIGEST.value).label("kind"),
+            literal(mailing_list.id).label("list_id"),
+            literal(body_id).label("body_id"),
+            literal(OutboxStatus.PENDING.value).label("status"),
+            literal(0).label("attempts"),
+            literal(now, OutboxMessage.next_attempt_at.type).label("next_attempt_at"),
+            literal(now, OutboxMessage.created_at.type).label("created_at"),
+        )
+        .select_from(ListMember)
+        .join(Subscriber, Subscriber.id == ListMember.subscriber_id)
+        .where(
+            and_(
+                ListMember.list_id == mailing_list.id,
+                Subscriber.status == SubscriberStatus.ACTIVE,
+                reachable,
+            )
+        )
+    )
+    columns = [
+        "channel", "recipient", "subscriber_id", "key", "kind", "list_id", "body_id",
+        "status", "attempts", "next_attempt_at", "created_at",
+    ]  # fmt: skip
+    stmt = (
+        insert_for(session, OutboxMessage.__table__)  # type: ignore[arg-type]
+        .from_select(columns, rows)
+        .on_conflict_do_nothing()
+    )
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def plan_list_digests(
+    store: Store, renderer: Renderer, *, now: datetime, only: str | None = None
+) -> DigestReport:
+    """Build every list digest whose time has come and is not yet built."""
+    total = DigestReport()
+    async with store.transaction() as session:
+        lists = list(
+            await session.scalars(
+                select(MailingList)
+                .where(MailingList.cadence != Cadence.INSTANT)
+                .options(selectinload(MailingList.follows))
+            )
+        )
+    for mailing_list in lists:
+        if only is not None and mailing_list.slug != only:
+            continue
+        due = last_due(list_schedule(mailing_list), mailing_list.time_zone, now)
+        if due < mailing_list.created_at:
+            continue  # its first period has not ended yet
+        async with store.transaction() as session:
+            fresh = await session.get(
+                MailingList, mailing_list.id, options=[selectinload(MailingList.follows)]
+            )
+            if fresh is None:
+                continue
+            part = await build_list_digest(session, renderer, fresh, due=due, now=now)
+        total.add(part)
+    return total

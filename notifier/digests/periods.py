@@ -1,0 +1,28 @@
+"""When digests fall due, and how their periods are named and labelled."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from notifier.render.templates import period_label
+from notifier.schedule import Schedule, last_due, parse_schedule
+from notifier.store.models import Cadence, MailingList
+
+
+def list_schedule(mailing_list: MailingList) -> Schedule:
+    return parse_schedule(mailing_list.schedule, mailing_list.cadence)
+
+
+def personal_schedule(cadence: Cadence, day: int, at: str) -> Schedule:
+    hour, minute = (int(x) for x in at.split(":"))
+    return Schedule(time(hour, minute), day if cadence is Cadence.WEEKLY else None)
+
+
+def previous_due(schedule: Schedule, zone: str, instant: datetime) -> datetime:
+    return last_due(schedule, zone, instant - timedelta(seconds=1))
+
+
+def label_for(start: datetime | None, due: datetime, zone: str) -> str:
+    tz = ZoneInfo(zone)
+    return period_label(start.astimezone(tz).date() if start else None, due.astimezone(tz).date())

@@ -1,0 +1,258 @@
+"""Personal digests: each subscriber's daily or weekly follows, at their own hour (and day) in
+their own time zone. Subscribers sharing a schedule are built together, in chunks; a body is
+rendered once per distinct content and shared."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import String, cast, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.digests.content import (
+    Candidate,
+    latest_update_id,
+    load_candidates,
+    sections_of,
+    select_updates,
+)
+from notifier.digests.periods import label_for, personal_schedule, previous_due
+from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_bodies
+from notifier.faults import checkpoint
+from notifier.render.messages import Renderer
+from notifier.schedule import Schedule, last_due, period_key
+from notifier.store.engine import Store
+from notifier.store.models import (
+    Cadence,
+    Channel,
+    DigestCursor,
+    MessageKind,
+    OutboxStatus,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+)
+
+#: Subscribers whose personal digests are built per transaction.
+CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class PersonalGroup:
+    """Subscribers whose personal digests share one schedule."""
+
+    cadence: Cadence
+    day: int
+    at: str
+    zone: str
+
+    @property
+    def schedule(self) -> Schedule:
+        return personal_schedule(self.cadence, self.day, self.at)
+
+
+async def personal_groups(session: AsyncSession) -> list[PersonalGroup]:
+    rows = await session.execute(
+        select(
+            Subscription.cadence,
+            Subscriber.digest_day,
+            Subscriber.digest_time,
+            Subscriber.time_zone,
+        )
+        .join(Subscriber)
+        .where(
+            Subscription.cadence.in_([Cadence.DAILY, Cadence.WEEKLY]),
+            Subscriber.status == SubscriberStatus.ACTIVE,
+        )
+        .distinct()
+    )
+    groups = {
+        PersonalGroup(cadence, day if cadence is Cadence.WEEKLY else 0, at, zone)
+        for cadence, day, at, zone in rows
+    }
+    return sorted(groups, key=lambda g: (g.zone, g.cadence.value, g.day, g.at))
+
+
+def _group_filter(group: PersonalGroup) -> list[object]:
+    conditions: list[object] = [
+        Subscription.cadence == group.cadence,
+        Subscriber.status == SubscriberStatus.ACTIVE,
+        Subscriber.time_zone == group.zone,
+        Subscriber.digest_time == group.at,
+    ]
+    if group.cadence is Cadence.WEEKLY:
+        conditions.append(Subscriber.digest_day == group.day)
+    return conditions
+
+
+@dataclass
+class _Recipient:
+    subscriber_id: int
+    channel: Channel
+    locale: str
+    targets: set[str] = field(default_factory=set)
+    since: datetime | None = None
+    cursor_period: str | None = None
+    through: int | None = None
+
+
+async def build_personal_digests(
+    session: AsyncSession,
+    renderer: Renderer,
+    group: PersonalGroup,
+    *,
+    due: datetime,
+    now: datetime,
+    subscriber_ids: Sequence[int],
+    upper: int,
+    rendered: dict[tuple[object, ...], int],
+) -> DigestReport:
+    """Personal digests for these subscribers of the group, for the period ending at `due`."""
+    report = DigestReport()
+    period = period_key(due)
+    digest_key = (
+        literal("subscriber:")
+        + cast(Subscriber.id, String)
+        + literal(f":{group.cadence.value}:")
+        + Subscription.channel
+    )
+    rows = await session.execute(
+        select(
+            Subscriber.id,
+            Subscriber.locale,
+            Subscription.channel,
+            Subscription.target,
+            Subscription.created_at,
+            DigestCursor.period,
+            DigestCursor.through_update_id,
+            Subscriber.email,
+            Subscriber.telegram_chat_id,
+        )
+        .join(Subscriber)
+        .outerjoin(DigestCursor, DigestCursor.digest_key == digest_key)
+        .where(*_group_filter(group), Subscriber.id.in_(subscriber_ids))  # type: ignore[arg-type]
+    )
+    recipients: dict[tuple[int, Channel], _Recipient] = {}
+    for sid, locale, channel, target, created, cur_period, through, email, chat in rows:
+        if (channel is Channel.EMAIL and email is None) or (
+            channel is Channel.TELEGRAM and chat is None
+        ):
+            continue
+        r = recipients.get((sid, channel))
+        if r is None:
+            r = recipients[(sid, channel)] = _Recipient(
+                sid, channel, locale, cursor_period=cur_period, through=through
+            )
+        r.targets.add(target)
+        r.since = created if r.since is None else min(r.since, created)
+    todo = [
+        r
+        for r in recipients.values()
+        if r.cursor_period != period
+        # A digest whose first period has not ended yet (it began after `due`) waits.
+        and not (r.through is None and r.since is not None and r.since > due)
+    ]
+    if not todo:
+        return report
+    throughs = [r.through for r in todo if r.through is not None]
+    sinces = [r.since for r in todo if r.through is None and r.since is not None]
+    candidates = await load_candidates(
+        session,
+        upper=upper,
+        after_id=min(throughs) if throughs else None,
+        entered_since=min(sinces) if sinces else None,
+    )
+    start = previous_due(group.schedule, group.zone, due)
+    label = label_for(start, due, group.zone)
+    title = f"Your {group.cadence.value} digest"
+    cursors: list[dict[str, object]] = []
+    planned: list[tuple[_Recipient, str, tuple[object, ...]]] = []
+    to_render: dict[tuple[object, ...], tuple[list[Candidate], _Recipient]] = {}
+    for r in todo:
+        report.digests += 1
+        chosen = select_updates(
+            candidates,
+            frozenset(r.targets),
+            after_id=r.through,
+            entered_since=r.since if r.through is None else None,
+        )
+        key = f"subscriber:{r.subscriber_id}:{group.cadence.value}:{r.channel.value}"
+        cursors.append(
+            {"digest_key": key, "period": period, "through_update_id": upper, "updated_at": now}
+        )
+        if not chosen:
+            report.empty += 1
+            continue
+        # Render once per distinct (updates, channel, locale); everyone else shares the body.
+        content_key = (tuple(c.id for c in chosen), r.channel, r.locale, title, label)
+        planned.append((r, key, content_key))
+        if content_key not in rendered and content_key not in to_render:
+            to_render[content_key] = (chosen, r)
+    bodies = {
+        content_key: renderer.digest(
+            title=title,
+            intro=(),
+            sections=sections_of(chosen),
+            period_label=label,
+            channel=r.channel,
+            locale=r.locale,
+        )
+        for content_key, (chosen, r) in to_render.items()
+    }
+    report.bodies += len(bodies)
+    stored = await store_bodies(session, list(bodies.values()))
+    rendered.update({ck: stored[body.digest] for ck, body in bodies.items()})
+    outbox = [
+        {
+            "channel": r.channel.value,
+            "recipient": f"subscriber:{r.subscriber_id}",
+            "subscriber_id": r.subscriber_id,
+            "key": f"digest:{key}:{period}",
+            "kind": MessageKind.DIGEST.value,
+            "body_id": rendered[content_key],
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for r, key, content_key in planned
+    ]
+    report.messages += await insert_outbox(session, outbox)
+    await save_cursors(session, cursors)
+    checkpoint("digest.before_commit")
+    return report
+
+
+async def plan_personal_digests(store: Store, renderer: Renderer, *, now: datetime) -> DigestReport:
+    """Build every personal daily/weekly digest whose time has come, in chunks of subscribers."""
+    total = DigestReport()
+    async with store.transaction() as session:
+        groups = await personal_groups(session)
+    for group in groups:
+        due = last_due(group.schedule, group.zone, now)
+        rendered: dict[tuple[object, ...], int] = {}
+        last_id = 0
+        while True:
+            async with store.transaction() as session:
+                ids = list(
+                    await session.scalars(
+                        select(Subscriber.id)
+                        .join(Subscription)
+                        .where(*_group_filter(group), Subscriber.id > last_id)  # type: ignore[arg-type]
+                        .distinct()
+                        .order_by(Subscriber.id)
+                        .limit(CHUNK)
+                    )
+                )
+                if not ids:
+                    break
+                upper = await latest_update_id(session)
+                part = await build_personal_digests(
+                    session, renderer, group, due=due, now=now,
+                    subscriber_ids=ids, upper=upper, rendered=rendered,
+                )  # fmt: skip
+            total.add(part)
+            last_id = ids[-1]
+    return total
