@@ -114,5 +114,35 @@ def select_updates(
     return chosen
 
 
+class CandidateIndex:
+    """Candidates by follow target, so choosing a recipient's updates looks at the few that
+    match their follows instead of testing every candidate (100,000 digests × 50 updates)."""
+
+    def __init__(self, candidates: Iterable[Candidate]) -> None:
+        self._by_key: dict[str, list[Candidate]] = {}
+        for candidate in candidates:
+            for key in candidate.keys:
+                self._by_key.setdefault(key, []).append(candidate)
+
+    def select(
+        self,
+        targets: Iterable[str],
+        *,
+        after_id: int | None,
+        entered_since: datetime | None,
+    ) -> list[Candidate]:
+        """Same result as `select_updates`, in id order."""
+        chosen: dict[int, Candidate] = {}
+        for target in targets:
+            for candidate in self._by_key.get(target, ()):
+                if after_id is not None:
+                    if candidate.id <= after_id:
+                        continue
+                elif entered_since is None or candidate.entered_at < entered_since:
+                    continue
+                chosen[candidate.id] = candidate
+        return [chosen[i] for i in sorted(chosen)]
+
+
 def sections_of(chosen: Sequence[Candidate]) -> tuple[CountrySection, ...]:
     return group_updates((c.case, c.update) for c in chosen)

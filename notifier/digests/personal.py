@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String, cast, literal, select
+from sqlalchemy import String, and_, cast, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.digests.content import (
     Candidate,
+    CandidateIndex,
     latest_update_id,
     load_candidates,
     sections_of,
-    select_updates,
 )
 from notifier.digests.periods import label_for, personal_schedule, previous_due
 from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_bodies
@@ -108,8 +108,10 @@ async def build_personal_digests(
     subscriber_ids: Sequence[int],
     upper: int,
     rendered: dict[tuple[object, ...], int],
+    indexes: dict[tuple[object, ...], CandidateIndex],
 ) -> DigestReport:
-    """Personal digests for these subscribers of the group, for the period ending at `due`."""
+    """Personal digests for these subscribers of the group, for the period ending at `due`.
+    `rendered` and `indexes` carry bodies and candidates from chunk to chunk."""
     report = DigestReport()
     period = period_key(due)
     digest_key = (
@@ -127,19 +129,23 @@ async def build_personal_digests(
             Subscription.created_at,
             DigestCursor.period,
             DigestCursor.through_update_id,
-            Subscriber.email,
-            Subscriber.telegram_chat_id,
         )
         .join(Subscriber)
         .outerjoin(DigestCursor, DigestCursor.digest_key == digest_key)
-        .where(*_group_filter(group), Subscriber.id.in_(subscriber_ids))  # type: ignore[arg-type]
+        .where(
+            *_group_filter(group),  # type: ignore[arg-type]
+            Subscriber.id.in_(subscriber_ids),
+            or_(
+                and_(Subscription.channel == Channel.EMAIL, Subscriber.email.is_not(None)),
+                and_(
+                    Subscription.channel == Channel.TELEGRAM,
+                    Subscriber.telegram_chat_id.is_not(None),
+                ),
+            ),
+        )
     )
     recipients: dict[tuple[int, Channel], _Recipient] = {}
-    for sid, locale, channel, target, created, cur_period, through, email, chat in rows:
-        if (channel is Channel.EMAIL and email is None) or (
-            channel is Channel.TELEGRAM and chat is None
-        ):
-            continue
+    for sid, locale, channel, target, created, cur_period, through in rows:
         r = recipients.get((sid, channel))
         if r is None:
             r = recipients[(sid, channel)] = _Recipient(
@@ -158,12 +164,13 @@ async def build_personal_digests(
         return report
     throughs = [r.through for r in todo if r.through is not None]
     sinces = [r.since for r in todo if r.through is None and r.since is not None]
-    candidates = await load_candidates(
-        session,
-        upper=upper,
-        after_id=min(throughs) if throughs else None,
-        entered_since=min(sinces) if sinces else None,
-    )
+    bounds = (upper, min(throughs) if throughs else None, min(sinces) if sinces else None)
+    index = indexes.get(bounds)
+    if index is None:  # chunks of one group usually share their bounds: load once
+        candidates = await load_candidates(
+            session, upper=bounds[0], after_id=bounds[1], entered_since=bounds[2]
+        )
+        index = indexes[bounds] = CandidateIndex(candidates)
     start = previous_due(group.schedule, group.zone, due)
     label = label_for(start, due, group.zone)
     title = f"Your {group.cadence.value} digest"
@@ -172,9 +179,8 @@ async def build_personal_digests(
     to_render: dict[tuple[object, ...], tuple[list[Candidate], _Recipient]] = {}
     for r in todo:
         report.digests += 1
-        chosen = select_updates(
-            candidates,
-            frozenset(r.targets),
+        chosen = index.select(
+            r.targets,
             after_id=r.through,
             entered_since=r.since if r.through is None else None,
         )
@@ -233,6 +239,7 @@ async def plan_personal_digests(store: Store, renderer: Renderer, *, now: dateti
     for group in groups:
         due = last_due(group.schedule, group.zone, now)
         rendered: dict[tuple[object, ...], int] = {}
+        indexes: dict[tuple[object, ...], CandidateIndex] = {}
         last_id = 0
         while True:
             async with store.transaction() as session:
@@ -251,7 +258,7 @@ async def plan_personal_digests(store: Store, renderer: Renderer, *, now: dateti
                 upper = await latest_update_id(session)
                 part = await build_personal_digests(
                     session, renderer, group, due=due, now=now,
-                    subscriber_ids=ids, upper=upper, rendered=rendered,
+                    subscriber_ids=ids, upper=upper, rendered=rendered, indexes=indexes,
                 )  # fmt: skip
             total.add(part)
             last_id = ids[-1]
