@@ -80,6 +80,26 @@ class Settings(BaseSettings):
     retry_max_delay: float = Field(default=3600.0, gt=0)
     #: A message still failing this long after it was queued is marked failed (s; 3 days).
     max_message_age: int = Field(default=3 * 24 * 3600, ge=60)
+    #: Send email by SMTP instead of into the Maildir: smtp://host:25 (plain, a local relay),
+    #: smtp+starttls://user:pass@host:587 (STARTTLS required), smtps://user:pass@host:465.
+    smtp_url: SecretStr | None = None
+    #: The SMTP password, if not in the URL (keeps it out of the URL and the config file).
+    smtp_password: SecretStr | None = None
+    #: Connections kept open to the SMTP server; messages are spread over them.
+    smtp_pool_size: int = Field(default=4, ge=1, le=64)
+    #: At most this many messages per second to the server (default: no limit).
+    smtp_rate_limit: float | None = Field(default=None, gt=0)
+    #: Seconds to wait for the server to answer any one command.
+    smtp_timeout: float = Field(default=60.0, gt=0)
+    #: Check the server's TLS certificate (leave on outside tests), optionally against this CA.
+    smtp_verify_tls: bool = True
+    smtp_ca_file: Path | None = None
+    #: Reply-To for every email (e.g. the list's coordinator); default none.
+    reply_to: str | None = None
+    #: DKIM signing (all three, or none): selector, domain, and the PEM private key file.
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_private_key_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -140,6 +160,29 @@ class Settings(BaseSettings):
         Address(addr_spec=address)
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from notifier.smtp_url import parse_smtp_url
+
+            parse_smtp_url(value.get_secret_value())  # raises ValueError naming the problem
+        return value
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, value: str | None) -> str | None:
+        return None if value is None else cls._mailbox(value)
+
+    @model_validator(mode="after")
+    def _dkim_complete(self) -> Settings:
+        given = [self.dkim_selector, self.dkim_domain, self.dkim_private_key_file]
+        if any(given) and not all(given):
+            raise ValueError(
+                "DKIM needs dkim_selector, dkim_domain and dkim_private_key_file together"
+            )
+        return self
+
     @property
     def mail_domain(self) -> str:
         from email.utils import parseaddr
@@ -167,6 +210,10 @@ class Settings(BaseSettings):
         for name, value in self.model_dump().items():
             if name == "database_url":
                 value = make_url(value).render_as_string(hide_password=True)
+            elif name == "smtp_url" and value is not None:
+                from notifier.smtp_url import masked_smtp_url
+
+                value = masked_smtp_url(value.get_secret_value())
             elif "secret" in name or "token" in name or "password" in name:
                 value = "********" if value else ""
             elif value is None:

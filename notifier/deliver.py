@@ -19,6 +19,7 @@ from notifier.channels.base import (
     Outgoing,
     Result,
     Sender,
+    SharedBody,
     TelegramContent,
 )
 from notifier.config import Settings
@@ -33,7 +34,7 @@ from notifier.outbox import (
     mark_retry,
     mark_sent,
 )
-from notifier.render.messages import Personal, RenderedBody, Renderer
+from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
 from notifier.render.telegram_html import split_telegram_html
 from notifier.render.views import case_view, update_view
 from notifier.store.engine import Store
@@ -114,6 +115,7 @@ class Deliverer:
         self.links = links
         self._alert_bodies: dict[tuple[int, Channel, str], RenderedBody] = {}
         self._bodies: dict[int, RenderedBody] = {}
+        self._shared: dict[str, SharedBody] = {}
 
     def _alert_body(
         self, update_row: Update, case: Case, channel: Channel, locale: str
@@ -260,7 +262,12 @@ class Deliverer:
             unsubscribe_url=unsubscribe,
             preferences_url=self.links.preferences_url(subscriber.id, subscriber.token_version),
         )
-        final = self.renderer.personalise(body, personal)
+        text_footer, html_footer = self.renderer.footers(personal)
+        shared = self._shared.get(body.digest)
+        if shared is None:
+            if len(self._shared) > 1000:
+                self._shared.clear()
+            shared = self._shared[body.digest] = shared_body(body)
         domain = self.settings.mail_domain
         stamp = int(row.created_at.timestamp())
         if mailing_list is not None:
@@ -272,9 +279,10 @@ class Deliverer:
             EmailContent(
                 to_address=subscriber.email,
                 to_name=subscriber.name,
-                subject=final.subject,
-                text=final.text,
-                html=final.html,
+                subject=body.subject,
+                body=shared,
+                text_footer=text_footer,
+                html_footer=html_footer,
                 message_id=f"<notifier.{row.id}.{stamp}@{domain}>",
                 list_id=list_id,
                 unsubscribe_url=unsubscribe,

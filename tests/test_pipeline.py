@@ -3,11 +3,14 @@ channel, digests go once per period, and nothing is sent twice however often a s
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import mailbox
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -41,13 +44,20 @@ ROOT = Path(__file__).resolve().parent.parent
 KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
 
 
-def maildir(settings: Settings) -> list[mailbox.MaildirMessage]:
+def maildir(settings: Settings) -> list[EmailMessage]:
+    """Every message in the Maildir, parsed as a mail client would (headers decoded)."""
     if not settings.mail_dir.exists():
         return []
-    return list(mailbox.Maildir(str(settings.mail_dir), create=False))
+    box = mailbox.Maildir(str(settings.mail_dir), factory=None, create=False)
+    parsed = []
+    for key in box.iterkeys():
+        message = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        parsed.append(message)
+    return parsed
 
 
-def text_of(message: mailbox.MaildirMessage) -> str:
+def text_of(message: EmailMessage) -> str:
     for part in message.walk():
         if part.get_content_type() == "text/plain":
             payload = part.get_payload(decode=True)

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier.channels.base import EmailContent
+from notifier.channels.base import EmailContent, SharedBody
 from notifier.config import Settings
-from notifier.email_message import build_email
+from notifier.email_message import EmailBuilder
 from notifier.ingest.case_files import CaseSpec, load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.render.messages import PERSONAL_MARK, FinalMessage, Personal, Renderer
@@ -193,8 +193,9 @@ def email_content(final: FinalMessage, personal: Personal, list_id: str) -> Emai
         to_address=personal.email,
         to_name=personal.name,
         subject=final.subject,
-        text=final.text,
-        html=final.html,
+        body=SharedBody("test", final.text, "", final.html, ""),
+        text_footer="",
+        html_footer="",
         message_id="<notifier.42.1397453400@example.org>",
         list_id=list_id,
         unsubscribe_url=personal.unsubscribe_url,
@@ -275,7 +276,7 @@ def test_alert_telegram_golden() -> None:
 def test_alert_eml_golden() -> None:
     final = render_alert(Channel.EMAIL)
     content = email_content(final, ALERT_READER, "notifier alerts <alerts.example.org>")
-    raw = build_email(content, mail_from=MAIL_FROM, now=NOW).as_bytes()
+    raw = EmailBuilder(mail_from=MAIL_FROM).build(content, now=NOW)
     assert b"\r\n" in raw
     assert re.search(rb"(?<!\r)\n", raw) is None, "every line ends in CRLF"
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
@@ -569,8 +570,12 @@ def message_from_bytes_compat32(raw: bytes) -> email.message.Message:
     return email.message_from_bytes(raw, policy=email.policy.compat32)
 
 
-def parse(message: EmailMessage) -> EmailMessage:
-    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+def build_email(content: EmailContent, *, mail_from: str, now: datetime) -> bytes:
+    return EmailBuilder(mail_from=mail_from).build(content, now=now)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -647,13 +652,12 @@ def test_non_ascii_headers_are_encoded_and_decode_back(name: str, subject: str) 
     )
     final = FinalMessage(subject=subject, text="Hello\n", html="<p>Hello</p>\n")
     content = email_content(final, personal, "Kazakhstan prayer chain <kz.example.org>")
-    message = build_email(content, mail_from="Молитва 🙏 <news@example.org>", now=NOW)
-    raw = message.as_bytes()
+    raw = build_email(content, mail_from="Молитва 🙏 <news@example.org>", now=NOW)
     head = raw.split(b"\r\n\r\n", 1)[0]
     head.decode("ascii")  # every header is 7-bit
     assert b"=?utf-8?" in head
     assert max(len(line) for line in head.split(b"\r\n")) <= 78
-    parsed = parse(message)
+    parsed = parse(raw)
     assert str(parsed["Subject"]) == subject
     # RFC 2047 decoding of the raw header gives the name back exactly...
     raw_to = message_from_bytes_compat32(raw)["To"]

@@ -18,15 +18,36 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class SharedBody:
+    """The part of an email that many recipients share, split where their footer goes. One
+    object per distinct body, so channels can encode it once (`key` identifies it)."""
+
+    key: str
+    text_before: str
+    text_after: str
+    html_before: str
+    html_after: str
+
+
+@dataclass(frozen=True)
 class EmailContent:
     to_address: str
     to_name: str
     subject: str
-    text: str
-    html: str
+    body: SharedBody
+    text_footer: str
+    html_footer: str
     message_id: str
     list_id: str
     unsubscribe_url: str | None
+
+    @property
+    def text(self) -> str:
+        return self.body.text_before + self.text_footer + self.body.text_after
+
+    @property
+    def html(self) -> str:
+        return self.body.html_before + self.html_footer + self.body.html_after
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from notifier.channels.base import EmailContent, Limits, Outcome, Outgoing, Result
-from notifier.email_message import build_email
+from notifier.email_message import EmailBuilder
 
 
 class MaildirSender:
     name = "maildir"
     limits = Limits(batch_size=200)
 
-    def __init__(self, path: Path, *, mail_from: str) -> None:
+    def __init__(self, path: Path, *, mail_from: str, reply_to: str | None = None) -> None:
         self.path = path
-        self.mail_from = mail_from
+        self.builder = EmailBuilder(mail_from=mail_from, reply_to=reply_to)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._box = mailbox.Maildir(str(path), create=True)
 
@@ -33,8 +33,7 @@ class MaildirSender:
                 results.append(Result(message.outbox_id, Outcome.PERMANENT, "not an email"))
                 continue
             try:
-                email = build_email(content, mail_from=self.mail_from, now=now)
-                self._box.add(email.as_bytes())
+                self._box.add(self.builder.build(content, now=now))
             except OSError as exc:  # disk full, permissions: try again later
                 results.append(Result(message.outbox_id, Outcome.TEMPORARY, f"maildir: {exc}"))
             except (ValueError, TypeError) as exc:  # the message itself cannot be built

@@ -13,6 +13,8 @@ def build_senders(settings: Settings) -> dict[Channel, Sender]:
     """Email → Maildir in `<data_dir>/mail`; Telegram → transcript file. (SMTP and the Bot API
     take their place when configured.)"""
     return {
-        Channel.EMAIL: MaildirSender(settings.mail_dir, mail_from=settings.mail_from),
+        Channel.EMAIL: MaildirSender(
+            settings.mail_dir, mail_from=settings.mail_from, reply_to=settings.reply_to
+        ),
         Channel.TELEGRAM: TranscriptSender(settings.telegram_transcript),
     }

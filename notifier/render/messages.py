@@ -11,6 +11,7 @@ from typing import Any
 import css_inline
 from markupsafe import Markup
 
+from notifier.channels.base import SharedBody
 from notifier.config import Settings
 from notifier.render.templates import make_environment, render
 from notifier.render.views import CaseView, CountrySection, UpdateView, count_updates
@@ -113,6 +114,20 @@ class Renderer:
         html = render(self.env, f"email/{kind}.html", context | {"personal": Markup(PERSONAL_MARK)})
         return RenderedBody(Channel.EMAIL, subject, tidy(text), self.inliner.inline(html))
 
+    def footers(self, personal: Personal) -> tuple[str, str]:
+        """The personal footer of an email, as text and as HTML."""
+        context = {
+            "name": personal.name,
+            "email": personal.email,
+            "reason": personal.reason,
+            "unsubscribe_url": personal.unsubscribe_url,
+            "preferences_url": personal.preferences_url,
+        }
+        return (
+            render(self.env, "email/footer.txt", context).strip(),
+            render(self.env, "email/footer.html", context),
+        )
+
     def personalise(self, body: RenderedBody, personal: Personal | None) -> FinalMessage:
         """The message one recipient gets: the shared body with their footer in place."""
         if body.channel is Channel.TELEGRAM or personal is None:
@@ -121,17 +136,16 @@ class Renderer:
                 body.text.replace(PERSONAL_MARK, ""),
                 body.html.replace(PERSONAL_MARK, ""),
             )
-        context = {
-            "name": personal.name,
-            "email": personal.email,
-            "reason": personal.reason,
-            "unsubscribe_url": personal.unsubscribe_url,
-            "preferences_url": personal.preferences_url,
-        }
-        text_footer = render(self.env, "email/footer.txt", context).strip()
-        html_footer = render(self.env, "email/footer.html", context)
+        text_footer, html_footer = self.footers(personal)
         return FinalMessage(
             body.subject,
             body.text.replace(PERSONAL_MARK, text_footer),
             body.html.replace(PERSONAL_MARK, html_footer),
         )
+
+
+def shared_body(body: RenderedBody) -> SharedBody:
+    """Split an email body where the personal footer goes."""
+    text_before, _, text_after = body.text.partition(PERSONAL_MARK)
+    html_before, _, html_after = body.html.partition(PERSONAL_MARK)
+    return SharedBody(body.digest, text_before, text_after, html_before, html_after)
