@@ -8,7 +8,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -42,6 +42,7 @@ from notifier.store.models import (
     Body,
     Case,
     Channel,
+    ChannelHealth,
     ListMember,
     MailingList,
     MessageKind,
@@ -53,6 +54,7 @@ from notifier.store.models import (
     Update,
     utcnow,
 )
+from notifier.store.upsert import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,7 @@ class Deliverer:
         self._alert_bodies: dict[tuple[int, Channel, str], RenderedBody] = {}
         self._bodies: dict[int, RenderedBody] = {}
         self._shared: dict[str, SharedBody] = {}
+        self._health: dict[str, tuple[float | None, str]] = {}
 
     def _alert_body(
         self, update_row: Update, case: Case, channel: Channel, locale: str
@@ -162,6 +165,7 @@ class Deliverer:
                 results += [Result(m.outbox_id, Outcome.TEMPORARY, repr(exc)) for m in messages]
         checkpoint("deliver.after_send")
         await self._record(results, suppressed, created, moment, report)
+        await self._save_health(moment)
         checkpoint("deliver.after_record")
         return report
 
@@ -315,7 +319,7 @@ class Deliverer:
                 report.errors.append(f"#{result.outbox_id}: {error}")
                 if result.outcome is Outcome.TEMPORARY:
                     attempts = claimed[result.outbox_id].attempts
-                    if now - claimed[result.outbox_id].created_at > max_age:
+                    if now - claimed[result.outbox_id].queued_at > max_age:
                         await mark_final(
                             session, [result.outbox_id], OutboxStatus.FAILED,
                             f"gave up after {attempts} attempts: {error}",
@@ -345,6 +349,33 @@ class Deliverer:
                             )
                             .values(status=SubscriberStatus.BOUNCED)
                         )
+
+    async def _save_health(self, now: datetime) -> None:
+        """Write each sender's state where `notifier status` can read it, when it changed."""
+        changed = []
+        for sender in self.senders.values():
+            snapshot = (sender.state.paused_until, sender.state.note)
+            if self._health.get(sender.name) != snapshot:
+                self._health[sender.name] = snapshot
+                changed.append(sender)
+        if not changed:
+            return
+        async with self.store.transaction() as session:
+            for sender in changed:
+                paused = sender.state.paused_until
+                row = {
+                    "name": sender.name,
+                    "paused_until": datetime.fromtimestamp(paused, UTC) if paused else None,
+                    "note": sender.state.note,
+                    "updated_at": now,
+                }
+                stmt = insert_for(session, ChannelHealth.__table__)  # type: ignore[arg-type]
+                await session.execute(
+                    stmt.values(**row).on_conflict_do_update(
+                        index_elements=["name"],
+                        set_={k: v for k, v in row.items() if k != "name"},
+                    )
+                )
 
     async def drain(
         self, *, stop: asyncio.Event | None = None, now: datetime | None = None

@@ -12,19 +12,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.store.models import OutboxMessage, OutboxStatus
 
 CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.RETRY)
+#: What an admin may send again (not what was sent, nor what is being sent now).
+RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.RETRY, OutboxStatus.SUPPRESSED)
 
 
 @dataclass(frozen=True)
 class Claimed:
     id: int
     attempts: int
-    created_at: datetime
+    #: When the current delivery effort began (creation, or the last `outbox retry`).
+    queued_at: datetime
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
@@ -61,7 +64,11 @@ async def claim(
             lease_until=now + lease,
             attempts=OutboxMessage.attempts + 1,
         )
-        .returning(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.created_at)
+        .returning(
+            OutboxMessage.id,
+            OutboxMessage.attempts,
+            func.coalesce(OutboxMessage.queued_at, OutboxMessage.created_at),
+        )
     )
     rows = (await session.execute(stmt)).all()
     return sorted((Claimed(i, a, c) for i, a, c in rows), key=lambda c: c.id)
@@ -133,3 +140,28 @@ async def counts(session: AsyncSession) -> list[tuple[str, str, int]]:
         .order_by(OutboxMessage.channel, OutboxMessage.status)
     )
     return [(c.value, s.value, n) for c, s, n in rows]
+
+
+async def retry(
+    session: AsyncSession, *, ids: Sequence[int] = (), failed: bool = False, now: datetime
+) -> int:
+    """Send these messages (or every failed one) again: pending now, a fresh delivery effort
+    (the max-age clock restarts), attempts and the last error kept as history."""
+    condition: list[ColumnElement[bool]] = []
+    if ids:
+        condition.append(OutboxMessage.id.in_(ids))
+    if failed:
+        condition.append(OutboxMessage.status == OutboxStatus.FAILED)
+    if not condition:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            or_(*condition),
+            OutboxMessage.status.in_(
+                [OutboxStatus.FAILED, OutboxStatus.RETRY, OutboxStatus.SUPPRESSED]
+            ),
+        )
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, queued_at=now, lease_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

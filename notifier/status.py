@@ -11,7 +11,14 @@ from notifier.digests import list_schedule, personal_groups
 from notifier.outbox import counts
 from notifier.schedule import next_due
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, Cursor, MailingList, OutboxMessage, Update
+from notifier.store.models import (
+    Cadence,
+    ChannelHealth,
+    Cursor,
+    MailingList,
+    OutboxMessage,
+    Update,
+)
 from notifier.watch import WATCH_CURSOR
 
 
@@ -22,6 +29,7 @@ class Status:
     latest_update: int = 0
     next_digests: list[tuple[str, datetime]] = field(default_factory=list)
     recent_errors: list[tuple[int, str, str, str]] = field(default_factory=list)
+    channels: list[tuple[str, datetime | None, str]] = field(default_factory=list)
 
 
 async def read_status(store: Store, *, now: datetime) -> Status:
@@ -58,5 +66,10 @@ async def read_status(store: Store, *, now: datetime) -> Status:
             .limit(10)
         )
         status.recent_errors = [(i, c.value, s.value, e or "") for i, c, s, e in rows]
+        health = await session.scalars(select(ChannelHealth).order_by(ChannelHealth.name))
+        status.channels = [
+            (h.name, h.paused_until if h.paused_until and h.paused_until > now else None, h.note)
+            for h in health
+        ]
     status.next_digests.sort(key=lambda x: x[1])
     return status

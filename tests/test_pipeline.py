@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from notifier.channels.base import Limits, Outcome, Outgoing, Result
+from notifier.channels.base import ChannelState, Limits, Outcome, Outgoing, Result
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -322,6 +322,7 @@ class FlakySender:
 
     def __init__(self, failures: int, outcome: Outcome) -> None:
         self.limits = Limits()
+        self.state = ChannelState()
         self.failures = failures
         self.outcome = outcome
         self.seen: Counter[int] = Counter()
@@ -383,6 +384,13 @@ async def test_a_message_failing_past_the_max_age_is_failed(settings: Settings) 
         assert row.status is OutboxStatus.FAILED
         assert row.last_error is not None
         assert row.last_error.startswith("gave up after 1 attempts: 451")
+        # An admin sends it again: a fresh delivery effort, the max-age clock restarted.
+        from notifier.outbox import retry
+
+        async with p.store.transaction() as session:
+            assert await retry(session, failed=True, now=late) == 1
+        p.deliverer.senders = {Channel.EMAIL: FlakySender(0, Outcome.TEMPORARY)}
+        assert (await p.deliverer.drain(now=late)).sent == 1
 
 
 async def test_a_bounce_fails_the_message_and_stops_mail_to_the_address(

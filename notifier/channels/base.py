@@ -92,6 +92,7 @@ class ChannelState:
 class Sender(Protocol):
     name: str
     limits: Limits
+    state: ChannelState
 
     async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
         """Send each message; one result per message, in any order. Never raises for one bad

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from notifier.channels.base import EmailContent, Limits, Outcome, Outgoing, Result
+from notifier.channels.base import ChannelState, EmailContent, Limits, Outcome, Outgoing, Result
 from notifier.email_message import EmailBuilder
 
 
@@ -20,6 +20,7 @@ class MaildirSender:
 
     def __init__(self, path: Path, *, mail_from: str, reply_to: str | None = None) -> None:
         self.path = path
+        self.state = ChannelState()
         self.builder = EmailBuilder(mail_from=mail_from, reply_to=reply_to)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._box = mailbox.Maildir(str(path), create=True)

@@ -3,18 +3,46 @@
 from __future__ import annotations
 
 from notifier.channels.base import Sender
+from notifier.channels.dkim import DkimSigner
 from notifier.channels.maildir import MaildirSender
+from notifier.channels.smtp import SmtpSender
 from notifier.channels.transcript import TranscriptSender
 from notifier.config import Settings
+from notifier.smtp_url import parse_smtp_url
 from notifier.store.models import Channel
 
 
-def build_senders(settings: Settings) -> dict[Channel, Sender]:
-    """Email → Maildir in `<data_dir>/mail`; Telegram → transcript file. (SMTP and the Bot API
-    take their place when configured.)"""
-    return {
-        Channel.EMAIL: MaildirSender(
+def email_sender(settings: Settings) -> Sender:
+    """SMTP when `smtp_url` is set, else the Maildir in `<data_dir>/mail`."""
+    if settings.smtp_url is None:
+        return MaildirSender(
             settings.mail_dir, mail_from=settings.mail_from, reply_to=settings.reply_to
-        ),
+        )
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    server = parse_smtp_url(settings.smtp_url.get_secret_value(), password=password)
+    dkim = None
+    if settings.dkim_selector and settings.dkim_domain and settings.dkim_private_key_file:
+        dkim = DkimSigner.from_files(
+            selector=settings.dkim_selector,
+            domain=settings.dkim_domain,
+            key_file=settings.dkim_private_key_file,
+        )
+    return SmtpSender(
+        server,
+        mail_from=settings.mail_from,
+        reply_to=settings.reply_to,
+        pool_size=settings.smtp_pool_size,
+        rate_limit=settings.smtp_rate_limit,
+        timeout=settings.smtp_timeout,
+        verify_tls=settings.smtp_verify_tls,
+        ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+        dkim=dkim,
+    )
+
+
+def build_senders(settings: Settings) -> dict[Channel, Sender]:
+    """Email → SMTP or the Maildir; Telegram → the transcript file (the Bot API comes next)."""
+    return {
+        Channel.EMAIL: email_sender(settings),
         Channel.TELEGRAM: TranscriptSender(settings.telegram_transcript),
     }

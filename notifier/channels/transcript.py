@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from notifier.channels.base import Limits, Outcome, Outgoing, Result, TelegramContent
+from notifier.channels.base import ChannelState, Limits, Outcome, Outgoing, Result, TelegramContent
 from notifier.render.telegram_html import TELEGRAM_LIMIT
 
 
@@ -20,6 +20,7 @@ class TranscriptSender:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.state = ChannelState()
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def _write(self, messages: Sequence[Outgoing]) -> list[Result]:

@@ -9,7 +9,17 @@ import typer
 from typer.core import TyperGroup
 
 from notifier import __version__
-from notifier.cli import admin, cases, digest, lists, run, status, subscribers, updates
+from notifier.cli import (
+    admin,
+    cases,
+    digest,
+    lists,
+    outbox,
+    run,
+    status,
+    subscribers,
+    updates,
+)
 from notifier.cli.shell import State, report_error
 from notifier.errors import NotifierError
 
@@ -40,6 +50,7 @@ app.add_typer(lists.app, name="lists")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.add_typer(digest.app, name="digest")
+app.add_typer(outbox.app, name="outbox")
 app.command("run")(run.run)
 app.command("worker")(run.worker)
 app.command("status")(status.status)

@@ -27,6 +27,14 @@ def status(
                     "outbox": [{"channel": c, "status": st, "count": n} for c, st, n in s.outbox],
                     "watch": {"cursor": s.watch_cursor, "latest_update": s.latest_update},
                     "next_digests": [{"what": w, "at": t.isoformat()} for w, t in s.next_digests],
+                    "channels": [
+                        {
+                            "name": n,
+                            "paused_until": p.isoformat() if p else None,
+                            "note": note,
+                        }
+                        for n, p, note in s.channels
+                    ],
                     "recent_errors": [
                         {"id": i, "channel": c, "status": st, "error": e}
                         for i, c, st, e in s.recent_errors
@@ -45,6 +53,11 @@ def status(
             ["digest", "at (UTC)"],
             [[w, f"{t:%a %Y-%m-%d %H:%M}"] for w, t in s.next_digests],
         )
+        for name, paused, note in s.channels:
+            if paused is not None:
+                say(f"channel {name}: PAUSED until {paused:%H:%M:%S} UTC — {note}")
+            elif note:
+                say(f"channel {name}: {note}")
         if s.recent_errors:
             table(
                 "recent errors",

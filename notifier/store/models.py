@@ -405,4 +405,19 @@ class OutboxMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When the current delivery effort began: creation, or an admin's `outbox retry`. A
+    #: message still failing `max_message_age` after this is failed.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChannelHealth(Base):
+    """What each channel last said about itself (paused after failed connections, …), written
+    by whichever process delivers, read by `notifier status`."""
+
+    __tablename__ = "channel_health"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,252 @@
+"""Email over SMTP: a pool of long-lived aiosmtplib connections, many messages per connection,
+one recipient per message, and every server answer sorted into what the outbox should do.
+
+- 2xx: sent.
+- 4xx, timeouts, dropped connections: temporary (the outbox retries, same Message-ID). A 421
+  or a dropped connection also reconnects, and the message is tried once more at once.
+- 5xx for the recipient: permanent; 5.1.x ("no such user") means the address bounced.
+- The server cannot be reached or refuses our login/TLS: every message waits (temporary) and,
+  after repeated failures, the channel pauses for a while and says so in `notifier status`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiosmtplib
+from aiolimiter import AsyncLimiter
+
+from notifier.channels.base import (
+    ChannelState,
+    EmailContent,
+    Limits,
+    Outcome,
+    Outgoing,
+    Result,
+)
+from notifier.channels.dkim import DkimSigner
+from notifier.email_message import EmailBuilder
+from notifier.smtp_url import Security, SmtpServer
+
+#: "5.1.1", "4.2.2"… at the start of a reply's text (RFC 3463 enhanced status codes).
+ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+#: After this many connection failures in a row the channel pauses…
+PAUSE_AFTER = 3
+#: …for this long, doubling on each further failure up to PAUSE_MAX (seconds).
+PAUSE_FIRST = 15.0
+PAUSE_MAX = 600.0
+
+
+class ServerUnreachable(Exception):
+    """Could not connect, secure or log in: no message was tried."""
+
+
+def classify(code: int, text: str) -> Outcome:
+    """What a server's refusal means for the message."""
+    if 400 <= code < 500:
+        return Outcome.TEMPORARY
+    enhanced = ENHANCED.match(text or "")
+    if enhanced and enhanced.group(1) == "5" and enhanced.group(2) == "1":
+        return Outcome.BOUNCED
+    return Outcome.PERMANENT if code >= 500 else Outcome.TEMPORARY
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    outbox_id: int
+    recipient: str
+    data: bytes
+
+
+class SmtpSender:
+    name = "smtp"
+
+    def __init__(
+        self,
+        server: SmtpServer,
+        *,
+        mail_from: str,
+        reply_to: str | None = None,
+        pool_size: int = 4,
+        rate_limit: float | None = None,
+        timeout: float = 60.0,
+        verify_tls: bool = True,
+        ca_file: str | None = None,
+        dkim: DkimSigner | None = None,
+    ) -> None:
+        self.server = server
+        self.builder = EmailBuilder(mail_from=mail_from, reply_to=reply_to)
+        self.pool_size = pool_size
+        self.limits = Limits(messages_per_second=rate_limit, batch_size=max(100, pool_size * 50))
+        self.timeout = timeout
+        self.dkim = dkim
+        self.state = ChannelState()
+        self._limiter = AsyncLimiter(rate_limit, 1) if rate_limit else None
+        self._tls_context = self._make_tls_context(verify_tls, ca_file)
+        self._pool: list[aiosmtplib.SMTP | None] = [None] * pool_size
+        self._failures = 0
+
+    @staticmethod
+    def _make_tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=ca_file)
+        if not verify:  # for a test relay only; the setting's default is to verify
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.server
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=self.timeout,
+            use_tls=s.security is Security.TLS,
+            start_tls=s.security is Security.STARTTLS,  # never opportunistic: plain is plain
+            tls_context=self._tls_context,
+            username=s.username,
+            password=s.password,
+        )
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise ServerUnreachable(f"login refused: {exc.code} {exc.message}") from exc
+        except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            raise ServerUnreachable(
+                f"cannot connect to {s.host}:{s.port}: {_describe(exc)}"
+            ) from exc
+        return client
+
+    async def _connection(self, slot: int) -> aiosmtplib.SMTP:
+        client = self._pool[slot]
+        if client is None or not client.is_connected:
+            client = self._pool[slot] = await self._connect()
+        return client
+
+    async def _drop(self, slot: int) -> None:
+        client, self._pool[slot] = self._pool[slot], None
+        if client is not None:
+            client.close()
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def _prepare(self, message: Outgoing, now: datetime) -> _Prepared:
+        content = message.content
+        assert isinstance(content, EmailContent)
+        data = self.builder.build(content, now=now)
+        if self.dkim is not None:
+            data = self.dkim.sign(data)
+        return _Prepared(message.outbox_id, content.to_address, data)
+
+    async def _send_one(self, slot: int, item: _Prepared) -> Result:
+        """One message on the slot's connection; reconnects and tries once more if the
+        connection turns out dead (421, or dropped)."""
+        for attempt in (1, 2):
+            client = await self._connection(slot)  # ServerUnreachable propagates
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            try:
+                errors, _ = await client.sendmail(
+                    self.builder.envelope_from, [item.recipient], item.data
+                )
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refusal = exc.recipients[0]
+                return Result(item.outbox_id, classify(refusal.code, refusal.message),
+                              f"{refusal.code} {refusal.message}")  # fmt: skip
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code == 421:  # the server is closing this connection
+                    await self._drop(slot)
+                    if attempt == 1:
+                        continue
+                    return Result(item.outbox_id, Outcome.TEMPORARY, f"421 {exc.message}")
+                return Result(item.outbox_id, classify(exc.code, exc.message),
+                              f"{exc.code} {exc.message}")  # fmt: skip
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+                await self._drop(slot)
+                if attempt == 1 and not isinstance(exc, aiosmtplib.SMTPTimeoutError):
+                    continue
+                return Result(item.outbox_id, Outcome.TEMPORARY, _describe(exc))
+            if errors:  # partial acceptance: one recipient per message, so it is this one
+                reply = next(iter(errors.values()))
+                return Result(item.outbox_id, classify(reply.code, reply.message),
+                              f"{reply.code} {reply.message}")  # fmt: skip
+            return Result(item.outbox_id, Outcome.SENT)
+        raise AssertionError("unreachable")
+
+    async def _worker(
+        self, slot: int, queue: asyncio.Queue[_Prepared], results: list[Result]
+    ) -> None:
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                results.append(await self._send_one(slot, item))
+                self._failures = 0
+            except ServerUnreachable as exc:
+                self._note_failure(str(exc))
+                results.append(Result(item.outbox_id, Outcome.TEMPORARY, str(exc)))
+                # The server is not there: the rest of this batch waits too, untried.
+                while not queue.empty():
+                    rest = queue.get_nowait()
+                    results.append(Result(rest.outbox_id, Outcome.TEMPORARY, str(exc)))
+                return
+
+    def _note_failure(self, error: str) -> None:
+        self._failures += 1
+        if self._failures >= PAUSE_AFTER:
+            pause = min(PAUSE_MAX, PAUSE_FIRST * 2 ** (self._failures - PAUSE_AFTER))
+            self.state.paused_until = time.time() + pause
+            self.state.note = (
+                f"paused {pause:.0f}s after {self._failures} failed connections: {error}"
+            )
+        else:
+            self.state.note = error
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+        paused = self.state.paused_until
+        if paused is not None and paused > time.time():
+            wait = paused - time.time()
+            return [
+                Result(m.outbox_id, Outcome.TEMPORARY, self.state.note, retry_after=wait)
+                for m in messages
+            ]
+        now = datetime.now(UTC)
+        results: list[Result] = []
+        queue: asyncio.Queue[_Prepared] = asyncio.Queue()
+        for message in messages:
+            try:
+                queue.put_nowait(self._prepare(message, now))
+            except (ValueError, TypeError, UnicodeError) as exc:
+                results.append(Result(message.outbox_id, Outcome.PERMANENT, f"message: {exc}"))
+        workers = min(self.pool_size, queue.qsize())
+        await asyncio.gather(*(self._worker(slot, queue, results) for slot in range(workers)))
+        if self._failures == 0:
+            self.state.paused_until = None
+            self.state.note = ""
+        return results
+
+    async def close(self) -> None:
+        for slot, client in enumerate(self._pool):
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+            self._pool[slot] = None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        text += f" (certificate: {cause.verify_message})"
+    return text

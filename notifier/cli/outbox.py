@@ -1,0 +1,94 @@
+"""`notifier outbox list|retry`: who did not get a message, and sending exactly those again."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.config import Settings
+from notifier.errors import InputError
+from notifier.outbox import retry
+from notifier.store.engine import Store
+from notifier.store.models import OutboxMessage, OutboxStatus, Subscriber, utcnow
+
+app = typer.Typer(help="The outbox: every message, its status and its last error.")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help="pending, sending, sent, retry, failed or suppressed.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List messages, newest first, with their recipient, attempts and last error."""
+    wanted = None
+    if status is not None:
+        try:
+            wanted = OutboxStatus(status.lower())
+        except ValueError:
+            allowed = ", ".join(s.value for s in OutboxStatus)
+            raise InputError.single(
+                "outbox list", "--status", f"{status!r}: one of {allowed}"
+            ) from None
+
+    async def job(store: Store, _: Settings) -> None:
+        query = (
+            select(OutboxMessage, Subscriber.email, Subscriber.telegram_chat_id)
+            .outerjoin(Subscriber, Subscriber.id == OutboxMessage.subscriber_id)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+        if wanted is not None:
+            query = query.where(OutboxMessage.status == wanted)
+        async with store.read() as session:
+            rows = (await session.execute(query)).all()
+        data: list[dict[str, Any]] = [
+            {
+                "id": m.id,
+                "channel": m.channel.value,
+                "to": email if m.channel.value == "email" else chat,
+                "key": m.key,
+                "status": m.status.value,
+                "attempts": m.attempts,
+                "next_attempt_at": m.next_attempt_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                "last_error": m.last_error,
+            }
+            for m, email, chat in rows
+        ]
+        if as_json:
+            print_json(data)
+            return
+        table(
+            f"{len(data)} message{'s' if len(data) != 1 else ''}",
+            ["id", "channel", "to", "key", "status", "attempts", "last error"],
+            [[d["id"], d["channel"], d["to"], d["key"], d["status"], d["attempts"],
+              d["last_error"]] for d in data],
+        )  # fmt: skip
+
+    run_with_store(ctx, job)
+
+
+@app.command("retry")
+def retry_(
+    ctx: typer.Context,
+    ids: Annotated[list[int] | None, typer.Option("--id", help="A message id (repeat).")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed message.")] = False,
+) -> None:
+    """Send messages again: the given ids, or every failed one. Sent messages are never
+    re-sent; a subscriber who unsubscribed or bounced still gets nothing."""
+    if not ids and not failed:
+        raise InputError.single("outbox retry", "--id/--failed", "name messages or give --failed")
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            count = await retry(session, ids=ids or [], failed=failed, now=utcnow())
+        say(f"{count} message(s) queued again; `notifier run` (or run --once) sends them")
+
+    run_with_store(ctx, job)
