@@ -118,7 +118,10 @@ class Deliverer:
         self._alert_bodies: dict[tuple[int, Channel, str], RenderedBody] = {}
         self._bodies: dict[int, RenderedBody] = {}
         self._shared: dict[str, SharedBody] = {}
-        self._health: dict[str, tuple[float | None, str]] = {}
+        # What each sender last reported; a healthy sender that never failed writes nothing.
+        self._health: dict[str, tuple[float | None, str]] = {
+            sender.name: (None, "") for sender in senders.values()
+        }
 
     def _alert_body(
         self, update_row: Update, case: Case, channel: Channel, locale: str

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
@@ -18,6 +19,7 @@ from typer.testing import CliRunner, Result
 from notifier.cli import app
 from notifier.config import Settings
 from notifier.store.engine import Store, create_engine, open_store
+from tests.smtp_server import smtp_server, tls_ca  # noqa: F401
 
 PG_ENV = "NOTIFIER_TEST_DATABASE_URL"
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +98,19 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
         yield opened
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The NOTIFIER_* variables that give a process these settings."""
+    env = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"NOTIFIER_{name.upper()}"] = str(value)
+    return env
+
+
 @dataclass
 class Cli:
     """Runs `notifier …` in-process with the test's settings in the environment."""
@@ -104,13 +119,7 @@ class Cli:
     cwd: Path
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        env = {
-            "NOTIFIER_DATA_DIR": str(self.settings.data_dir),
-            "NOTIFIER_DATABASE_URL": self.settings.database_url,
-            "NOTIFIER_CONFIG": "",
-        }
-        if self.settings.templates_dir is not None:
-            env["NOTIFIER_TEMPLATES_DIR"] = str(self.settings.templates_dir)
+        env = {"NOTIFIER_CONFIG": ""} | settings_env(self.settings)
         runner = CliRunner()
         old = Path.cwd()
         os.chdir(self.cwd)

@@ -1,0 +1,366 @@
+"""Email over SMTP against a real aiosmtpd server: headers as received, faults as a real server
+gives them, TLS and AUTH, DKIM — and in every case no message lost."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dkim
+import pytest
+import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select
+
+from notifier.config import Settings
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
+from notifier.service import Pipeline, pipeline
+from notifier.store.cases import add_update, get_case, import_cases
+from notifier.store.models import (
+    Cadence,
+    Channel,
+    OutboxMessage,
+    OutboxStatus,
+    Scope,
+    Severity,
+    Subscriber,
+    SubscriberStatus,
+)
+from notifier.store.subscribers import import_subscribers
+from notifier.watch import watch_once
+from tests.conftest import Cli
+from tests.smtp_server import SmtpServer, TlsMode
+
+KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def smtp_settings(
+    settings: Settings, server: SmtpServer, scheme: str = "smtp", **more: object
+) -> Settings:
+    url = f"{scheme}://{server.host}:{server.port}"
+    return settings.model_copy(
+        update={
+            "smtp_url": _secret(url),
+            "smtp_timeout": 5.0,
+            "mail_from": "Prayer network <news@example.org>",
+            "public_url": "https://notifier.example.org",
+            **more,
+        }
+    )
+
+
+def _secret(value: str) -> object:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+async def seed(p: Pipeline, people: list[tuple[str, str]]) -> None:
+    async with p.store.transaction() as session:
+        await import_cases(session, load_case_files(sample_case_files()))
+        specs = [SubscriberSpec(where="t", email=e, name=n, follows=[KZ]) for e, n in people]
+        await import_subscribers(session, specs, p.settings)
+
+
+async def news(p: Pipeline, title: str = "Appeal court upholds the sentence") -> None:
+    async with p.store.transaction() as session:
+        case = await get_case(session, "kashkumbaev")
+        await add_update(
+            session, case, day=date(2024, 5, 1), title=title, body="The court upheld it.",
+            source_name="Forum 18", source_url="https://www.forum18.org/", severity=Severity.NORMAL,
+        )  # fmt: skip
+    await watch_once(p.store)
+
+
+async def rows(p: Pipeline) -> list[OutboxMessage]:
+    async with p.store.read() as session:
+        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+@asynccontextmanager
+async def smtp_pipeline(settings: Settings) -> AsyncIterator[Pipeline]:
+    async with pipeline(settings) as p:
+        yield p
+
+
+def test_run_once_delivers_alerts_and_digests_with_every_header(
+    cli: Cli, smtp_server: SmtpServer
+) -> None:
+    env_cli = Cli(smtp_settings(cli.settings, smtp_server), cli.cwd)
+    env_cli.ok("cases", "import", "--sample")
+    env_cli.ok("lists", "apply", str(ROOT / "subscribers"))
+    env_cli.ok(
+        "subscribers", "add", "anna@example.org", "--name", "Анна Петрова", "--follow-country", "KZ"
+    )
+    env_cli.ok(
+        "updates", "add", "kashkumbaev", "--title", "Appeal court upholds the sentence",
+        "--source", "Forum 18", "--body", "The court upheld it.",
+    )  # fmt: skip
+    out = env_cli.ok("run", "--once", "--quiet").stdout
+    assert "delivered 1," in out
+    env_cli.ok("digest", "send", "--list", "kazakhstan-prayer-chain")
+    assert len(smtp_server.received) == 5
+    assert not (env_cli.settings.data_dir / "mail").exists()  # nothing went to the Maildir
+
+    alert = next(r for r in smtp_server.received if r.rcpt_tos == ["anna@example.org"])
+    m = alert.message
+    assert alert.mail_from == "news@example.org"
+    assert str(m["From"]) == "Prayer network <news@example.org>"
+    assert m["To"].addresses[0].display_name == "Анна Петрова"
+    assert m["To"].addresses[0].addr_spec == "anna@example.org"
+    assert str(m["Subject"]) == "Pastor Bakhytzhan Kashkumbayev: Appeal court upholds the sentence"
+    assert abs((m["Date"].datetime - datetime.now(UTC)).total_seconds()) < 120
+    assert re.fullmatch(r"<notifier\.\d+\.\d+@example\.org>", str(m["Message-ID"]))
+    assert str(m["List-Id"]) == "notifier alerts <alerts.example.org>"
+    unsubscribe = str(m["List-Unsubscribe"]).strip()
+    assert re.fullmatch(r"<https://notifier\.example\.org/unsubscribe/[\w.-]+>", unsubscribe)
+    assert str(m["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    assert m.get_content_type() == "multipart/alternative"
+    text = m.get_body(("plain",))
+    html = m.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert unsubscribe.strip("<>") in text.get_content()
+    assert unsubscribe.strip("<>") in html.get_content()
+    assert "<img" not in html.get_content()  # no tracking pixels
+    for line in alert.data.split(b"\r\n"):
+        assert len(line) <= 998
+
+    digest = next(r for r in smtp_server.received if r.rcpt_tos == ["prayer-team@example.org"])
+    d = digest.message
+    assert str(d["List-Id"]) == "Kazakhstan prayer chain <kazakhstan-prayer-chain.example.org>"
+    assert str(d["To"]) == "St Andrew's prayer team <prayer-team@example.org>"
+    body = d.get_body(("plain",))
+    assert body is not None
+    assert "Appeal court upholds the sentence" in body.get_content()
+    assert "Father in heaven" in body.get_content()
+
+
+async def test_a_450_is_retried_later_with_the_same_message_id(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
+        await seed(p, [("anna@example.org", "Anna")])
+        await news(p)
+        smtp_server.reply("data", 450, "4.2.0 Mailbox busy")
+        first = await p.deliverer.drain()
+        assert (first.sent, first.retried) == (0, 1)
+        [row] = await rows(p)
+        assert row.status is OutboxStatus.RETRY
+        assert row.last_error == "450 4.2.0 Mailbox busy"
+        later = await p.deliverer.drain(now=row.next_attempt_at)
+        assert later.sent == 1
+        [received] = smtp_server.received
+        assert str(received.message["Message-ID"]).startswith(f"<notifier.{row.id}.")
+
+
+async def test_no_such_user_bounces_that_address_only(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
+        await seed(p, [("anna@example.org", "Anna"), ("gone@example.org", "Gone")])
+        await news(p)
+        smtp_server.reply("rcpt", 550, "5.1.1 No such user", address="gone@example.org", times=5)
+        report = await p.deliverer.drain()
+        assert (report.sent, report.failed) == (1, 1)
+        assert [r.rcpt_tos for r in smtp_server.received] == [["anna@example.org"]]
+        async with p.store.read() as session:
+            gone = await session.scalar(
+                select(Subscriber).where(Subscriber.email == "gone@example.org")
+            )
+            assert gone is not None
+            assert gone.status is SubscriberStatus.BOUNCED
+        failed = [r for r in await rows(p) if r.status is OutboxStatus.FAILED]
+        assert [r.last_error for r in failed] == ["550 5.1.1 No such user"]
+        await news(p, "More news")
+        assert len([r for r in await rows(p) if r.subscriber_id == gone.id]) == 1  # no more mail
+
+
+async def test_a_5xx_without_5_1_fails_the_message_but_keeps_the_address(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
+        await seed(p, [("anna@example.org", "Anna")])
+        await news(p)
+        smtp_server.reply("data", 554, "5.7.1 Message rejected as spam")
+        assert (await p.deliverer.drain()).failed == 1
+        async with p.store.read() as session:
+            anna = await session.scalar(select(Subscriber))
+            assert anna is not None
+            assert anna.status is SubscriberStatus.ACTIVE
+
+
+@pytest.mark.parametrize("fault", ["421", "drop"])
+async def test_a_closed_connection_reconnects_and_loses_nothing(
+    settings: Settings, smtp_server: SmtpServer, fault: str
+) -> None:
+    async with smtp_pipeline(smtp_settings(settings, smtp_server, smtp_pool_size=1)) as p:
+        people = [(f"p{i}@example.org", f"P {i}") for i in range(5)]
+        await seed(p, people)
+        await news(p)
+        if fault == "421":
+            smtp_server.reply_421()
+        else:
+            smtp_server.drop_after_data()
+        report = await p.deliverer.drain()
+        assert report.sent == 5
+        assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == sorted(e for e, _ in people)
+        assert smtp_server.connections == 2  # one dropped, one new
+
+
+async def test_many_messages_share_a_few_connections(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    async with smtp_pipeline(smtp_settings(settings, smtp_server, smtp_pool_size=3)) as p:
+        await seed(p, [(f"p{i}@example.org", "") for i in range(60)])
+        await news(p)
+        assert (await p.deliverer.drain()).sent == 60
+        assert smtp_server.connections == 3
+        assert len({r.message["Message-ID"] for r in smtp_server.received}) == 60
+
+
+async def test_an_unreachable_server_fails_nothing_then_pauses_and_recovers(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    from notifier.status import read_status
+
+    async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
+        await seed(p, [(f"p{i}@example.org", "") for i in range(3)])
+        await news(p)
+        smtp_server.refuse_connections(True)
+        now = datetime.now(UTC)
+        for _ in range(3):
+            report = await p.deliverer.drain(now=now)
+            assert report.failed == 0
+            now += timedelta(hours=1)
+        assert {r.status for r in await rows(p)} == {OutboxStatus.RETRY}
+        assert all("cannot connect" in (r.last_error or "") for r in await rows(p))
+        status = await read_status(p.store, now=datetime.now(UTC))
+        [(name, paused, note)] = status.channels
+        assert name == "smtp"
+        assert paused is not None
+        assert note.startswith("paused")
+        smtp_server.refuse_connections(False)
+        p.deliverer.senders[Channel.EMAIL].state.paused_until = time.time() - 1  # pause over
+        assert (await p.deliverer.drain(now=now + timedelta(hours=2))).sent == 3
+        assert (await read_status(p.store, now=datetime.now(UTC))).channels == [("smtp", None, "")]
+
+
+@pytest.mark.parametrize(("tls", "scheme"), [("starttls", "smtp+starttls"), ("implicit", "smtps")])
+async def test_tls_with_a_trusted_certificate(
+    settings: Settings, tls_ca: trustme.CA, tmp_path: Path, tls: TlsMode, scheme: str
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(ca_file))
+    cert = tls_ca.issue_cert("127.0.0.1", "localhost")
+    with SmtpServer(
+        tls=tls, cert=cert, require_starttls=tls == "starttls", auth=("notifier", "s3cret")
+    ) as server:
+        url = f"{scheme}://notifier:s3cret@{server.host}:{server.port}"
+        configured = smtp_settings(settings, server, smtp_ca_file=ca_file)
+        configured = configured.model_copy(update={"smtp_url": _secret(url)})
+        async with smtp_pipeline(configured) as p:
+            await seed(p, [("anna@example.org", "Anna")])
+            await news(p)
+            assert (await p.deliverer.drain()).sent == 1
+        assert server.received[0].tls
+        assert server.auth_logins == ["notifier"]
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+async def test_an_untrusted_certificate_is_refused_and_mail_waits(
+    settings: Settings, tls_ca: trustme.CA, tls: TlsMode
+) -> None:
+    cert = tls_ca.issue_cert("127.0.0.1", "localhost")  # the client is not told this CA
+    scheme = "smtp+starttls" if tls == "starttls" else "smtps"
+    with SmtpServer(tls=tls, cert=cert) as server:
+        async with smtp_pipeline(smtp_settings(settings, server, scheme)) as p:
+            await seed(p, [("anna@example.org", "Anna")])
+            await news(p)
+            report = await p.deliverer.drain()
+            assert (report.sent, report.failed, report.retried) == (0, 0, 1)
+            [row] = await rows(p)
+            assert "certificate" in (row.last_error or "").lower()
+        assert server.received == []
+
+
+async def test_wrong_password_waits_and_says_so(settings: Settings, tls_ca: trustme.CA) -> None:
+    cert = tls_ca.issue_cert("127.0.0.1", "localhost")
+    with SmtpServer(tls="implicit", cert=cert, auth=("notifier", "right")) as server:
+        ca = Path(settings.data_dir.parent / "ca.pem")
+        tls_ca.cert_pem.write_to_path(str(ca))
+        configured = smtp_settings(settings, server, smtp_ca_file=ca).model_copy(
+            update={
+                "smtp_url": _secret(f"smtps://notifier@{server.host}:{server.port}"),
+                "smtp_password": _secret("wrong"),
+            }
+        )
+        async with smtp_pipeline(configured) as p:
+            await seed(p, [("anna@example.org", "Anna")])
+            await news(p)
+            assert (await p.deliverer.drain()).retried == 1
+            [row] = await rows(p)
+            assert (row.last_error or "").startswith("login refused: 535")
+
+
+async def test_dkim_signature_verifies_with_the_public_key(
+    settings: Settings, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "dkim.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    import base64
+
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    configured = smtp_settings(
+        settings, smtp_server, dkim_selector="n2026", dkim_domain="example.org",
+        dkim_private_key_file=key_file,
+    )  # fmt: skip
+    async with smtp_pipeline(configured) as p:
+        await seed(p, [("anna@example.org", "Анна")])
+        await news(p)
+        assert (await p.deliverer.drain()).sent == 1
+    [received] = smtp_server.received
+    signature = str(received.message["DKIM-Signature"])
+    signed = re.search(r"h=([^;]+)", signature.replace("\r\n", "").replace(" ", ""))
+    assert signed is not None
+    covered = set(signed.group(1).lower().split(":"))
+    assert {"from", "subject", "date", "message-id", "list-id", "list-unsubscribe",
+            "list-unsubscribe-post"} <= covered  # fmt: skip
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"n2026._domainkey.example.org."
+        return record
+
+    assert dkim.verify(received.data, dnsfunc=dns)
+    tampered = received.data.replace(b"Appeal court", b"Appeal COURT", 1)
+    assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+async def test_a_name_with_a_line_break_never_makes_a_header(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
+        await seed(p, [("anna@example.org", "Anna\r\nBcc: victim@example.org")])
+        await news(p, "Title\r\nX-Injected: yes")
+        assert (await p.deliverer.drain()).sent == 1
+    [received] = smtp_server.received
+    assert received.message["Bcc"] is None
+    assert received.message["X-Injected"] is None
+    assert received.rcpt_tos == ["anna@example.org"]
