@@ -364,3 +364,31 @@ async def test_a_name_with_a_line_break_never_makes_a_header(
     assert received.message["Bcc"] is None
     assert received.message["X-Injected"] is None
     assert received.rcpt_tos == ["anna@example.org"]
+
+
+def test_outbox_list_and_retry_from_the_cli(cli: Cli, smtp_server: SmtpServer) -> None:
+    import json
+
+    env_cli = Cli(smtp_settings(cli.settings, smtp_server), cli.cwd)
+    env_cli.ok("cases", "import", "--sample")
+    env_cli.ok("subscribers", "add", "anna@example.org", "--follow-country", "KZ")
+    env_cli.ok("subscribers", "add", "ben@example.org", "--follow-country", "KZ")
+    env_cli.ok("updates", "add", "kashkumbaev", "--title", "News", "--source", "x")
+    smtp_server.reply("data", 554, "5.6.0 Content rejected", address="ben@example.org")
+    env_cli.ok("run", "--once", "--quiet")
+    failed = json.loads(env_cli.ok("outbox", "list", "--status", "failed", "--json").stdout)
+    assert [(m["to"], m["status"], m["last_error"]) for m in failed] == [
+        ("ben@example.org", "failed", "554 5.6.0 Content rejected")
+    ]
+    assert "1 message(s) queued again" in env_cli.ok("outbox", "retry", "--failed").stdout
+    assert "delivered 1," in env_cli.ok("run", "--once", "--quiet").stdout
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == [
+        "anna@example.org",
+        "ben@example.org",
+    ]
+    everything = json.loads(env_cli.ok("outbox", "list", "--json").stdout)
+    assert {m["status"] for m in everything} == {"sent"}
+    assert "0 message(s) queued again" in env_cli.ok("outbox", "retry", "--id", "1").stdout
+    bad = env_cli("outbox", "list", "--status", "lost")
+    assert bad.exit_code == 1
+    assert "[--status]: 'lost': one of pending" in bad.stderr
