@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = None
     #: Reply-To for every email (e.g. the list's coordinator); default none.
     reply_to: str | None = None
+    #: A Telegram bot token (from @BotFather): Telegram messages go through the Bot API and
+    #: `notifier run` starts the bot. Without one, they go to a transcript file.
+    telegram_bot_token: SecretStr | None = None
+    #: The Bot API's base URL, "https://api.telegram.org/bot" by default (tests use a fake).
+    telegram_api_url: str | None = None
     #: DKIM signing (all three, or none): selector, domain, and the PEM private key file.
     dkim_selector: str | None = None
     dkim_domain: str | None = None

@@ -39,14 +39,8 @@ from notifier.store.models import (
     Subscription,
     Update,
 )
+from notifier.store.reach import reachable
 from notifier.store.upsert import insert_for
-
-
-def _reachable(channel: Channel):  # type: ignore[no-untyped-def]
-    """The subscriber has an address on this channel."""
-    if channel is Channel.EMAIL:
-        return Subscriber.email.is_not(None)
-    return Subscriber.telegram_chat_id.is_not(None)
 
 
 async def lists_following(session: AsyncSession, case: Case) -> list[MailingList]:
@@ -68,8 +62,8 @@ def alert_recipients(case: Case, *, urgent: bool, lists: list[MailingList]) -> S
     active = Subscriber.status == SubscriberStatus.ACTIVE
     base = select(Subscription.subscriber_id, cast(Subscription.channel, String)).join(Subscriber)
     reach = or_(
-        and_(Subscription.channel == Channel.EMAIL, _reachable(Channel.EMAIL)),
-        and_(Subscription.channel == Channel.TELEGRAM, _reachable(Channel.TELEGRAM)),
+        and_(Subscription.channel == Channel.EMAIL, reachable(Channel.EMAIL)),
+        and_(Subscription.channel == Channel.TELEGRAM, reachable(Channel.TELEGRAM)),
     )
     # Three index range scans rather than one OR the planner might not split.
     parts: list[Any] = [
@@ -87,7 +81,7 @@ def alert_recipients(case: Case, *, urgent: bool, lists: list[MailingList]) -> S
             parts.append(
                 select(ListMember.subscriber_id, literal(channel.value, String).label("channel"))
                 .join(Subscriber, Subscriber.id == ListMember.subscriber_id)
-                .where(ListMember.list_id.in_(ids), active, _reachable(channel))
+                .where(ListMember.list_id.in_(ids), active, reachable(channel))
             )
     return union(*parts).subquery("recipients")
 

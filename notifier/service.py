@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from notifier.channels.registry import build_senders
 from notifier.config import Settings
-from notifier.deliver import Deliverer, DeliverReport
+from notifier.delivery import Deliverer, DeliverReport
 from notifier.digests import (
     DigestReport,
     PersonalGroup,

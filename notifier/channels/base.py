@@ -70,6 +70,7 @@ class Outcome(StrEnum):
     TEMPORARY = "temporary"  # retry later, with backoff
     PERMANENT = "permanent"  # fail this message
     BOUNCED = "bounced"  # fail, and stop sending to this address
+    BLOCKED = "blocked"  # the user blocked the bot / the bot left the group: stop that chat
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Result:
     outcome: Outcome
     error: str | None = None
     retry_after: float | None = None  # seconds the server asked us to wait
+    new_chat_id: int | None = None  # Telegram moved the group here (and it was sent there)
 
 
 @dataclass

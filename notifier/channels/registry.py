@@ -6,6 +6,7 @@ from notifier.channels.base import Sender
 from notifier.channels.dkim import DkimSigner
 from notifier.channels.maildir import MaildirSender
 from notifier.channels.smtp import SmtpSender
+from notifier.channels.telegram import TelegramSender
 from notifier.channels.transcript import TranscriptSender
 from notifier.config import Settings
 from notifier.smtp_url import parse_smtp_url
@@ -40,9 +41,14 @@ def email_sender(settings: Settings) -> Sender:
     )
 
 
+def telegram_sender(settings: Settings) -> Sender:
+    """The Bot API when `telegram_bot_token` is set, else the transcript file."""
+    if settings.telegram_bot_token is None:
+        return TranscriptSender(settings.telegram_transcript)
+    return TelegramSender(
+        settings.telegram_bot_token.get_secret_value(), api_url=settings.telegram_api_url
+    )
+
+
 def build_senders(settings: Settings) -> dict[Channel, Sender]:
-    """Email → SMTP or the Maildir; Telegram → the transcript file (the Bot API comes next)."""
-    return {
-        Channel.EMAIL: email_sender(settings),
-        Channel.TELEGRAM: TranscriptSender(settings.telegram_transcript),
-    }
+    return {Channel.EMAIL: email_sender(settings), Channel.TELEGRAM: telegram_sender(settings)}

@@ -29,6 +29,7 @@ from notifier.store.models import (
     Subscriber,
     SubscriberStatus,
 )
+from notifier.store.reach import reachable
 from notifier.store.upsert import insert_for
 
 
@@ -92,11 +93,6 @@ async def _enqueue_list(
     key: str,
     now: datetime,
 ) -> int:
-    reachable = (
-        Subscriber.email.is_not(None)
-        if channel is Channel.EMAIL
-        else Subscriber.telegram_chat_id.is_not(None)
-    )
     rows = (
         select(
             literal(channel.value).label("channel"),
@@ -117,7 +113,7 @@ async def _enqueue_list(
             and_(
                 ListMember.list_id == mailing_list.id,
                 Subscriber.status == SubscriberStatus.ACTIVE,
-                reachable,
+                reachable(channel),
             )
         )
     )

@@ -34,6 +34,7 @@ from notifier.store.models import (
     SubscriberStatus,
     Subscription,
 )
+from notifier.store.reach import reachable
 
 #: Subscribers whose personal digests are built per transaction.
 CHUNK = 2_000
@@ -136,11 +137,8 @@ async def build_personal_digests(
             *_group_filter(group),  # type: ignore[arg-type]
             Subscriber.id.in_(subscriber_ids),
             or_(
-                and_(Subscription.channel == Channel.EMAIL, Subscriber.email.is_not(None)),
-                and_(
-                    Subscription.channel == Channel.TELEGRAM,
-                    Subscriber.telegram_chat_id.is_not(None),
-                ),
+                and_(Subscription.channel == Channel.EMAIL, reachable(Channel.EMAIL)),
+                and_(Subscription.channel == Channel.TELEGRAM, reachable(Channel.TELEGRAM)),
             ),
         )
     )

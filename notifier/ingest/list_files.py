@@ -72,6 +72,8 @@ class ListSpec(BaseModel):
     schedule: str = "mon 07:00"
     time_zone: str = "UTC"
     channels: list[Channel] = [Channel.EMAIL]
+    #: Telegram messages cannot be forwarded or saved (for lists serving people at risk).
+    protect_content: bool = False
     members: list[MemberSpec] = []
 
     #: "FILE:LINE" of each follow, once `locate` knows the file; for problems found in the store.

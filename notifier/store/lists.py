@@ -67,6 +67,7 @@ async def _apply_one(
         "schedule": spec.schedule,
         "time_zone": spec.time_zone,
         "channels": [c.value for c in spec.channels],
+        "protect_content": spec.protect_content,
     }
     for name, value in values.items():
         if getattr(mailing_list, name, None) != value:

@@ -223,6 +223,8 @@ class Subscriber(Base):
     digest_day: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Bumped to revoke every signed link (unsubscribe, preferences) issued so far.
     token_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: Set when Telegram said the user blocked the bot: nothing more goes to that chat.
+    telegram_blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.ACTIVE
     )
@@ -285,6 +287,11 @@ class MailingList(Base):
     schedule: Mapped[str] = mapped_column(String(40), default="mon 07:00")
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Telegram messages of this list cannot be forwarded or saved (lists serving people in
+    #: hostile countries ask for this).
+    protect_content: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -294,6 +301,33 @@ class MailingList(Base):
     members: Mapped[list[ListMember]] = relationship(
         back_populates="mailing_list", cascade="all, delete-orphan"
     )
+
+
+class ChatStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REMOVED = "removed"  # the bot was removed from the group, or an admin unsubscribed it
+
+
+class ListChat(Base):
+    """A Telegram group subscribed to a list's digests by one of its admins."""
+
+    __tablename__ = "list_chats"
+    __table_args__ = (Index("ix_list_chats_chat", "chat_id"),)
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[ChatStatus] = mapped_column(
+        _enum(ChatStatus, "chat_status"), default=ChatStatus.ACTIVE
+    )
+    #: The Telegram user (a group admin) who subscribed the group.
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    mailing_list: Mapped[MailingList] = relationship()
 
 
 class ListFollow(Base):
@@ -421,3 +455,15 @@ class ChannelHealth(Base):
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ChannelLease(Base):
+    """Which process may send on a channel that must have one sender at a time (Telegram: its
+    rate limits hold per bot token, across every process). Renewed while sending; a holder
+    that dies loses it when `until` passes."""
+
+    __tablename__ = "channel_leases"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    until: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,151 @@
+"""Telegram through the Bot API with python-telegram-bot: HTML parse mode, messages split under
+4096 characters and sent in order, link previews off, `protect_content` when the list asks.
+
+Limits (Telegram's): about 30 messages a second per bot, 1 a second per chat, 20 a minute per
+group. AIORateLimiter keeps the overall and group limits and waits out a 429's retry_after;
+a per-chat limiter keeps 1 a second. Only one process sends per bot token at a time (the
+deliverer holds a lease), so the limits hold across workers.
+
+Errors: RetryAfter beyond the limiter's retries → temporary, after what Telegram asked;
+Forbidden (blocked, kicked) → blocked: that chat gets nothing more; ChatMigrated → sent to the
+new chat id, which the deliverer stores; "chat not found" and other bad requests → failed;
+time-outs and network errors → temporary."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import timedelta
+
+from aiolimiter import AsyncLimiter
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import AIORateLimiter, ExtBot
+
+from notifier.channels.base import (
+    ChannelState,
+    Limits,
+    Outcome,
+    Outgoing,
+    Result,
+    TelegramContent,
+)
+from notifier.render.telegram_html import TELEGRAM_LIMIT
+
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+#: Requests in flight at once; AIORateLimiter paces them to the overall limit.
+CONCURRENCY = 30
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def lease_name(token: str) -> str:
+    """The lease that makes one process at a time the sender for this bot token."""
+    return "telegram:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+class TelegramSender:
+    name = "telegram"
+    #: One sending process per bot token (the deliverer takes a lease named `lease`).
+    exclusive = True
+
+    def __init__(self, token: str, *, api_url: str | None = None, max_retries: int = 2) -> None:
+        self.limits = Limits(max_body_chars=TELEGRAM_LIMIT, messages_per_second=30, batch_size=60)
+        self.state = ChannelState()
+        self.lease = lease_name(token)
+        self.bot = ExtBot(
+            token,
+            base_url=api_url or DEFAULT_API_URL,
+            rate_limiter=AIORateLimiter(max_retries=max_retries),
+        )
+        self._per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._started = False
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def _start(self) -> None:
+        if not self._started:
+            await self.bot.initialize()
+            self._started = True
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._per_chat.get(chat_id)
+        if limiter is None:
+            limiter = self._per_chat[chat_id] = AsyncLimiter(1, 1)
+            if len(self._per_chat) > 10_000:
+                self._per_chat.popitem(last=False)
+        return limiter
+
+    async def _send_chunks(self, chat_id: int, content: TelegramContent) -> None:
+        for chunk in content.chunks:
+            async with self._chat_limiter(chat_id):
+                await self.bot.send_message(
+                    chat_id,
+                    chunk,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    protect_content=content.protect_content,
+                )
+
+    async def _send_one(self, message: Outgoing) -> Result:
+        content = message.content
+        if not isinstance(content, TelegramContent):
+            return Result(message.outbox_id, Outcome.PERMANENT, "not a Telegram message")
+        async with self._slots:
+            try:
+                try:
+                    await self._send_chunks(content.chat_id, content)
+                except ChatMigrated as moved:
+                    await self._send_chunks(moved.new_chat_id, content)
+                    return Result(message.outbox_id, Outcome.SENT, new_chat_id=moved.new_chat_id)
+            except RetryAfter as exc:
+                wait = _seconds(exc.retry_after)
+                return Result(message.outbox_id, Outcome.TEMPORARY, str(exc), retry_after=wait)
+            except Forbidden as exc:
+                return Result(message.outbox_id, Outcome.BLOCKED, exc.message)
+            except BadRequest as exc:
+                return Result(message.outbox_id, Outcome.PERMANENT, exc.message)
+            except InvalidToken as exc:
+                self.state.note = f"the bot token was refused: {exc.message}"
+                return Result(message.outbox_id, Outcome.TEMPORARY, self.state.note)
+            except (NetworkError, TelegramError) as exc:  # TimedOut is a NetworkError
+                return Result(message.outbox_id, Outcome.TEMPORARY, f"telegram: {exc.message}")
+        return Result(message.outbox_id, Outcome.SENT)
+
+    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+        try:
+            await self._start()
+        except (NetworkError, TelegramError) as exc:
+            self.state.note = f"cannot reach the Bot API: {exc.message}"
+            return [Result(m.outbox_id, Outcome.TEMPORARY, self.state.note) for m in messages]
+        # Messages to one chat go in order (one after another); different chats in parallel.
+        by_chat: OrderedDict[int, list[Outgoing]] = OrderedDict()
+        for message in messages:
+            chat = message.content.chat_id if isinstance(message.content, TelegramContent) else 0
+            by_chat.setdefault(chat, []).append(message)
+
+        async def chat_queue(queue: list[Outgoing]) -> list[Result]:
+            return [await self._send_one(m) for m in queue]
+
+        groups = await asyncio.gather(*(chat_queue(q) for q in by_chat.values()))
+        results = [result for group in groups for result in group]
+        if not any(r.error == self.state.note for r in results):
+            self.state.note = ""  # no message met the problem noted earlier: it is over
+        return results
+
+    async def close(self) -> None:
+        if self._started:
+            await self.bot.shutdown()
+            self._started = False

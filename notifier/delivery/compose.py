@@ -1,0 +1,258 @@
+"""Compose: turn claimed outbox rows into messages for their recipients. Bodies are rendered (or
+loaded) once per distinct body; per recipient only the footer and headers differ. A row that
+must not go out any more (the person left, the update was withdrawn) is suppressed, with why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from notifier.channels.base import EmailContent, Outgoing, SharedBody, TelegramContent
+from notifier.config import Settings
+from notifier.links import Links
+from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
+from notifier.render.telegram_html import split_telegram_html
+from notifier.render.views import case_view, update_view
+from notifier.store.engine import Store
+from notifier.store.models import (
+    Body,
+    Case,
+    Channel,
+    ChatStatus,
+    ListChat,
+    ListMember,
+    MailingList,
+    MessageKind,
+    OutboxMessage,
+    Scope,
+    Subscriber,
+    SubscriberStatus,
+    Update,
+)
+
+#: Rendered bodies kept per process (alerts by update, digests by stored body).
+CACHE_SIZE = 1000
+CHAT_PREFIX = "chat:"
+
+
+def group_chat_of(row: OutboxMessage) -> int | None:
+    """The Telegram group a row goes to, for rows addressed to a group, not a person."""
+    if row.recipient.startswith(CHAT_PREFIX):
+        return int(row.recipient.removeprefix(CHAT_PREFIX))
+    return None
+
+
+def reason_for(subscriber: Subscriber, row: OutboxMessage, case: Case | None) -> str:
+    """Why this person gets this message, in a few words, for the footer."""
+    if row.list_id is not None and row.kind is MessageKind.DIGEST:
+        name = next(
+            (m.mailing_list.name for m in subscriber.memberships if m.list_id == row.list_id),
+            "a prayer chain",
+        )
+        return f"you are on the list “{name}”"
+    if row.kind is MessageKind.DIGEST:
+        return "you asked for a digest of the cases you follow"
+    if case is not None:
+        for sub in subscriber.subscriptions:
+            if sub.scope is Scope.CASE and sub.case_id == case.id:
+                return f"you follow {case.name}"
+        for sub in subscriber.subscriptions:
+            if sub.scope is Scope.COUNTRY and sub.country == case.country:
+                return f"you follow news from {case_view(case).country_name}"
+        for membership in subscriber.memberships:
+            return f"you are on the list “{membership.mailing_list.name}”"
+    return "you follow every case"
+
+
+@dataclass
+class _Batch:
+    """Everything the rows of one batch refer to, loaded in a handful of queries."""
+
+    rows: list[OutboxMessage]
+    subscribers: dict[int, Subscriber]
+    updates: dict[int, tuple[Update, Case]]
+    lists: dict[int, MailingList]
+    chats: dict[tuple[int, int], ListChat]
+
+
+class Composer:
+    def __init__(self, settings: Settings, renderer: Renderer, links: Links) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        self.links = links
+        self._alert_bodies: dict[tuple[int, Channel, str], RenderedBody] = {}
+        self._bodies: dict[int, RenderedBody] = {}
+        self._shared: dict[str, SharedBody] = {}
+
+    async def _load(self, store: Store, ids: Sequence[int]) -> _Batch:
+        async with store.read() as session:
+            rows = list(
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids))
+                    .order_by(OutboxMessage.id)
+                )
+            )
+            subscriber_ids = {r.subscriber_id for r in rows if r.subscriber_id is not None}
+            subscribers = {
+                s.id: s
+                for s in await session.scalars(
+                    select(Subscriber)
+                    .where(Subscriber.id.in_(subscriber_ids))
+                    .options(
+                        selectinload(Subscriber.subscriptions),
+                        selectinload(Subscriber.memberships).selectinload(ListMember.mailing_list),
+                    )
+                )
+            }
+            update_ids = {r.update_id for r in rows if r.update_id is not None}
+            updates = {
+                u.id: (u, c)
+                for u, c in await session.execute(
+                    select(Update, Case).join(Case).where(Update.id.in_(update_ids))
+                )
+            }
+            body_ids = {r.body_id for r in rows if r.body_id is not None} - set(self._bodies)
+            if len(self._bodies) > CACHE_SIZE:
+                self._bodies.clear()
+            for stored in await session.scalars(select(Body).where(Body.id.in_(body_ids))):
+                self._bodies[stored.id] = RenderedBody(
+                    stored.channel, stored.subject, stored.text, stored.html
+                )
+            list_ids = {r.list_id for r in rows if r.list_id is not None}
+            lists = {
+                m.id: m
+                for m in await session.scalars(
+                    select(MailingList).where(MailingList.id.in_(list_ids))
+                )
+            }
+            chat_ids = {c for r in rows if (c := group_chat_of(r)) is not None}
+            chats = {
+                (c.list_id, c.chat_id): c
+                for c in await session.scalars(
+                    select(ListChat).where(ListChat.chat_id.in_(chat_ids))
+                )
+            }
+        return _Batch(rows, subscribers, updates, lists, chats)
+
+    def _alert_body(
+        self, update: Update, case: Case, channel: Channel, locale: str
+    ) -> RenderedBody:
+        key = (update.id, channel, locale)
+        body = self._alert_bodies.get(key)
+        if body is None:
+            if len(self._alert_bodies) > CACHE_SIZE:
+                self._alert_bodies.clear()
+            body = self._alert_bodies[key] = self.renderer.alert(
+                case_view(case), update_view(update), channel, locale
+            )
+        return body
+
+    async def compose(
+        self, store: Store, ids: Sequence[int]
+    ) -> tuple[list[tuple[Channel, Outgoing]], dict[int, str]]:
+        """Messages for the claimed rows, and the rows that must not go out, with why."""
+        batch = await self._load(store, ids)
+        outgoing: list[tuple[Channel, Outgoing]] = []
+        suppressed: dict[int, str] = {}
+        for row in batch.rows:
+            mailing_list = batch.lists.get(row.list_id or -1)
+            chat = group_chat_of(row)
+            if chat is not None:  # a Telegram group subscribed to a list's digest
+                member = batch.chats.get((row.list_id or -1, chat))
+                body = self._bodies.get(row.body_id or -1)
+                if member is None or member.status is not ChatStatus.ACTIVE:
+                    suppressed[row.id] = "group unsubscribed"
+                elif body is None:
+                    suppressed[row.id] = "digest body missing"
+                else:
+                    protect = mailing_list.protect_content if mailing_list else False
+                    outgoing.append((row.channel, self._telegram(row, chat, body, protect)))
+                continue
+            subscriber = batch.subscribers.get(row.subscriber_id or -1)
+            if subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
+                state = subscriber.status.value if subscriber else "gone"
+                suppressed[row.id] = f"recipient {state}"
+                continue
+            case = None
+            if row.kind is MessageKind.ALERT:
+                found = batch.updates.get(row.update_id or -1)
+                if found is None or not found[1].published:
+                    suppressed[row.id] = "update removed or case unpublished"
+                    continue
+                update, case = found
+                body = self._alert_body(update, case, row.channel, subscriber.locale)
+            else:
+                cached = self._bodies.get(row.body_id or -1)
+                if cached is None:
+                    suppressed[row.id] = "digest body missing"
+                    continue
+                body = cached
+            if row.channel is Channel.TELEGRAM:
+                if subscriber.telegram_chat_id is None or subscriber.telegram_blocked_at:
+                    suppressed[row.id] = "no Telegram chat (blocked or unlinked)"
+                    continue
+                protect = mailing_list.protect_content if mailing_list else False
+                outgoing.append(
+                    (row.channel, self._telegram(row, subscriber.telegram_chat_id, body, protect))
+                )
+            elif subscriber.email is None:
+                suppressed[row.id] = "no email address"
+            else:
+                outgoing.append(
+                    (row.channel, self._email(row, subscriber, body, case, mailing_list))
+                )
+        return outgoing, suppressed
+
+    def _telegram(
+        self, row: OutboxMessage, chat: int, body: RenderedBody, protect: bool
+    ) -> Outgoing:
+        text = self.renderer.personalise(body, None).text
+        return Outgoing(row.id, TelegramContent(chat, tuple(split_telegram_html(text)), protect))
+
+    def _email(
+        self,
+        row: OutboxMessage,
+        subscriber: Subscriber,
+        body: RenderedBody,
+        case: Case | None,
+        mailing_list: MailingList | None,
+    ) -> Outgoing:
+        assert subscriber.email is not None
+        unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version)
+        personal = Personal(
+            name=subscriber.name,
+            email=subscriber.email,
+            reason=reason_for(subscriber, row, case),
+            unsubscribe_url=unsubscribe,
+            preferences_url=self.links.preferences_url(subscriber.id, subscriber.token_version),
+        )
+        text_footer, html_footer = self.renderer.footers(personal)
+        shared = self._shared.get(body.digest)
+        if shared is None:
+            if len(self._shared) > CACHE_SIZE:
+                self._shared.clear()
+            shared = self._shared[body.digest] = shared_body(body)
+        domain = self.settings.mail_domain
+        if mailing_list is not None:
+            list_id = f"{mailing_list.name} <{mailing_list.slug}.{domain}>"
+        else:
+            list_id = f"notifier alerts <alerts.{domain}>"
+        return Outgoing(
+            row.id,
+            EmailContent(
+                to_address=subscriber.email,
+                to_name=subscriber.name,
+                subject=body.subject,
+                body=shared,
+                text_footer=text_footer,
+                html_footer=html_footer,
+                # Fixed per row: a retried message carries the same id.
+                message_id=f"<notifier.{row.id}.{int(row.created_at.timestamp())}@{domain}>",
+                list_id=list_id,
+                unsubscribe_url=unsubscribe,
+            ),
+        )
