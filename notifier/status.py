@@ -14,9 +14,12 @@ from notifier.store.engine import Store
 from notifier.store.models import (
     Cadence,
     ChannelHealth,
+    ChatStatus,
     Cursor,
+    ListChat,
     MailingList,
     OutboxMessage,
+    Subscriber,
     Update,
 )
 from notifier.watch import WATCH_CURSOR
@@ -30,6 +33,9 @@ class Status:
     next_digests: list[tuple[str, datetime]] = field(default_factory=list)
     recent_errors: list[tuple[int, str, str, str]] = field(default_factory=list)
     channels: list[tuple[str, datetime | None, str]] = field(default_factory=list)
+    #: Telegram chats that blocked the bot, and groups it was removed from.
+    blocked_chats: int = 0
+    removed_groups: int = 0
 
 
 async def read_status(store: Store, *, now: datetime) -> Status:
@@ -66,6 +72,16 @@ async def read_status(store: Store, *, now: datetime) -> Status:
             .limit(10)
         )
         status.recent_errors = [(i, c.value, s.value, e or "") for i, c, s, e in rows]
+        status.blocked_chats = int(
+            await session.scalar(
+                select(func.count()).where(Subscriber.telegram_blocked_at.is_not(None))
+            )
+            or 0
+        )
+        status.removed_groups = int(
+            await session.scalar(select(func.count()).where(ListChat.status == ChatStatus.REMOVED))
+            or 0
+        )
         health = await session.scalars(select(ChannelHealth).order_by(ChannelHealth.name))
         status.channels = [
             (h.name, h.paused_until if h.paused_until and h.paused_until > now else None, h.note)

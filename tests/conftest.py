@@ -19,9 +19,13 @@ from typer.testing import CliRunner, Result
 from notifier.cli import app
 from notifier.config import Settings
 from notifier.store.engine import Store, create_engine, open_store
+from tests.fake_telegram import fake_bot_api  # noqa: F401
 from tests.smtp_server import smtp_server, tls_ca  # noqa: F401
 
 PG_ENV = "NOTIFIER_TEST_DATABASE_URL"
+# python-telegram-bot 22: RetryAfter.retry_after as a timedelta, without a deprecation warning
+# (which, under filterwarnings=error, would replace the RetryAfter itself).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import timedelta
 
 from aiolimiter import AsyncLimiter
+
+# Opt in to python-telegram-bot's coming behaviour (retry_after as a timedelta) instead of a
+# deprecation warning on every 429.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -44,6 +50,11 @@ from notifier.channels.base import (
 from notifier.render.telegram_html import TELEGRAM_LIMIT
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+# Telegram's limits are counted over sliding windows, so the limiters allow no bursts: a leaky
+# bucket of capacity 1 refilled at the rate. Slightly under each limit, for network jitter.
+OVERALL_PER_SECOND = 29.5
+GROUP_INTERVAL = 3.1  # seconds between messages to one group: under 20 a minute
+CHAT_INTERVAL = 1.1  # seconds between messages to one chat: under 1 a second
 #: Requests in flight at once; AIORateLimiter paces them to the overall limit.
 CONCURRENCY = 30
 
@@ -62,14 +73,20 @@ class TelegramSender:
     #: One sending process per bot token (the deliverer takes a lease named `lease`).
     exclusive = True
 
-    def __init__(self, token: str, *, api_url: str | None = None, max_retries: int = 2) -> None:
+    def __init__(self, token: str, *, api_url: str | None = None, max_retries: int = 1) -> None:
         self.limits = Limits(max_body_chars=TELEGRAM_LIMIT, messages_per_second=30, batch_size=60)
         self.state = ChannelState()
         self.lease = lease_name(token)
         self.bot = ExtBot(
             token,
             base_url=api_url or DEFAULT_API_URL,
-            rate_limiter=AIORateLimiter(max_retries=max_retries),
+            rate_limiter=AIORateLimiter(
+                overall_max_rate=1,
+                overall_time_period=1 / OVERALL_PER_SECOND,
+                group_max_rate=1,
+                group_time_period=GROUP_INTERVAL,
+                max_retries=max_retries,
+            ),
         )
         self._per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
         self._started = False
@@ -83,7 +100,7 @@ class TelegramSender:
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._per_chat.get(chat_id)
         if limiter is None:
-            limiter = self._per_chat[chat_id] = AsyncLimiter(1, 1)
+            limiter = self._per_chat[chat_id] = AsyncLimiter(1, CHAT_INTERVAL)
             if len(self._per_chat) > 10_000:
                 self._per_chat.popitem(last=False)
         return limiter

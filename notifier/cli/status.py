@@ -27,6 +27,10 @@ def status(
                     "outbox": [{"channel": c, "status": st, "count": n} for c, st, n in s.outbox],
                     "watch": {"cursor": s.watch_cursor, "latest_update": s.latest_update},
                     "next_digests": [{"what": w, "at": t.isoformat()} for w, t in s.next_digests],
+                    "telegram": {
+                        "blocked_chats": s.blocked_chats,
+                        "removed_groups": s.removed_groups,
+                    },
                     "channels": [
                         {
                             "name": n,
@@ -53,6 +57,11 @@ def status(
             ["digest", "at (UTC)"],
             [[w, f"{t:%a %Y-%m-%d %H:%M}"] for w, t in s.next_digests],
         )
+        if s.blocked_chats or s.removed_groups:
+            say(
+                f"telegram: {s.blocked_chats} chat(s) blocked the bot, "
+                f"removed from {s.removed_groups} group(s)"
+            )
         for name, paused, note in s.channels:
             if paused is not None:
                 say(f"channel {name}: PAUSED until {paused:%H:%M:%S} UTC — {note}")

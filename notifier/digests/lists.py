@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from notifier.digests.content import latest_update_id, load_candidates, sections_of, select_updates
 from notifier.digests.periods import label_for, list_schedule, previous_due
-from notifier.digests.records import DigestReport, save_cursors, store_body
+from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_body
 from notifier.faults import checkpoint
 from notifier.render.messages import Renderer
 from notifier.render.views import paragraphs
@@ -20,7 +20,9 @@ from notifier.store.engine import Store
 from notifier.store.models import (
     Cadence,
     Channel,
+    ChatStatus,
     DigestCursor,
+    ListChat,
     ListMember,
     MailingList,
     MessageKind,
@@ -72,6 +74,10 @@ async def build_list_digest(
             report.messages += await _enqueue_list(
                 session, mailing_list, channel, body_id, f"digest:{key}:{period}", now
             )
+            if channel is Channel.TELEGRAM:
+                report.messages += await _enqueue_groups(
+                    session, mailing_list, body_id, f"digest:{key}:{period}", now
+                )
     else:
         report.empty = 1
     await save_cursors(
@@ -128,6 +134,38 @@ async def _enqueue_list(
     )
     result = await session.execute(stmt)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _enqueue_groups(
+    session: AsyncSession, mailing_list: MailingList, body_id: int, key: str, now: datetime
+) -> int:
+    """One row per Telegram group an admin subscribed to the list."""
+    chats = list(
+        await session.scalars(
+            select(ListChat.chat_id).where(
+                ListChat.list_id == mailing_list.id, ListChat.status == ChatStatus.ACTIVE
+            )
+        )
+    )
+    return await insert_outbox(
+        session,
+        [
+            {
+                "channel": Channel.TELEGRAM.value,
+                "recipient": f"chat:{chat}",
+                "subscriber_id": None,
+                "key": key,
+                "kind": MessageKind.DIGEST.value,
+                "list_id": mailing_list.id,
+                "body_id": body_id,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for chat in chats
+        ],
+    )
 
 
 async def plan_list_digests(

@@ -1,8 +1,8 @@
-"""telegram groups and leases
+"""telegram groups, leases, link codes
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-27 22:37:04.172270
+Create Date: 2026-11-27 22:43:37.293893
 """
 
 from collections.abc import Sequence
@@ -25,6 +25,26 @@ def upgrade() -> None:
         sa.Column("until", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_channel_leases")),
     )
+    op.create_table(
+        "link_codes",
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("subscriber_id", sa.Integer(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["subscriber_id"],
+            ["subscribers.id"],
+            name=op.f("fk_link_codes_subscriber_id_subscribers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_link_codes")),
+    )
+    with op.batch_alter_table("link_codes", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_link_codes_subscriber_id"), ["subscriber_id"], unique=False
+        )
+
     op.create_table(
         "list_chats",
         sa.Column("list_id", sa.Integer(), nullable=False),
@@ -83,5 +103,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_list_chats_chat")
 
     op.drop_table("list_chats")
+    with op.batch_alter_table("link_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_link_codes_subscriber_id"))
+
+    op.drop_table("link_codes")
     op.drop_table("channel_leases")
     # ### end Alembic commands ###

@@ -1,0 +1,226 @@
+"""Telegram delivery through the real python-telegram-bot client and the project's fake Bot
+API: HTML messages in order, every Bot API error handled as the issue says, limits kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from notifier.config import Settings
+from notifier.digests import plan_digests
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.render.telegram_html import TELEGRAM_LIMIT, check_telegram_html
+from notifier.service import Pipeline, pipeline
+from notifier.status import read_status
+from notifier.store.cases import add_update, get_case, import_cases
+from notifier.store.models import (
+    Cadence,
+    Channel,
+    ChatStatus,
+    ListChat,
+    ListFollow,
+    MailingList,
+    OutboxMessage,
+    OutboxStatus,
+    Scope,
+    Severity,
+    Subscriber,
+    Subscription,
+)
+from notifier.watch import watch_once
+from tests.fake_telegram import FakeBotApi
+
+
+def with_bot(settings: Settings, api: FakeBotApi) -> Settings:
+    return settings.model_copy(
+        update={"telegram_bot_token": SecretStr(api.token), "telegram_api_url": api.base_url}
+    )
+
+
+async def seed(p: Pipeline, chats: list[int]) -> None:
+    """The sample cases, and one Telegram-only subscriber per chat following Kazakhstan."""
+    async with p.store.transaction() as session:
+        await import_cases(session, load_case_files(sample_case_files()))
+        for chat in chats:
+            session.add(
+                Subscriber(
+                    telegram_chat_id=chat,
+                    name=f"Chat {chat}",
+                    subscriptions=[
+                        Subscription(
+                            scope=Scope.COUNTRY,
+                            country="KZ",
+                            target="country:KZ",
+                            cadence=Cadence.INSTANT,
+                            channel=Channel.TELEGRAM,
+                        )
+                    ],
+                )
+            )
+
+
+async def news(
+    p: Pipeline, title: str = "Appeal court upholds the sentence", body: str = ""
+) -> None:
+    async with p.store.transaction() as session:
+        case = await get_case(session, "kashkumbaev")
+        await add_update(
+            session, case, day=date(2024, 5, 1), title=title,
+            body=body or "The court upheld the suspended sentence & the probation.",
+            source_name="Forum 18", source_url="https://www.forum18.org/",
+            severity=Severity.NORMAL,
+        )  # fmt: skip
+    await watch_once(p.store)
+
+
+async def rows(p: Pipeline) -> list[OutboxMessage]:
+    async with p.store.read() as session:
+        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+async def test_an_alert_arrives_as_telegram_html(
+    settings: Settings, fake_bot_api: FakeBotApi
+) -> None:
+    async with pipeline(with_bot(settings, fake_bot_api)) as p:
+        await seed(p, [111, 222])
+        await news(p)
+        report = await p.deliverer.drain()
+        assert report.sent == 2
+    assert sorted(m.chat_id for m in fake_bot_api.sent) == [111, 222]
+    for message in fake_bot_api.sent:
+        assert message.parse_mode == "HTML"
+        assert message.disable_preview
+        assert not message.protect_content
+        assert check_telegram_html(message.text) == []
+        assert "Appeal court upholds the sentence" in message.text
+        assert "the suspended sentence &amp; the probation" in message.text
+
+
+async def test_retry_after_waits_and_is_not_failed(
+    settings: Settings, fake_bot_api: FakeBotApi
+) -> None:
+    async with pipeline(with_bot(settings, fake_bot_api)) as p:
+        await seed(p, [111])
+        await news(p)
+        # Once: python-telegram-bot's limiter waits what Telegram said and tries again.
+        fake_bot_api.fail_next(111, 429, "Too Many Requests: retry after 1", retry_after=1)
+        assert (await p.deliverer.drain()).sent == 1
+        await news(p, "Second news")
+        # Over and over: the message waits in the outbox for what Telegram asked, not failed.
+        fake_bot_api.fail_next(111, 429, "Too Many Requests: retry after 3", retry_after=3, times=5)
+        now = datetime.now(UTC)
+        report = await p.deliverer.drain(now=now)
+        assert (report.sent, report.failed, report.retried) == (0, 0, 1)
+        waiting = [r for r in await rows(p) if r.status is OutboxStatus.RETRY]
+        assert len(waiting) == 1
+        delay = (waiting[0].next_attempt_at - now).total_seconds()
+        assert 2 <= delay <= 4
+
+
+async def test_blocked_chat_stops_and_status_counts_it(
+    settings: Settings, fake_bot_api: FakeBotApi
+) -> None:
+    async with pipeline(with_bot(settings, fake_bot_api)) as p:
+        await seed(p, [111, 222])
+        fake_bot_api.block(222)
+        await news(p)
+        report = await p.deliverer.drain()
+        assert (report.sent, report.failed) == (1, 1)
+        async with p.store.read() as session:
+            blocked = await session.scalar(
+                select(Subscriber).where(Subscriber.telegram_chat_id == 222)
+            )
+            assert blocked is not None
+            assert blocked.telegram_blocked_at is not None
+        status = await read_status(p.store, now=datetime.now(UTC))
+        assert status.blocked_chats == 1
+        await news(p, "More news")
+        assert [r.subscriber_id for r in await rows(p)].count(blocked.id) == 1  # nothing more
+
+
+async def test_chat_not_found_fails_and_network_errors_retry(
+    settings: Settings, fake_bot_api: FakeBotApi
+) -> None:
+    async with pipeline(with_bot(settings, fake_bot_api)) as p:
+        await seed(p, [111, 222])
+        fake_bot_api.not_found(111)
+        fake_bot_api.fail_next(222, 500, "Internal Server Error")
+        await news(p)
+        report = await p.deliverer.drain()
+        assert (report.sent, report.failed, report.retried) == (0, 1, 1)
+        by_status = {r.status: r for r in await rows(p)}
+        assert (by_status[OutboxStatus.FAILED].last_error or "").lower() == "chat not found"
+        retry = by_status[OutboxStatus.RETRY]
+        assert (await p.deliverer.drain(now=retry.next_attempt_at)).sent == 1
+
+
+async def test_a_group_digest_is_split_in_order_and_follows_a_migration(
+    tmp_path: Path, fake_bot_api: FakeBotApi
+) -> None:
+    # SQLite only: a group takes one message every 3 seconds (Telegram's 20 a minute).
+    settings = Settings(
+        data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
+    )
+    configured = with_bot(settings, fake_bot_api)
+    async with pipeline(configured) as p:
+        await seed(p, [])
+        async with p.store.transaction() as session:
+            chain = MailingList(
+                slug="kz", name="Kazakhstan prayer chain", cadence=Cadence.WEEKLY,
+                schedule="mon 07:00", time_zone="Asia/Almaty", channels=["telegram"],
+                protect_content=True,
+                follows=[ListFollow(scope=Scope.COUNTRY, country="KZ", target="country:KZ")],
+                created_at=datetime.now(UTC) - timedelta(days=30),
+            )  # fmt: skip
+            session.add(chain)
+            await session.flush()
+            session.add(ListChat(list_id=chain.id, chat_id=-555, title="St Andrew's"))
+        long_body = "\n\n".join(f"Paragraph {i}: " + "words of the court " * 30 for i in range(5))
+        for i in range(3):
+            await news(p, f"Hearing number {i}", long_body)
+        fake_bot_api.migrate(-555, -1001234)
+        digests = await plan_digests(p.store, p.renderer, now=datetime.now(UTC))
+        assert digests.messages == 1
+        assert (await p.deliverer.drain()).sent == 1
+        async with p.store.read() as session:
+            group = await session.scalar(select(ListChat))
+            assert group is not None
+            assert group.chat_id == -1001234
+            assert group.status is ChatStatus.ACTIVE
+    parts = [m for m in fake_bot_api.sent if m.chat_id == -1001234]
+    assert len(parts) >= 3
+    for part in parts:
+        assert len(part.text) <= TELEGRAM_LIMIT
+        assert check_telegram_html(part.text) == []
+        assert part.protect_content
+    text = "".join(m.text for m in parts)
+    positions = [text.index(f"Hearing number {i}") for i in range(3)]
+    assert positions == sorted(positions)  # in order
+
+
+async def test_limits_are_kept_without_a_single_429(settings: Settings) -> None:
+    with FakeBotApi(enforce_limits=True) as api:
+        async with pipeline(with_bot(settings, api)) as p:
+            await seed(p, list(range(1000, 1040)))
+            await news(p, "One")
+            await news(p, "Two")  # a second message to every chat: 1 a second per chat
+            report = await p.deliverer.drain()
+            assert report.sent == 80
+        assert api.rate_limited == 0
+
+
+async def test_one_process_at_a_time_sends_per_bot_token(
+    settings: Settings, fake_bot_api: FakeBotApi
+) -> None:
+    configured = with_bot(settings, fake_bot_api)
+    async with pipeline(configured) as first, pipeline(configured) as second:
+        await seed(first, [111])
+        await news(first)
+        assert (await first.deliverer.drain()).sent == 1
+        await news(first, "Second")
+        # The first deliverer holds the lease: the second one leaves Telegram alone.
+        assert (await second.deliverer.drain()).claimed == 0
+        assert (await first.deliverer.drain()).sent == 1
