@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,7 +73,7 @@ class Settings(BaseSettings):
     #: How often the watcher looks for new updates, and the deliverer for due messages (s).
     watch_interval: float = Field(default=1.0, gt=0)
     #: Messages claimed per delivery batch.
-    deliver_batch: int = Field(default=200, ge=1, le=10_000)
+    deliver_batch: int = Field(default=500, ge=1, le=10_000)
     #: How long a claimed message may stay "sending" before another worker may take it (s).
     lease_seconds: int = Field(default=300, ge=1)
     #: First retry delay (s); doubles each attempt, with jitter, up to `retry_max_delay`.
@@ -190,9 +191,7 @@ class Settings(BaseSettings):
 
     @property
     def mail_domain(self) -> str:
-        from email.utils import parseaddr
-
-        return parseaddr(self.mail_from)[1].rpartition("@")[2]
+        return _domain_of(self.mail_from)
 
     @property
     def mail_dir(self) -> Path:
@@ -225,6 +224,13 @@ class Settings(BaseSettings):
                 value = ""
             shown[name] = str(value) if isinstance(value, Path) else value
         return shown
+
+
+@lru_cache(maxsize=16)
+def _domain_of(mailbox: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(mailbox)[1].rpartition("@")[2]
 
 
 def _config_path(config: Path | None, environ: Mapping[str, str]) -> Path | None:

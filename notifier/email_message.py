@@ -110,6 +110,7 @@ class EmailBuilder:
             self.reply_to = mailbox(rname, raddress, "Reply-To")
         self._cache: OrderedDict[str, tuple[_Encoded, tuple[str, str, str, str]]] = OrderedDict()
         self._cache_size = cache_size
+        self._date_cache: tuple[int, str] = (-1, "")
 
     def _encoded(
         self, body: SharedBody, subject: str
@@ -139,6 +140,13 @@ class EmailBuilder:
             self._cache.popitem(last=False)
         return entry
 
+    def _date(self, now: datetime) -> str:
+        """The Date header, formatted once per second rather than once per message."""
+        second = int(now.timestamp())
+        if self._date_cache[0] != second:
+            self._date_cache = (second, format_datetime(now.replace(microsecond=0)))
+        return self._date_cache[1]
+
     def build(self, content: EmailContent, *, now: datetime) -> bytes:
         encoded, (text_tail, text_head, html_tail, html_head) = self._encoded(
             content.body, content.subject
@@ -147,7 +155,7 @@ class EmailBuilder:
             f"From: {self.from_header}",
             f"To: {mailbox(content.to_name, content.to_address, 'To')}",
             f"Subject: {encoded.subject}",
-            f"Date: {format_datetime(now)}",
+            f"Date: {self._date(now)}",
             f"Message-ID: {one_line(content.message_id)}",
         ]
         if self.reply_to:

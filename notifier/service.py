@@ -171,10 +171,20 @@ class Service:
             )
         self.scheduler.add_job(self._deliver, "interval", seconds=interval, id="deliver", **common)
         self.scheduler.start()
+        bot_task = None
+        if not self.deliver_only and self.p.settings.telegram_bot_token is not None:
+            # Only `run` polls for the bot's updates: a second poller on one token gets 409.
+            from notifier.bot import run_bot
+
+            bot_task = asyncio.create_task(
+                run_bot(self.p.settings, self.p.store, self.stop), name="telegram-bot"
+            )
         try:
             await self.stop.wait()
         finally:
             self.scheduler.shutdown(wait=False)
+            if bot_task is not None:
+                await bot_task  # returns promptly once stop is set
             # In-flight sends finish: wait for the delivery batch under way, if any.
             async with self._deliver_lock:
                 pass

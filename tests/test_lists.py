@@ -55,7 +55,7 @@ def test_apply_the_example_creates_the_list_once(cli: Cli) -> None:
         "cadence": "weekly",
         "schedule": "mon 07:00",
         "time_zone": "Asia/Almaty",
-        "channels": ["email"],
+        "channels": ["email", "telegram"],
     }
     (listed,) = all_lists(cli)
     assert listed["description"].startswith("Every Monday morning")

@@ -104,6 +104,8 @@ async def statuses(settings: Settings) -> dict[str, int]:
     ],
 )
 def test_killed_between_steps_loses_nothing(settings: Settings, crash_at: str) -> None:
+    if settings.database_url.startswith("postgresql") and crash_at != "deliver.after_send":
+        pytest.skip("every crash point runs on SQLite; PostgreSQL runs the in-flight case")
     asyncio.run(populate(settings, 30))
     # A one-second lease, so the messages the dead process held come back quickly.
     crashed = notifier(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from notifier.channels.base import Sender
-from notifier.channels.dkim import DkimSigner
 from notifier.channels.maildir import MaildirSender
-from notifier.channels.smtp import SmtpSender
-from notifier.channels.telegram import TelegramSender
 from notifier.channels.transcript import TranscriptSender
 from notifier.config import Settings
 from notifier.smtp_url import parse_smtp_url
@@ -19,6 +16,10 @@ def email_sender(settings: Settings) -> Sender:
         return MaildirSender(
             settings.mail_dir, mail_from=settings.mail_from, reply_to=settings.reply_to
         )
+    # Imported here: every CLI command loads this module, few of them send.
+    from notifier.channels.dkim import DkimSigner
+    from notifier.channels.smtp import SmtpSender
+
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     server = parse_smtp_url(settings.smtp_url.get_secret_value(), password=password)
     dkim = None
@@ -45,6 +46,8 @@ def telegram_sender(settings: Settings) -> Sender:
     """The Bot API when `telegram_bot_token` is set, else the transcript file."""
     if settings.telegram_bot_token is None:
         return TranscriptSender(settings.telegram_transcript)
+    from notifier.channels.telegram import TelegramSender
+
     return TelegramSender(
         settings.telegram_bot_token.get_secret_value(), api_url=settings.telegram_api_url
     )

@@ -181,13 +181,20 @@ class SmtpSender:
         raise AssertionError("unreachable")
 
     async def _worker(
-        self, slot: int, queue: asyncio.Queue[_Prepared], results: list[Result]
+        self, slot: int, queue: asyncio.Queue[Outgoing], results: list[Result], now: datetime
     ) -> None:
         while True:
             try:
-                item = queue.get_nowait()
+                message = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            # Built here, one at a time, so building interleaves with the other connections'
+            # sending instead of holding the loop for the whole batch first.
+            try:
+                item = self._prepare(message, now)
+            except (ValueError, TypeError, UnicodeError) as exc:
+                results.append(Result(message.outbox_id, Outcome.PERMANENT, f"message: {exc}"))
+                continue
             try:
                 results.append(await self._send_one(slot, item))
                 self._failures = 0
@@ -221,14 +228,11 @@ class SmtpSender:
             ]
         now = datetime.now(UTC)
         results: list[Result] = []
-        queue: asyncio.Queue[_Prepared] = asyncio.Queue()
+        queue: asyncio.Queue[Outgoing] = asyncio.Queue()
         for message in messages:
-            try:
-                queue.put_nowait(self._prepare(message, now))
-            except (ValueError, TypeError, UnicodeError) as exc:
-                results.append(Result(message.outbox_id, Outcome.PERMANENT, f"message: {exc}"))
+            queue.put_nowait(message)
         workers = min(self.pool_size, queue.qsize())
-        await asyncio.gather(*(self._worker(slot, queue, results) for slot in range(workers)))
+        await asyncio.gather(*(self._worker(slot, queue, results, now) for slot in range(workers)))
         if self._failures == 0:
             self.state.paused_until = None
             self.state.note = ""

@@ -17,7 +17,8 @@ def _logging(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("apscheduler", "alembic"):
+    # httpx logs every request URL at INFO, and a Bot API URL contains the bot token.
+    for noisy in ("apscheduler", "alembic", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -47,10 +48,13 @@ def run(
                 for error in s.errors[:10]:
                     say(f"  error {error}")
                 return
-            say(
-                f"notifier running: mail to {settings.mail_dir}, Telegram to "
-                f"{settings.telegram_transcript}; Ctrl-C stops"
+            mail = "SMTP" if settings.smtp_url else str(settings.mail_dir)
+            telegram = (
+                "the Bot API (and the bot answers)"
+                if settings.telegram_bot_token
+                else str(settings.telegram_transcript)
             )
+            say(f"notifier running: email to {mail}, Telegram to {telegram}; Ctrl-C stops")
             await Service(p).run()
             say("notifier stopped")
 

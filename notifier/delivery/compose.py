@@ -4,14 +4,17 @@ must not go out any more (the person left, the update was withdrawn) is suppress
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import EmailContent, Outgoing, SharedBody, TelegramContent
 from notifier.config import Settings
+from notifier.countries import country_name
 from notifier.links import Links
 from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
 from notifier.render.telegram_html import split_telegram_html
@@ -30,49 +33,127 @@ from notifier.store.models import (
     Scope,
     Subscriber,
     SubscriberStatus,
+    Subscription,
     Update,
 )
 
 #: Rendered bodies kept per process (alerts by update, digests by stored body).
 CACHE_SIZE = 1000
 CHAT_PREFIX = "chat:"
+#: Rows composed between two yields to the event loop.
+YIELD_EVERY = 16
 
 
-def group_chat_of(row: OutboxMessage) -> int | None:
+@dataclass(frozen=True)
+class Row:
+    """The columns of an outbox row that composing needs (plain data, not an ORM object)."""
+
+    id: int
+    channel: Channel
+    recipient: str
+    subscriber_id: int | None
+    kind: MessageKind
+    update_id: int | None
+    list_id: int | None
+    body_id: int | None
+    created_at: datetime
+
+
+ROW_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.channel,
+    OutboxMessage.recipient,
+    OutboxMessage.subscriber_id,
+    OutboxMessage.kind,
+    OutboxMessage.update_id,
+    OutboxMessage.list_id,
+    OutboxMessage.body_id,
+    OutboxMessage.created_at,
+)
+
+
+def group_chat_of(row: Row) -> int | None:
     """The Telegram group a row goes to, for rows addressed to a group, not a person."""
     if row.recipient.startswith(CHAT_PREFIX):
         return int(row.recipient.removeprefix(CHAT_PREFIX))
     return None
 
 
-def reason_for(subscriber: Subscriber, row: OutboxMessage, case: Case | None) -> str:
+@dataclass
+class Recipient:
+    """What composing needs of a subscriber (plain data: loading ORM objects cost more than
+    composing the message)."""
+
+    id: int
+    email: str | None
+    name: str
+    locale: str
+    status: SubscriberStatus
+    token_version: int
+    telegram_chat_id: int | None
+    telegram_blocked: bool
+    follows: list[tuple[Scope, str | None, int | None]] = field(default_factory=list)
+    lists: dict[int, str] = field(default_factory=dict)
+
+
+def reason_for(recipient: Recipient, row: Row, case: Case | None) -> str:
     """Why this person gets this message, in a few words, for the footer."""
     if row.list_id is not None and row.kind is MessageKind.DIGEST:
-        name = next(
-            (m.mailing_list.name for m in subscriber.memberships if m.list_id == row.list_id),
-            "a prayer chain",
-        )
-        return f"you are on the list “{name}”"
+        return f"you are on the list “{recipient.lists.get(row.list_id, 'a prayer chain')}”"
     if row.kind is MessageKind.DIGEST:
         return "you asked for a digest of the cases you follow"
     if case is not None:
-        for sub in subscriber.subscriptions:
-            if sub.scope is Scope.CASE and sub.case_id == case.id:
+        for scope, _, case_id in recipient.follows:
+            if scope is Scope.CASE and case_id == case.id:
                 return f"you follow {case.name}"
-        for sub in subscriber.subscriptions:
-            if sub.scope is Scope.COUNTRY and sub.country == case.country:
-                return f"you follow news from {case_view(case).country_name}"
-        for membership in subscriber.memberships:
-            return f"you are on the list “{membership.mailing_list.name}”"
+        for scope, country, _ in recipient.follows:
+            if scope is Scope.COUNTRY and country == case.country:
+                return f"you follow news from {country_name(case.country)}"
+        for name in recipient.lists.values():
+            return f"you are on the list “{name}”"
     return "you follow every case"
+
+
+async def _recipients(session: AsyncSession, ids: set[int]) -> dict[int, Recipient]:
+    found = {
+        sid: Recipient(sid, email, name, locale, status, version, chat, blocked is not None)
+        for sid, email, name, locale, status, version, chat, blocked in await session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.email,
+                Subscriber.name,
+                Subscriber.locale,
+                Subscriber.status,
+                Subscriber.token_version,
+                Subscriber.telegram_chat_id,
+                Subscriber.telegram_blocked_at,
+            ).where(Subscriber.id.in_(ids))
+        )
+    }
+    for sid, scope, country, case_id in await session.execute(
+        select(
+            Subscription.subscriber_id,
+            Subscription.scope,
+            Subscription.country,
+            Subscription.case_id,
+        ).where(Subscription.subscriber_id.in_(ids))
+    ):
+        found[sid].follows.append((scope, country, case_id))
+    for sid, list_id, name in await session.execute(
+        select(ListMember.subscriber_id, ListMember.list_id, MailingList.name)
+        .join(MailingList, MailingList.id == ListMember.list_id)
+        .where(ListMember.subscriber_id.in_(ids))
+    ):
+        found[sid].lists[list_id] = name
+    return found
 
 
 @dataclass
 class _Batch:
     """Everything the rows of one batch refer to, loaded in a handful of queries."""
 
-    rows: list[OutboxMessage]
-    subscribers: dict[int, Subscriber]
+    rows: list[Row]
+    subscribers: dict[int, Recipient]
     updates: dict[int, tuple[Update, Case]]
     lists: dict[int, MailingList]
     chats: dict[tuple[int, int], ListChat]
@@ -89,25 +170,14 @@ class Composer:
 
     async def _load(self, store: Store, ids: Sequence[int]) -> _Batch:
         async with store.read() as session:
-            rows = list(
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.id.in_(ids))
-                    .order_by(OutboxMessage.id)
+            rows = [
+                Row(*values)
+                for values in await session.execute(
+                    select(*ROW_COLUMNS).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
                 )
-            )
+            ]
             subscriber_ids = {r.subscriber_id for r in rows if r.subscriber_id is not None}
-            subscribers = {
-                s.id: s
-                for s in await session.scalars(
-                    select(Subscriber)
-                    .where(Subscriber.id.in_(subscriber_ids))
-                    .options(
-                        selectinload(Subscriber.subscriptions),
-                        selectinload(Subscriber.memberships).selectinload(ListMember.mailing_list),
-                    )
-                )
-            }
+            subscribers = await _recipients(session, subscriber_ids)
             update_ids = {r.update_id for r in rows if r.update_id is not None}
             updates = {
                 u.id: (u, c)
@@ -158,7 +228,11 @@ class Composer:
         batch = await self._load(store, ids)
         outgoing: list[tuple[Channel, Outgoing]] = []
         suppressed: dict[int, str] = {}
-        for row in batch.rows:
+        for index, row in enumerate(batch.rows):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                # Composing is CPU work on the loop that also drives the SMTP connections of
+                # the batch being sent: let them read their replies instead of stalling.
+                await asyncio.sleep(0)
             mailing_list = batch.lists.get(row.list_id or -1)
             chat = group_chat_of(row)
             if chat is not None:  # a Telegram group subscribed to a list's digest
@@ -192,7 +266,7 @@ class Composer:
                     continue
                 body = cached
             if row.channel is Channel.TELEGRAM:
-                if subscriber.telegram_chat_id is None or subscriber.telegram_blocked_at:
+                if subscriber.telegram_chat_id is None or subscriber.telegram_blocked:
                     suppressed[row.id] = "no Telegram chat (blocked or unlinked)"
                     continue
                 protect = mailing_list.protect_content if mailing_list else False
@@ -207,16 +281,14 @@ class Composer:
                 )
         return outgoing, suppressed
 
-    def _telegram(
-        self, row: OutboxMessage, chat: int, body: RenderedBody, protect: bool
-    ) -> Outgoing:
+    def _telegram(self, row: Row, chat: int, body: RenderedBody, protect: bool) -> Outgoing:
         text = self.renderer.personalise(body, None).text
         return Outgoing(row.id, TelegramContent(chat, tuple(split_telegram_html(text)), protect))
 
     def _email(
         self,
-        row: OutboxMessage,
-        subscriber: Subscriber,
+        row: Row,
+        subscriber: Recipient,
         body: RenderedBody,
         case: Case | None,
         mailing_list: MailingList | None,

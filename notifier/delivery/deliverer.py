@@ -8,6 +8,7 @@ import os
 import socket
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -18,7 +19,7 @@ from notifier.delivery.compose import Composer
 from notifier.delivery.record import DeliverReport, record, save_health
 from notifier.faults import checkpoint
 from notifier.links import Links
-from notifier.outbox import anything_due, claim
+from notifier.outbox import Claimed, anything_due, claim
 from notifier.render.messages import Renderer
 from notifier.store.engine import Store
 from notifier.store.models import Channel, ChannelLease, utcnow
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 
 #: How long a channel lease lasts without renewal (a sender that died frees it after this).
 LEASE_SECONDS = 30
+
+
+@dataclass
+class _Taken:
+    """A claimed batch, composed and ready to send."""
+
+    now: datetime
+    claimed: list[Claimed]
+    outgoing: list[tuple[Channel, Outgoing]]
+    suppressed: dict[int, str]
 
 
 class Deliverer:
@@ -76,16 +87,15 @@ class Deliverer:
             )
         return holder == self.holder
 
-    async def deliver_batch(self, *, now: datetime | None = None) -> DeliverReport:
-        """Claim one batch, send it, record it. Returns what happened (claimed == 0: idle)."""
+    async def _take(self, now: datetime | None) -> _Taken | None:
+        """Claim a batch of due messages and compose them (None: nothing due)."""
         moment = now or utcnow()
-        report = DeliverReport()
         async with self.store.read() as session:
             if not await anything_due(session, now=moment):
-                return report  # idle: no write lock taken
+                return None  # idle: no write lock taken
         channels = await self._channels_we_may_send(moment)
         if not channels:
-            return report
+            return None
         async with self.store.transaction() as session:
             claimed = await claim(
                 session,
@@ -95,12 +105,15 @@ class Deliverer:
                 channels=channels,
             )
         checkpoint("deliver.after_claim")
-        report.claimed = len(claimed)
         if not claimed:
-            return report
+            return None
         outgoing, suppressed = await self.composer.compose(self.store, [c.id for c in claimed])
+        return _Taken(moment, claimed, outgoing, suppressed)
+
+    async def _send_and_record(self, taken: _Taken) -> DeliverReport:
+        report = DeliverReport(claimed=len(taken.claimed))
         by_channel: dict[Channel, list[Outgoing]] = defaultdict(list)
-        for channel, message in outgoing:
+        for channel, message in taken.outgoing:
             by_channel[channel].append(message)
         results: list[Result] = []
         for channel, messages in by_channel.items():
@@ -116,15 +129,38 @@ class Deliverer:
                 session,
                 self.settings,
                 results,
-                suppressed,
-                {c.id: c for c in claimed},
-                moment,
+                taken.suppressed,
+                {c.id: c for c in taken.claimed},
+                taken.now,
                 report,
             )
             if changed:
-                await save_health(session, changed, moment)
+                await save_health(session, changed, taken.now)
         checkpoint("deliver.after_record")
         return report
+
+    async def deliver_batch(self, *, now: datetime | None = None) -> DeliverReport:
+        """Claim one batch, send it, record it. Returns what happened (claimed == 0: idle)."""
+        taken = await self._take(now)
+        return DeliverReport() if taken is None else await self._send_and_record(taken)
+
+    async def drain(
+        self, *, stop: asyncio.Event | None = None, now: datetime | None = None
+    ) -> DeliverReport:
+        """Deliver until nothing is due (or `stop` is set). Pipelined: the next batch is
+        claimed and composed while the current one is on the wire, so connections stay busy.
+        `now` fixes the clock (tests); by default each batch reads the time."""
+        total = DeliverReport()
+        taken = await self._take(now)
+        while taken is not None:
+            sending = asyncio.create_task(self._send_and_record(taken))
+            try:
+                stopping = stop is not None and stop.is_set()
+                following = None if stopping else await self._take(now)
+            finally:
+                total.add(await sending)
+            taken = following
+        return total
 
     def _changed_health(self) -> list[Sender]:
         changed = []
@@ -134,19 +170,6 @@ class Deliverer:
                 self._health[sender.name] = snapshot
                 changed.append(sender)
         return changed
-
-    async def drain(
-        self, *, stop: asyncio.Event | None = None, now: datetime | None = None
-    ) -> DeliverReport:
-        """Deliver until nothing is due (or `stop` is set between batches). `now` fixes the
-        clock (tests); by default each batch reads the time."""
-        total = DeliverReport()
-        while stop is None or not stop.is_set():
-            report = await self.deliver_batch(now=now)
-            total.add(report)
-            if report.claimed == 0 or report.sent + report.failed + report.suppressed == 0:
-                break
-        return total
 
     async def close(self) -> None:
         for sender in self.senders.values():

@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import css_inline
@@ -38,7 +39,7 @@ class RenderedBody:
     text: str
     html: str
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """A content address: equal bodies share one stored row."""
         h = hashlib.sha256()
