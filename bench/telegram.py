@@ -27,13 +27,14 @@ import asyncio
 import json
 import logging
 import shutil
+import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from sqlalchemy.orm import selectinload
 
 from bench.data import dialect_of, empty_store, log, parse_count, peak_rss_mb, settings_for, settle
 from bench.telegram_sink import FakeBotApi, SentMessage, start_fake_api
-from notifier.channels.telegram import OVERALL_PER_SECOND, TelegramSender
+from notifier.channels.telegram import OVERALL_PER_SECOND, OVERALL_WINDOW, TelegramSender
 from notifier.config import Settings
 from notifier.digests import build_list_digest, list_schedule
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -443,9 +444,14 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             round(t.started + seconds - sent[-1].at, 3) if sent else None
         ),
         "min_span_31_ms": None if span31 is None else round(span31 * 1000, 1),
+        "median_gap_ms": round(statistics.median(gaps) * 1000, 2) if gaps else None,
+        "p90_gap_ms": round(statistics.quantiles(gaps, n=10)[-1] * 1000, 2)
+        if len(gaps) > 1
+        else None,
+        "pace_gap_ms": round(1000 * OVERALL_WINDOW / OVERALL_PER_SECOND, 2),
         "max_gap_ms": round(max(gaps) * 1000, 1) if gaps else None,
         "slow_gaps": slow[:20],
-        "notifier_pace_per_s": OVERALL_PER_SECOND,
+        "notifier_pace_per_s": round(OVERALL_PER_SECOND / OVERALL_WINDOW, 2),
         "deliver_batch": settings.deliver_batch,
         "outbox": t.outbox,
         "deliver": {
@@ -496,8 +502,9 @@ def summary(out: dict[str, Any]) -> None:
     )
     log(
         f"  pacing: shortest span of 31 accepted messages {out['min_span_31_ms']} ms (the fake "
-        f"needs ≥ 1000), longest gap {out['max_gap_ms']} ms, {len(out['slow_gaps'])} gap(s) over "
-        f"{SLOW_GAP * 1000:.0f} ms"
+        f"needs ≥ 1000); gap between private messages: median {out['median_gap_ms']} ms, p90 "
+        f"{out['p90_gap_ms']} ms, longest {out['max_gap_ms']} ms (notifier's pace "
+        f"{out['pace_gap_ms']} ms), {len(out['slow_gaps'])} over {SLOW_GAP * 1000:.0f} ms"
     )
     log(f"  outbox {out['outbox']}; peak RSS {out['peak_rss_mb']} MiB")
     for refusal in out.get("first_refusals", []):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -50,17 +50,44 @@ from notifier.channels.base import (
 from notifier.render.telegram_html import TELEGRAM_LIMIT
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
-# Telegram's limits are counted over sliding windows, so the limiters allow no bursts: a leaky
-# bucket of capacity 1 refilled at the rate. Slightly under each limit, for network jitter.
-OVERALL_PER_SECOND = 29.5
+# Telegram counts its limits over sliding windows, so nothing here allows a burst.
+OVERALL_PER_SECOND = 30
+OVERALL_WINDOW = 1.02  # at most OVERALL_PER_SECOND sends in any window this long (s)
 GROUP_INTERVAL = 3.1  # seconds between messages to one group: under 20 a minute
-CHAT_INTERVAL = 1.1  # seconds between messages to one chat: under 1 a second
+CHAT_INTERVAL = 1.1  # seconds between messages to one private chat: under 1 a second
 #: Requests in flight at once; AIORateLimiter paces them to the overall limit.
 CONCURRENCY = 30
 
 
 def _seconds(value: int | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class Pacer:
+    """The overall limit: sends go out in slots spaced evenly, each slot following the previous
+    slot (not the previous wake-up, so a late timer does not push back every later send), and
+    never more than `rate` within `window` seconds, however late timers fire."""
+
+    def __init__(self, rate: int, window: float) -> None:
+        self.rate = rate
+        self.window = window
+        self.interval = window / rate
+        self._next_slot = 0.0
+        self._recent: deque[float] = deque(maxlen=rate)
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self.interval  # claimed before awaiting: no two share a slot
+        if slot > now:
+            await asyncio.sleep(slot - now)
+        while len(self._recent) == self.rate:
+            wait = self._recent[0] + self.window - loop.time()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        self._recent.append(loop.time())
 
 
 def lease_name(token: str) -> str:
@@ -80,15 +107,13 @@ class TelegramSender:
         self.bot = ExtBot(
             token,
             base_url=api_url or DEFAULT_API_URL,
+            # Pacing is done here (per chat, then overall); PTB's limiter only waits out a 429.
             rate_limiter=AIORateLimiter(
-                overall_max_rate=1,
-                overall_time_period=1 / OVERALL_PER_SECOND,
-                group_max_rate=1,
-                group_time_period=GROUP_INTERVAL,
-                max_retries=max_retries,
+                overall_max_rate=0, group_max_rate=0, max_retries=max_retries
             ),
         )
         self._per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._pacer = Pacer(OVERALL_PER_SECOND, OVERALL_WINDOW)
         self._started = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
@@ -100,7 +125,8 @@ class TelegramSender:
     def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
         limiter = self._per_chat.get(chat_id)
         if limiter is None:
-            limiter = self._per_chat[chat_id] = AsyncLimiter(1, CHAT_INTERVAL)
+            interval = GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL
+            limiter = self._per_chat[chat_id] = AsyncLimiter(1, interval)
             if len(self._per_chat) > 10_000:
                 self._per_chat.popitem(last=False)
         return limiter
@@ -108,6 +134,7 @@ class TelegramSender:
     async def _send_chunks(self, chat_id: int, content: TelegramContent) -> None:
         for chunk in content.chunks:
             async with self._chat_limiter(chat_id):
+                await self._pacer.wait()
                 await self.bot.send_message(
                     chat_id,
                     chunk,
