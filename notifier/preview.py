@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.digests import list_schedule, personal_schedule
@@ -35,8 +36,27 @@ SAMPLE_READER = Personal(
 )
 
 
-def _recent(candidates: list[Candidate], targets: frozenset[str], n: int) -> list[Candidate]:
-    return [c for c in candidates if c.matches(targets)][-n:]
+async def _next_digest_updates(
+    session: AsyncSession,
+    digest_key: str,
+    targets: frozenset[str],
+    *,
+    began: datetime,
+    recent: int,
+) -> list[Candidate]:
+    """What the digest would hold now: updates since its last period (or since it began), or
+    with `recent`, the N latest matching updates whatever was sent (history included)."""
+    upper = await latest_update_id(session)
+    if recent:
+        candidates = await load_candidates(
+            session, upper=upper, after_id=0, entered_since=None, include_history=True
+        )
+        return [c for c in candidates if c.matches(targets)][-recent:]
+    cursor = await session.get(DigestCursor, digest_key)
+    after = cursor.through_update_id if cursor else None
+    since = None if cursor else began
+    candidates = await load_candidates(session, upper=upper, after_id=after, entered_since=since)
+    return select_updates(candidates, targets, after_id=after, entered_since=since)
 
 
 async def preview_list(
@@ -51,21 +71,10 @@ async def preview_list(
         )
         if found is None:
             raise NotFoundError(f"no list {slug!r}")
-        cursor = await session.get(DigestCursor, f"list:{found.id}")
-        upper = await latest_update_id(session)
-        after = cursor.through_update_id if cursor else None
-        since = None if cursor else found.created_at
         targets = frozenset(f.target for f in found.follows)
-        if recent:
-            candidates = await load_candidates(
-                session, upper=upper, after_id=0, entered_since=None, include_history=True
-            )
-            chosen = _recent(candidates, targets, recent)
-        else:
-            candidates = await load_candidates(
-                session, upper=upper, after_id=after, entered_since=since
-            )
-            chosen = select_updates(candidates, targets, after_id=after, entered_since=since)
+        chosen = await _next_digest_updates(
+            session, f"list:{found.id}", targets, began=found.created_at, recent=recent
+        )
     if not chosen:
         return (
             None,
@@ -111,20 +120,8 @@ async def preview_subscriber(
         subs = [s for s in subs if s.cadence is cadence]
         targets = frozenset(s.target for s in subs)
         key = f"subscriber:{subscriber.id}:{cadence.value}:{channel.value}"
-        cursor = await session.get(DigestCursor, key)
-        upper = await latest_update_id(session)
-        after = cursor.through_update_id if cursor else None
-        since = None if cursor else min(s.created_at for s in subs)
-        if recent:
-            candidates = await load_candidates(
-                session, upper=upper, after_id=0, entered_since=None, include_history=True
-            )
-            chosen = _recent(candidates, targets, recent)
-        else:
-            candidates = await load_candidates(
-                session, upper=upper, after_id=after, entered_since=since
-            )
-            chosen = select_updates(candidates, targets, after_id=after, entered_since=since)
+        began = min(s.created_at for s in subs)
+        chosen = await _next_digest_updates(session, key, targets, began=began, recent=recent)
     if not chosen:
         return (
             None,
