@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     #: Base URL of the web app, used for links in messages.
     public_url: str = "http://127.0.0.1:8000"
+    #: Where the web app listens (`notifier run` and `notifier web`).
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=0, le=65535)
     #: Key that signs unsubscribe and preference links; default: generated once and kept in
     #: `<data_dir>/secret.key`. Changing it invalidates every link already sent.
     secret_key: SecretStr | None = None

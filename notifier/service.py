@@ -171,6 +171,14 @@ class Service:
             )
         self.scheduler.add_job(self._deliver, "interval", seconds=interval, id="deliver", **common)
         self.scheduler.start()
+        web_task = None
+        if not self.deliver_only:
+            from notifier.web.app import create_app, serve
+
+            app = create_app(
+                self.p.settings, self.p.store, scheduler_alive=lambda: self.scheduler.running
+            )
+            web_task = asyncio.create_task(serve(app, self.p.settings, self.stop), name="web")
         bot_task = None
         if not self.deliver_only and self.p.settings.telegram_bot_token is not None:
             # Only `run` polls for the bot's updates: a second poller on one token gets 409.
@@ -185,6 +193,8 @@ class Service:
             self.scheduler.shutdown(wait=False)
             if bot_task is not None:
                 await bot_task  # returns promptly once stop is set
+            if web_task is not None:
+                await web_task  # requests under way finish
             # In-flight sends finish: wait for the delivery batch under way, if any.
             async with self._deliver_lock:
                 pass

@@ -8,12 +8,14 @@ import asyncio
 import mailbox
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -36,6 +38,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "NOTIFIER_DATA_DIR": str(settings.data_dir),
         "NOTIFIER_DATABASE_URL": settings.database_url,
         "NOTIFIER_WATCH_INTERVAL": "0.2",
+        "NOTIFIER_WEB_PORT": str(settings.web_port),
     }
     return env | extra
 
@@ -195,14 +198,24 @@ def test_three_workers_on_postgresql_send_5000_messages_exactly_once(
     assert asyncio.run(attempts()) == 1  # each message claimed by exactly one worker
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_service_alerts_while_running_and_stops_cleanly_on_sigterm(settings: Settings) -> None:
     asyncio.run(populate(settings, 3, match=True))
+    port = free_port()
+    settings = settings.model_copy(update={"web_port": port})
     service = start(settings, "run")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(message_ids(settings)) < 3:
             time.sleep(0.2)
         assert len(message_ids(settings)) == 3
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert health.json() == {"ok": True, "store": "ok", "scheduler": "ok"}
         added = notifier(
             settings, "updates", "add", "makhset-djabbarbergenov", "--title", "Family safe",
             "--source", "Open Doors",

@@ -53,6 +53,7 @@ app.add_typer(digest.app, name="digest")
 app.add_typer(outbox.app, name="outbox")
 app.command("run")(run.run)
 app.command("worker")(run.worker)
+app.command("web")(run.web)
 app.command("status")(status.status)
 
 

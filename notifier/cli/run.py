@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -54,7 +55,10 @@ def run(
                 if settings.telegram_bot_token
                 else str(settings.telegram_transcript)
             )
-            say(f"notifier running: email to {mail}, Telegram to {telegram}; Ctrl-C stops")
+            say(
+                f"notifier running: email to {mail}, Telegram to {telegram}, web on "
+                f"http://{settings.web_host}:{settings.web_port}; Ctrl-C stops"
+            )
             await Service(p).run()
             say("notifier stopped")
 
@@ -73,5 +77,28 @@ def worker(
     async def go() -> None:
         async with pipeline(settings) as p:
             await Service(p, deliver_only=True).run()
+
+    asyncio.run(go())
+
+
+def web(
+    ctx: typer.Context,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+) -> None:
+    """Serve the web app alone (unsubscribe links, /healthz, /metrics), without sending."""
+    settings = state(ctx).settings
+    _logging(not quiet)
+
+    async def go() -> None:
+        from notifier.store.engine import open_store
+        from notifier.web.app import create_app, serve
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_store(settings) as store:
+            say(f"notifier web on http://{settings.web_host}:{settings.web_port}; Ctrl-C stops")
+            await serve(create_app(settings, store), settings, stop)
 
     asyncio.run(go())

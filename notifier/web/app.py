@@ -1,0 +1,51 @@
+"""Build the FastAPI app and serve it (alone, or beside the service)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from notifier import __version__
+from notifier.config import Settings
+from notifier.links import Links
+from notifier.render.templates import make_environment
+from notifier.store.engine import Store
+from notifier.web import health, unsubscribe
+from notifier.web.state import WebState
+
+
+def create_app(
+    settings: Settings, store: Store, *, scheduler_alive: Callable[[], bool] | None = None
+) -> FastAPI:
+    app = FastAPI(title="notifier", version=__version__, docs_url=None, redoc_url=None)
+    app.state.notifier = WebState(
+        settings=settings,
+        store=store,
+        links=Links.from_settings(settings),
+        env=make_environment(settings.templates_dir),
+        scheduler_alive=scheduler_alive,
+    )
+    app.include_router(unsubscribe.router)
+    app.include_router(health.router)
+    return app
+
+
+async def serve(app: FastAPI, settings: Settings, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set, then finish the requests under way."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.web_host,
+            port=settings.web_port,
+            log_level="warning",
+            lifespan="off",
+            proxy_headers=True,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await task

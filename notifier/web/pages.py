@@ -1,0 +1,19 @@
+"""HTML pages from templates/web/, through the same sandboxed, autoescaping environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from jinja2.sandbox import SandboxedEnvironment
+
+from notifier.render.templates import render
+
+#: Pages say who sent them nowhere: no referrer leaks the token in their URL.
+HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def page(env: SandboxedEnvironment, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(
+        render(env, f"web/{name}.html", context), status_code=status, headers=HEADERS
+    )

@@ -1,0 +1,22 @@
+"""What every request handler needs, built once per app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jinja2.sandbox import SandboxedEnvironment
+
+from notifier.config import Settings
+from notifier.links import Links
+from notifier.store.engine import Store
+
+
+@dataclass
+class WebState:
+    settings: Settings
+    store: Store
+    links: Links
+    env: SandboxedEnvironment
+    #: Whether the scheduler of this process runs (None: `notifier web` alone, no scheduler).
+    scheduler_alive: Callable[[], bool] | None = field(default=None)

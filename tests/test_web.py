@@ -1,0 +1,162 @@
+"""The web app through httpx against the real ASGI app: RFC 8058 one-click unsubscribe, the
+confirm page a link scanner sees, refused tokens, health and metrics."""
+
+from __future__ import annotations
+
+import email.policy
+import mailbox
+from collections.abc import AsyncIterator
+from datetime import date
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from notifier.config import Settings
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
+from notifier.links import UNSUBSCRIBE, Links
+from notifier.service import Pipeline, pipeline
+from notifier.store.cases import add_update, get_case, import_cases
+from notifier.store.models import Cadence, Channel, Scope, Severity, Subscriber, SubscriberStatus
+from notifier.store.subscribers import import_subscribers
+from notifier.watch import watch_once
+from notifier.web.app import create_app
+
+KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
+
+
+@pytest.fixture
+async def web(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
+    async with pipeline(settings) as p:
+        async with p.store.transaction() as session:
+            await import_cases(session, load_case_files(sample_case_files()))
+            specs = [SubscriberSpec(where="t", email="anna@example.org", follows=[KZ])]
+            await import_subscribers(session, specs, settings)
+        app = create_app(settings, p.store, scheduler_alive=lambda: True)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
+            yield p, client
+
+
+async def status_of(p: Pipeline) -> SubscriberStatus:
+    async with p.store.read() as session:
+        found: SubscriberStatus | None = await session.scalar(select(Subscriber.status))
+        assert found is not None
+        return found
+
+
+def token_for(settings: Settings, subscriber_id: int = 1, version: int = 1) -> str:
+    return Links.from_settings(settings).token(UNSUBSCRIBE, subscriber_id, version)
+
+
+async def test_a_get_only_shows_a_button(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    p, client = web
+    response = await client.get(f"/unsubscribe/{token_for(settings)}")
+    assert response.status_code == 200
+    assert "anna@example.org" in response.text
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in response.text
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert await status_of(p) is SubscriberStatus.ACTIVE  # a link scanner changes nothing
+
+
+@pytest.mark.parametrize("encoding", ["form", "multipart"])
+async def test_one_click_post_unsubscribes_at_once_and_twice_is_harmless(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings, encoding: str
+) -> None:
+    p, client = web
+    url = f"/unsubscribe/{token_for(settings)}"
+    body = {"List-Unsubscribe": "One-Click"}
+    for _ in range(2):
+        if encoding == "form":
+            response = await client.post(url, data=body)
+        else:
+            response = await client.post(url, files={"List-Unsubscribe": (None, "One-Click")})
+        assert response.status_code == 200  # no redirect, no login, no cookie
+        assert "location" not in response.headers
+        assert "set-cookie" not in response.headers
+        assert "You are unsubscribed" in response.text
+    assert await status_of(p) is SubscriberStatus.UNSUBSCRIBED
+
+
+async def test_a_post_without_the_one_click_body_changes_nothing(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    p, client = web
+    response = await client.post(f"/unsubscribe/{token_for(settings)}", data={"x": "y"})
+    assert response.status_code == 400
+    assert await status_of(p) is SubscriberStatus.ACTIVE
+
+
+async def test_forged_altered_and_revoked_tokens_are_refused_alike(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    p, client = web
+    good = token_for(settings)
+    other_key = Links("https://x", "another key").token(UNSUBSCRIBE, 1, 1)
+    tokens = [
+        good[:-3] + ("abc" if not good.endswith("abc") else "xyz"),
+        good.replace("1.1.", "2.1.", 1),
+        other_key,
+        "1.1.forged",
+        Links.from_settings(settings).token("preferences", 1, 1),
+    ]
+    async with p.store.transaction() as session:  # revoke every link issued so far
+        await session.execute(update(Subscriber).values(token_version=2))
+    tokens.append(good)
+    pages = set()
+    for token in tokens:
+        for method in ("GET", "POST"):
+            response = await client.request(
+                method, f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}
+            )
+            assert response.status_code == 404
+            pages.add(response.text)
+    assert len(pages) == 1  # the same page whatever was wrong
+    assert "This link is not valid" in pages.pop()
+    assert await status_of(p) is SubscriberStatus.ACTIVE
+
+
+async def test_the_header_of_a_real_email_unsubscribes_and_nothing_more_arrives(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    p, client = web
+    async with p.store.transaction() as session:
+        case = await get_case(session, "kashkumbaev")
+        await add_update(
+            session, case, day=date(2024, 5, 1), title="Moved", body="", source_name=None,
+            source_url=None, severity=Severity.NORMAL,
+        )  # fmt: skip
+    await watch_once(p.store)
+    assert (await p.deliverer.drain()).sent == 1
+    box = mailbox.Maildir(str(settings.mail_dir), factory=None, create=False)
+    [raw] = [box.get_bytes(key) for key in box.iterkeys()]
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    url = str(message["List-Unsubscribe"]).strip().strip("<>")
+    assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+    # What a mailbox provider does: POST the body to the URL, nothing else.
+    response = await client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert await status_of(p) is SubscriberStatus.UNSUBSCRIBED
+    async with p.store.transaction() as session:
+        case = await get_case(session, "kashkumbaev")
+        await add_update(
+            session, case, day=date(2024, 5, 2), title="Moved again", body="",
+            source_name=None, source_url=None, severity=Severity.URGENT,
+        )  # fmt: skip
+    assert (await watch_once(p.store)).alerts == 0
+
+
+async def test_health_and_metrics(web: tuple[Pipeline, httpx.AsyncClient]) -> None:
+    p, client = web
+    health = await client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"ok": True, "store": "ok", "scheduler": "ok"}
+    await watch_once(p.store)
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert "# TYPE notifier_outbox_messages gauge" in metrics.text
+    assert "notifier_last_watch_timestamp_seconds " in metrics.text
