@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     #: A Telegram bot token (from @BotFather): Telegram messages go through the Bot API and
     #: `notifier run` starts the bot. Without one, they go to a transcript file.
     telegram_bot_token: SecretStr | None = None
+    #: The bot's username (without @), for "get these messages in Telegram" links.
+    telegram_bot_username: str | None = None
     #: The Bot API's base URL, "https://api.telegram.org/bot" by default (tests use a fake).
     telegram_api_url: str | None = None
     #: DKIM signing (all three, or none): selector, domain, and the PEM private key file.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.policy
 import mailbox
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -160,3 +161,73 @@ async def test_health_and_metrics(web: tuple[Pipeline, httpx.AsyncClient]) -> No
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "# TYPE notifier_outbox_messages gauge" in metrics.text
     assert "notifier_last_watch_timestamp_seconds " in metrics.text
+
+
+async def test_preferences_change_cadence_stop_a_follow_leave_a_list_and_everything(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    from notifier.links import PREFERENCES
+    from notifier.store.models import ListMember, MailingList, Subscription
+
+    p, client = web
+    async with p.store.transaction() as session:
+        chain = MailingList(slug="kz", name="Kazakhstan prayer chain", channels=["email"])
+        session.add(chain)
+        await session.flush()
+        session.add(ListMember(list_id=chain.id, subscriber_id=1, source="file"))
+    url = "/preferences/" + Links.from_settings(settings).token(PREFERENCES, 1, 1)
+    shown = await client.get(url)
+    assert shown.status_code == 200
+    assert "Kazakhstan — instant by email" in shown.text
+    assert "Kazakhstan prayer chain" in shown.text
+    csrf = client.cookies.get("notifier_csrf")
+    assert csrf
+    assert f'name="csrf" value="{csrf}"' in shown.text
+
+    # Without the matching CSRF value nothing changes.
+    refused = await client.post(
+        url, data={"csrf": "forged", "action": "cadence", "value": "weekly"}
+    )
+    assert refused.status_code == 403
+
+    saved = await client.post(url, data={"csrf": csrf, "action": "cadence", "value": "weekly"})
+    assert "Saved: your email news now comes in a weekly digest." in saved.text
+    async with p.store.read() as session:
+        [sub] = list(await session.scalars(select(Subscription)))
+        assert sub.cadence is Cadence.WEEKLY
+    await client.post(url, data={"csrf": csrf, "action": "leave_list", "value": str(chain.id)})
+    await client.post(url, data={"csrf": csrf, "action": "unfollow", "value": str(sub.id)})
+    async with p.store.read() as session:
+        assert list(await session.scalars(select(Subscription))) == []
+        assert list(await session.scalars(select(ListMember))) == []
+    assert await status_of(p) is SubscriberStatus.ACTIVE
+    gone = await client.post(url, data={"csrf": csrf, "action": "leave_all"})
+    assert "You are unsubscribed from everything" in gone.text
+    assert await status_of(p) is SubscriberStatus.UNSUBSCRIBED
+    bad = await client.post(url, data={"csrf": csrf, "action": "cadence", "value": "hourly"})
+    assert bad.status_code == 400
+    forged = await client.get("/preferences/1.1.forged")
+    assert forged.status_code == 404
+
+
+async def test_preferences_offer_a_single_use_telegram_link(settings: Settings) -> None:
+    from notifier.links import PREFERENCES
+    from notifier.store.chats import redeem_link_code
+
+    configured = settings.model_copy(update={"telegram_bot_username": "notifier_test_bot"})
+    async with pipeline(configured) as p:
+        async with p.store.transaction() as session:
+            specs = [SubscriberSpec(where="t", email="anna@example.org", follows=[])]
+            await import_subscribers(session, specs, configured)
+        app = create_app(configured, p.store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            url = "/preferences/" + Links.from_settings(configured).token(PREFERENCES, 1, 1)
+            text = (await client.get(url)).text
+        found = re.search(r"https://t\.me/notifier_test_bot\?start=([A-Za-z0-9_-]{1,64})", text)
+        assert found is not None
+        async with p.store.transaction() as session:
+            linked = await redeem_link_code(session, found.group(1), 4242)
+            assert linked is not None
+            assert linked.telegram_chat_id == 4242
+            assert await redeem_link_code(session, found.group(1), 4343) is None  # single use
