@@ -9,13 +9,16 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadSignature, Signer, TimestampSigner
 
 from notifier.config import Settings
 from notifier.errors import NotifierError
 
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
+CONFIRM = "confirm"
+#: A confirmation link works this long (double opt-in).
+CONFIRM_MAX_AGE = 3 * 24 * 3600
 
 
 class BadToken(NotifierError):
@@ -71,6 +74,24 @@ class Links:
         try:
             value = self._signer(purpose).unsign(token).decode("ascii")
         except (BadSignature, UnicodeError):
+            raise BadToken("invalid link") from None
+        subscriber, _, version = value.partition(".")
+        if not (subscriber.isdigit() and version.isdigit()):
+            raise BadToken("invalid link")
+        return int(subscriber), int(version)
+
+    def confirm_url(self, subscriber_id: int, version: int) -> str:
+        """A link that confirms a subscription; it expires after CONFIRM_MAX_AGE."""
+        signer = TimestampSigner(self.secret, salt=CONFIRM, digest_method=hashlib.sha256)
+        token = signer.sign(f"{subscriber_id}.{version}").decode("ascii")
+        return f"{self.public_url}/confirm/{token}"
+
+    def verify_confirm(self, token: str, *, max_age: int = CONFIRM_MAX_AGE) -> tuple[int, int]:
+        """(subscriber id, version) from a confirmation token; BadToken if forged or expired."""
+        signer = TimestampSigner(self.secret, salt=CONFIRM, digest_method=hashlib.sha256)
+        try:
+            value = signer.unsign(token, max_age=max_age).decode("ascii")
+        except (BadSignature, UnicodeError):  # SignatureExpired is a BadSignature
             raise BadToken("invalid link") from None
         subscriber, _, version = value.partition(".")
         if not (subscriber.isdigit() and version.isdigit()):

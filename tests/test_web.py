@@ -8,6 +8,7 @@ import mailbox
 import re
 from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from notifier.watch import watch_once
 from notifier.web.app import create_app
 
 KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
+ROOT_SUBSCRIBERS = Path(__file__).resolve().parent.parent / "subscribers"
 
 
 @pytest.fixture

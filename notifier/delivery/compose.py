@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.channels.base import EmailContent, Outgoing, SharedBody, TelegramContent
 from notifier.config import Settings
 from notifier.countries import country_name
-from notifier.links import Links
+from notifier.links import CONFIRM_MAX_AGE, Links
 from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
 from notifier.render.telegram_html import split_telegram_html
 from notifier.render.views import case_view, update_view
@@ -93,6 +93,8 @@ class Recipient:
     telegram_chat_id: int | None
     telegram_blocked: bool
     follows: list[tuple[Scope, str | None, int | None]] = field(default_factory=list)
+    #: What the follows name, for people: "Kazakhstan", "Bakhytzhan Kashkumbayev".
+    labels: list[str] = field(default_factory=list)
     lists: dict[int, str] = field(default_factory=dict)
 
 
@@ -130,15 +132,24 @@ async def _recipients(session: AsyncSession, ids: set[int]) -> dict[int, Recipie
             ).where(Subscriber.id.in_(ids))
         )
     }
-    for sid, scope, country, case_id in await session.execute(
+    for sid, scope, country, case_id, case_name in await session.execute(
         select(
             Subscription.subscriber_id,
             Subscription.scope,
             Subscription.country,
             Subscription.case_id,
-        ).where(Subscription.subscriber_id.in_(ids))
+            Case.name,
+        )
+        .outerjoin(Case, Case.id == Subscription.case_id)
+        .where(Subscription.subscriber_id.in_(ids))
     ):
         found[sid].follows.append((scope, country, case_id))
+        if scope is Scope.ALL:
+            found[sid].labels.append("every case")
+        elif scope is Scope.COUNTRY and country:
+            found[sid].labels.append(country_name(country))
+        elif case_name:
+            found[sid].labels.append(case_name)
     for sid, list_id, name in await session.execute(
         select(ListMember.subscriber_id, ListMember.list_id, MailingList.name)
         .join(MailingList, MailingList.id == ListMember.list_id)
@@ -247,6 +258,14 @@ class Composer:
                     outgoing.append((row.channel, self._telegram(row, chat, body, protect)))
                 continue
             subscriber = batch.subscribers.get(row.subscriber_id or -1)
+            if row.kind is MessageKind.CONFIRM:  # the one message a pending address gets
+                if subscriber is None or subscriber.email is None:
+                    suppressed[row.id] = "recipient gone"
+                elif subscriber.status is SubscriberStatus.ACTIVE:
+                    suppressed[row.id] = "already confirmed"
+                else:
+                    outgoing.append((row.channel, self._confirmation(row, subscriber)))
+                continue
             if subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
                 state = subscriber.status.value if subscriber else "gone"
                 suppressed[row.id] = f"recipient {state}"
@@ -284,6 +303,31 @@ class Composer:
     def _telegram(self, row: Row, chat: int, body: RenderedBody, protect: bool) -> Outgoing:
         text = self.renderer.personalise(body, None).text
         return Outgoing(row.id, TelegramContent(chat, tuple(split_telegram_html(text)), protect))
+
+    def _confirmation(self, row: Row, subscriber: Recipient) -> Outgoing:
+        assert subscriber.email is not None
+        what = ", ".join([*subscriber.labels, *subscriber.lists.values()]) or "the cases you chose"
+        final = self.renderer.confirm(
+            name=subscriber.name,
+            what=what,
+            confirm_url=self.links.confirm_url(subscriber.id, subscriber.token_version),
+            valid_days=CONFIRM_MAX_AGE // 86400,
+        )
+        domain = self.settings.mail_domain
+        return Outgoing(
+            row.id,
+            EmailContent(
+                to_address=subscriber.email,
+                to_name=subscriber.name,
+                subject=final.subject,
+                body=SharedBody(f"confirm:{row.id}", final.text, "", final.html, ""),
+                text_footer="",
+                html_footer="",
+                message_id=f"<notifier.{row.id}.{int(row.created_at.timestamp())}@{domain}>",
+                list_id=f"notifier confirmations <confirm.{domain}>",
+                unsubscribe_url=None,
+            ),
+        )
 
     def _email(
         self,

@@ -115,6 +115,14 @@ class Renderer:
         html = render(self.env, f"email/{kind}.html", context | {"personal": Markup(PERSONAL_MARK)})
         return RenderedBody(Channel.EMAIL, subject, tidy(text), self.inliner.inline(html))
 
+    def confirm(self, *, name: str, what: str, confirm_url: str, valid_days: int) -> FinalMessage:
+        """The double opt-in email (one per person: nothing shared to cache)."""
+        context = {"name": name, "what": what, "confirm_url": confirm_url, "valid_days": valid_days}
+        subject = " ".join(render(self.env, "email/confirm_subject.txt", context).split())
+        text = tidy(render(self.env, "email/confirm.txt", context))
+        html = self.inliner.inline(render(self.env, "email/confirm.html", context))
+        return FinalMessage(subject, text, html)
+
     def footers(self, personal: Personal) -> tuple[str, str]:
         """The personal footer of an email, as text and as HTML."""
         context = {

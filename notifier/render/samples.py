@@ -58,7 +58,16 @@ def sample_contexts() -> dict[str, dict[str, Any]]:
         "unsubscribe_url": "https://notifier.example.org/u/x",
         "preferences_url": "https://notifier.example.org/p/x",
     }
+    confirm = {
+        "name": "Anna",
+        "what": "Kazakhstan",
+        "confirm_url": "https://notifier.example.org/confirm/x",
+        "valid_days": 3,
+    }
     return {
+        "email/confirm_subject.txt": confirm,
+        "email/confirm.txt": confirm,
+        "email/confirm.html": confirm,
         "email/alert_subject.txt": alert,
         "email/alert.txt": alert | {"personal": PERSONAL_MARK},
         "email/alert.html": alert | {"personal": Markup(PERSONAL_MARK)},

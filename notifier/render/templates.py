@@ -35,6 +35,9 @@ TEMPLATES = (
     "email/digest.html",
     "email/footer.txt",
     "email/footer.html",
+    "email/confirm_subject.txt",
+    "email/confirm.txt",
+    "email/confirm.html",
     "telegram/alert.html",
     "telegram/digest.html",
 )

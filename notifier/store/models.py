@@ -130,6 +130,7 @@ class OutboxStatus(enum.StrEnum):
 class MessageKind(enum.StrEnum):
     ALERT = "alert"
     DIGEST = "digest"
+    CONFIRM = "confirm"  # double opt-in: "please confirm your subscription"
 
 
 class MemberSource(enum.StrEnum):

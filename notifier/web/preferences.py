@@ -1,13 +1,10 @@
 """The preference centre: the signed link in every email opens it without a password. Change
 the cadence, stop a follow, leave a list, link Telegram, or leave everything.
 
-Forms carry CSRF protection by double submit: the page sets a random cookie and puts the same
-value in every form; a POST whose field does not match the cookie changes nothing."""
+Forms carry CSRF protection (notifier.web.csrf)."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,11 +25,11 @@ from notifier.store.models import (
     SubscriberStatus,
     Subscription,
 )
+from notifier.web.csrf import remember, token_for, valid
 from notifier.web.pages import page
 from notifier.web.state import WebState
 
 router = APIRouter()
-CSRF_COOKIE = "notifier_csrf"
 LINK_CODE_TTL = timedelta(hours=1)
 
 
@@ -104,13 +101,7 @@ async def _render(
         saved=saved,
         telegram_link=telegram_link,
     )
-    response.set_cookie(
-        CSRF_COOKIE,
-        csrf,
-        httponly=True,
-        samesite="strict",
-        secure=state.settings.public_url.startswith("https://"),
-    )
+    remember(response, csrf, secure=state.settings.public_url.startswith("https://"))
     return response
 
 
@@ -120,8 +111,7 @@ async def show(token: str, request: Request) -> HTMLResponse:
     subscriber_id = await _subscriber_id(state, token)
     if subscriber_id is None:
         return page(state.env, "invalid_link", status=404)
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    return await _render(state, subscriber_id, csrf)
+    return await _render(state, subscriber_id, token_for(request))
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -131,12 +121,10 @@ async def change(token: str, request: Request) -> HTMLResponse:
     if subscriber_id is None:
         return page(state.env, "invalid_link", status=404)
     form = await request.form()
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = str(form.get("csrf", ""))
-    if not cookie or not hmac.compare_digest(cookie, sent):
-        fresh = cookie or secrets.token_urlsafe(24)
+    cookie = token_for(request)
+    if not valid(request, str(form.get("csrf", ""))):
         return await _render(
-            state, subscriber_id, fresh, "Nothing was changed: please try again.", status=403
+            state, subscriber_id, cookie, "Nothing was changed: please try again.", status=403
         )
     action, value = str(form.get("action", "")), str(form.get("value", ""))
     saved = await _apply(state, subscriber_id, action, value)

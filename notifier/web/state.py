@@ -10,6 +10,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from notifier.config import Settings
 from notifier.links import Links
 from notifier.store.engine import Store
+from notifier.web.flood import SlidingWindow
 
 
 @dataclass
@@ -20,3 +21,6 @@ class WebState:
     env: SandboxedEnvironment
     #: Whether the scheduler of this process runs (None: `notifier web` alone, no scheduler).
     scheduler_alive: Callable[[], bool] | None = field(default=None)
+    #: Sign-up floods: 3 requests an hour per address, 20 per 10 minutes per client.
+    flood_by_address: SlidingWindow = field(default_factory=lambda: SlidingWindow(3, 3600))
+    flood_by_client: SlidingWindow = field(default_factory=lambda: SlidingWindow(20, 600))

@@ -79,6 +79,7 @@ def upgrade() -> None:
             sa.Enum(
                 "alert",
                 "digest",
+                "confirm",
                 name="message_kind",
                 native_enum=False,
                 create_constraint=True,

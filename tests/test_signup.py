@@ -1,0 +1,203 @@
+"""Sign-up with double opt-in through the real app: the confirmation email arrives (by SMTP, at
+a real aiosmtpd server), nothing else comes until the link is confirmed, the answer is the same
+for known and unknown addresses, bad forms are named, floods are refused."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from notifier.config import Settings
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.ingest.list_files import load_list_files
+from notifier.links import Links
+from notifier.service import Pipeline, pipeline
+from notifier.store.cases import import_cases
+from notifier.store.lists import apply_lists
+from notifier.store.models import ListMember, MemberSource, OutboxMessage, Subscriber
+from notifier.store.models import SubscriberStatus as Status
+from notifier.watch import watch_once
+from notifier.web.app import create_app
+from tests.smtp_server import SmtpServer
+from tests.test_web import ROOT_SUBSCRIBERS
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+async def site(
+    settings: Settings, smtp_server: SmtpServer
+) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
+    configured = settings.model_copy(
+        update={"smtp_url": SecretStr(f"smtp://{smtp_server.host}:{smtp_server.port}")}
+    )
+    async with pipeline(configured) as p:
+        async with p.store.transaction() as session:
+            await import_cases(session, load_case_files(sample_case_files()))
+            await apply_lists(session, load_list_files([ROOT_SUBSCRIBERS]), configured)
+        transport = httpx.ASGITransport(app=create_app(configured, p.store))
+        async with httpx.AsyncClient(transport=transport, base_url=configured.public_url) as c:
+            yield p, c
+
+
+async def form(client: httpx.AsyncClient, path: str = "/subscribe") -> str:
+    page = await client.get(path)
+    assert page.status_code == 200
+    found = CSRF.search(page.text)
+    assert found is not None
+    return found.group(1)
+
+
+async def subscriber(p: Pipeline, email: str) -> Subscriber | None:
+    async with p.store.read() as session:
+        found: Subscriber | None = await session.scalar(
+            select(Subscriber).where(Subscriber.email == email)
+        )
+        return found
+
+
+async def test_subscribe_confirm_from_the_email_then_news_arrives(
+    site: tuple[Pipeline, httpx.AsyncClient], smtp_server: SmtpServer
+) -> None:
+    p, client = site
+    token = await form(client)
+    sent = await client.post(
+        "/subscribe",
+        data={
+            "csrf": token, "email": "New.Reader@Example.org", "name": "Анна",
+            "follow": "kazakhstan, Kashkumbaev", "cadence": "instant",
+        },
+    )  # fmt: skip
+    assert sent.status_code == 200
+    assert "Check your inbox" in sent.text
+    pending = await subscriber(p, "new.reader@example.org")
+    assert pending is not None
+    assert pending.status is Status.PENDING
+    assert (await p.deliverer.drain()).sent == 1
+    [confirmation] = smtp_server.received
+    assert confirmation.rcpt_tos == ["new.reader@example.org"]
+    text = confirmation.message.get_body(("plain",))
+    assert text is not None
+    body = text.get_content()
+    assert "Kazakhstan" in body
+    assert "Bakhytzhan Kashkumbayev" in body
+    link = re.search(r"http\S+/confirm/\S+", body)
+    assert link is not None
+    # Until confirmed, nothing else: not even urgent news.
+    async with p.store.transaction() as session:
+        from datetime import date
+
+        from notifier.store.cases import add_update, get_case
+        from notifier.store.models import Severity
+
+        case = await get_case(session, "kashkumbaev")
+        await add_update(
+            session, case, day=date(2024, 5, 1), title="Urgent: moved", body="",
+            source_name=None, source_url=None, severity=Severity.URGENT,
+        )  # fmt: skip
+    await watch_once(p.store)
+    async with p.store.read() as session:
+        to_pending = list(
+            await session.scalars(
+                select(OutboxMessage.kind).where(OutboxMessage.subscriber_id == pending.id)
+            )
+        )
+    assert [k.value for k in to_pending] == ["confirm"]  # the list's members got it; not she
+    confirm_page = await client.get(link.group(0))
+    assert "Confirm your subscription" in confirm_page.text
+    still = await subscriber(p, "new.reader@example.org")
+    assert still is not None
+    assert still.status is Status.PENDING  # opening the link (a scanner) confirms nobody
+    done = await client.post(link.group(0))
+    assert done.status_code == 200
+    assert "is confirmed" in done.text
+    active = await subscriber(p, "new.reader@example.org")
+    assert active is not None
+    assert active.status is Status.ACTIVE
+
+
+async def test_same_answer_for_known_and_unknown_addresses(
+    site: tuple[Pipeline, httpx.AsyncClient],
+) -> None:
+    p, client = site
+    token = await form(client)
+    answers = []
+    for email in ("anna.petrova@example.org", "nobody@example.org"):  # known, unknown
+        response = await client.post(
+            "/subscribe",
+            data={"csrf": token, "email": email, "follow": "KZ", "cadence": "daily"},
+        )
+        answers.append((response.status_code, response.text))
+    assert answers[0] == answers[1]
+    known = await subscriber(p, "anna.petrova@example.org")
+    assert known is not None
+    assert known.status is Status.ACTIVE  # a stranger cannot change her subscription
+    async with p.store.read() as session:
+        kinds = list(await session.scalars(select(OutboxMessage.subscriber_id)))
+    assert kinds == [(await subscriber(p, "nobody@example.org")).id]  # type: ignore[union-attr]
+
+
+async def test_bad_fields_are_named_and_nothing_is_written(
+    site: tuple[Pipeline, httpx.AsyncClient],
+) -> None:
+    p, client = site
+    token = await form(client)
+    response = await client.post(
+        "/subscribe",
+        data={"csrf": token, "email": "not-an-address", "follow": "Atlantis, Kazakstan",
+              "cadence": "hourly"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "Email: " in response.text
+    assert "We do not know a country or person called “Atlantis”." in response.text
+    assert "How often: choose one of the options." in response.text
+    assert 'value="not-an-address"' in response.text  # what was typed is kept
+    assert await subscriber(p, "not-an-address") is None
+    no_csrf = await client.post("/subscribe", data={"email": "x@example.org", "follow": "KZ"})
+    assert no_csrf.status_code == 403
+    assert await subscriber(p, "x@example.org") is None
+
+
+async def test_floods_are_refused(site: tuple[Pipeline, httpx.AsyncClient]) -> None:
+    _, client = site
+    token = await form(client)
+    codes = []
+    for _ in range(5):
+        response = await client.post(
+            "/subscribe", data={"csrf": token, "email": "flood@example.org", "follow": "KZ"}
+        )
+        codes.append(response.status_code)
+    assert codes == [200, 200, 200, 429, 429]
+
+
+async def test_join_a_list_and_expired_or_forged_confirmations(
+    site: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    p, client = site
+    token = await form(client, "/lists/kazakhstan-prayer-chain")
+    response = await client.post(
+        "/lists/kazakhstan-prayer-chain", data={"csrf": token, "email": "joiner@example.org"}
+    )
+    assert response.status_code == 200
+    joiner = await subscriber(p, "joiner@example.org")
+    assert joiner is not None
+    async with p.store.read() as session:
+        member = await session.scalar(
+            select(ListMember).where(ListMember.subscriber_id == joiner.id)
+        )
+        assert member is not None
+        assert member.source is MemberSource.SELF
+    links = Links.from_settings(settings)
+    expired = links.confirm_url(joiner.id, 1).rsplit("/", 1)[1]
+    from notifier.links import BadToken
+
+    with pytest.raises(BadToken):
+        links.verify_confirm(expired, max_age=-1)
+    forged = await client.post("/confirm/1.1.forged")
+    assert forged.status_code == 404
+    assert (await client.get("/lists/no-such-list")).status_code == 404
