@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     #: Base URL of the web app, used for links in messages.
     public_url: str = "http://127.0.0.1:8000"
+    #: Bearer token for the admin API under /api (without one the API refuses everyone).
+    api_token: SecretStr | None = None
     #: Where the web app listens (`notifier run` and `notifier web`).
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8000, ge=0, le=65535)

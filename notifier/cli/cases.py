@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -12,49 +12,11 @@ from notifier.config import Settings
 from notifier.countries import country_name, resolve_country
 from notifier.errors import InputError
 from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.store.as_json import case_json
 from notifier.store.cases import ImportReport, get_case, import_cases, list_cases, update_counts
 from notifier.store.engine import Store
-from notifier.store.models import Case
 
 app = typer.Typer(help="Cases: the people and groups notifier follows.", no_args_is_help=True)
-
-
-def case_json(case: Case, *, with_updates: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "slug": case.slug,
-        "name": case.name,
-        "spellings": case.spellings,
-        "country": case.country,
-        "country_name": country_name(case.country),
-        "role": case.role,
-        "status": case.status.value,
-        "published": case.published,
-    }
-    if with_updates:
-        data |= {
-            "summary": case.summary,
-            "letter": {"address": case.letter_address, "guidance": case.letter_guidance}
-            if case.letter_address
-            else None,
-            "actions": case.actions,
-            "prayer": case.prayer,
-            "sources": case.sources,
-            "updates": [
-                {
-                    "id": u.id,
-                    "key": u.key,
-                    "date": u.event_date.isoformat(),
-                    "title": u.title,
-                    "body": u.body,
-                    "source": {"name": u.source_name, "url": u.source_url}
-                    if u.source_name
-                    else None,
-                    "severity": u.severity.value,
-                }
-                for u in case.updates
-            ],
-        }
-    return data
 
 
 @app.command("list")

@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
 from notifier.config import Settings
 from notifier.ingest.list_files import load_list_files
+from notifier.store.as_json import list_json
 from notifier.store.engine import Store
 from notifier.store.lists import apply_lists, list_lists, list_members
-from notifier.store.models import ListFollow, MailingList, Scope
 from notifier.store.subscribers import get_list
 
 app = typer.Typer(help="Mailing lists (prayer chains).", no_args_is_help=True)
-
-
-def follow_token(follow: ListFollow) -> str:
-    if follow.scope is Scope.ALL:
-        return "all"
-    if follow.scope is Scope.COUNTRY:
-        return f"country={follow.country}"
-    return f"case={follow.case.slug if follow.case else follow.case_id}"
-
-
-def list_json(mailing_list: MailingList, members: int) -> dict[str, Any]:
-    return {
-        "slug": mailing_list.slug,
-        "name": mailing_list.name,
-        "description": mailing_list.description,
-        "follows": [follow_token(f) for f in mailing_list.follows],
-        "cadence": mailing_list.cadence.value,
-        "schedule": mailing_list.schedule,
-        "time_zone": mailing_list.time_zone,
-        "channels": mailing_list.channels,
-        "members": members,
-    }
 
 
 @app.command()

@@ -22,8 +22,9 @@ from notifier.ingest.subscriber_rows import (
     parse_channel,
     parse_follow_token,
 )
+from notifier.store.as_json import subscriber_row
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, Channel, MemberSource, Subscriber
+from notifier.store.models import Cadence, Channel, MemberSource
 from notifier.store.subscribers import (
     STICKY,
     add_follows,
@@ -41,21 +42,6 @@ ListOption = Annotated[str | None, typer.Option("--list", help="Only this mailin
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 CadenceOption = Annotated[str, typer.Option(help="instant, daily or weekly.")]
 ChannelOption = Annotated[str, typer.Option(help="email or telegram.")]
-
-
-def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
-    """The subscriber as one CSV / JSON record (what import reads back)."""
-    return {
-        "email": subscriber.email or "",
-        "name": subscriber.name,
-        "status": subscriber.status.value,
-        "locale": subscriber.locale,
-        "time_zone": subscriber.time_zone,
-        "telegram_chat_id": ""
-        if subscriber.telegram_chat_id is None
-        else str(subscriber.telegram_chat_id),
-        "follows": follows_cell(follow_specs(subscriber)),
-    }
 
 
 def _follows(

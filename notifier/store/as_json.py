@@ -1,0 +1,86 @@
+"""Cases, subscribers and lists as plain JSON-ready dicts: one shape for the CLI's --json, the
+subscriber CSV export and the admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notifier.countries import country_name
+from notifier.ingest.subscriber_csv import follows_cell
+from notifier.store.models import Case, ListFollow, MailingList, Scope, Subscriber
+from notifier.store.subscribers import follow_specs
+
+
+def case_json(case: Case, *, with_updates: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": case.slug,
+        "name": case.name,
+        "spellings": case.spellings,
+        "country": case.country,
+        "country_name": country_name(case.country),
+        "role": case.role,
+        "status": case.status.value,
+        "published": case.published,
+    }
+    if with_updates:
+        data |= {
+            "summary": case.summary,
+            "letter": {"address": case.letter_address, "guidance": case.letter_guidance}
+            if case.letter_address
+            else None,
+            "actions": case.actions,
+            "prayer": case.prayer,
+            "sources": case.sources,
+            "updates": [
+                {
+                    "id": u.id,
+                    "key": u.key,
+                    "date": u.event_date.isoformat(),
+                    "title": u.title,
+                    "body": u.body,
+                    "source": {"name": u.source_name, "url": u.source_url}
+                    if u.source_name
+                    else None,
+                    "severity": u.severity.value,
+                }
+                for u in case.updates
+            ],
+        }
+    return data
+
+
+def follow_token(follow: ListFollow) -> str:
+    if follow.scope is Scope.ALL:
+        return "all"
+    if follow.scope is Scope.COUNTRY:
+        return f"country={follow.country}"
+    return f"case={follow.case.slug if follow.case else follow.case_id}"
+
+
+def list_json(mailing_list: MailingList, members: int) -> dict[str, Any]:
+    return {
+        "slug": mailing_list.slug,
+        "name": mailing_list.name,
+        "description": mailing_list.description,
+        "follows": [follow_token(f) for f in mailing_list.follows],
+        "cadence": mailing_list.cadence.value,
+        "schedule": mailing_list.schedule,
+        "time_zone": mailing_list.time_zone,
+        "channels": mailing_list.channels,
+        "members": members,
+    }
+
+
+def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
+    """The subscriber as one CSV / JSON record (what import reads back)."""
+    return {
+        "email": subscriber.email or "",
+        "name": subscriber.name,
+        "status": subscriber.status.value,
+        "locale": subscriber.locale,
+        "time_zone": subscriber.time_zone,
+        "telegram_chat_id": ""
+        if subscriber.telegram_chat_id is None
+        else str(subscriber.telegram_chat_id),
+        "follows": follows_cell(follow_specs(subscriber)),
+    }

@@ -1,0 +1,149 @@
+"""The admin API through httpx against the real app: the bearer token, what the CLI covers for
+cases, updates, subscribers and lists, the outbox, and clear 4xx answers for bad input."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from notifier.config import Settings
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.ingest.list_files import load_list_files
+from notifier.service import Pipeline, pipeline
+from notifier.store.cases import import_cases
+from notifier.store.lists import apply_lists
+from notifier.watch import watch_once
+from notifier.web.app import create_app
+from tests.test_web import ROOT_SUBSCRIBERS
+
+TOKEN = "admin-secret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
+    configured = settings.model_copy(update={"api_token": SecretStr(TOKEN)})
+    async with pipeline(configured) as p:
+        async with p.store.transaction() as session:
+            await import_cases(session, load_case_files(sample_case_files()))
+            await apply_lists(session, load_list_files([ROOT_SUBSCRIBERS]), configured)
+        transport = httpx.ASGITransport(app=create_app(configured, p.store))
+        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+            yield p, client
+
+
+async def test_without_the_token_everything_is_refused(
+    api: tuple[Pipeline, httpx.AsyncClient],
+) -> None:
+    _, client = api
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+        response = await client.get("/api/cases", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    spec = (await client.get("/openapi.json")).json()
+    assert "/api/cases/{slug}/updates" in spec["paths"]
+
+
+async def test_cases_and_updates(api: tuple[Pipeline, httpx.AsyncClient]) -> None:
+    p, client = api
+    listed = (await client.get("/api/cases", params={"country": "Kazakhstan"}, headers=AUTH)).json()
+    assert [c["slug"] for c in listed] == ["bakhytzhan-kashkumbayev", "makhset-djabbarbergenov"]
+    unknown = await client.get("/api/cases", params={"country": "Atlantis"}, headers=AUTH)
+    assert unknown.status_code == 404
+    assert "unknown country 'Atlantis'" in unknown.json()["detail"]
+    one = (await client.get("/api/cases/Kashkumbaev", headers=AUTH)).json()
+    assert one["letter"]["address"].startswith("Bakhytzhan Kashkumbaev")
+
+    posted = await client.post(
+        "/api/cases/kashkumbaev/updates",
+        json={"title": "Appeal heard", "date": "2024-05-01", "source": "Forum 18",
+              "url": "https://www.forum18.org/", "urgent": True},
+        headers=AUTH,
+    )  # fmt: skip
+    assert posted.status_code == 201
+    assert posted.json()["created"] is True
+    assert (await watch_once(p.store)).alerts == 4  # urgent: the weekly list's members now
+    again = await client.post(
+        "/api/cases/kashkumbaev/updates",
+        json={"title": "Appeal heard", "date": "2024-05-01"},
+        headers=AUTH,
+    )
+    assert again.json()["created"] is False
+
+    bad = await client.post(
+        "/api/cases/kashkumbaev/updates",
+        json={"title": "", "date": "yesterday", "url": "not a url", "colour": "red"},
+        headers=AUTH,
+    )
+    assert bad.status_code == 422
+    fields = {tuple(e["loc"][1:]) for e in bad.json()["detail"]}
+    assert {("title",), ("date",), ("url",), ("colour",)} <= fields
+    missing = await client.post("/api/cases/nobody/updates", json={"title": "x"}, headers=AUTH)
+    assert missing.status_code == 404
+
+    created = await client.post(
+        "/api/cases",
+        json={"slug": "anna-example", "name": "Anna Example", "country": "KZ",
+              "status": "detained", "updates": [{"date": "2024-03-01", "title": "Detained"}]},
+        headers=AUTH,
+    )  # fmt: skip
+    assert created.status_code == 201
+    assert created.json() == {
+        "created": True, "changed": False, "updates_added": 1, "updates_changed": 0,
+    }  # fmt: skip
+    wrong = await client.post(
+        "/api/cases", json={"slug": "Bad Slug", "name": "x", "country": "XX"}, headers=AUTH
+    )
+    assert wrong.status_code == 422
+
+
+async def test_subscribers_lists_and_outbox(api: tuple[Pipeline, httpx.AsyncClient]) -> None:
+    _, client = api
+    added = await client.post(
+        "/api/subscribers",
+        json={"email": "Ben@Example.org", "name": "Ben", "follows": ["country=KZ"],
+              "cadence": "weekly", "list": "kazakhstan-prayer-chain"},
+        headers=AUTH,
+    )  # fmt: skip
+    assert added.status_code == 201
+    assert added.json()["follows"] == "country=KZ:weekly:email"
+    assert (await client.get("/api/subscribers/ben@example.org", headers=AUTH)).json()[
+        "name"
+    ] == "Ben"
+    members = (await client.get("/api/lists/kazakhstan-prayer-chain", headers=AUTH)).json()
+    assert {"email": "ben@example.org", "name": "Ben", "status": "active", "source": "import"} in (
+        members["members"]
+    )
+    joined = await client.post(
+        "/api/lists/kazakhstan-prayer-chain/members", json={"email": "c@example.org"}, headers=AUTH
+    )
+    assert joined.json() == {"email": "c@example.org", "joined": True}
+    assert len((await client.get("/api/lists", headers=AUTH)).json()) == 1
+    bad = await client.post(
+        "/api/subscribers", json={"email": "nope", "follows": ["country=Atlantis"]}, headers=AUTH
+    )
+    assert bad.status_code == 422
+    no_list = await client.post(
+        "/api/subscribers", json={"email": "d@example.org", "list": "nope"}, headers=AUTH
+    )
+    assert no_list.status_code == 404
+    gone = await client.delete("/api/subscribers/ben@example.org", headers=AUTH)
+    assert gone.json()["result"] == "unsubscribed"
+
+    assert (await client.get("/api/outbox", headers=AUTH)).json() == []
+    assert (await client.post("/api/outbox/retry", json={"failed": True}, headers=AUTH)).json() == {
+        "queued": 0
+    }
+    assert (await client.post("/api/outbox/retry", json={}, headers=AUTH)).status_code == 422
+    assert (
+        await client.get("/api/outbox", params={"status": "lost"}, headers=AUTH)
+    ).status_code == 422
+    preview = await client.get(
+        "/api/lists/kazakhstan-prayer-chain/digest-preview",
+        params={"recent": 1, "format": "telegram"},
+        headers=AUTH,
+    )
+    assert preview.json()["body"].startswith("<b>Kazakhstan prayer chain</b>")
