@@ -40,7 +40,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
@@ -49,6 +49,7 @@ import pytest
 from aiohttp import web
 
 from notifier.render.telegram_html import check_telegram_html
+from tests.loop_thread import LoopThread
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -300,7 +301,9 @@ class _Window:
         return max(0.0, self.times[0] + self.seconds - now)
 
 
-class FakeBotApi:
+class FakeBotApi(LoopThread):
+    _thread_name = "fake-bot-api"
+
     """A fake Telegram Bot API on 127.0.0.1 in a background thread. See the module docstring.
 
     Everything the test thread calls (push_…, faults, set_admins, records) is thread-safe; the
@@ -363,8 +366,7 @@ class FakeBotApi:
         self._commands: dict[tuple[str, str], list[JsonDict]] = {}
         self._global_window = _Window(*GLOBAL_LIMIT)
         self._chat_windows: dict[int, _Window] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._runner: web.AppRunner | None = None
         self._update_arrived: asyncio.Event | None = None  # on the server's loop
         self._closing = False
@@ -413,52 +415,8 @@ class FakeBotApi:
     ) -> None:
         self.stop()
 
-    def start(self) -> None:
-        """Start the thread and its loop, and listen on a free port."""
-        if self._thread is not None:
-            raise RuntimeError("FakeBotApi already started")
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=self._run, args=(loop,), name="fake-bot-api", daemon=True)
-        self._loop, self._thread = loop, thread
-        self._closing = False
-        thread.start()
-        try:
-            self._call(self._listen())
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """End open long polls, close every connection, stop the loop and the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            if thread.is_alive():
-                self._call(self._shutdown())
-        finally:
-            if thread.is_alive():
-                loop.call_soon_threadsafe(loop.stop)
-                thread.join(START_TIMEOUT)
-            self._loop = self._thread = None
-
-    @staticmethod
-    def _run(loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the server's loop from the caller's thread and wait for it."""
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("FakeBotApi is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT)
-
     async def _listen(self) -> None:
+        self._closing = False
         self._update_arrived = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/{path:.*}", self._handle)

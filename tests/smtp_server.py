@@ -24,7 +24,7 @@ import email.policy
 import socket
 import ssl
 import threading
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from types import TracebackType
@@ -33,6 +33,8 @@ from typing import Any, Literal, TypeVar
 import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.loop_thread import LoopThread
 
 HOST = "127.0.0.1"
 SERVER_NAME = "smtp.test"
@@ -72,7 +74,9 @@ class _Fault:
     address: str | None = None
 
 
-class SmtpServer:
+class SmtpServer(LoopThread):
+    _thread_name = "smtp-server"
+
     """A real SMTP server on 127.0.0.1 in a background thread. See the module docstring.
 
     - `tls="starttls"` offers STARTTLS (and with `require_starttls=True` answers 530 to MAIL
@@ -115,8 +119,7 @@ class SmtpServer:
             cert.configure_cert(self._tls_context)
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
         # Sockets accepted but not yet an SMTP session (TLS handshake under way).
@@ -136,50 +139,6 @@ class SmtpServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def start(self) -> None:
-        """Start the thread and its loop, and listen (on a free port the first time)."""
-        if self._thread is not None:
-            raise RuntimeError("SmtpServer already started")
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=self._run, args=(loop,), name="smtp-server", daemon=True)
-        self._loop, self._thread = loop, thread
-        thread.start()
-        try:
-            self._call(self._listen())
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Close every connection and the listening socket, stop the loop and the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            if thread.is_alive():
-                self._call(self._shutdown())
-        finally:
-            if thread.is_alive():
-                loop.call_soon_threadsafe(loop.stop)
-                thread.join(START_TIMEOUT)
-            self._loop = self._thread = None
-
-    @staticmethod
-    def _run(loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the server's loop from the caller's thread and wait for it."""
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("SmtpServer is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT)
 
     # -- listening ---------------------------------------------------------------------------
 
