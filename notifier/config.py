@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     #: First retry delay (s); doubles each attempt, with jitter, up to `retry_max_delay`.
     retry_base_delay: float = Field(default=30.0, gt=0)
     retry_max_delay: float = Field(default=3600.0, gt=0)
+    #: Finished messages (sent, failed, suppressed) are deleted after this many days.
+    outbox_retention_days: int = Field(default=90, ge=1)
     #: A message still failing this long after it was queued is marked failed (s; 3 days).
     max_message_age: int = Field(default=3 * 24 * 3600, ge=60)
     #: Send email by SMTP instead of into the Maildir: smtp://host:25 (plain, a local relay),

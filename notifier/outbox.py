@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.store.models import OutboxMessage, OutboxStatus
+from notifier.store.models import Body, OutboxMessage, OutboxStatus
 
 CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.RETRY)
 #: What an admin may send again (not what was sent, nor what is being sent now).
@@ -164,4 +164,22 @@ async def retry(
         )
         .values(status=OutboxStatus.PENDING, next_attempt_at=now, queued_at=now, lease_until=None)
     )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+#: Outcomes that are history: prunable once old enough.
+FINISHED = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SUPPRESSED)
+
+
+async def prune(session: AsyncSession, *, before: datetime) -> int:
+    """Delete finished messages created before `before` (the outbox is a log, not an archive:
+    kept forever it slows every match). Pending and retrying messages are never touched, and
+    bodies no message points to any more go too."""
+    result = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_(FINISHED), OutboxMessage.created_at < before
+        )
+    )
+    used = select(OutboxMessage.body_id).where(OutboxMessage.body_id.is_not(None))
+    await session.execute(delete(Body).where(Body.id.not_in(used), Body.created_at < before))
     return int(getattr(result, "rowcount", 0) or 0)

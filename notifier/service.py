@@ -126,6 +126,17 @@ class Service:
             )
             await self._deliver()
 
+    async def _prune(self) -> None:
+        from datetime import timedelta
+
+        from notifier.outbox import prune
+
+        days = self.p.settings.outbox_retention_days
+        async with self.p.store.transaction() as session:
+            count = await prune(session, before=utcnow() - timedelta(days=days))
+        if count:
+            log.info("outbox: deleted %d finished message(s) older than %d days", count, days)
+
     async def _resync(self) -> None:
         """One cron job per list schedule and per personal schedule group."""
         async with self.p.store.transaction() as session:
@@ -169,6 +180,7 @@ class Service:
             self.scheduler.add_job(
                 self._resync, "interval", seconds=self.RESYNC_SECONDS, id="resync", **common
             )
+            self.scheduler.add_job(self._prune, "interval", hours=24, id="prune", **common)
         self.scheduler.add_job(self._deliver, "interval", seconds=interval, id="deliver", **common)
         self.scheduler.start()
         web_task = None

@@ -473,3 +473,33 @@ async def test_idle_polls_are_one_indexed_read_each(settings: Settings) -> None:
         assert work == ["SELECT", "SELECT"]
         if p.store.dialect == "sqlite":
             assert "BEGIN" in statements  # deferred: no write lock for a poll
+
+
+async def test_prune_deletes_only_old_finished_messages(settings: Settings) -> None:
+    from notifier.outbox import prune
+
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        for i in range(3):
+            await subscribe(p, f"p{i}@example.org", KZ)
+        await new_update(p)
+        await watch_once(p.store)
+        await p.deliverer.drain()  # all three sent
+        await new_update(p, title="Later news")
+        await watch_once(p.store)  # three pending
+        old = datetime.now(UTC) - timedelta(days=100)
+        async with p.store.transaction() as session:
+            await session.execute(update(OutboxMessage).values(created_at=old))
+            deleted = await prune(session, before=datetime.now(UTC) - timedelta(days=90))
+        assert deleted == 3
+        left = await outbox_rows(p)
+        assert len(left) == 3
+        assert {r.status for r in left} == {OutboxStatus.PENDING}  # never pruned
+
+
+def test_cli_prune(cli: Cli) -> None:
+    cli.ok("cases", "import", "--sample")
+    assert "deleted 0 finished message(s) older than 90 day(s)" in cli.ok("outbox", "prune").stdout
+    bad = cli("outbox", "prune", "--older-than", "0")
+    assert bad.exit_code == 1
+    assert "[--older-than]: at least 1 day" in bad.stderr

@@ -92,3 +92,27 @@ def retry_(
         say(f"{count} message(s) queued again; `notifier run` (or run --once) sends them")
 
     run_with_store(ctx, job)
+
+
+@app.command("prune")
+def prune_(
+    ctx: typer.Context,
+    older_than: Annotated[
+        int | None, typer.Option(help="Days (default: the outbox_retention_days setting).")
+    ] = None,
+) -> None:
+    """Delete finished messages (sent, failed, suppressed) older than the retention. `notifier
+    run` does this once a day by itself."""
+    from datetime import timedelta
+
+    from notifier.outbox import prune
+
+    async def job(store: Store, settings: Settings) -> None:
+        days = older_than if older_than is not None else settings.outbox_retention_days
+        if days < 1:
+            raise InputError.single("outbox prune", "--older-than", "at least 1 day")
+        async with store.transaction() as session:
+            count = await prune(session, before=utcnow() - timedelta(days=days))
+        say(f"deleted {count} finished message(s) older than {days} day(s)")
+
+    run_with_store(ctx, job)
