@@ -89,6 +89,10 @@ async def _render(
             for s in subscriber.subscriptions
         ]
         lists = [_List(m.list_id, m.mailing_list.name) for m in subscriber.memberships]
+        email_cadences = {
+            s.cadence.value for s in subscriber.subscriptions if s.channel is Channel.EMAIL
+        }
+        email_cadence = email_cadences.pop() if len(email_cadences) == 1 else ""
     response = page(
         state.env,
         "preferences",
@@ -100,6 +104,7 @@ async def _render(
         csrf=csrf,
         saved=saved,
         telegram_link=telegram_link,
+        email_cadence=email_cadence,
     )
     remember(response, csrf, secure=state.settings.public_url.startswith("https://"))
     return response
