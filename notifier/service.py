@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -126,6 +127,15 @@ class Service:
             )
             await self._deliver()
 
+    async def _web(self, app: Any) -> None:
+        """The web app; if it cannot listen, say so and go on: delivery matters more."""
+        from notifier.web.app import WebUnavailable, serve
+
+        try:
+            await serve(app, self.p.settings, self.stop)
+        except WebUnavailable as exc:
+            log.error("%s; notifier goes on without it", exc)
+
     async def _prune(self) -> None:
         from datetime import timedelta
 
@@ -185,12 +195,12 @@ class Service:
         self.scheduler.start()
         web_task = None
         if not self.deliver_only:
-            from notifier.web.app import create_app, serve
+            from notifier.web.app import create_app
 
             app = create_app(
                 self.p.settings, self.p.store, scheduler_alive=lambda: self.scheduler.running
             )
-            web_task = asyncio.create_task(serve(app, self.p.settings, self.stop), name="web")
+            web_task = asyncio.create_task(self._web(app), name="web")
         bot_task = None
         if not self.deliver_only and self.p.settings.telegram_bot_token is not None:
             # Only `run` polls for the bot's updates: a second poller on one token gets 409.
@@ -206,7 +216,7 @@ class Service:
             if bot_task is not None:
                 await bot_task  # returns promptly once stop is set
             if web_task is not None:
-                await web_task  # requests under way finish
+                await web_task  # requests under way finish (an error was logged already)
             # In-flight sends finish: wait for the delivery batch under way, if any.
             async with self._deliver_lock:
                 pass

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from notifier import __version__
 from notifier.config import Settings
+from notifier.errors import NotifierError
 from notifier.links import Links
 from notifier.render.templates import make_environment
 from notifier.store.engine import Store
@@ -36,8 +37,13 @@ def create_app(
     return app
 
 
+class WebUnavailable(NotifierError):
+    """The web app could not start listening (the port is taken, or not allowed)."""
+
+
 async def serve(app: FastAPI, settings: Settings, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set, then finish the requests under way."""
+    """Serve until `stop` is set, then finish the requests under way. WebUnavailable if it
+    cannot listen at all."""
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -48,7 +54,19 @@ async def serve(app: FastAPI, settings: Settings, stop: asyncio.Event) -> None:
             proxy_headers=True,
         )
     )
-    task = asyncio.create_task(server.serve())
-    await stop.wait()
+
+    async def run() -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind
+            raise WebUnavailable(
+                f"the web app cannot listen on {settings.web_host}:{settings.web_port} "
+                "(is another program using that port? set web_port)"
+            ) from None
+
+    task = asyncio.create_task(run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
+    stopping.cancel()
     await task
