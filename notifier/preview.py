@@ -25,7 +25,8 @@ from notifier.render.templates import period_label
 from notifier.render.views import paragraphs
 from notifier.schedule import last_due, next_due
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, Channel, DigestCursor, MailingList, Subscriber
+from notifier.store.models import Cadence, Channel, DigestCursor, Subscriber
+from notifier.store.subscribers import get_list
 
 SAMPLE_READER = Personal(
     name="A reader",
@@ -64,13 +65,7 @@ async def preview_list(
 ) -> tuple[FinalMessage | None, str]:
     """The list's next digest as it stands now; (None, why) when there is nothing to send."""
     async with store.read() as session:
-        found = await session.scalar(
-            select(MailingList)
-            .where(MailingList.slug == slug)
-            .options(selectinload(MailingList.follows))
-        )
-        if found is None:
-            raise NotFoundError(f"no list {slug!r}")
+        found = await get_list(session, slug, follows=True)
         targets = frozenset(f.target for f in found.follows)
         chosen = await _next_digest_updates(
             session, f"list:{found.id}", targets, began=found.created_at, recent=recent

@@ -10,7 +10,7 @@ import typer
 from notifier.cli.shell import run_with_store, say
 from notifier.config import Settings
 from notifier.digests import build_list_digest, list_schedule
-from notifier.errors import InputError, NotFoundError
+from notifier.errors import InputError
 from notifier.links import Links
 from notifier.preview import preview_list, preview_subscriber
 from notifier.render.messages import Renderer
@@ -18,7 +18,8 @@ from notifier.render.templates import check_templates
 from notifier.schedule import next_due
 from notifier.service import pipeline
 from notifier.store.engine import Store
-from notifier.store.models import Channel, MailingList, utcnow
+from notifier.store.models import Channel, utcnow
+from notifier.store.subscribers import get_list
 
 app = typer.Typer(help="Digests: preview and send.", no_args_is_help=True)
 
@@ -90,9 +91,6 @@ def send(
     one will not go out again, and running this twice sends it once."""
     import asyncio
 
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
     from notifier.cli.shell import state
 
     settings = state(ctx).settings
@@ -101,13 +99,7 @@ def send(
         async with pipeline(settings) as p:
             now = utcnow()
             async with p.store.sessions() as session, session.begin():
-                found = await session.scalar(
-                    select(MailingList)
-                    .where(MailingList.slug == mailing_list)
-                    .options(selectinload(MailingList.follows))
-                )
-                if found is None:
-                    raise NotFoundError(f"no list {mailing_list!r}")
+                found = await get_list(session, mailing_list, follows=True)
                 due = next_due(list_schedule(found), found.time_zone, now)
                 report = await build_list_digest(session, p.renderer, found, due=due, now=now)
                 if dry_run:

@@ -101,10 +101,7 @@ def show(
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
-            found = await get_list(session, slug)
-            await session.refresh(found, ["follows"])
-            for follow in found.follows:
-                await session.refresh(follow, ["case"])
+            found = await get_list(session, slug, follows=True)
             members = await list_members(session, found)
         data = list_json(found, len(members)) | {
             "members": [

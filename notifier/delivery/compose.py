@@ -178,6 +178,7 @@ class Composer:
         self._alert_bodies: dict[tuple[int, Channel, str], RenderedBody] = {}
         self._bodies: dict[int, RenderedBody] = {}
         self._shared: dict[str, SharedBody] = {}
+        self._chunks: dict[str, tuple[str, ...]] = {}
 
     async def _load(self, store: Store, ids: Sequence[int]) -> _Batch:
         async with store.read() as session:
@@ -301,8 +302,19 @@ class Composer:
         return outgoing, suppressed
 
     def _telegram(self, row: Row, chat: int, body: RenderedBody, protect: bool) -> Outgoing:
-        text = self.renderer.personalise(body, None).text
-        return Outgoing(row.id, TelegramContent(chat, tuple(split_telegram_html(text)), protect))
+        # A Telegram body has no personal part: split it once, whoever it goes to.
+        chunks = self._chunks.get(body.digest)
+        if chunks is None:
+            if len(self._chunks) > CACHE_SIZE:
+                self._chunks.clear()
+            text = self.renderer.personalise(body, None).text
+            chunks = self._chunks[body.digest] = tuple(split_telegram_html(text))
+        return Outgoing(row.id, TelegramContent(chat, chunks, protect))
+
+    def _message_id(self, row: Row) -> str:
+        """Fixed per outbox row: a retried message carries the same id."""
+        stamp = int(row.created_at.timestamp())
+        return f"<notifier.{row.id}.{stamp}@{self.settings.mail_domain}>"
 
     def _confirmation(self, row: Row, subscriber: Recipient) -> Outgoing:
         assert subscriber.email is not None
@@ -323,7 +335,7 @@ class Composer:
                 body=SharedBody(f"confirm:{row.id}", final.text, "", final.html, ""),
                 text_footer="",
                 html_footer="",
-                message_id=f"<notifier.{row.id}.{int(row.created_at.timestamp())}@{domain}>",
+                message_id=self._message_id(row),
                 list_id=f"notifier confirmations <confirm.{domain}>",
                 unsubscribe_url=None,
             ),
@@ -366,8 +378,7 @@ class Composer:
                 body=shared,
                 text_footer=text_footer,
                 html_footer=html_footer,
-                # Fixed per row: a retried message carries the same id.
-                message_id=f"<notifier.{row.id}.{int(row.created_at.timestamp())}@{domain}>",
+                message_id=self._message_id(row),
                 list_id=list_id,
                 unsubscribe_url=unsubscribe,
             ),

@@ -15,6 +15,7 @@ from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.store.cases import resolve_case
 from notifier.store.models import (
     Case,
+    ListFollow,
     ListMember,
     MailingList,
     MemberSource,
@@ -66,8 +67,13 @@ async def get_subscriber(session: AsyncSession, who: str) -> Subscriber:
     return found
 
 
-async def get_list(session: AsyncSession, slug: str) -> MailingList:
-    found = await session.scalar(select(MailingList).where(MailingList.slug == slug))
+async def get_list(session: AsyncSession, slug: str, *, follows: bool = False) -> MailingList:
+    """The list with this slug (and, with `follows`, what it follows, cases loaded);
+    NotFoundError naming the lists there are."""
+    query = select(MailingList).where(MailingList.slug == slug)
+    if follows:
+        query = query.options(selectinload(MailingList.follows).selectinload(ListFollow.case))
+    found = await session.scalar(query)
     if found is None:
         known = ", ".join(await session.scalars(select(MailingList.slug))) or "none yet"
         raise NotFoundError(f"no list {slug!r} (lists: {known})")

@@ -255,12 +255,9 @@ async def lists(state: State) -> list[dict[str, Any]]:
 async def one_list(state: State, slug: Annotated[str, Path(max_length=120)]) -> dict[str, Any]:
     async with state.store.read() as session:
         try:
-            found = await get_list(session, slug)
+            found = await get_list(session, slug, follows=True)
         except NotFoundError as exc:
             raise _not_found(exc) from None
-        await session.refresh(found, ["follows"])
-        for follow in found.follows:
-            await session.refresh(follow, ["case"])
         members = await list_members(session, found)
         return list_json(found, len(members)) | {
             "members": [
