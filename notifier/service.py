@@ -109,7 +109,10 @@ class Service:
             await self._deliver()  # alerts go now, not at the next delivery tick
 
     async def _deliver(self) -> None:
-        if self._deliver_lock.locked():
+        # No new delivery once stopping: run() waits for the one under way (holding the lock)
+        # and then returns, and a delivery begun after that would be cancelled mid-send. The
+        # check and the acquire do not yield, so none can start between them.
+        if self.stop.is_set() or self._deliver_lock.locked():
             return
         async with self._deliver_lock:
             report = await self.p.deliverer.drain(stop=self.stop)
