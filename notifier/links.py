@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, Signer, TimestampSigner
 
 from notifier.config import Settings
 from notifier.errors import NotifierError
+from notifier.numbers import as_int
 
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
@@ -46,6 +47,15 @@ def load_secret(settings: Settings) -> str:
     return key
 
 
+def _pair(value: str) -> tuple[int, int]:
+    """(subscriber id, version) from "12.1"; BadToken for anything else."""
+    subscriber, _, version = value.partition(".")
+    subscriber_id, number = as_int(subscriber), as_int(version)
+    if subscriber_id is None or number is None:
+        raise BadToken("invalid link")
+    return subscriber_id, number
+
+
 @dataclass(frozen=True)
 class Links:
     public_url: str
@@ -75,10 +85,7 @@ class Links:
             value = self._signer(purpose).unsign(token).decode("ascii")
         except (BadSignature, UnicodeError):
             raise BadToken("invalid link") from None
-        subscriber, _, version = value.partition(".")
-        if not (subscriber.isdigit() and version.isdigit()):
-            raise BadToken("invalid link")
-        return int(subscriber), int(version)
+        return _pair(value)
 
     def confirm_url(self, subscriber_id: int, version: int) -> str:
         """A link that confirms a subscription; it expires after CONFIRM_MAX_AGE."""
@@ -93,10 +100,7 @@ class Links:
             value = signer.unsign(token, max_age=max_age).decode("ascii")
         except (BadSignature, UnicodeError):  # SignatureExpired is a BadSignature
             raise BadToken("invalid link") from None
-        subscriber, _, version = value.partition(".")
-        if not (subscriber.isdigit() and version.isdigit()):
-            raise BadToken("invalid link")
-        return int(subscriber), int(version)
+        return _pair(value)
 
     def unsubscribe_url(self, subscriber_id: int, version: int) -> str:
         return f"{self.public_url}/unsubscribe/{self.token(UNSUBSCRIBE, subscriber_id, version)}"

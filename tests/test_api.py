@@ -147,3 +147,14 @@ async def test_subscribers_lists_and_outbox(api: tuple[Pipeline, httpx.AsyncClie
         headers=AUTH,
     )
     assert preview.json()["body"].startswith("<b>Kazakhstan prayer chain</b>")
+
+
+async def test_digits_that_int_refuses_are_not_numbers(
+    api: tuple[Pipeline, httpx.AsyncClient],
+) -> None:
+    """Found by schemathesis: "³".isdigit() is True, int("³") raises; a lookup by chat id
+    must answer 404, not 500."""
+    _, client = api
+    for path in ("/api/subscribers/%C2%B3", "/api/subscribers/-%D9%A1"):
+        assert (await client.get(path, headers=AUTH)).status_code == 404
+        assert (await client.delete(path, headers=AUTH)).status_code == 404

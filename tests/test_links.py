@@ -28,6 +28,7 @@ def test_a_token_round_trips_and_serves_one_purpose_only() -> None:
         lambda t: "42.3.forged",
         lambda t: "",
         lambda t: "Zm9v",
+        lambda t: "³" + t[2:],  # a digit int() refuses
     ],
 )
 def test_altered_or_forged_tokens_are_refused(mangle: object) -> None:

@@ -16,6 +16,7 @@ import pycountry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.numbers import as_int
 from notifier.store.chats import Target
 from notifier.store.models import Cadence, Case, Scope
 
@@ -68,7 +69,7 @@ def parse(data: str | None) -> Pressed | None:
         return None
     if action == CADENCE and rest in {c.value for c in Cadence}:
         return Pressed(action, value=rest)
-    if action in (SUBSCRIBE, UNSUBSCRIBE) and rest.isdigit():
+    if action in (SUBSCRIBE, UNSUBSCRIBE) and as_int(rest) is not None:
         return Pressed(action, value=rest)
     return None
 
@@ -85,8 +86,8 @@ async def target_of_press(
         return None if country is None else Target.of_country(country.alpha_2)
     if pressed.kind == "p":
         query = select(Case).where(Case.slug == pressed.value)
-    elif pressed.kind == "i" and pressed.value.isdigit():
-        query = select(Case).where(Case.id == int(pressed.value))
+    elif pressed.kind == "i" and (case_id := as_int(pressed.value)) is not None:
+        query = select(Case).where(Case.id == case_id)
     else:
         return None
     if published_only:

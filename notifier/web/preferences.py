@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from notifier.countries import country_name
 from notifier.links import PREFERENCES, BadToken
+from notifier.numbers import as_int
 from notifier.store.chats import create_link_code
 from notifier.store.models import (
     Cadence,
@@ -154,13 +155,13 @@ async def _apply(state: WebState, subscriber_id: int, action: str, value: str) -
             )
             how = "at once" if cadence is Cadence.INSTANT else f"in a {cadence.value} digest"
             return f"Saved: your email news now comes {how}."
-        if action == "unfollow" and value.isdigit():
-            await session.execute(delete(Subscription).where(mine, Subscription.id == int(value)))
+        if action == "unfollow" and (follow_id := as_int(value)) is not None:
+            await session.execute(delete(Subscription).where(mine, Subscription.id == follow_id))
             return "Saved: you no longer follow that."
-        if action == "leave_list" and value.isdigit():
+        if action == "leave_list" and (list_id := as_int(value)) is not None:
             await session.execute(
                 delete(ListMember).where(
-                    ListMember.subscriber_id == subscriber_id, ListMember.list_id == int(value)
+                    ListMember.subscriber_id == subscriber_id, ListMember.list_id == list_id
                 )
             )
             return "Saved: you left that prayer chain."
