@@ -1,5 +1,6 @@
-"""Signed links in messages: unsubscribe and preferences. Hard to forge (HMAC via itsdangerous),
-never expire, and revocable per subscriber by bumping `token_version`."""
+"""Signed links in messages: unsubscribe, preferences, confirmation and a digest's web copy. Hard
+to forge (HMAC via itsdangerous, a key per purpose). A subscriber's links never expire and are
+revoked by bumping `token_version`; a confirmation link expires."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from notifier.numbers import as_int
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 CONFIRM = "confirm"
+DIGEST = "digest"
 #: A confirmation link works this long (double opt-in).
 CONFIRM_MAX_AGE = 3 * 24 * 3600
 
@@ -101,6 +103,22 @@ class Links:
         except (BadSignature, UnicodeError):  # SignatureExpired is a BadSignature
             raise BadToken("invalid link") from None
         return _pair(value)
+
+    def digest_url(self, body_id: int) -> str:
+        """The web copy of a stored digest body: the same for everyone who got that body."""
+        token = self._signer(DIGEST).sign(str(body_id)).decode("ascii")
+        return f"{self.public_url}/digests/{token}"
+
+    def verify_digest(self, token: str) -> int:
+        """The body id of a web-copy token; BadToken if it is not one of ours."""
+        try:
+            value = self._signer(DIGEST).unsign(token).decode("ascii")
+        except (BadSignature, UnicodeError):
+            raise BadToken("invalid link") from None
+        body_id = as_int(value)
+        if body_id is None:
+            raise BadToken("invalid link")
+        return body_id
 
     def unsubscribe_url(self, subscriber_id: int, version: int) -> str:
         return f"{self.public_url}/unsubscribe/{self.token(UNSUBSCRIBE, subscriber_id, version)}"

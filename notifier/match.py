@@ -1,8 +1,9 @@
 """Match: who gets an update, as one INSERT … SELECT per update (never a loop over subscribers).
 
-An update reaches every active subscriber who follows everything, its country or its case, on
-each channel they chose, once — however many of their subscriptions and lists match. Instant
-subscriptions and instant lists get an alert; digest readers get one too when it is urgent."""
+An update reaches every active subscriber (not pausing) who follows everything, its country or
+its case, on each channel they chose, once — however many of their subscriptions and lists
+match. Instant subscriptions and instant lists get an alert; digest readers get one too when it
+is urgent."""
 
 from __future__ import annotations
 
@@ -35,11 +36,10 @@ from notifier.store.models import (
     Scope,
     Severity,
     Subscriber,
-    SubscriberStatus,
     Subscription,
     Update,
 )
-from notifier.store.reach import reachable
+from notifier.store.reach import reachable, receiving
 from notifier.store.upsert import insert_for
 
 
@@ -56,10 +56,12 @@ async def lists_following(session: AsyncSession, case: Case) -> list[MailingList
     return list(await session.scalars(query))
 
 
-def alert_recipients(case: Case, *, urgent: bool, lists: list[MailingList]) -> Subquery:
+def alert_recipients(
+    case: Case, *, urgent: bool, lists: list[MailingList], now: datetime
+) -> Subquery:
     """(subscriber_id, channel) of everyone an alert about this case's update goes to."""
     wanted = true() if urgent else Subscription.cadence == Cadence.INSTANT
-    active = Subscriber.status == SubscriberStatus.ACTIVE
+    active = receiving(now)
     base = select(Subscription.subscriber_id, cast(Subscription.channel, String)).join(Subscriber)
     reach = or_(
         and_(Subscription.channel == Channel.EMAIL, reachable(Channel.EMAIL)),
@@ -95,7 +97,7 @@ async def enqueue_alerts(
         return 0
     urgent = update.severity is Severity.URGENT
     lists = await lists_following(session, case)
-    recipients = alert_recipients(case, urgent=urgent, lists=lists)
+    recipients = alert_recipients(case, urgent=urgent, lists=lists, now=now)
     rows = select(
         recipients.c.channel,
         (literal("subscriber:") + cast(recipients.c.subscriber_id, String)).label("recipient"),

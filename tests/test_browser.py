@@ -1,7 +1,7 @@
 """A person's whole round in headless Chromium (Debian's, driven by Playwright): subscribe to
 Kazakhstan, confirm from the email the SMTP server received, get the next alert, switch to a
-weekly digest in the preferences, and leave in one click the way a mail provider does it.
-A screenshot of each page is kept in test-artifacts/browser/."""
+weekly digest in the preferences, follow someone more, pause and resume, and leave in one click
+the way a mail provider does it. A screenshot of each page is kept in test-artifacts/browser/."""
 
 from __future__ import annotations
 
@@ -150,19 +150,29 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         assert page.eval_on_selector("#cadence", "s => s.value") == "weekly"
         page.screenshot(path=ARTIFACTS / "5-preferences-weekly.png", full_page=True)
         assert subscriber_state(settings)[1] == ["weekly"]
+        page.fill("#follow", "Kashkumbaev")  # any spelling; the datalist suggests names
+        page.click("form:has(#follow) button")
+        assert "Bakhytzhan Kashkumbayev — weekly by email" in page.inner_text("main")
+        page.select_option("#pause", "7")
+        page.click("form:has(#pause) button")
+        assert "Paused until" in page.inner_text("main")
+        page.screenshot(path=ARTIFACTS / "6-preferences-paused.png", full_page=True)
+        page.click("text=Resume now")
+        assert "Welcome back" in page.inner_text("main")
+        assert subscriber_state(settings)[1] == ["weekly", "weekly"]
 
         received = next(
             r for r in reversed(smtp_server.received) if r.rcpt_tos == ["reader@example.org"]
         ).message
         unsubscribe = str(received["List-Unsubscribe"]).strip().strip("<>")
         page.goto(unsubscribe)  # what a person (or a link scanner) sees: a button, no change
-        page.screenshot(path=ARTIFACTS / "6-unsubscribe-page.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "7-unsubscribe-page.png", full_page=True)
         assert subscriber_state(settings)[0] is SubscriberStatus.ACTIVE
         # What a mail provider does with List-Unsubscribe-Post: one POST, nothing else.
         response = httpx.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}, timeout=10)
         assert response.status_code == 200
         page.goto(unsubscribe)
-        page.screenshot(path=ARTIFACTS / "7-after-unsubscribe.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "8-after-unsubscribe.png", full_page=True)
         browser.close()
     assert subscriber_state(settings)[0] is SubscriberStatus.UNSUBSCRIBED
     sent_before = len(smtp_server.received)

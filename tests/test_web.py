@@ -193,7 +193,7 @@ async def test_preferences_change_cadence_stop_a_follow_leave_a_list_and_everyth
     assert refused.status_code == 403
 
     saved = await client.post(url, data={"csrf": csrf, "action": "cadence", "value": "weekly"})
-    assert "Saved: your email news now comes in a weekly digest." in saved.text
+    assert "Saved: your news now comes in a weekly digest." in saved.text
     async with p.store.read() as session:
         [sub] = list(await session.scalars(select(Subscription)))
         assert sub.cadence is Cadence.WEEKLY

@@ -24,7 +24,7 @@ from notifier.ingest.subscriber_rows import (
 )
 from notifier.store.as_json import subscriber_row
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, Channel, MemberSource
+from notifier.store.models import Cadence, Channel, MemberSource, utcnow
 from notifier.store.subscribers import (
     STICKY,
     add_follows,
@@ -203,6 +203,9 @@ def show(
         data: dict[str, Any] = subscriber_row(subscriber) | {
             "follows": [f.token() for f in follow_specs(subscriber)],
             "lists": lists,
+            "paused_until": subscriber.paused_until.isoformat()
+            if subscriber.paused_until and subscriber.paused_until > utcnow()
+            else None,
         }
         if as_json:
             print_json(data)
@@ -212,6 +215,8 @@ def show(
         say(f"{'follows':>16}: {' '.join(data['follows']) or '—'}")
         joined = ", ".join(f"{x['list']} ({x['source']})" for x in lists) or "—"
         say(f"{'lists':>16}: {joined}")
+        if data["paused_until"]:
+            say(f"{'paused until':>16}: {data['paused_until']}")
 
     run_with_store(ctx, job)
 

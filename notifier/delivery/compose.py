@@ -35,6 +35,7 @@ from notifier.store.models import (
     SubscriberStatus,
     Subscription,
     Update,
+    utcnow,
 )
 
 #: Rendered bodies kept per process (alerts by update, digests by stored body).
@@ -92,6 +93,7 @@ class Recipient:
     token_version: int
     telegram_chat_id: int | None
     telegram_blocked: bool
+    paused_until: datetime | None
     follows: list[tuple[Scope, str | None, int | None]] = field(default_factory=list)
     #: What the follows name, for people: "Kazakhstan", "Bakhytzhan Kashkumbayev".
     labels: list[str] = field(default_factory=list)
@@ -117,19 +119,21 @@ def reason_for(recipient: Recipient, row: Row, case: Case | None) -> str:
 
 
 async def _recipients(session: AsyncSession, ids: set[int]) -> dict[int, Recipient]:
+    columns = select(
+        Subscriber.id,
+        Subscriber.email,
+        Subscriber.name,
+        Subscriber.locale,
+        Subscriber.status,
+        Subscriber.token_version,
+        Subscriber.telegram_chat_id,
+        Subscriber.telegram_blocked_at,
+        Subscriber.paused_until,
+    ).where(Subscriber.id.in_(ids))
     found = {
-        sid: Recipient(sid, email, name, locale, status, version, chat, blocked is not None)
-        for sid, email, name, locale, status, version, chat, blocked in await session.execute(
-            select(
-                Subscriber.id,
-                Subscriber.email,
-                Subscriber.name,
-                Subscriber.locale,
-                Subscriber.status,
-                Subscriber.token_version,
-                Subscriber.telegram_chat_id,
-                Subscriber.telegram_blocked_at,
-            ).where(Subscriber.id.in_(ids))
+        sid: Recipient(sid, email, name, locale, status, version, chat, blocked is not None, paused)
+        for sid, email, name, locale, status, version, chat, blocked, paused in (
+            await session.execute(columns)
         )
     }
     for sid, scope, country, case_id, case_name in await session.execute(
@@ -238,6 +242,7 @@ class Composer:
     ) -> tuple[list[tuple[Channel, Outgoing]], dict[int, str]]:
         """Messages for the claimed rows, and the rows that must not go out, with why."""
         batch = await self._load(store, ids)
+        now = utcnow()
         outgoing: list[tuple[Channel, Outgoing]] = []
         suppressed: dict[int, str] = {}
         for index, row in enumerate(batch.rows):
@@ -270,6 +275,9 @@ class Composer:
             if subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
                 state = subscriber.status.value if subscriber else "gone"
                 suppressed[row.id] = f"recipient {state}"
+                continue
+            if subscriber.paused_until is not None and subscriber.paused_until > now:
+                suppressed[row.id] = "recipient pausing"
                 continue
             case = None
             if row.kind is MessageKind.ALERT:
@@ -357,6 +365,7 @@ class Composer:
             reason=reason_for(subscriber, row, case),
             unsubscribe_url=unsubscribe,
             preferences_url=self.links.preferences_url(subscriber.id, subscriber.token_version),
+            web_url=self.links.digest_url(row.body_id) if row.body_id is not None else "",
         )
         text_footer, html_footer = self.renderer.footers(personal)
         shared = self._shared.get(body.digest)

@@ -29,9 +29,8 @@ from notifier.store.models import (
     OutboxMessage,
     OutboxStatus,
     Subscriber,
-    SubscriberStatus,
 )
-from notifier.store.reach import reachable
+from notifier.store.reach import reachable, receiving
 from notifier.store.upsert import insert_for
 
 
@@ -118,7 +117,7 @@ async def _enqueue_list(
         .where(
             and_(
                 ListMember.list_id == mailing_list.id,
-                Subscriber.status == SubscriberStatus.ACTIVE,
+                receiving(now),
                 reachable(channel),
             )
         )

@@ -34,7 +34,7 @@ from notifier.store.models import (
     SubscriberStatus,
     Subscription,
 )
-from notifier.store.reach import reachable
+from notifier.store.reach import reachable, receiving
 
 #: Subscribers whose personal digests are built per transaction.
 CHUNK = 2_000
@@ -76,10 +76,12 @@ async def personal_groups(session: AsyncSession) -> list[PersonalGroup]:
     return sorted(groups, key=lambda g: (g.zone, g.cadence.value, g.day, g.at))
 
 
-def _group_filter(group: PersonalGroup) -> list[object]:
+def _group_filter(group: PersonalGroup, now: datetime) -> list[object]:
+    """Who in the group gets a digest now. One who is pausing is left out, and their cursor
+    stays where it was: the first digest after the pause covers it."""
     conditions: list[object] = [
         Subscription.cadence == group.cadence,
-        Subscriber.status == SubscriberStatus.ACTIVE,
+        receiving(now),
         Subscriber.time_zone == group.zone,
         Subscriber.digest_time == group.at,
     ]
@@ -134,7 +136,7 @@ async def build_personal_digests(
         .join(Subscriber)
         .outerjoin(DigestCursor, DigestCursor.digest_key == digest_key)
         .where(
-            *_group_filter(group),  # type: ignore[arg-type]
+            *_group_filter(group, now),  # type: ignore[arg-type]
             Subscriber.id.in_(subscriber_ids),
             or_(
                 and_(Subscription.channel == Channel.EMAIL, reachable(Channel.EMAIL)),
@@ -245,7 +247,7 @@ async def plan_personal_digests(store: Store, renderer: Renderer, *, now: dateti
                     await session.scalars(
                         select(Subscriber.id)
                         .join(Subscription)
-                        .where(*_group_filter(group), Subscriber.id > last_id)  # type: ignore[arg-type]
+                        .where(*_group_filter(group, now), Subscriber.id > last_id)  # type: ignore[arg-type]
                         .distinct()
                         .order_by(Subscriber.id)
                         .limit(CHUNK)

@@ -58,6 +58,8 @@ class Personal:
     reason: str
     unsubscribe_url: str
     preferences_url: str
+    #: The digest's web copy ("" for alerts).
+    web_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Renderer:
             "reason": personal.reason,
             "unsubscribe_url": personal.unsubscribe_url,
             "preferences_url": personal.preferences_url,
+            "web_url": personal.web_url,
         }
         return (
             render(self.env, "email/footer.txt", context).strip(),

@@ -57,6 +57,7 @@ def sample_contexts() -> dict[str, dict[str, Any]]:
         "reason": "you follow Kazakhstan",
         "unsubscribe_url": "https://notifier.example.org/u/x",
         "preferences_url": "https://notifier.example.org/p/x",
+        "web_url": "https://notifier.example.org/digests/x",
     }
     confirm = {
         "name": "Anna",

@@ -226,6 +226,9 @@ class Subscriber(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     #: Set when Telegram said the user blocked the bot: nothing more goes to that chat.
     telegram_blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: "Pause for a while": nothing is sent before then, and what comes meanwhile is not sent
+    #: later as alerts (a digest after the pause covers it).
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.ACTIVE
     )

@@ -1,10 +1,21 @@
-"""Whether a subscriber can be reached on a channel: one definition for matching and digests."""
+"""Whether a subscriber gets anything now, and can be reached on a channel: one definition for
+matching, digests and delivery."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_
+from datetime import datetime
 
-from notifier.store.models import Channel, Subscriber
+from sqlalchemy import ColumnElement, and_, or_
+
+from notifier.store.models import Channel, Subscriber, SubscriberStatus
+
+
+def receiving(now: datetime) -> ColumnElement[bool]:
+    """Active, and not pausing."""
+    return and_(
+        Subscriber.status == SubscriberStatus.ACTIVE,
+        or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
+    )
 
 
 def reachable(channel: Channel) -> ColumnElement[bool]:

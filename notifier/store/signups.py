@@ -15,7 +15,6 @@ from sqlalchemy.orm import selectinload
 from notifier.config import Settings
 from notifier.store.models import (
     Cadence,
-    Case,
     Channel,
     ListMember,
     MailingList,
@@ -23,15 +22,11 @@ from notifier.store.models import (
     MessageKind,
     OutboxMessage,
     OutboxStatus,
-    Scope,
     Subscriber,
     SubscriberStatus,
-    Subscription,
-    target_of,
 )
+from notifier.store.preferences import Follow, follow_targets
 from notifier.store.upsert import insert_for
-
-Follow = tuple[Scope, str | None, Case | None]
 
 
 async def request_signup(
@@ -68,21 +63,7 @@ async def request_signup(
     else:
         subscriber.status = SubscriberStatus.PENDING
         subscriber.name = name or subscriber.name
-    have = {(s.target, s.channel) for s in subscriber.subscriptions}
-    for scope, country, case in follows:
-        target = target_of(scope, country, case.id if case else None)
-        if (target, Channel.EMAIL) not in have:
-            subscriber.subscriptions.append(
-                Subscription(
-                    scope=scope,
-                    country=country,
-                    case=case,
-                    target=target,
-                    cadence=cadence,
-                    channel=Channel.EMAIL,
-                )
-            )
-            have.add((target, Channel.EMAIL))
+    follow_targets(subscriber, follows, cadence=cadence, channels=[Channel.EMAIL])
     await session.flush()
     if mailing_list is not None and all(
         m.list_id != mailing_list.id for m in subscriber.memberships

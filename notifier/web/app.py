@@ -14,7 +14,7 @@ from notifier.errors import NotifierError
 from notifier.links import Links
 from notifier.render.templates import make_environment
 from notifier.store.engine import Store
-from notifier.web import api, health, preferences, subscribe, unsubscribe
+from notifier.web import api, digest_copy, health, preferences, subscribe, unsubscribe
 from notifier.web.state import WebState
 
 
@@ -32,6 +32,7 @@ def create_app(
     app.include_router(unsubscribe.router)
     app.include_router(preferences.router)
     app.include_router(subscribe.router)
+    app.include_router(digest_copy.router)
     app.include_router(health.router)
     app.include_router(api.router)
     return app

@@ -1,12 +1,14 @@
-"""The preference centre: the signed link in every email opens it without a password. Change
-the cadence, stop a follow, leave a list, link Telegram, or leave everything.
+"""The preference centre: the signed link in every email opens it without a password. Follow more
+countries and people, stop a follow, change how often and by which channel news comes, pause for
+a while, leave a list, link Telegram, or leave everything.
 
 Forms carry CSRF protection (notifier.web.csrf)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -25,13 +27,32 @@ from notifier.store.models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
+    utcnow,
+)
+from notifier.store.preferences import (
+    Follow,
+    channels_in_use,
+    follow_targets,
+    set_channels,
+    set_pause,
+    usable_channels,
 )
 from notifier.web.csrf import remember, token_for, valid
+from notifier.web.follow_input import known_names, resolve_follow_text
 from notifier.web.pages import page
 from notifier.web.state import WebState
 
 router = APIRouter()
 LINK_CODE_TTL = timedelta(hours=1)
+#: "Pause for a while": the choices offered, in days.
+PAUSES = {7: "for a week", 14: "for two weeks", 30: "for a month", 90: "for three months"}
+CHANNEL_NAMES = {Channel.EMAIL: "email", Channel.TELEGRAM: "Telegram"}
+#: The channel choices: form value → channels.
+CHANNEL_CHOICES = {
+    "email": {Channel.EMAIL},
+    "telegram": {Channel.TELEGRAM},
+    "both": {Channel.EMAIL, Channel.TELEGRAM},
+}
 
 
 @dataclass(frozen=True)
@@ -48,12 +69,31 @@ class _List:
     name: str
 
 
+@dataclass
+class _Outcome:
+    """What a form did: the message to show, or problems with the form as sent."""
+
+    saved: str = ""
+    errors: list[str] = field(default_factory=list)
+    follow_text: str = ""
+
+
 def _label(subscription: Subscription) -> str:
     if subscription.scope is Scope.ALL:
         return "every case"
     if subscription.scope is Scope.COUNTRY and subscription.country:
         return country_name(subscription.country)
     return subscription.case.name if subscription.case else "a case"
+
+
+def _when(moment: datetime, zone: str) -> str:
+    """'Saturday 5 December 2026' in the subscriber's time zone."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def _channel_choice(channels: list[Channel]) -> str:
+    return "both" if len(channels) > 1 else channels[0].value if channels else ""
 
 
 async def _subscriber_id(state: WebState, token: str) -> int | None:
@@ -68,18 +108,23 @@ async def _subscriber_id(state: WebState, token: str) -> int | None:
     return subscriber_id if current == version else None
 
 
-async def _render(
-    state: WebState, subscriber_id: int, csrf: str, saved: str = "", status: int = 200
-) -> HTMLResponse:
-    async with state.store.transaction() as session:
-        subscriber = await session.scalar(
-            select(Subscriber)
-            .where(Subscriber.id == subscriber_id)
-            .options(
-                selectinload(Subscriber.subscriptions).selectinload(Subscription.case),
-                selectinload(Subscriber.memberships).selectinload(ListMember.mailing_list),
-            )
+def _loaded(subscriber_id: int):  # type: ignore[no-untyped-def]
+    return (
+        select(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .options(
+            selectinload(Subscriber.subscriptions).selectinload(Subscription.case),
+            selectinload(Subscriber.memberships).selectinload(ListMember.mailing_list),
         )
+    )
+
+
+async def _render(
+    state: WebState, subscriber_id: int, csrf: str, outcome: _Outcome, status: int = 200
+) -> HTMLResponse:
+    now = utcnow()
+    async with state.store.transaction() as session:
+        subscriber = await session.scalar(_loaded(subscriber_id))
         assert subscriber is not None
         telegram_link = ""
         if state.settings.telegram_bot_username and subscriber.telegram_chat_id is None:
@@ -90,10 +135,12 @@ async def _render(
             for s in subscriber.subscriptions
         ]
         lists = [_List(m.list_id, m.mailing_list.name) for m in subscriber.memberships]
-        email_cadences = {
-            s.cadence.value for s in subscriber.subscriptions if s.channel is Channel.EMAIL
-        }
-        email_cadence = email_cadences.pop() if len(email_cadences) == 1 else ""
+        cadences = {s.cadence.value for s in subscriber.subscriptions}
+        cadence = cadences.pop() if len(cadences) == 1 else ""
+        usable = usable_channels(subscriber)
+        in_use = channels_in_use(subscriber)
+        paused = subscriber.paused_until
+        paused_until = _when(paused, subscriber.time_zone) if paused and paused > now else ""
     response = page(
         state.env,
         "preferences",
@@ -103,9 +150,17 @@ async def _render(
         follows=follows,
         lists=lists,
         csrf=csrf,
-        saved=saved,
+        saved=outcome.saved,
+        errors=outcome.errors,
+        follow_text=outcome.follow_text,
+        known=await known_names(state.store),
         telegram_link=telegram_link,
-        email_cadence=email_cadence,
+        cadence=cadence or "weekly",
+        mixed_cadence=not cadence and bool(follows),
+        channel_options=[c.value for c in usable] + (["both"] if len(usable) > 1 else []),
+        channel=_channel_choice(in_use),
+        paused_until=paused_until,
+        pauses=PAUSES,
     )
     remember(response, csrf, secure=state.settings.public_url.startswith("https://"))
     return response
@@ -117,7 +172,7 @@ async def show(token: str, request: Request) -> HTMLResponse:
     subscriber_id = await _subscriber_id(state, token)
     if subscriber_id is None:
         return page(state.env, "invalid_link", status=404)
-    return await _render(state, subscriber_id, token_for(request))
+    return await _render(state, subscriber_id, token_for(request), _Outcome())
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -129,18 +184,58 @@ async def change(token: str, request: Request) -> HTMLResponse:
     form = await request.form()
     cookie = token_for(request)
     if not valid(request, str(form.get("csrf", ""))):
+        refused = _Outcome(errors=["Nothing was changed: the form was too old, please try again."])
+        return await _render(state, subscriber_id, cookie, refused, status=403)
+    fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    outcome = await _apply(state, subscriber_id, fields)
+    if outcome is None:
         return await _render(
-            state, subscriber_id, cookie, "Nothing was changed: please try again.", status=403
+            state, subscriber_id, cookie, _Outcome(errors=["That did not work."]), status=400
         )
-    action, value = str(form.get("action", "")), str(form.get("value", ""))
-    saved = await _apply(state, subscriber_id, action, value)
-    if saved is None:
-        return await _render(state, subscriber_id, cookie, "That did not work.", status=400)
-    return await _render(state, subscriber_id, cookie, saved)
+    return await _render(state, subscriber_id, cookie, outcome, 400 if outcome.errors else 200)
 
 
-async def _apply(state: WebState, subscriber_id: int, action: str, value: str) -> str | None:
-    """Carry out one form's action; the message to show, or None for a malformed form."""
+def _how(cadence: Cadence) -> str:
+    return "at once" if cadence is Cadence.INSTANT else f"in a {cadence.value} digest"
+
+
+async def _follow(state: WebState, subscriber_id: int, fields: dict[str, str]) -> _Outcome:
+    """Follow what the text names, on the channels the subscriber's news comes by now."""
+    text = fields.get("value", "").strip()
+    errors: list[str] = []
+    try:
+        cadence = Cadence(fields.get("cadence", ""))
+    except ValueError:
+        cadence = Cadence.WEEKLY
+        errors.append("How often: choose one of the options.")
+    follows: list[Follow] = []
+    if len(text) > 1000:
+        errors.append("Follow: at most 1,000 characters.")
+    else:
+        follows, problems = await resolve_follow_text(state.store, text)
+        errors += [f"Follow: {p}" for p in problems]
+        if not follows and not problems:
+            errors.append("Follow: say which countries or people you want news of.")
+    if errors:
+        return _Outcome(errors=errors, follow_text=text)
+    async with state.store.transaction() as session:
+        subscriber = await session.scalar(_loaded(subscriber_id))
+        assert subscriber is not None
+        channels = channels_in_use(subscriber)
+        if not channels:
+            return _Outcome(errors=["There is no address or chat to send news to."])
+        added = follow_targets(subscriber, follows, cadence=cadence, channels=channels)
+        await session.flush()
+    what = "that" if len(follows) == 1 else "those"
+    news = "" if added else " (you already did: its news now comes " + _how(cadence) + ")"
+    return _Outcome(saved=f"Saved: you now follow {what}{news}.")
+
+
+async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) -> _Outcome | None:
+    """Carry out one form's action; what to show, or None for a malformed form."""
+    action, value = fields.get("action", ""), fields.get("value", "")
+    if action == "follow":
+        return await _follow(state, subscriber_id, fields)
     mine = Subscription.subscriber_id == subscriber_id
     async with state.store.transaction() as session:
         if action == "cadence":
@@ -148,23 +243,37 @@ async def _apply(state: WebState, subscriber_id: int, action: str, value: str) -
                 cadence = Cadence(value)
             except ValueError:
                 return None
-            await session.execute(
-                update(Subscription)
-                .where(mine, Subscription.channel == Channel.EMAIL)
-                .values(cadence=cadence)
+            await session.execute(update(Subscription).where(mine).values(cadence=cadence))
+            return _Outcome(saved=f"Saved: your news now comes {_how(cadence)}.")
+        if action == "channel" and value in CHANNEL_CHOICES:
+            subscriber = await session.scalar(_loaded(subscriber_id))
+            assert subscriber is not None
+            wanted = CHANNEL_CHOICES[value]
+            if not wanted <= set(usable_channels(subscriber)):
+                return None
+            set_channels(subscriber, wanted)
+            await session.flush()
+            by = " and ".join(
+                "Telegram" if c is Channel.TELEGRAM else "email" for c in Channel if c in wanted
             )
-            how = "at once" if cadence is Cadence.INSTANT else f"in a {cadence.value} digest"
-            return f"Saved: your email news now comes {how}."
+            return _Outcome(saved=f"Saved: your news now comes by {by}.")
+        if action == "pause" and (days := as_int(value)) in PAUSES:
+            assert days is not None
+            await set_pause(session, subscriber_id, utcnow() + timedelta(days=days))
+            return _Outcome(saved=f"Paused {PAUSES[days]}: nothing is sent to you until then.")
+        if action == "resume":
+            await set_pause(session, subscriber_id, None)
+            return _Outcome(saved="Welcome back: your news comes again from now on.")
         if action == "unfollow" and (follow_id := as_int(value)) is not None:
             await session.execute(delete(Subscription).where(mine, Subscription.id == follow_id))
-            return "Saved: you no longer follow that."
+            return _Outcome(saved="Saved: you no longer follow that.")
         if action == "leave_list" and (list_id := as_int(value)) is not None:
             await session.execute(
                 delete(ListMember).where(
                     ListMember.subscriber_id == subscriber_id, ListMember.list_id == list_id
                 )
             )
-            return "Saved: you left that prayer chain."
+            return _Outcome(saved="Saved: you left that prayer chain.")
         if action == "leave_all":
             await session.execute(
                 update(Subscriber)
@@ -173,5 +282,7 @@ async def _apply(state: WebState, subscriber_id: int, action: str, value: str) -
                 )
                 .values(status=SubscriberStatus.UNSUBSCRIBED)
             )
-            return "You are unsubscribed from everything. Nothing more will be sent to you."
+            return _Outcome(
+                saved="You are unsubscribed from everything. Nothing more will be sent to you."
+            )
     return None

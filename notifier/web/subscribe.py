@@ -11,54 +11,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from notifier.countries import country_name, resolve_country
-from notifier.errors import NotFoundError
 from notifier.links import BadToken
-from notifier.store.cases import find_cases
-from notifier.store.models import Cadence, Case, MailingList, Scope, Subscriber, utcnow
-from notifier.store.signups import Follow, confirm_signup, request_signup
+from notifier.store.models import Cadence, MailingList, Subscriber, utcnow
+from notifier.store.preferences import Follow
+from notifier.store.signups import confirm_signup, request_signup
 from notifier.web import csrf
+from notifier.web.follow_input import known_names, resolve_follow_text
 from notifier.web.pages import page
 from notifier.web.state import WebState
 
 router = APIRouter()
-MAX_FOLLOWS = 20
-
-
-async def _known(state: WebState) -> list[str]:
-    """Names to suggest in the form (published cases and their countries)."""
-    async with state.store.read() as session:
-        rows = (
-            await session.execute(
-                select(Case.name, Case.country).where(Case.published.is_(True)).order_by(Case.name)
-            )
-        ).all()
-    countries = sorted({country_name(c) for _, c in rows})
-    return countries + [n for n, _ in rows]
-
-
-async def _resolve(state: WebState, text: str) -> tuple[list[Follow], list[str]]:
-    follows: list[Follow] = []
-    errors: list[str] = []
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if len(items) > MAX_FOLLOWS:
-        return [], [f"At most {MAX_FOLLOWS} countries and people at a time."]
-    async with state.store.read() as session:
-        for item in items:
-            try:
-                follows.append((Scope.COUNTRY, resolve_country(item), None))
-                continue
-            except NotFoundError:
-                pass
-            cases = [c for c in await find_cases(session, item) if c.published]
-            if len(cases) == 1:
-                follows.append((Scope.CASE, None, cases[0]))
-            elif cases:
-                names = ", ".join(c.name for c in cases)
-                errors.append(f"“{item}” could be {names}: please write the full name.")
-            else:
-                errors.append(f"We do not know a country or person called “{item}”.")
-    return follows, errors
 
 
 def _form_page(
@@ -86,7 +48,7 @@ async def _list(state: WebState, slug: str) -> MailingList | None:
 @router.get("/subscribe", response_class=HTMLResponse, include_in_schema=False)
 async def subscribe_form(request: Request) -> HTMLResponse:
     state: WebState = request.app.state.notifier
-    return _form_page(state, request, known=await _known(state))
+    return _form_page(state, request, known=await known_names(state.store))
 
 
 @router.get("/lists/{slug}", response_class=HTMLResponse, include_in_schema=False)
@@ -111,7 +73,7 @@ async def _submit(request: Request, mailing_list: MailingList | None) -> HTMLRes
     list_context = (
         {"list_name": mailing_list.name, "list_description": mailing_list.description}
         if mailing_list
-        else {"known": await _known(state)}
+        else {"known": await known_names(state.store)}
     )
     errors: list[str] = []
     if not csrf.valid(request, str(form.get("csrf", ""))):
@@ -131,7 +93,7 @@ async def _submit(request: Request, mailing_list: MailingList | None) -> HTMLRes
         errors.append("Name: at most 200 characters.")
     follows: list[Follow] = []
     if mailing_list is None:
-        follows, problems = await _resolve(state, values["follow"])
+        follows, problems = await resolve_follow_text(state.store, values["follow"])
         errors += problems
         if not follows and not problems:
             errors.append("Say which countries or people you want news of.")

@@ -1,0 +1,105 @@
+"""What subscribers change about themselves, from the preference centre (and sign-up): follows,
+the channels their news comes by, and pausing for a while."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.store.models import (
+    Cadence,
+    Case,
+    Channel,
+    Scope,
+    Subscriber,
+    Subscription,
+    target_of,
+)
+
+#: What a person asked to follow: everything, a country (its code), or a case.
+Follow = tuple[Scope, str | None, Case | None]
+
+
+def usable_channels(subscriber: Subscriber) -> list[Channel]:
+    """The channels this subscriber can be reached by: an address, a linked chat not blocked."""
+    found = []
+    if subscriber.email is not None:
+        found.append(Channel.EMAIL)
+    if subscriber.telegram_chat_id is not None and subscriber.telegram_blocked_at is None:
+        found.append(Channel.TELEGRAM)
+    return found
+
+
+def channels_in_use(subscriber: Subscriber) -> list[Channel]:
+    """The channels the subscriber's follows use now; those they can use if they follow
+    nothing yet (email first)."""
+    used = {s.channel for s in subscriber.subscriptions}
+    return [c for c in Channel if c in used] or usable_channels(subscriber)[:1]
+
+
+def follow_targets(
+    subscriber: Subscriber,
+    follows: Sequence[Follow],
+    *,
+    cadence: Cadence,
+    channels: Iterable[Channel],
+) -> int:
+    """Follow each of these on each channel with this cadence; a follow the subscriber already
+    has takes the new cadence. Needs `subscriptions` loaded. Returns how many are new."""
+    have = {(s.target, s.channel): s for s in subscriber.subscriptions}
+    added = 0
+    for channel in channels:
+        for scope, country, case in follows:
+            target = target_of(scope, country, case.id if case else None)
+            existing = have.get((target, channel))
+            if existing is not None:
+                existing.cadence = cadence
+                continue
+            have[(target, channel)] = subscription = Subscription(
+                scope=scope,
+                country=country if scope is Scope.COUNTRY else None,
+                case=case,
+                target=target,
+                cadence=cadence,
+                channel=channel,
+            )
+            subscriber.subscriptions.append(subscription)
+            added += 1
+    return added
+
+
+def set_channels(subscriber: Subscriber, channels: set[Channel]) -> None:
+    """Everything the subscriber follows comes by exactly these channels, each follow keeping
+    its cadence. Needs `subscriptions` loaded."""
+    if not channels:
+        raise ValueError("at least one channel")
+    by_target: dict[str, list[Subscription]] = {}
+    for subscription in subscriber.subscriptions:
+        by_target.setdefault(subscription.target, []).append(subscription)
+    for rows in by_target.values():
+        have = {s.channel for s in rows}
+        model = rows[0]
+        for channel in sorted(channels - have):
+            subscriber.subscriptions.append(
+                Subscription(
+                    scope=model.scope,
+                    country=model.country,
+                    case_id=model.case_id,
+                    target=model.target,
+                    cadence=model.cadence,
+                    channel=channel,
+                )
+            )
+        for row in rows:
+            if row.channel not in channels:
+                subscriber.subscriptions.remove(row)
+
+
+async def set_pause(session: AsyncSession, subscriber_id: int, until: datetime | None) -> None:
+    """Pause until then (nothing is sent before), or resume now (None)."""
+    await session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id).values(paused_until=until)
+    )

@@ -1,0 +1,268 @@
+"""The preference centre beyond cadence and leaving: follow more (by any spelling), switch the
+channel news comes by, pause for a while (honoured by matching, digests and delivery), and the
+web copy of a digest linked from the digest email. Real app through httpx; real Maildir."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import delete, select, update
+
+from notifier.config import Settings
+from notifier.digests import plan_digests
+from notifier.ingest.subscriber_rows import FollowSpec
+from notifier.links import PREFERENCES, Links
+from notifier.schedule import Schedule, last_due
+from notifier.service import Pipeline, pipeline
+from notifier.store.models import (
+    Body,
+    Cadence,
+    Channel,
+    DigestCursor,
+    OutboxMessage,
+    OutboxStatus,
+    Scope,
+    Subscriber,
+    Subscription,
+)
+from notifier.store.preferences import set_pause
+from notifier.watch import watch_once
+from notifier.web.app import create_app
+from tests.test_pipeline import maildir, new_update, seed, subscribe, text_of
+
+KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
+WEEKLY_KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY, Channel.EMAIL)
+
+
+class Web:
+    """The app, a browser-like client, and Anna's preference page."""
+
+    def __init__(self, p: Pipeline, client: httpx.AsyncClient, settings: Settings) -> None:
+        self.p = p
+        self.client = client
+        self.url = "/preferences/" + Links.from_settings(settings).token(PREFERENCES, 1, 1)
+
+    async def show(self) -> httpx.Response:
+        return await self.client.get(self.url)
+
+    async def post(self, **fields: str) -> httpx.Response:
+        if not self.client.cookies.get("notifier_csrf"):
+            await self.show()
+        csrf = self.client.cookies.get("notifier_csrf") or ""
+        return await self.client.post(self.url, data={"csrf": csrf, **fields})
+
+    async def follows(self) -> list[tuple[str, str, str]]:
+        async with self.p.store.read() as session:
+            rows = await session.execute(
+                select(Subscription.target, Subscription.cadence, Subscription.channel).order_by(
+                    Subscription.target, Subscription.channel
+                )
+            )
+            return [(t, c.value, ch.value) for t, c, ch in rows]
+
+
+@pytest.fixture
+async def web(settings: Settings) -> AsyncIterator[Web]:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "anna@example.org", KZ, name="Anna")
+        app = create_app(settings, p.store, scheduler_alive=lambda: True)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
+            yield Web(p, client, settings)
+
+
+async def case_target(p: Pipeline, slug: str) -> str:
+    from notifier.store.cases import get_case
+
+    async with p.store.read() as session:
+        return f"case:{(await get_case(session, slug)).id}"
+
+
+async def test_follow_more_by_any_spelling_with_a_cadence(web: Web) -> None:
+    page = await web.show()
+    assert '<datalist id="known">' in page.text
+    assert '<option value="Bakhytzhan Kashkumbayev">' in page.text
+    saved = await web.post(action="follow", value="Kashkumbaev, kz", cadence="daily")
+    assert saved.status_code == 200
+    assert "Saved: you now follow those." in saved.text
+    case = await case_target(web.p, "kashkumbaev")
+    # The new follow is daily; Kazakhstan, already followed, takes the cadence asked for.
+    assert await web.follows() == [(case, "daily", "email"), ("country:KZ", "daily", "email")]
+    assert "Bakhytzhan Kashkumbayev — daily by email" in saved.text
+
+
+async def test_follow_problems_are_named_and_the_text_is_kept(web: Web) -> None:
+    before = await web.follows()
+    unknown = await web.post(action="follow", value="Narnia, Kashkumbaev", cadence="weekly")
+    assert unknown.status_code == 400
+    assert "Follow: We do not know a country or person called “Narnia”." in unknown.text
+    assert 'value="Narnia, Kashkumbaev"' in unknown.text  # kept for correcting
+    empty = await web.post(action="follow", value=" , ", cadence="weekly")
+    assert "Follow: say which countries or people you want news of." in empty.text
+    hourly = await web.post(action="follow", value="Kazakhstan", cadence="hourly")
+    assert "How often: choose one of the options." in hourly.text
+    too_many = await web.post(action="follow", value=",".join(["kz"] * 21), cadence="weekly")
+    assert "At most 20 countries and people at a time." in too_many.text
+    forged = await web.client.post(
+        web.url, data={"csrf": "forged", "action": "follow", "value": "Kashkumbaev"}
+    )
+    assert forged.status_code == 403
+    assert await web.follows() == before  # nothing changed by any of them
+
+
+async def test_switch_channel_keeps_each_follows_cadence(web: Web) -> None:
+    only_email = await web.show()
+    assert "Where news comes" not in only_email.text  # one way to reach Anna: nothing to choose
+    refused = await web.post(action="channel", value="telegram")
+    assert refused.status_code == 400  # no chat linked
+    async with web.p.store.transaction() as session:
+        await session.execute(update(Subscriber).values(telegram_chat_id=4242))
+    await web.post(action="follow", value="Kashkumbaev", cadence="weekly")
+    case = await case_target(web.p, "kashkumbaev")
+    page = await web.show()
+    assert "Where news comes" in page.text
+    assert 'value="email" checked' in page.text
+
+    both = await web.post(action="channel", value="both")
+    assert "Saved: your news now comes by email and Telegram." in both.text
+    assert await web.follows() == [
+        (case, "weekly", "email"),
+        (case, "weekly", "telegram"),
+        ("country:KZ", "instant", "email"),
+        ("country:KZ", "instant", "telegram"),
+    ]
+    await web.post(action="channel", value="telegram")
+    assert await web.follows() == [
+        (case, "weekly", "telegram"),
+        ("country:KZ", "instant", "telegram"),
+    ]
+    # New follows go where the news goes now.
+    await web.post(action="follow", value="Djabbarbergenov", cadence="instant")
+    other = await case_target(web.p, "makhset-djabbarbergenov")
+    assert (other, "instant", "telegram") in await web.follows()
+    assert (await web.post(action="channel", value="pigeon")).status_code == 400
+
+
+async def test_pause_in_the_page_then_resume(web: Web) -> None:
+    paused = await web.post(action="pause", value="14")
+    assert "Paused for two weeks: nothing is sent to you until then." in paused.text
+    assert "Paused until" in paused.text
+    assert "Resume now" in paused.text
+    async with web.p.store.read() as session:
+        until = await session.scalar(select(Subscriber.paused_until))
+    assert until is not None
+    assert timedelta(days=13, hours=23) < until - datetime.now(UTC) <= timedelta(days=14)
+    await new_update(web.p, title="While away")
+    assert (await watch_once(web.p.store)).alerts == 0
+    assert (await web.post(action="pause", value="3")).status_code == 400  # not an offered choice
+    resumed = await web.post(action="resume")
+    assert "Welcome back" in resumed.text
+    assert "Paused until" not in resumed.text
+    await new_update(web.p, title="After the pause")
+    assert (await watch_once(web.p.store)).alerts == 1
+
+
+async def test_a_pause_suppresses_queued_alerts_and_digests_cover_it_afterwards(
+    settings: Settings,
+) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "anna@example.org", KZ)
+        await subscribe(p, "weekly@example.org", WEEKLY_KZ)
+        await new_update(p, title="Queued before the pause")
+        assert (await watch_once(p.store)).alerts == 1
+        start = datetime.now(UTC)
+        back = start + timedelta(days=30)
+        async with p.store.transaction() as session:
+            await session.execute(update(Subscriber).values(paused_until=back))
+        # Queued before the pause, delivered during it: not sent.
+        report = await p.deliverer.drain()
+        assert (report.sent, report.suppressed) == (0, 1)
+        async with p.store.read() as session:
+            [queued] = list(await session.scalars(select(OutboxMessage)))
+        assert queued.status is OutboxStatus.SUPPRESSED
+        assert queued.last_error == "recipient pausing"
+        await new_update(p, title="Sentenced while away", case="makhset-djabbarbergenov")
+        schedule = Schedule(datetime.strptime("07:00", "%H:%M").time(), 0)
+        during = last_due(schedule, "UTC", start + timedelta(days=14)) + timedelta(minutes=1)
+        built = await plan_digests(p.store, p.renderer, now=during)
+        assert built.messages == 0  # the weekly reader is paused: no digest, cursor not moved
+        async with p.store.read() as session:
+            assert list(await session.scalars(select(DigestCursor))) == []
+        async with p.store.transaction() as session:
+            await set_pause(session, 2, None)  # the weekly reader comes back
+        after = last_due(schedule, "UTC", start + timedelta(days=21)) + timedelta(minutes=1)
+        built = await plan_digests(p.store, p.renderer, now=after)
+        assert built.messages == 1
+        await p.deliverer.drain(now=after)
+        [digest] = maildir(settings)
+        assert digest["To"].addresses[0].addr_spec == "weekly@example.org"
+        body = text_of(digest)
+        assert "Queued before the pause" in body
+        assert "Sentenced while away" in body  # the first digest after the pause covers it
+
+
+async def test_each_digest_email_links_to_its_web_copy(settings: Settings) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "weekly@example.org", WEEKLY_KZ, name="Wendy")
+        await new_update(p, title="Appeal hearing set")
+        now = datetime.now(UTC) + timedelta(days=8)
+        await plan_digests(p.store, p.renderer, now=now)
+        await p.deliverer.drain(now=now)
+        [digest] = maildir(settings)
+        text = text_of(digest)
+        found = re.search(r"Read this digest in your browser: (\S+)", text)
+        assert found is not None
+        url = found.group(1)
+        html = digest.get_body(("html",))
+        assert html is not None
+        assert f'href="{url}"' in html.get_content()
+        app = create_app(settings, p.store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
+            copy = await client.get(url)
+            assert copy.status_code == 200
+            assert "Appeal hearing set" in copy.text
+            assert "Your weekly digest" in copy.text
+            # The shared body only: nobody's address, name or personal links.
+            for personal in ("weekly@example.org", "Wendy", "/unsubscribe/", "/preferences/"):
+                assert personal not in copy.text
+            assert "default-src 'none'" in copy.headers["content-security-policy"]
+            assert copy.headers["x-robots-tag"] == "noindex, nofollow"
+            token = url.rsplit("/", 1)[1]
+            links = Links.from_settings(settings)
+            body_id = links.verify_digest(token)
+            async with p.store.transaction() as session:
+                chat_body = Body(digest="t" * 64, channel=Channel.TELEGRAM, text="<b>hi</b>")
+                session.add(chat_body)
+                await session.flush()
+                telegram = links.digest_url(chat_body.id).rsplit("/", 1)[1]
+            other_purpose = links.token(PREFERENCES, body_id, 1)
+            forged = [token[:-2] + "xx", f"{body_id}.forged", telegram, other_purpose]
+            for bad in forged:
+                refused = await client.get(f"/digests/{bad}")
+                assert refused.status_code == 404
+                assert "This link is not valid" in refused.text
+            async with p.store.transaction() as session:
+                await session.execute(update(OutboxMessage).values(body_id=None))
+                await session.execute(delete(Body))
+            gone = await client.get(url)
+            assert gone.status_code == 410
+            assert "no longer kept" in gone.text
+
+
+async def test_alerts_carry_no_web_copy_link(settings: Settings) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "anna@example.org", KZ)
+        await new_update(p)
+        await watch_once(p.store)
+        await p.deliverer.drain()
+        [alert] = maildir(settings)
+        assert "in your browser" not in text_of(alert)
