@@ -266,3 +266,23 @@ async def test_alerts_carry_no_web_copy_link(settings: Settings) -> None:
         await p.deliverer.drain()
         [alert] = maildir(settings)
         assert "in your browser" not in text_of(alert)
+
+
+async def test_who_left_may_subscribe_again_but_a_bounced_address_may_not(web: Web) -> None:
+    from notifier.store.models import SubscriberStatus
+
+    left = await web.post(action="leave_all")
+    assert "Subscribe again" in left.text
+    back = await web.post(action="resubscribe")
+    assert "Welcome back: you are subscribed again." in back.text
+    async with web.p.store.transaction() as session:
+        assert await session.scalar(select(Subscriber.status)) is SubscriberStatus.ACTIVE
+        await session.execute(update(Subscriber).values(status=SubscriberStatus.BOUNCED))
+    bounced = await web.show()
+    assert "could not be delivered" in bounced.text
+    assert "Subscribe again" not in bounced.text
+    refused = await web.post(action="resubscribe")
+    assert refused.status_code == 400
+    assert "Only an unsubscribed address can subscribe again here." in refused.text
+    async with web.p.store.read() as session:
+        assert await session.scalar(select(Subscriber.status)) is SubscriberStatus.BOUNCED

@@ -274,6 +274,20 @@ async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) ->
                 )
             )
             return _Outcome(saved="Saved: you left that prayer chain.")
+        if action == "resubscribe":
+            # The signed link proves the mailbox: someone who left may come back. A bounced
+            # address stays bounced (an administrator decides that).
+            result = await session.execute(
+                update(Subscriber)
+                .where(
+                    Subscriber.id == subscriber_id,
+                    Subscriber.status == SubscriberStatus.UNSUBSCRIBED,
+                )
+                .values(status=SubscriberStatus.ACTIVE)
+            )
+            if not getattr(result, "rowcount", 0):
+                return _Outcome(errors=["Only an unsubscribed address can subscribe again here."])
+            return _Outcome(saved="Welcome back: you are subscribed again.")
         if action == "leave_all":
             await session.execute(
                 update(Subscriber)
