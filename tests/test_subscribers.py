@@ -111,6 +111,7 @@ def test_add_follows_a_country_then_a_case_and_keeps_both(cli: Cli) -> None:
         "telegram_chat_id": "",
         "follows": [f"case={PASTOR}:instant:email", "country=KZ:daily:email"],
         "lists": [],
+        "paused_until": None,
     }
 
 

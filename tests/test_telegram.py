@@ -3,12 +3,14 @@ API: HTML messages in order, every Bot API error handled as the issue says, limi
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from notifier.channels.telegram import ChatSpacing, Pacer
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -224,3 +226,22 @@ async def test_one_process_at_a_time_sends_per_bot_token(
         # The first deliverer holds the lease: the second one leaves Telegram alone.
         assert (await second.deliverer.drain()).claimed == 0
         assert (await first.deliverer.drain()).sent == 1
+
+
+async def test_a_chats_gap_counts_from_sending_not_from_queueing_for_the_overall_pacer() -> None:
+    """Through an overall pacer of 10 a second, four chats' messages hold the first slots, so
+    the fifth chat's first message waits 0.4 s there. Its second message still leaves the full
+    chat interval (0.3 s) after the first was actually sent, not after it began waiting."""
+    spacing, pacer = ChatSpacing(), Pacer(10, 1.0)
+    loop = asyncio.get_running_loop()
+    sent: dict[int, list[float]] = {chat: [] for chat in range(5)}
+
+    async def chat_queue(chat: int, messages: int) -> None:
+        for _ in range(messages):
+            async with spacing.turn(chat, 0.3, pacer):
+                sent[chat].append(loop.time())
+
+    await asyncio.gather(*(chat_queue(chat, 1) for chat in range(4)), chat_queue(4, 2))
+    first, second = sent[4]
+    assert first - sent[0][0] >= 0.35  # it did queue behind the others
+    assert second - first >= 0.3

@@ -14,13 +14,12 @@ time-outs and network errors → temporary."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
-
-from aiolimiter import AsyncLimiter
 
 # Opt in to python-telegram-bot's coming behaviour (retry_after as a timedelta) instead of a
 # deprecation warning on every 429.
@@ -90,6 +89,41 @@ class Pacer:
         self._recent.append(loop.time())
 
 
+class ChatSpacing:
+    """At least an interval between two messages to one chat, measured between the moments each
+    was handed to the API. (Measured from when a send began waiting instead, a message held
+    back by the overall pacer could leave too little room before the chat's next one.)"""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self.keep = keep
+        self._chats: OrderedDict[int, tuple[asyncio.Lock, list[float]]] = OrderedDict()
+
+    def _chat(self, chat_id: int) -> tuple[asyncio.Lock, list[float]]:
+        found = self._chats.get(chat_id)
+        if found is None:
+            found = self._chats[chat_id] = (asyncio.Lock(), [float("-inf")])
+            if len(self._chats) > self.keep:
+                oldest, (lock, _) = next(iter(self._chats.items()))
+                if not lock.locked():
+                    del self._chats[oldest]
+        else:
+            self._chats.move_to_end(chat_id)
+        return found
+
+    @contextlib.asynccontextmanager
+    async def turn(self, chat_id: int, interval: float, pacer: Pacer) -> AsyncIterator[None]:
+        """Wait for this chat's turn and an overall slot; the body sends, alone for the chat."""
+        lock, last = self._chat(chat_id)
+        loop = asyncio.get_running_loop()
+        async with lock:
+            wait = last[0] + interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await pacer.wait()
+            last[0] = loop.time()
+            yield
+
+
 def lease_name(token: str) -> str:
     """The lease that makes one process at a time the sender for this bot token."""
     return "telegram:" + hashlib.sha256(token.encode()).hexdigest()[:16]
@@ -112,7 +146,7 @@ class TelegramSender:
                 overall_max_rate=0, group_max_rate=0, max_retries=max_retries
             ),
         )
-        self._per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._spacing = ChatSpacing()
         self._pacer = Pacer(OVERALL_PER_SECOND, OVERALL_WINDOW)
         self._started = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
@@ -122,19 +156,10 @@ class TelegramSender:
             await self.bot.initialize()
             self._started = True
 
-    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
-        limiter = self._per_chat.get(chat_id)
-        if limiter is None:
-            interval = GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL
-            limiter = self._per_chat[chat_id] = AsyncLimiter(1, interval)
-            if len(self._per_chat) > 10_000:
-                self._per_chat.popitem(last=False)
-        return limiter
-
     async def _send_chunks(self, chat_id: int, content: TelegramContent) -> None:
+        interval = GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL
         for chunk in content.chunks:
-            async with self._chat_limiter(chat_id):
-                await self._pacer.wait()
+            async with self._spacing.turn(chat_id, interval, self._pacer):
                 await self.bot.send_message(
                     chat_id,
                     chunk,
