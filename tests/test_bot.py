@@ -290,6 +290,28 @@ async def test_follow_a_country_get_an_alert_change_cadence_then_stop(bot: Bot) 
         assert (await get_subscriber(session, str(ANNA))).status is SubscriberStatus.ACTIVE
 
 
+async def test_pause_for_a_while_then_resume(bot: Bot) -> None:
+    assert "You follow nothing" in await bot.one(ANNA, "/pause")
+    await bot.one(ANNA, "/follow kazakhstan")
+    for bad in ("/pause 0", "/pause 91", "/pause soon", "/pause ³"):
+        assert "a number of days, from 1 to 90" in await bot.one(ANNA, bad)
+    reply = await bot.one(ANNA, "/pause 14")
+    until = (datetime.now(UTC) + timedelta(days=14)).date()
+    assert reply.startswith(f"⏸ Paused until <b>{until:%A} {until.day} {until:%B %Y}</b>")
+    assert "nothing comes here before then" in reply
+    await new_update(bot.store, "News while away", day=date(2024, 5, 1))
+    before = len(bot.api.sent)
+    await deliver(bot.settings)
+    assert bot.api.sent[before:] == []
+    assert await bot.one(ANNA, "/resume") == "▶️ Welcome back: news comes again from now on."
+    assert "not paused" in await bot.one(ANNA, "/resume")
+    await new_update(bot.store, "News after the pause", day=date(2024, 5, 2))
+    await deliver(bot.settings)
+    news = [m.text for m in bot.api.sent[before:] if "News" in m.text]
+    assert len(news) == 1
+    assert "News after the pause" in news[0]  # nothing from the pause, sent late
+
+
 async def test_ambiguous_text_gives_buttons_and_a_press_follows(bot: Bot) -> None:
     (choice,) = await bot.say(ANNA, "/follow Jordan")
     assert choice.text == "“Jordan” could mean several things. Which one?"

@@ -102,6 +102,8 @@ def register(application: BotApplication, deps: Deps) -> None:
         ("unfollow", private.unfollow, in_private),
         ("following", private.following, in_private),
         ("cadence", private.cadence, in_private),
+        ("pause", private.pause, in_private),
+        ("resume", private.resume, in_private),
         ("stop", private.stop, in_private),
         ("cases", private.cases, (PRIVATE | GROUPS) & NEW_MESSAGES),
         ("case", private.case, (PRIVATE | GROUPS) & NEW_MESSAGES),
@@ -115,6 +117,8 @@ def register(application: BotApplication, deps: Deps) -> None:
         ("unfollow", groups.private_only, in_groups),
         ("following", groups.private_only, in_groups),
         ("cadence", groups.private_only, in_groups),
+        ("pause", groups.private_only, in_groups),
+        ("resume", groups.private_only, in_groups),
         ("stop", groups.private_only, in_groups),
     ]
     for name, callback, where in commands:

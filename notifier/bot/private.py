@@ -5,6 +5,7 @@ Each handler is one short transaction; replies are built from `texts` and `case_
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
@@ -31,6 +32,8 @@ from notifier.bot.resolve import (
     resolve_target,
     suggest_countries,
 )
+from notifier.numbers import as_int
+from notifier.render.templates import day_label
 from notifier.store.chats import (
     Target,
     chat_cadence,
@@ -44,7 +47,8 @@ from notifier.store.chats import (
     telegram_follows,
     unfollow,
 )
-from notifier.store.models import Cadence, Subscription
+from notifier.store.models import Cadence, Subscription, utcnow
+from notifier.store.preferences import set_pause
 
 Context = ContextTypes.DEFAULT_TYPE
 #: Buttons offered at most when a text names many things; more means "be more specific".
@@ -204,6 +208,34 @@ class Private:
         async with self.deps.store.transaction() as session:
             done = await stop_chat(session, chat_id)
         await send(context.bot, chat_id, texts.stopped(done.removed, unlinked=done.unlinked))
+
+    async def pause(self, update: Update, context: Context) -> None:
+        chat_id = _where(update)
+        argument = _argument(context).strip()
+        days = as_int(argument) if argument else 7
+        if days is None or not 1 <= days <= texts.MAX_PAUSE_DAYS:
+            await send(context.bot, chat_id, texts.pause_usage())
+            return
+        async with self.deps.store.transaction() as session:
+            subscriber = await find_chat_subscriber(session, chat_id)
+            if subscriber is None or not telegram_follows(subscriber):
+                reply = texts.following(None, [])
+            else:
+                until = utcnow() + timedelta(days=days)
+                await set_pause(session, subscriber.id, until)
+                reply = texts.paused(subscriber, day_label(until, subscriber.time_zone))
+        await send(context.bot, chat_id, reply)
+
+    async def resume(self, update: Update, context: Context) -> None:
+        chat_id = _where(update)
+        async with self.deps.store.transaction() as session:
+            subscriber = await find_chat_subscriber(session, chat_id)
+            was_paused = bool(
+                subscriber and subscriber.paused_until and subscriber.paused_until > utcnow()
+            )
+            if subscriber is not None and was_paused:
+                await set_pause(session, subscriber.id, None)
+        await send(context.bot, chat_id, texts.resumed(was_paused=was_paused))
 
     async def cases(self, update: Update, context: Context) -> None:
         chat_id = _where(update)

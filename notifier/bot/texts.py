@@ -22,6 +22,8 @@ PRIVATE_COMMANDS: Final = (
     ("cadence", "Instant alerts, or a daily or weekly summary"),
     ("cases", "The people we follow, by country"),
     ("case", "One person: status, latest news, how to help"),
+    ("pause", "Send nothing for a while (/pause 14: two weeks)"),
+    ("resume", "End a pause"),
     ("stop", "Unsubscribe from everything"),
     ("help", "What I can do"),
 )
@@ -317,3 +319,29 @@ def group_does_not_get(text: str) -> str:
 
 def added_to_group(bot_username: str) -> str:
     return "Thank you for adding me. " + group_help(bot_username)
+
+
+#: The longest pause /pause accepts, in days (the preference page offers up to 90 too).
+MAX_PAUSE_DAYS: Final = 90
+
+
+def pause_usage() -> str:
+    return (
+        f"Send <code>/pause</code> and a number of days, from 1 to {MAX_PAUSE_DAYS} "
+        "(<code>/pause 14</code>); <code>/pause</code> alone pauses for a week."
+    )
+
+
+def paused(subscriber: Subscriber, until: str) -> str:
+    where = "here or by email" if subscriber.email else "here"
+    return (
+        f"⏸ Paused until <b>{escape(until)}</b>: nothing comes {where} before then. News from "
+        "the pause is not sent later; a daily or weekly summary after it covers it. "
+        "/resume starts again sooner."
+    )
+
+
+def resumed(*, was_paused: bool) -> str:
+    if not was_paused:
+        return "You were not paused: news comes as usual."
+    return "▶️ Welcome back: news comes again from now on."

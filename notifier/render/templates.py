@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import (
     BaseLoader,
@@ -132,3 +133,9 @@ def period_label(start: date | None, end: date) -> str:
     if start.year != end.year:
         return f"{start:%d %B %Y} – {end:%d %B %Y}".replace(" 0", " ").lstrip("0")
     return f"{start:%d %B} – {end:%d %B %Y}".replace(" 0", " ").lstrip("0")
+
+
+def day_label(moment: datetime, zone: str) -> str:
+    """'Saturday 5 December 2026': the day `moment` falls on in the time zone `zone`."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%A} {local.day} {local:%B %Y}"

@@ -7,8 +7,7 @@ Forms carry CSRF protection (notifier.web.csrf)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -18,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from notifier.countries import country_name
 from notifier.links import PREFERENCES, BadToken
 from notifier.numbers import as_int
+from notifier.render.templates import day_label
 from notifier.store.chats import create_link_code
 from notifier.store.models import (
     Cadence,
@@ -86,12 +86,6 @@ def _label(subscription: Subscription) -> str:
     return subscription.case.name if subscription.case else "a case"
 
 
-def _when(moment: datetime, zone: str) -> str:
-    """'Saturday 5 December 2026' in the subscriber's time zone."""
-    local = moment.astimezone(ZoneInfo(zone))
-    return f"{local:%A} {local.day} {local:%B %Y}"
-
-
 def _channel_choice(channels: list[Channel]) -> str:
     return "both" if len(channels) > 1 else channels[0].value if channels else ""
 
@@ -140,7 +134,7 @@ async def _render(
         usable = usable_channels(subscriber)
         in_use = channels_in_use(subscriber)
         paused = subscriber.paused_until
-        paused_until = _when(paused, subscriber.time_zone) if paused and paused > now else ""
+        paused_until = day_label(paused, subscriber.time_zone) if paused and paused > now else ""
     response = page(
         state.env,
         "preferences",
