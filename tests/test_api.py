@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from notifier.config import Settings
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -15,6 +16,7 @@ from notifier.ingest.list_files import load_list_files
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import import_cases
 from notifier.store.lists import apply_lists
+from notifier.store.models import Subscriber, SubscriberStatus
 from notifier.watch import watch_once
 from notifier.web.app import create_app
 from tests.test_web import ROOT_SUBSCRIBERS
@@ -101,7 +103,7 @@ async def test_cases_and_updates(api: tuple[Pipeline, httpx.AsyncClient]) -> Non
 
 
 async def test_subscribers_lists_and_outbox(api: tuple[Pipeline, httpx.AsyncClient]) -> None:
-    _, client = api
+    p, client = api
     added = await client.post(
         "/api/subscribers",
         json={"email": "Ben@Example.org", "name": "Ben", "follows": ["country=KZ"],
@@ -132,6 +134,20 @@ async def test_subscribers_lists_and_outbox(api: tuple[Pipeline, httpx.AsyncClie
     assert no_list.status_code == 404
     gone = await client.delete("/api/subscribers/ben@example.org", headers=AUTH)
     assert gone.json()["result"] == "unsubscribed"
+    # Only a bounce is undone by an administrator; leaving was Ben's choice.
+    refused = await client.post("/api/subscribers/ben@example.org/reactivate", headers=AUTH)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["field"] == "status"
+    async with p.store.transaction() as session:
+        await session.execute(
+            update(Subscriber)
+            .where(Subscriber.email == "ben@example.org")
+            .values(status=SubscriberStatus.BOUNCED)
+        )
+    back = await client.post("/api/subscribers/ben@example.org/reactivate", headers=AUTH)
+    assert back.json()["status"] == "active"
+    nobody = await client.post("/api/subscribers/x@example.org/reactivate", headers=AUTH)
+    assert nobody.status_code == 404
 
     assert (await client.get("/api/outbox", headers=AUTH)).json() == []
     assert (await client.post("/api/outbox/retry", json={"failed": True}, headers=AUTH)).json() == {

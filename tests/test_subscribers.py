@@ -494,3 +494,25 @@ async def test_store_import_reports_every_problem_and_writes_nothing(
     async with store.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Subscriber)) == 2
         assert await session.scalar(select(func.count()).select_from(Subscription)) == 1
+
+
+def test_reactivate_undoes_a_bounce_only(cli: Cli, tmp_path: Path) -> None:
+    people = write(
+        tmp_path, "people.csv", "email,status\nb@example.org,bounced\nu@example.org,active\n"
+    )
+    cli.ok("subscribers", "import", people)
+    cli.ok("subscribers", "remove", "u@example.org")
+    assert (
+        "b@example.org is active again"
+        in cli.ok("subscribers", "reactivate", "b@example.org").stdout
+    )
+    assert shown(cli, "b@example.org")["status"] == "active"
+    refused = cli("subscribers", "reactivate", "u@example.org")
+    assert refused.exit_code == 1
+    assert (
+        "subscribers reactivate [status]: u@example.org is unsubscribed, not bounced; "
+        "only a bounced address can be reactivated"
+    ) in refused.stderr
+    assert shown(cli, "u@example.org")["status"] == "unsubscribed"
+    missing = cli("subscribers", "reactivate", "nobody@example.org")
+    assert missing.exit_code == 1

@@ -33,6 +33,7 @@ from notifier.store.subscribers import (
     get_subscriber,
     import_subscribers,
     list_subscribers,
+    reactivate_bounced,
     remove_subscriber,
 )
 
@@ -180,6 +181,23 @@ def remove(
                 return
             await remove_subscriber(session, subscriber, erase=erase)
         say(f"{email} {'erased' if erase else 'unsubscribed'}")
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def reactivate(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Email address or Telegram chat id.")],
+) -> None:
+    """Mail a bounced address again, once the person says it works. (Someone who unsubscribed
+    comes back themselves, from their preference link or the sign-up form.)"""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            subscriber = await get_subscriber(session, email)
+            await reactivate_bounced(session, subscriber, "subscribers reactivate")
+        say(f"{email} is active again")
 
     run_with_store(ctx, job)
 

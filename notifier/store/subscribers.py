@@ -288,6 +288,20 @@ async def remove_subscriber(session: AsyncSession, subscriber: Subscriber, *, er
     await session.flush()
 
 
+async def reactivate_bounced(session: AsyncSession, subscriber: Subscriber, where: str) -> None:
+    """Mail a bounced address again (the person says it works now). Only a bounce is undone
+    here: someone who unsubscribed comes back by their own choice (preference link, sign-up)."""
+    if subscriber.status is not SubscriberStatus.BOUNCED:
+        raise InputError.single(
+            where,
+            "status",
+            f"{subscriber.email or subscriber.telegram_chat_id} is {subscriber.status.value}, "
+            "not bounced; only a bounced address can be reactivated",
+        )
+    subscriber.status = SubscriberStatus.ACTIVE
+    await session.flush()
+
+
 async def list_subscribers(
     session: AsyncSession, *, mailing_list: MailingList | None = None
 ) -> list[Subscriber]:

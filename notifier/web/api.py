@@ -44,6 +44,7 @@ from notifier.store.subscribers import (
     get_subscriber,
     import_subscribers,
     list_subscribers,
+    reactivate_bounced,
     remove_subscriber,
 )
 from notifier.web.state import WebState
@@ -243,6 +244,22 @@ async def delete_subscriber(
             raise _not_found(exc) from None
         await remove_subscriber(session, found, erase=erase)
     return {"email": email, "result": "erased" if erase else "unsubscribed"}
+
+
+@router.post("/subscribers/{email}/reactivate")
+async def reactivate_subscriber(
+    state: State, email: Annotated[str, Path(max_length=320)]
+) -> dict[str, str]:
+    """Mail a bounced address again (422 for any other status)."""
+    async with state.store.transaction() as session:
+        try:
+            found = await get_subscriber(session, email)
+            await reactivate_bounced(session, found, "api")
+        except NotFoundError as exc:
+            raise _not_found(exc) from None
+        except InputError as exc:
+            raise _invalid(exc) from None
+        return subscriber_row(found)
 
 
 @router.get("/lists")
