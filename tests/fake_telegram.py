@@ -154,6 +154,8 @@ class _Fault:
     description: str
     times: int
     retry_after: int | None
+    after: int = 0
+    """Matching calls let through before the fault starts."""
 
 
 @dataclass
@@ -641,10 +643,12 @@ class FakeBotApi(LoopThread):
         times: int = 1,
         retry_after: int | None = None,
         method: str | None = "sendMessage",
+        after: int = 0,
     ) -> None:
         """Answer the next `times` calls of `method` (None: any method) to `chat_id` (None:
         any chat, or none) with `{"ok": false, "error_code": status, "description":
-        description}` and parameters.retry_after when given. Checked before anything else."""
+        description}` and parameters.retry_after when given, once `after` such calls have gone
+        through as usual. Checked before anything else."""
         if not 400 <= status <= 599:
             raise ValueError(f"status must be 4xx or 5xx, not {status}")
         if times < 1:
@@ -658,6 +662,7 @@ class FakeBotApi(LoopThread):
             description,
             times,
             retry_after,
+            after,
         )
         with self._lock:
             self._faults.append(fault)
@@ -669,6 +674,9 @@ class FakeBotApi(LoopThread):
                     continue
                 if fault.chat_id is not None and fault.chat_id != chat_id:
                     continue
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.times -= 1
                 if fault.times == 0:
                     self._faults.remove(fault)

@@ -159,6 +159,27 @@ async def test_chat_not_found_fails_and_network_errors_retry(
         assert (await p.deliverer.drain(now=retry.next_attempt_at)).sent == 1
 
 
+async def test_a_message_in_parts_that_fails_midway_resends_only_the_rest(
+    settings: Settings, fake_bot_api: FakeBotApi
+) -> None:
+    async with pipeline(with_bot(settings, fake_bot_api)) as p:
+        await seed(p, [111])
+        long_body = "\n\n".join(f"Paragraph {i}: " + "words of the court " * 60 for i in range(6))
+        fake_bot_api.fail_next(111, 500, "Internal Server Error", after=1)  # the second part
+        await news(p, "A long hearing", long_body)
+        report = await p.deliverer.drain()
+        assert (report.sent, report.retried) == (0, 1)
+        [row] = await rows(p)
+        assert row.parts_sent == 1
+        assert (await p.deliverer.drain(now=row.next_attempt_at)).sent == 1
+    parts = [m.text for m in fake_bot_api.sent if m.chat_id == 111]
+    assert len(parts) >= 3
+    assert len(parts) == len(set(parts))  # no part twice
+    text = "".join(parts)
+    positions = [text.index(f"Paragraph {i}:") for i in range(6)]
+    assert positions == sorted(positions)  # all of it, in order
+
+
 async def test_a_group_digest_is_split_in_order_and_follows_a_migration(
     tmp_path: Path, fake_bot_api: FakeBotApi
 ) -> None:

@@ -55,6 +55,8 @@ class TelegramContent:
     chat_id: int
     chunks: tuple[str, ...]
     protect_content: bool = False
+    #: Parts an earlier attempt delivered: a retry sends the rest, not the whole message again.
+    skip: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Result:
     error: str | None = None
     retry_after: float | None = None  # seconds the server asked us to wait
     new_chat_id: int | None = None  # Telegram moved the group here (and it was sent there)
+    parts_sent: int | None = None  # of a message in parts that failed midway: how many went
 
 
 @dataclass

@@ -20,6 +20,7 @@ import os
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from typing import Any
 
 # Opt in to python-telegram-bot's coming behaviour (retry_after as a timedelta) instead of a
 # deprecation warning on every 429.
@@ -156,9 +157,10 @@ class TelegramSender:
             await self.bot.initialize()
             self._started = True
 
-    async def _send_chunks(self, chat_id: int, content: TelegramContent) -> None:
+    async def _send_chunks(self, chat_id: int, content: TelegramContent, sent: list[int]) -> None:
+        """Send the parts not yet delivered, in order; `sent[0]` counts the delivered ones."""
         interval = GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL
-        for chunk in content.chunks:
+        for chunk in content.chunks[sent[0] :]:
             async with self._spacing.turn(chat_id, interval, self._pacer):
                 await self.bot.send_message(
                     chat_id,
@@ -167,30 +169,37 @@ class TelegramSender:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                     protect_content=content.protect_content,
                 )
+            sent[0] += 1
 
     async def _send_one(self, message: Outgoing) -> Result:
         content = message.content
         if not isinstance(content, TelegramContent):
             return Result(message.outbox_id, Outcome.PERMANENT, "not a Telegram message")
+        sent = [content.skip]
+
+        def failed(outcome: Outcome, error: str, **more: Any) -> Result:
+            # A message in parts that failed midway remembers how far it got.
+            parts = sent[0] if len(content.chunks) > 1 else None
+            return Result(message.outbox_id, outcome, error, parts_sent=parts, **more)
+
         async with self._slots:
             try:
                 try:
-                    await self._send_chunks(content.chat_id, content)
+                    await self._send_chunks(content.chat_id, content, sent)
                 except ChatMigrated as moved:
-                    await self._send_chunks(moved.new_chat_id, content)
+                    await self._send_chunks(moved.new_chat_id, content, sent)
                     return Result(message.outbox_id, Outcome.SENT, new_chat_id=moved.new_chat_id)
             except RetryAfter as exc:
-                wait = _seconds(exc.retry_after)
-                return Result(message.outbox_id, Outcome.TEMPORARY, str(exc), retry_after=wait)
+                return failed(Outcome.TEMPORARY, str(exc), retry_after=_seconds(exc.retry_after))
             except Forbidden as exc:
-                return Result(message.outbox_id, Outcome.BLOCKED, exc.message)
+                return failed(Outcome.BLOCKED, exc.message)
             except BadRequest as exc:
-                return Result(message.outbox_id, Outcome.PERMANENT, exc.message)
+                return failed(Outcome.PERMANENT, exc.message)
             except InvalidToken as exc:
                 self.state.note = f"the bot token was refused: {exc.message}"
-                return Result(message.outbox_id, Outcome.TEMPORARY, self.state.note)
+                return failed(Outcome.TEMPORARY, self.state.note)
             except (NetworkError, TelegramError) as exc:  # TimedOut is a NetworkError
-                return Result(message.outbox_id, Outcome.TEMPORARY, f"telegram: {exc.message}")
+                return failed(Outcome.TEMPORARY, f"telegram: {exc.message}")
         return Result(message.outbox_id, Outcome.SENT)
 
     async def send(self, messages: Sequence[Outgoing]) -> list[Result]:

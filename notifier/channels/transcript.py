@@ -34,7 +34,8 @@ class TranscriptSender:
                     Result(message.outbox_id, Outcome.PERMANENT, "not a Telegram message")
                 )
                 continue
-            for part, chunk in enumerate(content.chunks, start=1):
+            parts = content.chunks[content.skip :]
+            for part, chunk in enumerate(parts, start=content.skip + 1):
                 record = {
                     "outbox_id": message.outbox_id,
                     "chat_id": content.chat_id,

@@ -58,6 +58,7 @@ class Row:
     list_id: int | None
     body_id: int | None
     created_at: datetime
+    parts_sent: int
 
 
 ROW_COLUMNS = (
@@ -70,6 +71,7 @@ ROW_COLUMNS = (
     OutboxMessage.list_id,
     OutboxMessage.body_id,
     OutboxMessage.created_at,
+    OutboxMessage.parts_sent,
 )
 
 
@@ -187,7 +189,7 @@ class Composer:
     async def _load(self, store: Store, ids: Sequence[int]) -> _Batch:
         async with store.read() as session:
             rows = [
-                Row(*values)
+                Row(*values)  # type: ignore[call-arg]  # typed for fewer columns than ROW_COLUMNS
                 for values in await session.execute(
                     select(*ROW_COLUMNS).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
                 )
@@ -317,7 +319,7 @@ class Composer:
                 self._chunks.clear()
             text = self.renderer.personalise(body, None).text
             chunks = self._chunks[body.digest] = tuple(split_telegram_html(text))
-        return Outgoing(row.id, TelegramContent(chat, chunks, protect))
+        return Outgoing(row.id, TelegramContent(chat, chunks, protect, skip=row.parts_sent))
 
     def _message_id(self, row: Row) -> str:
         """Fixed per outbox row: a retried message carries the same id."""

@@ -105,6 +105,12 @@ async def record(
             await _consequences(session, result, now)
         if result.outcome is Outcome.SENT:
             continue
+        if result.parts_sent:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == result.outbox_id)
+                .values(parts_sent=result.parts_sent)
+            )
         error = result.error or result.outcome.value
         report.errors.append(f"#{result.outbox_id}: {error}")
         if result.outcome is Outcome.TEMPORARY:

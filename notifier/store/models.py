@@ -447,6 +447,8 @@ class OutboxMessage(Base):
     #: message still failing `max_message_age` after this is failed.
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Of a message sent in parts (Telegram): how many an earlier attempt delivered.
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ChannelHealth(Base):
