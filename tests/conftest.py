@@ -4,21 +4,28 @@ settings built for the test, and a CLI runner that goes through the real `notifi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
+from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner, Result
 
 from notifier.cli import app
 from notifier.config import Settings
 from notifier.store.engine import Store, create_engine, open_store
+from notifier.store.migrate import alembic_config, upgrade
+from notifier.store.models import Base
 from tests.fake_telegram import fake_bot_api  # noqa: F401
 from tests.smtp_server import smtp_server, tls_ca  # noqa: F401
 
@@ -42,6 +49,53 @@ def _reset_postgres(url: str) -> None:
             await engine.dispose()
 
     asyncio.run(go())
+
+
+def _migrate(url: str) -> None:
+    async def go() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+def _empty_postgres_tables(url: str) -> None:
+    """Every table of the migrated schema emptied, ids starting at 1 again: a fresh store in a
+    few milliseconds instead of migrating from nothing for each test. A schema that is not at
+    the head revision (a migration test left it elsewhere, or failed halfway) is rebuilt."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+
+    async def go() -> bool:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                version = await conn.scalar(text("SELECT max(version_num) FROM alembic_version"))
+                if version != head:
+                    return False
+                await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                return True
+        except DBAPIError:
+            return False
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(go()):
+        _reset_postgres(url)
+        _migrate(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store migrated once per test process; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "notifier.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")  # everything in the one file, to copy
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -80,14 +134,25 @@ def postgres_database() -> Iterator[str | None]:
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
 def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_database: str | None
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_database: str | None,
+    sqlite_template: Path,
 ) -> str:
-    """Each test that uses the store runs on SQLite and on PostgreSQL."""
+    """Each test that uses the store runs on SQLite and on PostgreSQL, on an empty store at the
+    latest schema (tests marked `empty_database` get no schema at all)."""
+    empty = request.node.get_closest_marker("empty_database") is not None
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+        path = tmp_path / "notifier.db"
+        if not empty:
+            shutil.copyfile(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
     if postgres_database is None:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1/test)")
-    _reset_postgres(postgres_database)
+    if empty:
+        _reset_postgres(postgres_database)
+    else:
+        _empty_postgres_tables(postgres_database)
     return postgres_database
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -22,6 +23,7 @@ def _down_to_base(connection: Connection) -> None:
     command.downgrade(alembic_config(connection), "base")
 
 
+@pytest.mark.empty_database
 async def test_migrated_schema_matches_the_models(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     try:
