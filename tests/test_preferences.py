@@ -286,3 +286,45 @@ async def test_who_left_may_subscribe_again_but_a_bounced_address_may_not(web: W
     assert "Only an unsubscribed address can subscribe again here." in refused.text
     async with web.p.store.read() as session:
         assert await session.scalar(select(Subscriber.status)) is SubscriberStatus.BOUNCED
+
+
+async def both_channels(web: Web) -> None:
+    """Anna links a Telegram chat and takes her news by email and in Telegram."""
+    async with web.p.store.transaction() as session:
+        await session.execute(update(Subscriber).values(telegram_chat_id=4242))
+    await web.post(action="channel", value="both")
+
+
+@pytest.mark.parametrize("how", ["bounce", "one-click"])
+async def test_a_stopped_address_stops_email_only(web: Web, settings: Settings, how: str) -> None:
+    from notifier.links import UNSUBSCRIBE
+    from notifier.store.models import SubscriberStatus
+
+    await both_channels(web)
+    if how == "bounce":
+        async with web.p.store.transaction() as session:
+            await session.execute(update(Subscriber).values(status=SubscriberStatus.BOUNCED))
+    else:
+        token = Links.from_settings(settings).token(UNSUBSCRIBE, 1, 1)
+        done = await web.client.post(
+            f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}
+        )
+        assert "will get no more email from us" in done.text
+        assert "Messages in Telegram go on: send /stop" in done.text
+    await new_update(web.p, title="After the address stopped")
+    assert (await watch_once(web.p.store)).alerts == 1
+    async with web.p.store.read() as session:
+        [row] = list(await session.scalars(select(OutboxMessage)))
+    assert row.channel is Channel.TELEGRAM
+
+
+async def test_leaving_everything_stops_telegram_too(web: Web) -> None:
+    await both_channels(web)
+    await web.post(action="leave_all")
+    async with web.p.store.read() as session:
+        anna = await session.scalar(select(Subscriber))
+        assert anna is not None
+        assert anna.telegram_chat_id is None  # unlinked, as /stop in the chat does
+    assert await web.follows() == [("country:KZ", "instant", "email")]
+    await new_update(web.p, title="After leaving")
+    assert (await watch_once(web.p.store)).alerts == 0

@@ -134,17 +134,13 @@ def followed(
 
 
 def inactive_note(subscriber: Subscriber) -> str:
-    """Why nothing will arrive although the follow is stored."""
-    if subscriber.status is SubscriberStatus.ACTIVE:
+    """Why nothing will arrive although the follow is stored. (An email address that was
+    unsubscribed or bounced stops email only: Telegram messages still come.)"""
+    if subscriber.status is not SubscriberStatus.PENDING:
         return ""
-    why = {
-        SubscriberStatus.PENDING: "its address is not confirmed yet",
-        SubscriberStatus.UNSUBSCRIBED: "it was unsubscribed",
-        SubscriberStatus.BOUNCED: "mail to its address bounced",
-    }[subscriber.status]
     return (
-        f"\n\n⚠️ This chat is linked to a subscription that is paused ({why}), so nothing "
-        "will arrive yet. Open the preferences link in one of our emails to resume it."
+        "\n\n⚠️ This chat is linked to a subscription whose email address is not confirmed "
+        "yet, so nothing will arrive until it is: use the link in the confirmation email."
     )
 
 

@@ -37,6 +37,7 @@ from notifier.store.models import (
     Update,
     utcnow,
 )
+from notifier.store.reach import can_reach
 
 #: Rendered bodies kept per process (alerts by update, digests by stored body).
 CACHE_SIZE = 1000
@@ -100,6 +101,16 @@ class Recipient:
     #: What the follows name, for people: "Kazakhstan", "Bakhytzhan Kashkumbayev".
     labels: list[str] = field(default_factory=list)
     lists: dict[int, str] = field(default_factory=dict)
+
+
+def _why_unreachable(channel: Channel, recipient: Recipient) -> str:
+    if channel is Channel.EMAIL and recipient.email is None:
+        return "no email address"
+    if channel is Channel.TELEGRAM and (
+        recipient.telegram_chat_id is None or recipient.telegram_blocked
+    ):
+        return "no Telegram chat (blocked or unlinked)"
+    return f"recipient {recipient.status.value}"
 
 
 def reason_for(recipient: Recipient, row: Row, case: Case | None) -> str:
@@ -274,9 +285,17 @@ class Composer:
                 else:
                     outgoing.append((row.channel, self._confirmation(row, subscriber)))
                 continue
-            if subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
-                state = subscriber.status.value if subscriber else "gone"
-                suppressed[row.id] = f"recipient {state}"
+            if subscriber is None:
+                suppressed[row.id] = "recipient gone"
+                continue
+            if not can_reach(
+                row.channel,
+                status=subscriber.status,
+                email=subscriber.email,
+                telegram_chat_id=subscriber.telegram_chat_id,
+                telegram_blocked=subscriber.telegram_blocked,
+            ):
+                suppressed[row.id] = _why_unreachable(row.channel, subscriber)
                 continue
             if subscriber.paused_until is not None and subscriber.paused_until > now:
                 suppressed[row.id] = "recipient pausing"
@@ -296,15 +315,11 @@ class Composer:
                     continue
                 body = cached
             if row.channel is Channel.TELEGRAM:
-                if subscriber.telegram_chat_id is None or subscriber.telegram_blocked:
-                    suppressed[row.id] = "no Telegram chat (blocked or unlinked)"
-                    continue
+                assert subscriber.telegram_chat_id is not None  # can_reach said so
                 protect = mailing_list.protect_content if mailing_list else False
                 outgoing.append(
                     (row.channel, self._telegram(row, subscriber.telegram_chat_id, body, protect))
                 )
-            elif subscriber.email is None:
-                suppressed[row.id] = "no email address"
             else:
                 outgoing.append(
                     (row.channel, self._email(row, subscriber, body, case, mailing_list))

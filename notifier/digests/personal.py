@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String, and_, cast, literal, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.digests.content import (
@@ -31,7 +31,6 @@ from notifier.store.models import (
     MessageKind,
     OutboxStatus,
     Subscriber,
-    SubscriberStatus,
     Subscription,
 )
 from notifier.store.reach import reachable, receiving
@@ -63,10 +62,7 @@ async def personal_groups(session: AsyncSession) -> list[PersonalGroup]:
             Subscriber.time_zone,
         )
         .join(Subscriber)
-        .where(
-            Subscription.cadence.in_([Cadence.DAILY, Cadence.WEEKLY]),
-            Subscriber.status == SubscriberStatus.ACTIVE,
-        )
+        .where(Subscription.cadence.in_([Cadence.DAILY, Cadence.WEEKLY]), _reach())
         .distinct()
     )
     groups = {
@@ -74,6 +70,14 @@ async def personal_groups(session: AsyncSession) -> list[PersonalGroup]:
         for cadence, day, at, zone in rows
     }
     return sorted(groups, key=lambda g: (g.zone, g.cadence.value, g.day, g.at))
+
+
+def _reach() -> ColumnElement[bool]:
+    """The subscription's channel can reach its subscriber."""
+    return or_(
+        and_(Subscription.channel == Channel.EMAIL, reachable(Channel.EMAIL)),
+        and_(Subscription.channel == Channel.TELEGRAM, reachable(Channel.TELEGRAM)),
+    )
 
 
 def _group_filter(group: PersonalGroup, now: datetime) -> list[object]:
@@ -138,10 +142,7 @@ async def build_personal_digests(
         .where(
             *_group_filter(group, now),  # type: ignore[arg-type]
             Subscriber.id.in_(subscriber_ids),
-            or_(
-                and_(Subscription.channel == Channel.EMAIL, reachable(Channel.EMAIL)),
-                and_(Subscription.channel == Channel.TELEGRAM, reachable(Channel.TELEGRAM)),
-            ),
+            _reach(),
         )
     )
     recipients: dict[tuple[int, Channel], _Recipient] = {}

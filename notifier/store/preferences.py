@@ -15,6 +15,7 @@ from notifier.store.models import (
     Channel,
     Scope,
     Subscriber,
+    SubscriberStatus,
     Subscription,
     target_of,
 )
@@ -96,6 +97,19 @@ def set_channels(subscriber: Subscriber, channels: set[Channel]) -> None:
         for row in rows:
             if row.channel not in channels:
                 subscriber.subscriptions.remove(row)
+
+
+async def leave_everything(session: AsyncSession, subscriber: Subscriber) -> None:
+    """Nothing more by any channel: the address unsubscribed (a bounce stays a bounce), and a
+    linked Telegram chat unlinked with its follows gone, as `/stop` in the chat does. Someone
+    without an address (Telegram only) is simply unsubscribed. Needs `subscriptions` loaded."""
+    if subscriber.status is not SubscriberStatus.BOUNCED:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+    if subscriber.email is not None and subscriber.telegram_chat_id is not None:
+        for subscription in [s for s in subscriber.subscriptions if s.channel is Channel.TELEGRAM]:
+            subscriber.subscriptions.remove(subscription)
+        subscriber.telegram_chat_id = None
+    await session.flush()
 
 
 async def set_pause(session: AsyncSession, subscriber_id: int, until: datetime | None) -> None:

@@ -27,6 +27,7 @@ from notifier.store.models import (
     Subscription,
     target_of,
 )
+from notifier.store.preferences import leave_everything
 
 #: Statuses an import never overrides: a person who left, or whose address bounced, stays so.
 STICKY = {SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED}
@@ -277,14 +278,16 @@ async def add_follows(
 
 
 async def remove_subscriber(session: AsyncSession, subscriber: Subscriber, *, erase: bool) -> None:
-    """Unsubscribe (kept, so an import cannot bring the address back) or erase entirely."""
+    """Unsubscribe from everything, Telegram included (kept, so an import cannot bring the
+    address back), or erase entirely."""
     if erase:
         await session.execute(
             delete(OutboxMessage).where(OutboxMessage.subscriber_id == subscriber.id)
         )
         await session.execute(delete(Subscriber).where(Subscriber.id == subscriber.id))
     else:
-        subscriber.status = SubscriberStatus.UNSUBSCRIBED
+        await session.refresh(subscriber, ["subscriptions"])
+        await leave_everything(session, subscriber)
     await session.flush()
 
 

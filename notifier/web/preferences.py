@@ -33,6 +33,7 @@ from notifier.store.preferences import (
     Follow,
     channels_in_use,
     follow_targets,
+    leave_everything,
     set_channels,
     set_pause,
     usable_channels,
@@ -141,6 +142,7 @@ async def _render(
         status=status,
         email=subscriber.email or "",
         status_=subscriber.status.value,
+        telegram_linked=Channel.TELEGRAM in usable,
         follows=follows,
         lists=lists,
         csrf=csrf,
@@ -283,13 +285,9 @@ async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) ->
                 return _Outcome(errors=["Only an unsubscribed address can subscribe again here."])
             return _Outcome(saved="Welcome back: you are subscribed again.")
         if action == "leave_all":
-            await session.execute(
-                update(Subscriber)
-                .where(
-                    Subscriber.id == subscriber_id, Subscriber.status != SubscriberStatus.BOUNCED
-                )
-                .values(status=SubscriberStatus.UNSUBSCRIBED)
-            )
+            subscriber = await session.scalar(_loaded(subscriber_id))
+            assert subscriber is not None
+            await leave_everything(session, subscriber)
             return _Outcome(
                 saved="You are unsubscribed from everything. Nothing more will be sent to you."
             )

@@ -19,8 +19,9 @@ from notifier.web.state import WebState
 router = APIRouter()
 
 
-async def _subscriber(state: WebState, token: str) -> tuple[int, str] | None:
-    """(id, email) for a valid token of a subscriber whose links are not revoked."""
+async def _subscriber(state: WebState, token: str) -> tuple[int, str, bool] | None:
+    """(id, email, has a linked Telegram chat) for a valid token of a subscriber whose links
+    are not revoked."""
     try:
         subscriber_id, version = state.links.verify(UNSUBSCRIBE, token)
     except BadToken:
@@ -28,14 +29,14 @@ async def _subscriber(state: WebState, token: str) -> tuple[int, str] | None:
     async with state.store.read() as session:
         row = (
             await session.execute(
-                select(Subscriber.email, Subscriber.token_version).where(
-                    Subscriber.id == subscriber_id
-                )
+                select(
+                    Subscriber.email, Subscriber.token_version, Subscriber.telegram_chat_id
+                ).where(Subscriber.id == subscriber_id)
             )
         ).one_or_none()
     if row is None or row.token_version != version:
         return None
-    return subscriber_id, row.email or ""
+    return subscriber_id, row.email or "", row.telegram_chat_id is not None
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -62,4 +63,5 @@ async def one_click(token: str, request: Request) -> HTMLResponse:
             .where(Subscriber.id == found[0], Subscriber.status != SubscriberStatus.BOUNCED)
             .values(status=SubscriberStatus.UNSUBSCRIBED)
         )
-    return page(state.env, "unsubscribed", email=found[1])
+    # The email address only: a linked Telegram chat is the person's other choice (/stop there).
+    return page(state.env, "unsubscribed", email=found[1], telegram=found[2])
