@@ -19,19 +19,25 @@ from notifier.store.models import (
     Subscription,
     target_of,
 )
+from notifier.store.reach import can_reach
 
 #: What a person asked to follow: everything, a country (its code), or a case.
 Follow = tuple[Scope, str | None, Case | None]
 
 
 def usable_channels(subscriber: Subscriber) -> list[Channel]:
-    """The channels this subscriber can be reached by: an address, a linked chat not blocked."""
-    found = []
-    if subscriber.email is not None:
-        found.append(Channel.EMAIL)
-    if subscriber.telegram_chat_id is not None and subscriber.telegram_blocked_at is None:
-        found.append(Channel.TELEGRAM)
-    return found
+    """The channels this subscriber can be reached by now (see notifier.store.reach)."""
+    return [
+        channel
+        for channel in Channel
+        if can_reach(
+            channel,
+            status=subscriber.status,
+            email=subscriber.email,
+            telegram_chat_id=subscriber.telegram_chat_id,
+            telegram_blocked=subscriber.telegram_blocked_at is not None,
+        )
+    ]
 
 
 def channels_in_use(subscriber: Subscriber) -> list[Channel]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import selectinload
 
 from notifier.countries import country_name
@@ -103,7 +103,7 @@ async def _subscriber_id(state: WebState, token: str) -> int | None:
     return subscriber_id if current == version else None
 
 
-def _loaded(subscriber_id: int):  # type: ignore[no-untyped-def]
+def _loaded(subscriber_id: int) -> Select[Subscriber]:
     return (
         select(Subscriber)
         .where(Subscriber.id == subscriber_id)
