@@ -9,17 +9,9 @@ import typer
 
 from notifier.cli.shell import run_with_store, say
 from notifier.config import Settings
-from notifier.digests import build_list_digest, list_schedule
 from notifier.errors import InputError
-from notifier.links import Links
-from notifier.preview import preview_list, preview_subscriber
-from notifier.render.messages import Renderer
-from notifier.render.templates import check_templates
-from notifier.schedule import next_due
-from notifier.service import pipeline
 from notifier.store.engine import Store
 from notifier.store.models import Channel, utcnow
-from notifier.store.subscribers import get_list
 
 app = typer.Typer(help="Digests: preview and send.", no_args_is_help=True)
 
@@ -46,6 +38,11 @@ def preview(
             "digest preview", "--format", f"{fmt!r}: use text, html or telegram"
         )
     channel = Channel.TELEGRAM if fmt == "telegram" else Channel.EMAIL
+    # Rendering and the pipeline load on use: other commands start faster without them.
+    from notifier.links import Links
+    from notifier.preview import preview_list, preview_subscriber
+    from notifier.render.messages import Renderer
+    from notifier.render.templates import check_templates
 
     async def job(store: Store, settings: Settings) -> None:
         renderer = Renderer(settings)
@@ -92,6 +89,10 @@ def send(
     import asyncio
 
     from notifier.cli.shell import state
+    from notifier.digests import build_list_digest, list_schedule
+    from notifier.schedule import next_due
+    from notifier.service import pipeline
+    from notifier.store.subscribers import get_list
 
     settings = state(ctx).settings
 

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from notifier.cli.shell import say, state
-from notifier.service import Service, pipeline, run_once
 
 
 def _logging(verbose: bool) -> None:
@@ -32,6 +31,8 @@ def run(
 ) -> None:
     """Run notifier: watch for new updates, build digests on schedule, deliver messages.
     Ctrl-C or SIGTERM stops it cleanly (sends under way finish first)."""
+    from notifier.service import Service, pipeline, run_once  # the whole service: load on use
+
     settings = state(ctx).settings
     _logging(not quiet)
 
@@ -71,6 +72,8 @@ def worker(
 ) -> None:
     """Deliver only (no watching, no digests): run as many as you like against one PostgreSQL
     store to send faster; each message is claimed by exactly one of them."""
+    from notifier.service import Service, pipeline
+
     settings = state(ctx).settings
     _logging(not quiet)
 

@@ -8,7 +8,6 @@ import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
 from notifier.config import Settings
-from notifier.status import read_status
 from notifier.store.engine import Store
 from notifier.store.models import utcnow
 
@@ -20,6 +19,8 @@ def status(
     """The outbox by status and channel, the next digests, recent errors."""
 
     async def job(store: Store, _: Settings) -> None:
+        from notifier.status import read_status  # loads the digest planner: only here
+
         s = await read_status(store, now=utcnow())
         if as_json:
             print_json(
