@@ -328,3 +328,16 @@ async def test_leaving_everything_stops_telegram_too(web: Web) -> None:
     assert await web.follows() == [("country:KZ", "instant", "email")]
     await new_update(web.p, title="After leaving")
     assert (await watch_once(web.p.store)).alerts == 0
+
+
+async def test_an_unpublished_case_cannot_be_followed_or_named(web: Web) -> None:
+    from notifier.store.models import Case
+
+    async with web.p.store.transaction() as session:
+        await session.execute(
+            update(Case).where(Case.slug == "makhset-djabbarbergenov").values(published=False)
+        )
+    page = await web.show()
+    assert "Djabbarbergenov" not in page.text  # not suggested
+    refused = await web.post(action="follow", value="Djabbarbergenov", cadence="weekly")
+    assert "We do not know a country or person called “Djabbarbergenov”." in refused.text

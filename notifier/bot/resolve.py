@@ -62,7 +62,7 @@ def suggest_countries(text: str, *, limit: int = SUGGESTIONS) -> list[str]:
 
 async def published_cases(session: AsyncSession, text: str) -> list[Case]:
     """Published cases that `text` names (slug, name, any spelling, or all of its words)."""
-    return [c for c in await find_cases(session, text) if c.published]
+    return await find_cases(session, text, published_only=True)
 
 
 async def suggest_cases(

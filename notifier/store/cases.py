@@ -150,10 +150,16 @@ def _names_of(case: Case) -> list[str]:
     return [case.name, *case.spellings]
 
 
-async def find_cases(session: AsyncSession, text: str) -> list[Case]:
+async def find_cases(
+    session: AsyncSession, text: str, *, published_only: bool = False
+) -> list[Case]:
     """Cases that `text` names: by slug, by a full name or spelling, else by every word of it
-    appearing in one spelling ('Kashkumbaev' finds Bakhytzhan Kashkumbayev)."""
-    cases = list(await session.scalars(select(Case).order_by(Case.name)))
+    appearing in one spelling ('Kashkumbaev' finds Bakhytzhan Kashkumbayev). What the public
+    sees (the bot, the web forms) asks for `published_only`; administrators find every case."""
+    query = select(Case).order_by(Case.name)
+    if published_only:
+        query = query.where(Case.published)
+    cases = list(await session.scalars(query))
     key = fold(text)
     exact = [c for c in cases if c.slug == text.strip().lower()]
     exact = exact or [c for c in cases if key in {fold(n) for n in _names_of(c)}]

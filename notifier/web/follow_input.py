@@ -42,7 +42,7 @@ async def resolve_follow_text(store: Store, text: str) -> tuple[list[Follow], li
                 continue
             except NotFoundError:
                 pass
-            cases = [c for c in await find_cases(session, item) if c.published]
+            cases = await find_cases(session, item, published_only=True)
             if len(cases) == 1:
                 follows.append((Scope.CASE, None, cases[0]))
             elif cases:
