@@ -35,6 +35,7 @@ from notifier.store.models import (
     target_of,
     utcnow,
 )
+from notifier.store.preferences import follow_on
 
 #: Locales notifier has texts for; a Telegram user's language outside these gets the default.
 KNOWN_LOCALES: Final = frozenset({"en"})
@@ -413,16 +414,7 @@ async def redeem_link_code(
             for subscription in telegram_follows(previous):
                 previous.subscriptions.remove(subscription)
                 if subscription.target not in have:
-                    subscriber.subscriptions.append(
-                        Subscription(
-                            scope=subscription.scope,
-                            country=subscription.country,
-                            case=subscription.case,
-                            target=subscription.target,
-                            cadence=subscription.cadence,
-                            channel=Channel.TELEGRAM,
-                        )
-                    )
+                    subscriber.subscriptions.append(follow_on(subscription, Channel.TELEGRAM))
             previous.telegram_chat_id = None
             if previous.email is None:
                 previous.status = SubscriberStatus.UNSUBSCRIBED

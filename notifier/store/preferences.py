@@ -78,6 +78,18 @@ def follow_targets(
     return added
 
 
+def follow_on(subscription: Subscription, channel: Channel) -> Subscription:
+    """The same follow, with the same cadence, on another channel (a new row)."""
+    return Subscription(
+        scope=subscription.scope,
+        country=subscription.country,
+        case_id=subscription.case_id,
+        target=subscription.target,
+        cadence=subscription.cadence,
+        channel=channel,
+    )
+
+
 def set_channels(subscriber: Subscriber, channels: set[Channel]) -> None:
     """Everything the subscriber follows comes by exactly these channels, each follow keeping
     its cadence. Needs `subscriptions` loaded."""
@@ -90,16 +102,7 @@ def set_channels(subscriber: Subscriber, channels: set[Channel]) -> None:
         have = {s.channel for s in rows}
         model = rows[0]
         for channel in sorted(channels - have):
-            subscriber.subscriptions.append(
-                Subscription(
-                    scope=model.scope,
-                    country=model.country,
-                    case_id=model.case_id,
-                    target=model.target,
-                    cadence=model.cadence,
-                    channel=channel,
-                )
-            )
+            subscriber.subscriptions.append(follow_on(model, channel))
         for row in rows:
             if row.channel not in channels:
                 subscriber.subscriptions.remove(row)
