@@ -1,7 +1,8 @@
 """A person's whole round in headless Chromium (Debian's, driven by Playwright): subscribe to
 Kazakhstan, confirm from the email the SMTP server received, get the next alert, switch to a
-weekly digest in the preferences, follow someone more, pause and resume, and leave in one click
-the way a mail provider does it. A screenshot of each page is kept in test-artifacts/browser/."""
+weekly digest in the preferences, follow someone more, pause and resume, read the weekly
+digest's web copy, and leave in one click the way a mail provider does it. A screenshot of
+each page is kept in test-artifacts/browser/."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 import shutil
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from notifier.config import Settings
+from notifier.digests import plan_digests
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
@@ -54,6 +56,18 @@ def deliver(settings: Settings) -> None:
         async with pipeline(settings) as p:
             await watch_once(p.store)
             await p.deliverer.drain()
+
+    run(go())
+
+
+def weekly_digest(settings: Settings) -> None:
+    """What the digest planner does when the reader's weekly digest falls due."""
+
+    async def go() -> None:
+        async with pipeline(settings) as p:
+            later = datetime.now(UTC) + timedelta(days=8)
+            await plan_digests(p.store, p.renderer, now=later)
+            await p.deliverer.drain(now=later)
 
     run(go())
 
@@ -161,18 +175,27 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         assert "Welcome back" in page.inner_text("main")
         assert subscriber_state(settings)[1] == ["weekly", "weekly"]
 
+        weekly_digest(settings)  # its email links to a web copy of itself
+        digest = last_body(smtp_server, "reader@example.org")
+        web_copy = re.search(r"Read this digest in your browser: (\S+)", digest)
+        assert web_copy is not None
+        page.goto(web_copy.group(1))
+        assert "Your weekly digest" in page.inner_text("body")
+        assert "Appeal court upholds sentence" in page.inner_text("body")
+        page.screenshot(path=ARTIFACTS / "7-digest-web-copy.png", full_page=True)
+
         received = next(
             r for r in reversed(smtp_server.received) if r.rcpt_tos == ["reader@example.org"]
         ).message
         unsubscribe = str(received["List-Unsubscribe"]).strip().strip("<>")
         page.goto(unsubscribe)  # what a person (or a link scanner) sees: a button, no change
-        page.screenshot(path=ARTIFACTS / "7-unsubscribe-page.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "8-unsubscribe-page.png", full_page=True)
         assert subscriber_state(settings)[0] is SubscriberStatus.ACTIVE
         # What a mail provider does with List-Unsubscribe-Post: one POST, nothing else.
         response = httpx.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}, timeout=10)
         assert response.status_code == 200
         page.goto(unsubscribe)
-        page.screenshot(path=ARTIFACTS / "8-after-unsubscribe.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "9-after-unsubscribe.png", full_page=True)
         browser.close()
     assert subscriber_state(settings)[0] is SubscriberStatus.UNSUBSCRIBED
     sent_before = len(smtp_server.received)
