@@ -112,9 +112,13 @@ async def test_subscribers_lists_and_outbox(api: tuple[Pipeline, httpx.AsyncClie
     )  # fmt: skip
     assert added.status_code == 201
     assert added.json()["follows"] == "country=KZ:weekly:email"
-    assert (await client.get("/api/subscribers/ben@example.org", headers=AUTH)).json()[
-        "name"
-    ] == "Ben"
+    ben = (await client.get("/api/subscribers/ben@example.org", headers=AUTH)).json()
+    assert (ben["name"], ben["follows"], ben["paused_until"]) == (
+        "Ben",
+        ["country=KZ:weekly:email"],
+        None,
+    )
+    assert ben["lists"] == [{"list": "kazakhstan-prayer-chain", "source": "import"}]
     members = (await client.get("/api/lists/kazakhstan-prayer-chain", headers=AUTH)).json()
     assert {"email": "ben@example.org", "name": "Ben", "status": "active", "source": "import"} in (
         members["members"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -22,9 +22,9 @@ from notifier.ingest.subscriber_rows import (
     parse_channel,
     parse_follow_token,
 )
-from notifier.store.as_json import subscriber_row
+from notifier.store.as_json import subscriber_details, subscriber_row
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, Channel, MemberSource, utcnow
+from notifier.store.models import Cadence, Channel, MemberSource
 from notifier.store.subscribers import (
     STICKY,
     add_follows,
@@ -213,18 +213,8 @@ def show(
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
             subscriber = await get_subscriber(session, email)
-            await session.refresh(subscriber, ["memberships"])
-            lists = []
-            for m in subscriber.memberships:
-                await session.refresh(m, ["mailing_list"])
-                lists.append({"list": m.mailing_list.slug, "source": m.source.value})
-        data: dict[str, Any] = subscriber_row(subscriber) | {
-            "follows": [f.token() for f in follow_specs(subscriber)],
-            "lists": lists,
-            "paused_until": subscriber.paused_until.isoformat()
-            if subscriber.paused_until and subscriber.paused_until > utcnow()
-            else None,
-        }
+            data = await subscriber_details(session, subscriber)
+        lists = data["lists"]
         if as_json:
             print_json(data)
             return

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from notifier.countries import country_name
 from notifier.ingest.subscriber_csv import follows_cell
-from notifier.store.models import Case, ListFollow, MailingList, Scope, Subscriber
+from notifier.store.models import Case, ListFollow, MailingList, Scope, Subscriber, utcnow
 from notifier.store.subscribers import follow_specs
 
 
@@ -83,4 +85,20 @@ def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
         if subscriber.telegram_chat_id is None
         else str(subscriber.telegram_chat_id),
         "follows": follows_cell(follow_specs(subscriber)),
+    }
+
+
+async def subscriber_details(session: AsyncSession, subscriber: Subscriber) -> dict[str, Any]:
+    """Everything `subscribers show` and `GET /api/subscribers/{email}` tell about one person:
+    the export row, follows one by one, lists joined (and how), and a pause under way."""
+    await session.refresh(subscriber, ["memberships"])
+    lists = []
+    for membership in subscriber.memberships:
+        await session.refresh(membership, ["mailing_list"])
+        lists.append({"list": membership.mailing_list.slug, "source": membership.source.value})
+    paused = subscriber.paused_until
+    return subscriber_row(subscriber) | {
+        "follows": [f.token() for f in follow_specs(subscriber)],
+        "lists": lists,
+        "paused_until": paused.isoformat() if paused and paused > utcnow() else None,
     }

@@ -26,7 +26,7 @@ from notifier.ingest.subscriber_rows import (
 from notifier.outbox import retry
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
-from notifier.store.as_json import case_json, list_json, subscriber_row
+from notifier.store.as_json import case_json, list_json, subscriber_details, subscriber_row
 from notifier.store.cases import add_update, get_case, import_cases, list_cases
 from notifier.store.lists import list_lists, list_members
 from notifier.store.models import (
@@ -196,10 +196,11 @@ async def subscribers(
 
 
 @router.get("/subscribers/{email}")
-async def subscriber(state: State, email: Annotated[str, Path(max_length=320)]) -> dict[str, str]:
+async def subscriber(state: State, email: Annotated[str, Path(max_length=320)]) -> dict[str, Any]:
+    """One subscriber as `notifier subscribers show --json` tells it."""
     async with state.store.read() as session:
         try:
-            return subscriber_row(await get_subscriber(session, email))
+            return await subscriber_details(session, await get_subscriber(session, email))
         except NotFoundError as exc:
             raise _not_found(exc) from None
 
