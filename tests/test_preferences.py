@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 
 from notifier.config import Settings
 from notifier.digests import plan_digests
+from notifier.digests.personal import PersonalGroup, personal_groups
 from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.links import PREFERENCES, Links
 from notifier.schedule import Schedule, last_due
@@ -341,3 +342,36 @@ async def test_an_unpublished_case_cannot_be_followed_or_named(web: Web) -> None
     assert "Djabbarbergenov" not in page.text  # not suggested
     refused = await web.post(action="follow", value="Djabbarbergenov", cadence="weekly")
     assert "We do not know a country or person called “Djabbarbergenov”." in refused.text
+
+
+async def test_choose_when_digests_come(web: Web) -> None:
+    assert "When digests come" not in (await web.show()).text  # instant only: nothing to time
+    await web.post(action="cadence", value="weekly")
+    page = await web.show()
+    assert "When digests come" in page.text
+    assert '<option value="0" selected>Monday</option>' in page.text
+    assert '<option value="Asia/Almaty">' in page.text
+    saved = await web.post(
+        action="schedule", digest_day="4", digest_time="18:30", time_zone="Asia/Almaty"
+    )
+    assert "Saved: daily digests come at 18:30, weekly ones on Fridays at 18:30" in saved.text
+    async with web.p.store.read() as session:
+        anna = await session.scalar(select(Subscriber))
+        assert anna is not None
+        assert (anna.digest_day, anna.digest_time, anna.time_zone) == (4, "18:30", "Asia/Almaty")
+        # The planner schedules the new time: Fridays 18:30 in Almaty.
+        assert await personal_groups(session) == [
+            PersonalGroup(Cadence.WEEKLY, 4, "18:30", "Asia/Almaty")
+        ]
+    bad = await web.post(
+        action="schedule", digest_day="7", digest_time="25:00", time_zone="Mars/Base"
+    )
+    assert bad.status_code == 400
+    for problem in (
+        "Time zone: unknown time zone &#39;Mars/Base&#39;",
+        "Time: use hours and minutes, such as 07:00.",
+        "Day: choose one of the days.",
+    ):
+        assert problem in bad.text
+    async with web.p.store.read() as session:
+        assert await session.scalar(select(Subscriber.time_zone)) == "Asia/Almaty"  # unchanged

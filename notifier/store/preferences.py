@@ -121,6 +121,18 @@ async def leave_everything(session: AsyncSession, subscriber: Subscriber) -> Non
     await session.flush()
 
 
+async def set_digest_schedule(
+    session: AsyncSession, subscriber_id: int, *, time_zone: str, day: int, at: str
+) -> None:
+    """When personal digests go out: `at` ("07:00") in `time_zone`, weekly ones on `day`
+    (0 = Monday). The digest planner picks the new schedule up at its next resync."""
+    await session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .values(time_zone=time_zone, digest_day=day, digest_time=at)
+    )
+
+
 async def set_pause(session: AsyncSession, subscriber_id: int, until: datetime | None) -> None:
     """Pause until then (nothing is sent before), or resume now (None)."""
     await session.execute(

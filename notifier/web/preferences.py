@@ -6,6 +6,9 @@ Forms carry CSRF protection (notifier.web.csrf)."""
 
 from __future__ import annotations
 
+import calendar
+import re
+import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,6 +18,7 @@ from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import selectinload
 
 from notifier.countries import country_name
+from notifier.ingest.subscriber_rows import check_time_zone
 from notifier.links import PREFERENCES, BadToken
 from notifier.numbers import as_int
 from notifier.render.templates import day_label
@@ -35,6 +39,7 @@ from notifier.store.preferences import (
     follow_targets,
     leave_everything,
     set_channels,
+    set_digest_schedule,
     set_pause,
     usable_channels,
 )
@@ -44,6 +49,11 @@ from notifier.web.pages import page
 from notifier.web.state import WebState
 
 router = APIRouter()
+WEEKDAYS = tuple(calendar.day_name)
+#: "07:00": hours and minutes, 24-hour clock.
+DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+#: Time zones offered as you type (every IANA name this Python knows).
+ZONES = sorted(zoneinfo.available_timezones())
 LINK_CODE_TTL = timedelta(hours=1)
 #: "Pause for a while": the choices offered, in days.
 PAUSES = {7: "for a week", 14: "for two weeks", 30: "for a month", 90: "for three months"}
@@ -157,6 +167,12 @@ async def _render(
         channel=_channel_choice(in_use),
         paused_until=paused_until,
         pauses=PAUSES,
+        digests=any(s.cadence is not Cadence.INSTANT for s in subscriber.subscriptions),
+        time_zone=subscriber.time_zone,
+        digest_day=subscriber.digest_day,
+        digest_time=subscriber.digest_time,
+        weekdays=WEEKDAYS,
+        zones=ZONES,
     )
     remember(response, csrf, secure=state.settings.public_url.startswith("https://"))
     return response
@@ -227,11 +243,38 @@ async def _follow(state: WebState, subscriber_id: int, fields: dict[str, str]) -
     return _Outcome(saved=f"Saved: you now follow {what}{news}.")
 
 
+async def _schedule(state: WebState, subscriber_id: int, fields: dict[str, str]) -> _Outcome:
+    """When digests come: day (weekly), hour and time zone, each checked and named."""
+    errors: list[str] = []
+    zone = fields.get("time_zone", "").strip()
+    try:
+        zone = check_time_zone(zone)
+    except ValueError as exc:
+        errors.append(f"Time zone: {exc}.")
+    at = fields.get("digest_time", "").strip()[:5]
+    if not DIGEST_TIME.fullmatch(at):
+        errors.append("Time: use hours and minutes, such as 07:00.")
+    day = as_int(fields.get("digest_day", ""))
+    if day is None or not 0 <= day <= 6:
+        errors.append("Day: choose one of the days.")
+    if errors:
+        return _Outcome(errors=errors)
+    assert day is not None
+    async with state.store.transaction() as session:
+        await set_digest_schedule(session, subscriber_id, time_zone=zone, day=day, at=at)
+    return _Outcome(
+        saved=f"Saved: daily digests come at {at}, weekly ones on {WEEKDAYS[day]}s at {at} "
+        f"({zone})."
+    )
+
+
 async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) -> _Outcome | None:
     """Carry out one form's action; what to show, or None for a malformed form."""
     action, value = fields.get("action", ""), fields.get("value", "")
     if action == "follow":
         return await _follow(state, subscriber_id, fields)
+    if action == "schedule":
+        return await _schedule(state, subscriber_id, fields)
     mine = Subscription.subscriber_id == subscriber_id
     async with state.store.transaction() as session:
         if action == "cadence":
