@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = None
     #: Reply-To for every email (e.g. the list's coordinator); default none.
     reply_to: str | None = None
+    #: The envelope sender for email by SMTP, where bounces go, e.g. bounces@example.org. Each
+    #: message is sent from bounces+<signed message id>@example.org (VERP), so a bounce that
+    #: arrives days later names the message and its recipient beyond doubt.
+    bounce_address: str | None = None
+    #: A Maildir your mail system delivers the bounce address's mail to (bounces+anything@…);
+    #: `notifier run` reads it every minute and stops mail to addresses that failed for good.
+    bounce_maildir: Path | None = None
     #: A Telegram bot token (from @BotFather): Telegram messages go through the Bot API and
     #: `notifier run` starts the bot. Without one, they go to a transcript file.
     telegram_bot_token: SecretStr | None = None
@@ -188,6 +195,30 @@ class Settings(BaseSettings):
     @classmethod
     def _reply_to(cls, value: str | None) -> str | None:
         return None if value is None else cls._mailbox(value)
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _bare_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from email.headerregistry import Address
+
+        local, at, domain = value.strip().rpartition("@")
+        if not at or not local or not domain or "+" in local:
+            raise ValueError(
+                f"{value!r}: give a plain address without '+', e.g. bounces@example.org"
+            )
+        Address(addr_spec=value.strip())
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _bounces_need_verp(self) -> Settings:
+        if self.bounce_maildir is not None and self.bounce_address is None:
+            raise ValueError(
+                "bounce_maildir needs bounce_address: only bounces to its signed addresses "
+                "are trusted"
+            )
+        return self
 
     @model_validator(mode="after")
     def _dkim_complete(self) -> Settings:

@@ -139,6 +139,27 @@ class Service:
         except WebUnavailable as exc:
             log.error("%s; notifier goes on without it", exc)
 
+    async def _bounces(self) -> None:
+        """Read the bounce Maildir: addresses that failed for good get no more email."""
+        from notifier.bounces.process import process_bounces
+        from notifier.bounces.verp import Verp
+        from notifier.links import load_secret
+
+        settings = self.p.settings
+        assert settings.bounce_maildir is not None
+        assert settings.bounce_address is not None
+        verp = Verp(settings.bounce_address, load_secret(settings))
+        report = await process_bounces(self.p.store, settings.bounce_maildir, verp)
+        if report.read:
+            log.info(
+                "bounces: read %d, %d address(es) bounced, %d temporary, %d not bounces, "
+                "%d not ours",
+                report.read, len(report.bounced), report.temporary, report.not_bounces,
+                report.unrecognised,
+            )  # fmt: skip
+        for problem in report.problems:
+            log.warning("bounces: %s", problem)
+
     async def _prune(self) -> None:
         from datetime import timedelta
 
@@ -194,6 +215,10 @@ class Service:
                 self._resync, "interval", seconds=self.RESYNC_SECONDS, id="resync", **common
             )
             self.scheduler.add_job(self._prune, "interval", hours=24, id="prune", **common)
+            if self.p.settings.bounce_maildir is not None:
+                self.scheduler.add_job(
+                    self._bounces, "interval", seconds=60, id="bounces", **common
+                )
         self.scheduler.add_job(self._deliver, "interval", seconds=interval, id="deliver", **common)
         self.scheduler.start()
         web_task = None

@@ -29,8 +29,15 @@ def email_sender(settings: Settings) -> Sender:
             domain=settings.dkim_domain,
             key_file=settings.dkim_private_key_file,
         )
+    envelope_from = None
+    if settings.bounce_address:
+        from notifier.bounces.verp import Verp
+        from notifier.links import load_secret
+
+        envelope_from = Verp(settings.bounce_address, load_secret(settings)).envelope_from
     return SmtpSender(
         server,
+        envelope_from=envelope_from,
         mail_from=settings.mail_from,
         reply_to=settings.reply_to,
         pool_size=settings.smtp_pool_size,

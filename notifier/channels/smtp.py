@@ -15,7 +15,7 @@ import asyncio
 import re
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -79,8 +79,11 @@ class SmtpSender:
         verify_tls: bool = True,
         ca_file: str | None = None,
         dkim: DkimSigner | None = None,
+        envelope_from: Callable[[int], str] | None = None,
     ) -> None:
         self.server = server
+        #: The envelope sender per outbox id (VERP, where bounces go); default the From address.
+        self._envelope_from = envelope_from
         self.builder = EmailBuilder(mail_from=mail_from, reply_to=reply_to)
         self.pool_size = pool_size
         self.limits = Limits(messages_per_second=rate_limit, batch_size=max(100, pool_size * 50))
@@ -153,9 +156,12 @@ class SmtpSender:
             if self._limiter is not None:
                 await self._limiter.acquire()
             try:
-                errors, _ = await client.sendmail(
-                    self.builder.envelope_from, [item.recipient], item.data
+                sender = (
+                    self._envelope_from(item.outbox_id)
+                    if self._envelope_from is not None
+                    else self.builder.envelope_from
                 )
+                errors, _ = await client.sendmail(sender, [item.recipient], item.data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refusal = exc.recipients[0]
                 return Result(item.outbox_id, classify(refusal.code, refusal.message),

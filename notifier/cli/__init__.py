@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from notifier import __version__
 from notifier.cli import (
     admin,
+    bounces,
     cases,
     digest,
     lists,
@@ -51,6 +52,7 @@ app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.add_typer(digest.app, name="digest")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(bounces.app, name="bounces")
 app.command("run")(run.run)
 app.command("worker")(run.worker)
 app.command("web")(run.web)
