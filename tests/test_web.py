@@ -62,6 +62,8 @@ async def test_a_get_only_shows_a_button(
     assert "anna@example.org" in response.text
     assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in response.text
     assert response.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
     assert await status_of(p) is SubscriberStatus.ACTIVE  # a link scanner changes nothing
 
 

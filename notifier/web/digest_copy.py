@@ -23,7 +23,6 @@ COPY_HEADERS = HEADERS | {
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
 }
 NOTE = (
     '<p style="color:#6a6a6a;font-size:13px;font-family:Arial,sans-serif;border-top:1px solid '
