@@ -7,9 +7,11 @@ is marked seen (moved to cur/, flag S), so it is read once; reading it again cha
 
 from __future__ import annotations
 
+import contextlib
 import email
 import logging
 import mailbox
+import os
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses
@@ -79,7 +81,10 @@ async def process_bounces(store: Store, maildir: Path, verp: Verp) -> BounceRepo
     """Read every message not yet seen in the bounce Maildir once."""
     report = BounceReport()
     box = mailbox.Maildir(str(maildir), factory=None, create=True)
-    for key in list(box.iterkeys()):
+    # Only new/ holds unread mail: what was read sits in cur/ and is not opened again.
+    for key in sorted(name.split(":")[0] for name in os.listdir(maildir / "new")):
+        if key.startswith("."):
+            continue
         try:
             stored = box.get_message(key)
         except (KeyError, OSError):  # taken away meanwhile (another reader, an admin)
@@ -111,5 +116,7 @@ async def process_bounces(store: Store, maildir: Path, verp: Verp) -> BounceRepo
                 report.not_bounces += 1
         stored.set_subdir("cur")
         stored.add_flag(SEEN)
-        box[key] = stored
+        # Another reader may have moved it first: it acted the same way.
+        with contextlib.suppress(KeyError, OSError):
+            box[key] = stored
     return report
