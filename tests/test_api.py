@@ -152,6 +152,16 @@ async def test_subscribers_lists_and_outbox(api: tuple[Pipeline, httpx.AsyncClie
     assert back.json()["status"] == "active"
     nobody = await client.post("/api/subscribers/x@example.org/reactivate", headers=AUTH)
     assert nobody.status_code == 404
+    paused = await client.post(
+        "/api/subscribers/ben@example.org/pause", json={"days": 14}, headers=AUTH
+    )
+    assert paused.json()["paused_until"] is not None
+    too_long = await client.post(
+        "/api/subscribers/ben@example.org/pause", json={"days": 400}, headers=AUTH
+    )
+    assert too_long.status_code == 422
+    resumed = await client.post("/api/subscribers/ben@example.org/resume", headers=AUTH)
+    assert resumed.json()["paused_until"] is None
 
     assert (await client.get("/api/outbox", headers=AUTH)).json() == []
     assert (await client.post("/api/outbox/retry", json={"failed": True}, headers=AUTH)).json() == {

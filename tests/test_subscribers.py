@@ -516,3 +516,15 @@ def test_reactivate_undoes_a_bounce_only(cli: Cli, tmp_path: Path) -> None:
     assert shown(cli, "u@example.org")["status"] == "unsubscribed"
     missing = cli("subscribers", "reactivate", "nobody@example.org")
     assert missing.exit_code == 1
+
+
+def test_an_administrator_pauses_and_resumes_someone(cli: Cli) -> None:
+    cli.ok("subscribers", "add", "p@example.org", "--follow-country", "KZ")
+    out = cli.ok("subscribers", "pause", "p@example.org", "--days", "30").stdout
+    assert "p@example.org paused until " in out
+    paused = shown(cli, "p@example.org")["paused_until"]
+    assert paused is not None
+    assert "paused until" in cli.ok("subscribers", "show", "p@example.org").stdout
+    assert cli("subscribers", "pause", "p@example.org", "--days", "0").exit_code == 2
+    assert "no longer paused" in cli.ok("subscribers", "resume", "p@example.org").stdout
+    assert shown(cli, "p@example.org")["paused_until"] is None

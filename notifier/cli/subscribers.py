@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +25,8 @@ from notifier.ingest.subscriber_rows import (
 )
 from notifier.store.as_json import subscriber_details, subscriber_row
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, Channel, MemberSource
+from notifier.store.models import Cadence, Channel, MemberSource, utcnow
+from notifier.store.preferences import set_pause
 from notifier.store.subscribers import (
     STICKY,
     add_follows,
@@ -198,6 +200,41 @@ def reactivate(
             subscriber = await get_subscriber(session, email)
             await reactivate_bounced(session, subscriber, "subscribers reactivate")
         say(f"{email} is active again")
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Email address or Telegram chat id.")],
+    days: Annotated[int, typer.Option(min=1, max=366, help="How long: 1 to 366 days.")] = 7,
+) -> None:
+    """Send nothing to someone for a while (what they can do themselves on their preference
+    page or with /pause in Telegram)."""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            subscriber = await get_subscriber(session, email)
+            until = utcnow() + timedelta(days=days)
+            await set_pause(session, subscriber.id, until)
+        say(f"{email} paused until {until:%Y-%m-%d %H:%M} UTC")
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Email address or Telegram chat id.")],
+) -> None:
+    """End a pause now."""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            subscriber = await get_subscriber(session, email)
+            await set_pause(session, subscriber.id, None)
+        say(f"{email} is no longer paused")
 
     run_with_store(ctx, job)
 

@@ -38,6 +38,7 @@ from notifier.store.models import (
     Subscriber,
     utcnow,
 )
+from notifier.store.preferences import set_pause
 from notifier.store.subscribers import (
     add_follows,
     get_list,
@@ -261,6 +262,42 @@ async def reactivate_subscriber(
         except InputError as exc:
             raise _invalid(exc) from None
         return subscriber_row(found)
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    days: Annotated[int, Field(ge=1, le=366)] = 7
+
+
+@router.post("/subscribers/{email}/pause")
+async def pause_subscriber(
+    state: State, email: Annotated[str, Path(max_length=320)], body: PauseIn
+) -> dict[str, Any]:
+    """Send nothing to them for `days` (as their preference page or /pause would)."""
+    async with state.store.transaction() as session:
+        try:
+            found = await get_subscriber(session, email)
+        except NotFoundError as exc:
+            raise _not_found(exc) from None
+        await set_pause(session, found.id, utcnow() + dt.timedelta(days=body.days))
+        await session.refresh(found)
+        return await subscriber_details(session, found)
+
+
+@router.post("/subscribers/{email}/resume")
+async def resume_subscriber(
+    state: State, email: Annotated[str, Path(max_length=320)]
+) -> dict[str, Any]:
+    """End a pause now."""
+    async with state.store.transaction() as session:
+        try:
+            found = await get_subscriber(session, email)
+        except NotFoundError as exc:
+            raise _not_found(exc) from None
+        await set_pause(session, found.id, None)
+        await session.refresh(found)
+        return await subscriber_details(session, found)
 
 
 @router.get("/lists")
