@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     #: A Maildir your mail system delivers the bounce address's mail to (bounces+anything@…);
     #: `notifier run` reads it every minute and stops mail to addresses that failed for good.
     bounce_maildir: Path | None = None
+    #: Temporary failures (mailbox full, …) reported on this many different days, none more
+    #: than `bounce_soft_reset_days` after the one before, make the address bounced (0: never).
+    bounce_soft_limit: int = Field(default=5, ge=0)
+    bounce_soft_reset_days: int = Field(default=14, ge=1)
     #: A Telegram bot token (from @BotFather): Telegram messages go through the Bot API and
     #: `notifier run` starts the bot. Without one, they go to a transcript file.
     telegram_bot_token: SecretStr | None = None

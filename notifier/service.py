@@ -141,7 +141,9 @@ class Service:
 
     async def _bounces(self) -> None:
         """Read the bounce Maildir: addresses that failed for good get no more email."""
-        from notifier.bounces.process import process_bounces
+        from datetime import timedelta
+
+        from notifier.bounces.process import SoftBounces, process_bounces
         from notifier.bounces.verp import Verp
         from notifier.links import load_secret
 
@@ -149,7 +151,10 @@ class Service:
         assert settings.bounce_maildir is not None
         assert settings.bounce_address is not None
         verp = Verp(settings.bounce_address, load_secret(settings))
-        report = await process_bounces(self.p.store, settings.bounce_maildir, verp)
+        soft = SoftBounces(
+            settings.bounce_soft_limit, timedelta(days=settings.bounce_soft_reset_days)
+        )
+        report = await process_bounces(self.p.store, settings.bounce_maildir, verp, soft=soft)
         if report.read:
             log.info(
                 "bounces: read %d, %d address(es) bounced, %d temporary, %d not bounces, "

@@ -195,3 +195,52 @@ def test_cli_reads_the_maildir_once(cli: Cli, tmp_path: Path) -> None:
     out = configured.ok("bounces", "process").stdout
     assert "read 1: 0 address(es) bounced, 0 temporary, 0 not bounces, 1 not ours" in out
     assert "read 0:" in configured.ok("bounces", "process").stdout
+
+
+async def test_temporary_failures_on_enough_days_make_a_bounce(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from notifier.bounces.process import SoftBounces
+
+    configured = settings.model_copy(
+        update={"bounce_address": BOUNCES, "bounce_maildir": tmp_path / "bounces"}
+    )
+    policy = SoftBounces(limit=3, reset=timedelta(days=14))
+    async with pipeline(configured) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "full@example.org", KZ)
+        await new_update(p)
+        await watch_once(p.store)
+        [row] = await outbox(p)
+        verp = Verp(BOUNCES, load_secret(configured))
+        box = mailbox.Maildir(str(tmp_path / "bounces"), create=True)
+        start = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+        async def mailbox_full(at: datetime) -> list[str]:
+            box.add(
+                delivery_report(
+                    verp.envelope_from(row.id), "full@example.org", action="delayed",
+                    status="4.2.2",
+                )
+            )  # fmt: skip
+            report = await process_bounces(p.store, tmp_path / "bounces", verp, soft=policy, now=at)
+            assert report.temporary == 1
+            return report.bounced
+
+        async def status() -> str:
+            async with p.store.read() as session:
+                found = await session.scalar(select(Subscriber.status))
+                assert found is not None
+                return str(found.value)
+
+        assert await mailbox_full(start) == []
+        assert await mailbox_full(start + timedelta(hours=3)) == []  # same day: counted once
+        # A month later the count starts again: old failures are forgiven.
+        later = start + timedelta(days=30)
+        assert await mailbox_full(later) == []
+        assert await mailbox_full(later + timedelta(days=2)) == []
+        assert await status() == "active"
+        assert await mailbox_full(later + timedelta(days=5)) == ["full@example.org"]
+        assert await status() == "bounced"

@@ -13,16 +13,18 @@ import logging
 import mailbox
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.message import Message
 from email.utils import getaddresses
 from pathlib import Path
 
 from flufl.bounce import all_failures
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.bounces.verp import Verp
 from notifier.store.engine import Store
-from notifier.store.models import OutboxMessage, Subscriber, SubscriberStatus
+from notifier.store.models import OutboxMessage, Subscriber, SubscriberStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,35 +52,81 @@ def _outbox_id(message: Message, verp: Verp) -> int | None:
     return None
 
 
-async def _bounce(store: Store, outbox_id: int, detail: str) -> str | None:
+@dataclass(frozen=True)
+class SoftBounces:
+    """When temporary failures add up to a bounce: reported on `limit` different days, each
+    within `reset` of the one before (0: never)."""
+
+    limit: int = 5
+    reset: timedelta = timedelta(days=14)
+
+
+async def _mark_bounced(
+    session: AsyncSession, subscriber_id: int, outbox_id: int, why: str
+) -> None:
+    await session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            Subscriber.status.in_([SubscriberStatus.ACTIVE, SubscriberStatus.PENDING]),
+        )
+        .values(status=SubscriberStatus.BOUNCED)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id)
+        .values(last_error=f"bounced after it was sent: {why}"[:1000])
+    )
+
+
+async def _recipient(session: AsyncSession, outbox_id: int) -> Subscriber | None:
+    subscriber_id = await session.scalar(
+        select(OutboxMessage.subscriber_id).where(OutboxMessage.id == outbox_id)
+    )
+    return None if subscriber_id is None else await session.get(Subscriber, subscriber_id)
+
+
+async def _hard(store: Store, outbox_id: int, detail: str) -> str | None:
     """Stop email to the subscriber the message went to; their address, or None if unknown."""
     async with store.transaction() as session:
-        subscriber_id = await session.scalar(
-            select(OutboxMessage.subscriber_id).where(OutboxMessage.id == outbox_id)
-        )
-        if subscriber_id is None:
+        subscriber = await _recipient(session, outbox_id)
+        if subscriber is None:
             return None
-        address = await session.scalar(
-            select(Subscriber.email).where(Subscriber.id == subscriber_id)
-        )
-        await session.execute(
-            update(Subscriber)
-            .where(
-                Subscriber.id == subscriber_id,
-                Subscriber.status.in_([SubscriberStatus.ACTIVE, SubscriberStatus.PENDING]),
-            )
-            .values(status=SubscriberStatus.BOUNCED)
-        )
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id)
-            .values(last_error=f"bounced after it was sent: {detail}"[:1000])
-        )
-        return address
+        await _mark_bounced(session, subscriber.id, outbox_id, detail)
+        return subscriber.email
 
 
-async def process_bounces(store: Store, maildir: Path, verp: Verp) -> BounceReport:
+async def _soft(
+    store: Store, outbox_id: int, detail: str, policy: SoftBounces, now: datetime
+) -> tuple[str | None, bool]:
+    """Count a temporary failure (once a day at most); (address, whether it is now bounced)."""
+    async with store.transaction() as session:
+        subscriber = await _recipient(session, outbox_id)
+        if subscriber is None:
+            return None, False
+        last = subscriber.soft_bounce_last
+        if last is None or now - last > policy.reset:
+            subscriber.soft_bounces, subscriber.soft_bounce_last = 1, now
+        elif now - last >= timedelta(days=1):
+            subscriber.soft_bounces, subscriber.soft_bounce_last = subscriber.soft_bounces + 1, now
+        bounced = 0 < policy.limit <= subscriber.soft_bounces
+        if bounced:
+            why = f"temporary failures on {subscriber.soft_bounces} days, the last: {detail}"
+            await _mark_bounced(session, subscriber.id, outbox_id, why)
+        return subscriber.email, bounced
+
+
+async def process_bounces(
+    store: Store,
+    maildir: Path,
+    verp: Verp,
+    *,
+    soft: SoftBounces | None = None,
+    now: datetime | None = None,
+) -> BounceReport:
     """Read every message not yet seen in the bounce Maildir once."""
+    policy = soft or SoftBounces()
+    when = now or utcnow()
     report = BounceReport()
     box = mailbox.Maildir(str(maildir), factory=None, create=True)
     # Only new/ holds unread mail: what was read sits in cur/ and is not opened again.
@@ -104,7 +152,7 @@ async def process_bounces(store: Store, maildir: Path, verp: Verp) -> BounceRepo
                 report.problems.append(f"{key}: unreadable report ({type(exc).__name__})")
             if permanent:
                 detail = ", ".join(sorted(a.decode(errors="replace") for a in permanent))
-                address = await _bounce(store, outbox_id, detail)
+                address = await _hard(store, outbox_id, detail)
                 if address is None:
                     report.unrecognised += 1
                 else:
@@ -112,6 +160,11 @@ async def process_bounces(store: Store, maildir: Path, verp: Verp) -> BounceRepo
                     log.info("bounces: %s failed for good (%s)", address, detail)
             elif temporary:
                 report.temporary += 1
+                detail = ", ".join(sorted(a.decode(errors="replace") for a in temporary))
+                address, bounced = await _soft(store, outbox_id, detail, policy, when)
+                if bounced and address is not None:
+                    report.bounced.append(address)
+                    log.info("bounces: %s kept failing (%s)", address, detail)
             else:
                 report.not_bounces += 1
         stored.set_subdir("cur")

@@ -19,7 +19,9 @@ def process(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Read the new messages in `bounce_maildir`; stop email to addresses that failed for good."""
 
     async def job(store: Store, settings: Settings) -> None:
-        from notifier.bounces.process import process_bounces
+        from datetime import timedelta
+
+        from notifier.bounces.process import SoftBounces, process_bounces
         from notifier.bounces.verp import Verp
         from notifier.links import load_secret
 
@@ -28,7 +30,10 @@ def process(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "bounces process", "bounce_maildir", "set bounce_address and bounce_maildir"
             )
         verp = Verp(settings.bounce_address, load_secret(settings))
-        report = await process_bounces(store, settings.bounce_maildir, verp)
+        soft = SoftBounces(
+            settings.bounce_soft_limit, timedelta(days=settings.bounce_soft_reset_days)
+        )
+        report = await process_bounces(store, settings.bounce_maildir, verp, soft=soft)
         if as_json:
             print_json(
                 {

@@ -229,6 +229,10 @@ class Subscriber(Base):
     #: "Pause for a while": nothing is sent before then, and what comes meanwhile is not sent
     #: later as alerts (a digest after the pause covers it).
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Days with a temporary failure reported for the address (mailbox full, …), counted
+    #: while they keep coming; enough of them and the address counts as bounced.
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    soft_bounce_last: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.ACTIVE
     )

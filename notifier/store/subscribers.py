@@ -302,6 +302,7 @@ async def reactivate_bounced(session: AsyncSession, subscriber: Subscriber, wher
             "not bounced; only a bounced address can be reactivated",
         )
     subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.soft_bounces, subscriber.soft_bounce_last = 0, None  # a fresh start
     await session.flush()
 
 
