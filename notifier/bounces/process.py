@@ -2,8 +2,9 @@
 we sent could not be delivered (or an auto-reply, or junk). A bounce counts only when it is
 addressed to one of our signed VERP addresses, which names the message and so its recipient;
 flufl.bounce (Mailman's detectors) reads the many report formats. A permanent failure stops
-email to that subscriber (status bounced); a temporary one is only counted. Each message read
-is marked seen (moved to cur/, flag S), so it is read once; reading it again changes nothing."""
+email to that subscriber (status bounced). Temporary ones are counted, once a day; reported on
+enough days in a row (SoftBounces) they count as a bounce too. Each message read is marked
+seen (moved to cur/, flag S), so it is read once; reading it again changes nothing."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ SEEN = "S"
 class BounceReport:
     read: int = 0
     bounced: list[str] = field(default_factory=list)  # addresses now marked bounced
-    temporary: int = 0  # delayed or soft failures: counted, nothing done
+    temporary: int = 0  # delayed or soft failures: counted towards SoftBounces.limit
     not_bounces: int = 0  # to our address, but no failure in it (an auto-reply, say)
     unrecognised: int = 0  # not to a signed address of ours: ignored
     problems: list[str] = field(default_factory=list)
