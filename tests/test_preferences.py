@@ -375,3 +375,17 @@ async def test_choose_when_digests_come(web: Web) -> None:
         assert problem in bad.text
     async with web.p.store.read() as session:
         assert await session.scalar(select(Subscriber.time_zone)) == "Asia/Almaty"  # unchanged
+
+
+async def test_new_follows_go_only_where_news_can_still_reach(web: Web) -> None:
+    from notifier.store.models import SubscriberStatus
+
+    await both_channels(web)
+    async with web.p.store.transaction() as session:
+        await session.execute(update(Subscriber).values(status=SubscriberStatus.BOUNCED))
+    page = await web.show()
+    assert "Where news comes" not in page.text  # only Telegram can reach Anna now
+    await web.post(action="follow", value="Kashkumbaev", cadence="daily")
+    case = await case_target(web.p, "kashkumbaev")
+    assert (case, "daily", "telegram") in await web.follows()
+    assert (case, "daily", "email") not in await web.follows()

@@ -41,10 +41,11 @@ def usable_channels(subscriber: Subscriber) -> list[Channel]:
 
 
 def channels_in_use(subscriber: Subscriber) -> list[Channel]:
-    """The channels the subscriber's follows use now; those they can use if they follow
-    nothing yet (email first)."""
+    """The channels the subscriber's news comes by now: those their follows use that can still
+    reach them, else the first that can (email first)."""
+    usable = usable_channels(subscriber)
     used = {s.channel for s in subscriber.subscriptions}
-    return [c for c in Channel if c in used] or usable_channels(subscriber)[:1]
+    return [c for c in usable if c in used] or usable[:1]
 
 
 def follow_targets(

@@ -292,9 +292,7 @@ async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) ->
                 return None
             set_channels(subscriber, wanted)
             await session.flush()
-            by = " and ".join(
-                "Telegram" if c is Channel.TELEGRAM else "email" for c in Channel if c in wanted
-            )
+            by = " and ".join(CHANNEL_NAMES[c] for c in Channel if c in wanted)
             return _Outcome(saved=f"Saved: your news now comes by {by}.")
         if action == "pause" and (days := as_int(value)) in PAUSES:
             assert days is not None
