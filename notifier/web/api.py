@@ -270,19 +270,23 @@ class PauseIn(BaseModel):
     days: Annotated[int, Field(ge=1, le=366)] = 7
 
 
-@router.post("/subscribers/{email}/pause")
-async def pause_subscriber(
-    state: State, email: Annotated[str, Path(max_length=320)], body: PauseIn
-) -> dict[str, Any]:
-    """Send nothing to them for `days` (as their preference page or /pause would)."""
+async def _pause(state: WebState, email: str, until: dt.datetime | None) -> dict[str, Any]:
     async with state.store.transaction() as session:
         try:
             found = await get_subscriber(session, email)
         except NotFoundError as exc:
             raise _not_found(exc) from None
-        await set_pause(session, found.id, utcnow() + dt.timedelta(days=body.days))
+        await set_pause(session, found.id, until)
         await session.refresh(found)
         return await subscriber_details(session, found)
+
+
+@router.post("/subscribers/{email}/pause")
+async def pause_subscriber(
+    state: State, email: Annotated[str, Path(max_length=320)], body: PauseIn
+) -> dict[str, Any]:
+    """Send nothing to them for `days` (as their preference page or /pause would)."""
+    return await _pause(state, email, utcnow() + dt.timedelta(days=body.days))
 
 
 @router.post("/subscribers/{email}/resume")
@@ -290,14 +294,7 @@ async def resume_subscriber(
     state: State, email: Annotated[str, Path(max_length=320)]
 ) -> dict[str, Any]:
     """End a pause now."""
-    async with state.store.transaction() as session:
-        try:
-            found = await get_subscriber(session, email)
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
-        await set_pause(session, found.id, None)
-        await session.refresh(found)
-        return await subscriber_details(session, found)
+    return await _pause(state, email, None)
 
 
 @router.get("/lists")
