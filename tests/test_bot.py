@@ -312,6 +312,28 @@ async def test_pause_for_a_while_then_resume(bot: Bot) -> None:
     assert "News after the pause" in news[0]  # nothing from the pause, sent late
 
 
+async def test_when_summaries_come(bot: Bot) -> None:
+    await bot.one(ANNA, "/follow kazakhstan")
+    now = await bot.one(ANNA, "/when")
+    assert now.startswith(
+        "Daily summaries come at <b>07:00</b>, weekly ones on <b>Mondays</b> at 07:00, in "
+        "<b>UTC</b> time."
+    )
+    done = await bot.one(ANNA, "/when fri 18:30 asia/almaty")
+    assert done == (
+        "✅ Done: daily summaries come at <b>18:30</b>, weekly ones on <b>Fridays</b> at 18:30, "
+        "in <b>Asia/Almaty</b> time."
+    )
+    assert "<b>Sundays</b> at 18:30" in await bot.one(ANNA, "/when sunday")  # the rest kept
+    refused = await bot.one(ANNA, "/when soon 25:00")
+    assert refused.startswith("I do not understand “soon”, “25:00”.")
+    async with bot.store.read() as session:
+        anna = await get_subscriber(session, str(ANNA))
+    assert (anna.digest_day, anna.digest_time, anna.time_zone) == (6, "18:30", "Asia/Almaty")
+    weekly = await bot.one(ANNA, "/cadence weekly")
+    assert "a weekly summary on Sundays at 18:30 (Asia/Almaty)" in weekly
+
+
 async def test_ambiguous_text_gives_buttons_and_a_press_follows(bot: Bot) -> None:
     (choice,) = await bot.say(ANNA, "/follow Jordan")
     assert choice.text == "“Jordan” could mean several things. Which one?"

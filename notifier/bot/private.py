@@ -32,6 +32,7 @@ from notifier.bot.resolve import (
     resolve_target,
     suggest_countries,
 )
+from notifier.bot.when import parse_when
 from notifier.numbers import as_int
 from notifier.render.templates import day_label
 from notifier.store.chats import (
@@ -48,7 +49,7 @@ from notifier.store.chats import (
     unfollow,
 )
 from notifier.store.models import Cadence, Subscription, utcnow
-from notifier.store.preferences import set_pause
+from notifier.store.preferences import set_digest_schedule, set_pause
 
 Context = ContextTypes.DEFAULT_TYPE
 #: Buttons offered at most when a text names many things; more means "be more specific".
@@ -208,6 +209,28 @@ class Private:
         async with self.deps.store.transaction() as session:
             done = await stop_chat(session, chat_id)
         await send(context.bot, chat_id, texts.stopped(done.removed, unlinked=done.unlinked))
+
+    async def when(self, update: Update, context: Context) -> None:
+        chat_id = _where(update)
+        text = _argument(context)
+        wanted, unknown = parse_when(text)
+        async with self.deps.store.transaction() as session:
+            subscriber = await find_chat_subscriber(session, chat_id)
+            if unknown:
+                reply = texts.when_unknown(unknown)
+            elif subscriber is None or not text.strip():
+                reply = texts.when_now(subscriber)
+            else:
+                await set_digest_schedule(
+                    session,
+                    subscriber.id,
+                    time_zone=wanted.zone or subscriber.time_zone,
+                    day=subscriber.digest_day if wanted.day is None else wanted.day,
+                    at=wanted.at or subscriber.digest_time,
+                )
+                await session.refresh(subscriber)
+                reply = texts.when_now(subscriber, changed=True)
+        await send(context.bot, chat_id, reply)
 
     async def pause(self, update: Update, context: Context) -> None:
         chat_id = _where(update)

@@ -22,6 +22,7 @@ PRIVATE_COMMANDS: Final = (
     ("cadence", "Instant alerts, or a daily or weekly summary"),
     ("cases", "The people we follow, by country"),
     ("case", "One person: status, latest news, how to help"),
+    ("when", "When summaries come: /when friday 18:30 Asia/Almaty"),
     ("pause", "Send nothing for a while (/pause 14: two weeks)"),
     ("resume", "End a pause"),
     ("stop", "Unsubscribe from everything"),
@@ -341,3 +342,30 @@ def resumed(*, was_paused: bool) -> str:
     if not was_paused:
         return "You were not paused: news comes as usual."
     return "▶️ Welcome back: news comes again from now on."
+
+
+def when_now(subscriber: Subscriber | None, *, changed: bool = False) -> str:
+    """When this chat's summaries come, and how to change it."""
+    if subscriber is None:
+        return "You follow nothing yet. " + how_to_follow()
+    day = WEEKDAYS[subscriber.digest_day % 7]
+    zone = escape(subscriber.time_zone)
+    head = "✅ Done: daily" if changed else "Daily"
+    return (
+        f"{head} summaries come at <b>{subscriber.digest_time}</b>, weekly ones on "
+        f"<b>{day}s</b> at {subscriber.digest_time}, in <b>{zone}</b> time."
+        + (
+            ""
+            if changed
+            else " To change it, send for example "
+            "<code>/when friday 18:30 Asia/Almaty</code> (any of the three)."
+        )
+    )
+
+
+def when_unknown(words: Sequence[str]) -> str:
+    named = ", ".join(quoted(w) for w in words)
+    return (
+        f"I do not understand {named}. Send a day, a time and a time zone, any of them, e.g. "
+        "<code>/when friday 18:30 Asia/Almaty</code>."
+    )

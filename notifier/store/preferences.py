@@ -3,6 +3,7 @@ the channels their news comes by, and pausing for a while."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -20,6 +21,9 @@ from notifier.store.models import (
     target_of,
 )
 from notifier.store.reach import can_reach
+
+#: When a digest goes out: "07:00", hours and minutes on a 24-hour clock.
+DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 #: What a person asked to follow: everything, a country (its code), or a case.
 Follow = tuple[Scope, str | None, Case | None]

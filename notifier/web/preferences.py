@@ -7,7 +7,6 @@ Forms carry CSRF protection (notifier.web.csrf)."""
 from __future__ import annotations
 
 import calendar
-import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,6 +33,7 @@ from notifier.store.models import (
     utcnow,
 )
 from notifier.store.preferences import (
+    DIGEST_TIME,
     Follow,
     channels_in_use,
     follow_targets,
@@ -50,8 +50,6 @@ from notifier.web.state import WebState
 
 router = APIRouter()
 WEEKDAYS = tuple(calendar.day_name)
-#: "07:00": hours and minutes, 24-hour clock.
-DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 #: Time zones offered as you type (every IANA name this Python knows).
 ZONES = sorted(zoneinfo.available_timezones())
 LINK_CODE_TTL = timedelta(hours=1)
