@@ -42,7 +42,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
 
 import pytest
@@ -404,18 +403,6 @@ class FakeBotApi(LoopThread):
     def base_file_url(self) -> str:
         """What python-telegram-bot's `base_file_url` takes (the fake holds no files: 404)."""
         return f"http://{HOST}:{self.port}/file/bot"
-
-    def __enter__(self) -> FakeBotApi:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     async def _listen(self) -> None:
         self._closing = False

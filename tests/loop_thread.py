@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
 START_TIMEOUT = 10.0
@@ -42,6 +43,18 @@ class LoopThread:
         except BaseException:
             self.stop()
             raise
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
     def stop(self) -> None:
         """`_shutdown`, then stop the loop and the thread; harmless if already stopped."""

@@ -27,7 +27,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import pytest
@@ -127,18 +126,6 @@ class SmtpServer(LoopThread):
         self._sessions: set[_Session] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> SmtpServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- listening ---------------------------------------------------------------------------
 

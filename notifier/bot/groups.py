@@ -103,12 +103,19 @@ class Groups:
         if command.lower().endswith(f"@{context.bot.username.lower()}"):
             await self.help(update, context)
 
-    async def subscribe(self, update: Update, context: Context) -> None:
+    async def _admin(self, update: Update, context: Context) -> tuple[Chat, User | None] | None:
+        """The group and the admin who wrote; None (and a refusal sent) for anyone else."""
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
         assert chat is not None
         if not await is_admin(context, chat, user, message):
             await send(context.bot, chat.id, texts.REFUSED)
+            return None
+        return chat, user
+
+    async def subscribe(self, update: Update, context: Context) -> None:
+        if (admin := await self._admin(update, context)) is None:
             return
+        chat, user = admin
         text = " ".join(context.args or [])
         markup = None
         async with self.deps.store.transaction() as session:
@@ -128,11 +135,9 @@ class Groups:
         await send(context.bot, chat.id, reply, markup)
 
     async def unsubscribe(self, update: Update, context: Context) -> None:
-        chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-        assert chat is not None
-        if not await is_admin(context, chat, user, message):
-            await send(context.bot, chat.id, texts.REFUSED)
+        if (admin := await self._admin(update, context)) is None:
             return
+        chat, _ = admin
         text = " ".join(context.args or [])
         markup = None
         async with self.deps.store.transaction() as session:
