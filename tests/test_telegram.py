@@ -4,6 +4,8 @@ API: HTML messages in order, every Bot API error handled as the issue says, limi
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -266,3 +268,32 @@ async def test_a_chats_gap_counts_from_sending_not_from_queueing_for_the_overall
     first, second = sent[4]
     assert first - sent[0][0] >= 0.35  # it did queue behind the others
     assert second - first >= 0.3
+
+
+async def test_limits_hold_where_telegram_counts_them_however_slow_the_network() -> None:
+    """Telegram counts a message when it arrives: anywhere between our handing it over and its
+    answer coming back. With answers taking 0–150 ms at random, the worst case is an early
+    arrival after a late one, so the gaps are measured that way: from one send's finish to a
+    later send's start. No 11 sends within a 1 s window of 10, and 0.3 s between one chat's."""
+    spacing, pacer = ChatSpacing(), Pacer(10, 1.0)
+    loop = asyncio.get_running_loop()
+    chance = random.Random(8)
+    sends: list[tuple[float, float]] = []
+    by_chat: dict[int, list[tuple[float, float]]] = {chat: [] for chat in range(6)}
+
+    async def chat_queue(chat: int) -> None:
+        for _ in range(4):
+            async with spacing.turn(chat, 0.3, pacer):
+                started = loop.time()
+                await asyncio.sleep(chance.uniform(0, 0.15))
+                sends.append((started, loop.time()))
+                by_chat[chat].append(sends[-1])
+
+    await asyncio.gather(*(chat_queue(chat) for chat in range(6)))
+    sends.sort()
+    assert len(sends) == 24
+    for earlier, later in zip(sends, sends[10:], strict=False):
+        assert later[0] - earlier[1] >= 1.0
+    for chat_sends in by_chat.values():
+        for earlier, later in itertools.pairwise(chat_sends):
+            assert later[0] - earlier[1] >= 0.3

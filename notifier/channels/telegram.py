@@ -2,9 +2,10 @@
 4096 characters and sent in order, link previews off, `protect_content` when the list asks.
 
 Limits (Telegram's): about 30 messages a second per bot, 1 a second per chat, 20 a minute per
-group. AIORateLimiter keeps the overall and group limits and waits out a 429's retry_after;
-a per-chat limiter keeps 1 a second. Only one process sends per bot token at a time (the
-deliverer holds a lease), so the limits hold across workers.
+group. `Pacer` keeps the overall limit and `ChatSpacing` the per-chat and per-group ones, both
+as Telegram counts them (on arrival, however late the network delivers); AIORateLimiter only
+waits out a 429's retry_after. Only one process sends per bot token at a time (the deliverer
+holds a lease), so the limits hold across workers.
 
 Errors: RetryAfter beyond the limiter's retries → temporary, after what Telegram asked;
 Forbidden (blocked, kicked) → blocked: that chat gets nothing more; ChatMigrated → sent to the
@@ -66,34 +67,54 @@ def _seconds(value: int | timedelta) -> float:
 class Pacer:
     """The overall limit: sends go out in slots spaced evenly, each slot following the previous
     slot (not the previous wake-up, so a late timer does not push back every later send), and
-    never more than `rate` within `window` seconds, however late timers fire."""
+    never more than `rate` within `window` seconds *as Telegram counts them*.
+
+    Telegram counts a request when it arrives, somewhere between our sending it and its answer
+    coming back; a slow network or a busy machine moves that moment. So a send may begin only
+    `window` seconds after the send `rate` places before it *finished*: whatever the delays,
+    no `rate + 1` requests can arrive within one window."""
 
     def __init__(self, rate: int, window: float) -> None:
         self.rate = rate
         self.window = window
         self.interval = window / rate
         self._next_slot = 0.0
-        self._recent: deque[float] = deque(maxlen=rate)
+        # When each of the last `rate` sends finished (a future until it has).
+        self._recent: deque[asyncio.Future[float]] = deque(maxlen=rate)
 
-    async def wait(self) -> None:
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for a slot; the body sends."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         slot = max(now, self._next_slot)
         self._next_slot = slot + self.interval  # claimed before awaiting: no two share a slot
         if slot > now:
             await asyncio.sleep(slot - now)
+        # Checked again after every wait: only a check passed without awaiting may append.
         while len(self._recent) == self.rate:
-            wait = self._recent[0] + self.window - loop.time()
+            oldest = self._recent[0]
+            if not oldest.done():
+                await asyncio.wait([oldest])
+                continue
+            wait = oldest.result() + self.window - loop.time()
             if wait <= 0:
                 break
             await asyncio.sleep(wait)
-        self._recent.append(loop.time())
+        finished: asyncio.Future[float] = loop.create_future()
+        self._recent.append(finished)
+        try:
+            yield
+        finally:
+            finished.set_result(loop.time())
 
 
 class ChatSpacing:
-    """At least an interval between two messages to one chat, measured between the moments each
-    was handed to the API. (Measured from when a send began waiting instead, a message held
-    back by the overall pacer could leave too little room before the chat's next one.)"""
+    """At least an interval between two messages to one chat as Telegram sees them: from the
+    moment the previous one's answer came back (by then Telegram had it) to the moment the next
+    is handed to the API, after any wait for the overall pacer. (Measured from when a send
+    began waiting instead, a message held back by the pacer could leave too little room; from
+    when it was handed over, network delay could.)"""
 
     def __init__(self, keep: int = 10_000) -> None:
         self.keep = keep
@@ -120,9 +141,11 @@ class ChatSpacing:
             wait = last[0] + interval - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            await pacer.wait()
-            last[0] = loop.time()
-            yield
+            async with pacer.slot():
+                try:
+                    yield
+                finally:
+                    last[0] = loop.time()
 
 
 def lease_name(token: str) -> str:
