@@ -132,6 +132,24 @@ async def test_subscribers_lists_and_outbox(api: tuple[Pipeline, httpx.AsyncClie
         "/api/subscribers", json={"email": "nope", "follows": ["country=Atlantis"]}, headers=AUTH
     )
     assert bad.status_code == 422
+    scheduled = await client.post(
+        "/api/subscribers",
+        json={"email": "a@example.org", "time_zone": "Asia/Almaty", "digest_schedule": "fri 18:30"},
+        headers=AUTH,
+    )
+    assert (scheduled.json()["time_zone"], scheduled.json()["digest_schedule"]) == (
+        "Asia/Almaty",
+        "fri 18:30",
+    )
+    for field, value, problem in [
+        ("time_zone", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        ("digest_schedule", "fri 25:00", "no such time of day"),
+    ]:
+        refused = await client.post(
+            "/api/subscribers", json={"email": "e@example.org", field: value}, headers=AUTH
+        )
+        assert refused.status_code == 422
+        assert problem in refused.json()["detail"]
     no_list = await client.post(
         "/api/subscribers", json={"email": "d@example.org", "list": "nope"}, headers=AUTH
     )

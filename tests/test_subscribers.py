@@ -4,6 +4,7 @@ reported and nothing half-written, never resubscribing anyone, export that impor
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from notifier.ingest.subscriber_csv import parse_subscriber_csv
 from notifier.store.cases import import_cases
 from notifier.store.engine import Store
 from notifier.store.models import Subscriber, Subscription
-from notifier.store.subscribers import import_subscribers
+from notifier.store.subscribers import get_subscriber, import_subscribers
 from tests.conftest import Cli
 
 PASTOR = "bakhytzhan-kashkumbayev"
@@ -33,26 +34,30 @@ Chen@Example.org,Chen Wei,KZ UZ,,daily,Asia/Almaty,zh
 
 # Every kind of bad row; the good ones (lines 2 and 10) must not be written either.
 BAD_CSV = """\
-email,name,countries,cases,time_zone,status
-good1@example.org,Good One,KZ,,,
-not-an-email,Bad Email,,,,
-c@example.org,Atlantis Fan,Atlantis,,,
-d@example.org,No Case,,nobody-at-all,,
+email,name,countries,cases,time_zone,status,digest_schedule,paused_until
+good1@example.org,Good One,KZ,,,,,
+not-an-email,Bad Email,,,,,,
+c@example.org,Atlantis Fan,Atlantis,,,,,
+d@example.org,No Case,,nobody-at-all,,,,
 e@example.org,Too Few
-good1@example.org,Twice,,,,
-f@example.org,Mars,,,Mars/Olympus,
-g@example.org,Weird,,,,sleeping
-good2@example.org,Good Two,,,,
+good1@example.org,Twice,,,,,,
+f@example.org,Mars,,,Mars/Olympus,,,
+g@example.org,Weird,,,,sleeping,,
+h@example.org,Moonday,,,,,moonday 7:00,
+i@example.org,Someday,,,,,,next week
+good2@example.org,Good Two,,,Asia/Almaty,,sun 20:30,2099-01-01
 """
 
 BAD_ROWS = [
     "people.csv:3 [email]: invalid email 'not-an-email'",
     "people.csv:4 [countries]: unknown country 'Atlantis'",
     "people.csv:5 [cases]: no case 'nobody-at-all'",
-    "people.csv:6 [row]: has 2 columns, the header has 6",
+    "people.csv:6 [row]: has 2 columns, the header has 8",
     "people.csv:7 [email]: good1@example.org already appears at people.csv:2",
     "people.csv:8 [time_zone]: unknown time zone 'Mars/Olympus'",
     "people.csv:9 [status]: unknown status 'sleeping'",
+    "people.csv:10 [digest_schedule]: schedule 'moonday 7:00': unknown day 'moo' (mon … sun)",
+    "people.csv:11 [paused_until]: 'next week' is not a date and time (ISO 8601",
 ]
 
 
@@ -108,6 +113,7 @@ def test_add_follows_a_country_then_a_case_and_keeps_both(cli: Cli) -> None:
         "status": "active",
         "locale": "en",
         "time_zone": "UTC",
+        "digest_schedule": "mon 07:00",
         "telegram_chat_id": "",
         "follows": [f"case={PASTOR}:instant:email", "country=KZ:daily:email"],
         "lists": [],
@@ -177,8 +183,10 @@ def test_import_is_idempotent_updates_without_duplicating_and_dry_run_changes_no
         "email": "anna@example.org",
         "name": "Anna Petrova",
         "status": "active",
+        "paused_until": "",
         "locale": "de",
         "time_zone": "Europe/Berlin",
+        "digest_schedule": "mon 07:00",
         "telegram_chat_id": "",
         "follows": "country=KZ:weekly:email",
     }
@@ -205,13 +213,13 @@ def test_a_bad_file_names_every_bad_row_and_writes_nothing_unless_told_to_skip(
     assert f"{len(BAD_ROWS)} problems found" in result.stderr
     for row in BAD_ROWS:
         assert row in result.stderr
-    assert "people.csv:10" not in result.stderr
+    assert "people.csv:12" not in result.stderr
     assert emails(cli) == []  # not even the good rows
 
     # A long (absolute) path: each skipped row still on one line of its own, for grep.
     result = cli("subscribers", "import", str(tmp_path / people), "--skip-invalid")
     assert result.exit_code == 2, result.stderr
-    assert "2 created, 0 updated, 0 unchanged, 7 problem(s) skipped" in result.stdout
+    assert "2 created, 0 updated, 0 unchanged, 9 problem(s) skipped" in result.stdout
     lines = result.stdout.splitlines()
     for row in BAD_ROWS:
         where = row.split(": ")[0]  # 'people.csv:3 [email]'
@@ -318,6 +326,8 @@ def test_export_imports_back_into_another_store_as_the_same_subscribers(
         "de",
         "--time-zone",
         "Europe/Berlin",
+        "--digest-schedule",
+        "Friday 18:30",
     )
     cli.ok(
         "subscribers",
@@ -335,11 +345,18 @@ def test_export_imports_back_into_another_store_as_the_same_subscribers(
     )
     cli.ok("subscribers", "add", "left@example.org", "--name", "中文")
     cli.ok("subscribers", "remove", "left@example.org")
+    cli.ok("subscribers", "pause", "tg@example.org", "--days", "30")
     original = cli.ok("subscribers", "list", "--json").stdout
 
     cli.ok("subscribers", "export", "--out", "people.csv")
     exported = (tmp_path / "people.csv").read_text(encoding="utf-8")
-    assert exported.splitlines()[0] == "email,name,status,locale,time_zone,telegram_chat_id,follows"
+    assert exported.splitlines()[0] == (
+        "email,name,status,paused_until,locale,time_zone,digest_schedule,telegram_chat_id,follows"
+    )
+    # When summaries come and a pause under way go along too.
+    assert ",Europe/Berlin,fri 18:30," in exported
+    paused = next(r for r in json.loads(original) if r["email"] == "tg@example.org")
+    assert paused["paused_until"] > "2026"
     assert "Бахытжан" in exported
     assert "中文" in exported
     # Into the same store: nothing to do.
@@ -482,6 +499,8 @@ async def test_store_import_reports_every_problem_and_writes_nothing(
         ("people.csv:7", "email"),
         ("people.csv:8", "time_zone"),
         ("people.csv:9", "status"),
+        ("people.csv:10", "digest_schedule"),
+        ("people.csv:11", "paused_until"),
     ]
     async with store.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Subscriber)) == 0
@@ -490,10 +509,14 @@ async def test_store_import_reports_every_problem_and_writes_nothing(
     async with store.transaction() as session:
         report = await import_subscribers(session, specs, settings, skip_invalid=True)
     assert report.created == ["good1@example.org", "good2@example.org"]
-    assert len(report.skipped) == 7
+    assert len(report.skipped) == 9
     async with store.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(Subscriber)) == 2
         assert await session.scalar(select(func.count()).select_from(Subscription)) == 1
+        good2 = await get_subscriber(session, "good2@example.org")
+        # Sunday at 20:30 in Almaty, and paused until midnight UTC (no offset given).
+        assert (good2.digest_day, good2.digest_time, good2.time_zone) == (6, "20:30", "Asia/Almaty")
+        assert good2.paused_until == datetime(2099, 1, 1, tzinfo=UTC)
 
 
 def test_reactivate_undoes_a_bounce_only(cli: Cli, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from notifier.ingest.subscriber_rows import (
     check_time_zone,
     parse_cadence,
     parse_channel,
+    parse_digest_schedule,
     parse_follow_token,
 )
 from notifier.store.as_json import subscriber_details, subscriber_row
@@ -105,11 +106,15 @@ def add(
     telegram_chat_id: Annotated[int | None, typer.Option(help="Telegram chat id.")] = None,
     locale: Annotated[str | None, typer.Option(help="e.g. en, ru, de.")] = None,
     time_zone: Annotated[str | None, typer.Option(help="IANA name, e.g. Asia/Almaty.")] = None,
+    digest_schedule: Annotated[
+        str | None,
+        typer.Option(help="When summaries come: 'fri 18:30' (weekly on Fridays), or '18:30'."),
+    ] = None,
     mailing_list: ListOption = None,
 ) -> None:
     """Add a subscriber, or add follows to one who exists."""
     problems: list[Problem] = []
-    address, zone = "", None
+    address, zone, schedule = "", None, None
     follows: list[FollowSpec] = []
     try:
         address = check_email(email)
@@ -119,6 +124,10 @@ def add(
         zone = check_time_zone(time_zone) if time_zone else None
     except ValueError as exc:
         problems.append(Problem("subscribers add", "--time-zone", str(exc)))
+    try:
+        schedule = parse_digest_schedule(digest_schedule) if digest_schedule else None
+    except ValueError as exc:
+        problems.append(Problem("subscribers add", "--digest-schedule", str(exc)))
     try:
         follows = _follows(follow_country or [], follow_case or [], follow_all, cadence, channel)
     except InputError as exc:
@@ -131,6 +140,7 @@ def add(
         name=name,
         locale=locale,
         time_zone=zone,
+        digest_schedule=schedule,
         telegram_chat_id=telegram_chat_id,
     )
 
@@ -255,7 +265,8 @@ def show(
         if as_json:
             print_json(data)
             return
-        for key in ("email", "name", "status", "locale", "time_zone", "telegram_chat_id"):
+        keys = ("email", "name", "status", "locale", "time_zone", "digest_schedule")
+        for key in (*keys, "telegram_chat_id"):
             say(f"{key:>16}: {data[key]}")
         say(f"{'follows':>16}: {' '.join(data['follows']) or '—'}")
         joined = ", ".join(f"{x['list']} ({x['source']})" for x in lists) or "—"

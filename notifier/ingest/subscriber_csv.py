@@ -16,13 +16,25 @@ from notifier.ingest.subscriber_rows import (
     check_time_zone,
     parse_cadence,
     parse_channel,
+    parse_digest_schedule,
     parse_follow_token,
+    parse_moment,
     parse_status,
 )
 from notifier.store.models import Cadence, Channel
 
 #: Our columns, in the order `export` writes them.
-COLUMNS = ["email", "name", "status", "locale", "time_zone", "telegram_chat_id", "follows"]
+COLUMNS = [
+    "email",
+    "name",
+    "status",
+    "paused_until",
+    "locale",
+    "time_zone",
+    "digest_schedule",
+    "telegram_chat_id",
+    "follows",
+]
 
 #: Header names other tools use (folded to lower case) -> our column.
 ALIASES = {
@@ -43,6 +55,10 @@ ALIASES = {
     "time_zone": "time_zone",
     "timezone": "time_zone",
     "time zone": "time_zone",
+    "digest_schedule": "digest_schedule",
+    "digest schedule": "digest_schedule",
+    "paused_until": "paused_until",
+    "paused until": "paused_until",
     "telegram_chat_id": "telegram_chat_id",
     "telegram": "telegram_chat_id",
     "follows": "follows",
@@ -167,6 +183,8 @@ def _row(
     )
     check("status", parse_status)
     check("time_zone", check_time_zone)
+    check("digest_schedule", parse_digest_schedule)
+    check("paused_until", parse_moment)
     check("telegram_chat_id", _chat_id)
     spec.locale = cells.get("locale") or None
     row_cadence, row_channel = cadence, channel

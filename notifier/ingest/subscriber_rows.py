@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from notifier.countries import resolve_country
 from notifier.errors import NotFoundError, Problem
+from notifier.schedule import DAYS, parse_schedule
 from notifier.store.models import Cadence, Channel, Scope, SubscriberStatus
 
 E = TypeVar("E", Cadence, Channel, SubscriberStatus)
@@ -44,8 +46,11 @@ class SubscriberSpec:
     name: str = ""
     locale: str | None = None
     time_zone: str | None = None
+    #: When personal summaries come: (weekday for weekly ones or None to keep it, "HH:MM").
+    digest_schedule: tuple[int | None, str] | None = None
     telegram_chat_id: int | None = None
     status: SubscriberStatus | None = None
+    paused_until: datetime | None = None
     follows: list[FollowSpec] | None = None
     problems: list[Problem] = field(default_factory=list)
 
@@ -66,6 +71,30 @@ def check_time_zone(value: str) -> str:
             f"unknown time zone {value!r} (use an IANA name such as Asia/Almaty)"
         ) from None
     return value.strip()
+
+
+def parse_digest_schedule(value: str) -> tuple[int | None, str]:
+    """'fri 18:30': weekly summaries on Fridays, daily and weekly ones at 18:30; '18:30' alone
+    sets only the hour. ValueError says what is wrong."""
+    daily = not any(c.isalpha() for c in value)
+    schedule = parse_schedule(value, Cadence.DAILY if daily else Cadence.WEEKLY)
+    return schedule.weekday, schedule.at.strftime("%H:%M")
+
+
+def digest_schedule_cell(weekday: int, at: str) -> str:
+    """The `digest_schedule` column form of a subscriber's schedule: 'mon 07:00'."""
+    return f"{DAYS[weekday % 7]} {at}"
+
+
+def parse_moment(value: str) -> datetime:
+    """An ISO 8601 date or date and time, in UTC when it names no offset."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a date and time (ISO 8601, e.g. 2026-12-31 or 2026-12-31T08:00Z)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _choice(kind: type[E], value: str, what: str) -> E:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.countries import country_name
 from notifier.ingest.subscriber_csv import follows_cell
+from notifier.ingest.subscriber_rows import digest_schedule_cell
 from notifier.store.models import Case, ListFollow, MailingList, Scope, Subscriber, utcnow
 from notifier.store.subscribers import follow_specs
 
@@ -75,12 +76,15 @@ def list_json(mailing_list: MailingList, members: int) -> dict[str, Any]:
 
 def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
     """The subscriber as one CSV / JSON record (what import reads back)."""
+    paused = subscriber.paused_until
     return {
         "email": subscriber.email or "",
         "name": subscriber.name,
         "status": subscriber.status.value,
+        "paused_until": paused.isoformat() if paused and paused > utcnow() else "",
         "locale": subscriber.locale,
         "time_zone": subscriber.time_zone,
+        "digest_schedule": digest_schedule_cell(subscriber.digest_day, subscriber.digest_time),
         "telegram_chat_id": ""
         if subscriber.telegram_chat_id is None
         else str(subscriber.telegram_chat_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -138,7 +139,7 @@ def _apply(subscriber: Subscriber, spec: SubscriberSpec, settings: Settings) -> 
     """Copy the file's fields onto the subscriber; (changed, status kept against the file)."""
     changed = False
     kept = False
-    values = {
+    values: dict[str, Any] = {
         "name": spec.name or subscriber.name or "",
         "locale": spec.locale or subscriber.locale or settings.default_locale,
         "time_zone": spec.time_zone or subscriber.time_zone or settings.default_time_zone,
@@ -146,6 +147,12 @@ def _apply(subscriber: Subscriber, spec: SubscriberSpec, settings: Settings) -> 
         if spec.telegram_chat_id is not None
         else subscriber.telegram_chat_id,
     }
+    if spec.digest_schedule is not None:
+        day, values["digest_time"] = spec.digest_schedule
+        if day is not None:
+            values["digest_day"] = day
+    if spec.paused_until is not None:
+        values["paused_until"] = spec.paused_until
     status = spec.status or subscriber.status or SubscriberStatus.ACTIVE
     if subscriber.status in STICKY and status != subscriber.status:
         kept = True

@@ -19,8 +19,10 @@ from notifier.ingest.case_files import CaseSpec
 from notifier.ingest.subscriber_rows import (
     SubscriberSpec,
     check_email,
+    check_time_zone,
     parse_cadence,
     parse_channel,
+    parse_digest_schedule,
     parse_follow_token,
 )
 from notifier.outbox import retry
@@ -109,6 +111,10 @@ class SubscriberIn(BaseModel):
     cadence: Literal["instant", "daily", "weekly"] = "instant"
     channel: Literal["email", "telegram"] = "email"
     mailing_list: str | None = Field(default=None, alias="list", max_length=120)
+    locale: Annotated[str | None, Field(max_length=20)] = None
+    time_zone: Annotated[str | None, Field(max_length=64, examples=["Asia/Almaty"])] = None
+    digest_schedule: Annotated[str | None, Field(max_length=40, examples=["fri 18:30"])] = None
+    telegram_chat_id: Annotated[int | None, Field(ge=-(2**62), le=2**62)] = None
 
 
 class MemberIn(BaseModel):
@@ -217,9 +223,19 @@ async def add_subscriber(state: State, body: SubscriberIn) -> dict[str, str]:
             )
             for t in body.follows
         ]
+        spec = SubscriberSpec(
+            where="api",
+            email=address,
+            name=body.name,
+            locale=body.locale,
+            time_zone=check_time_zone(body.time_zone) if body.time_zone else None,
+            digest_schedule=(
+                parse_digest_schedule(body.digest_schedule) if body.digest_schedule else None
+            ),
+            telegram_chat_id=body.telegram_chat_id,
+        )
     except ValueError as exc:
         raise HTTPException(UNPROCESSABLE, str(exc)) from None
-    spec = SubscriberSpec(where="api", email=address, name=body.name)
     async with state.store.transaction() as session:
         try:
             target = await get_list(session, body.mailing_list) if body.mailing_list else None
