@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     #: than `bounce_soft_reset_days` after the one before, make the address bounced (0: never).
     bounce_soft_limit: int = Field(default=5, ge=0)
     bounce_soft_reset_days: int = Field(default=14, ge=1)
+    #: Bounce reports already read are deleted from the Maildir after this many days.
+    bounce_retention_days: int = Field(default=30, ge=1)
     #: A Telegram bot token (from @BotFather): Telegram messages go through the Bot API and
     #: `notifier run` starts the bot. Without one, they go to a transcript file.
     telegram_bot_token: SecretStr | None = None

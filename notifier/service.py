@@ -175,6 +175,15 @@ class Service:
             count = await prune(session, before=utcnow() - timedelta(days=days))
         if count:
             log.info("outbox: deleted %d finished message(s) older than %d days", count, days)
+        maildir = self.p.settings.bounce_maildir
+        if maildir is not None:
+            from notifier.bounces.process import prune_reports
+
+            keep = self.p.settings.bounce_retention_days
+            before = utcnow() - timedelta(days=keep)
+            count = await asyncio.to_thread(prune_reports, maildir, before)
+            if count:
+                log.info("bounces: deleted %d report(s) read, older than %d days", count, keep)
 
     async def _resync(self) -> None:
         """One cron job per list schedule and per personal schedule group."""

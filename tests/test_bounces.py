@@ -5,6 +5,7 @@ delivers them — stop email to the address that failed for good, and only that.
 from __future__ import annotations
 
 import mailbox
+import time
 from email.message import EmailMessage
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
@@ -195,6 +196,34 @@ def test_cli_reads_the_maildir_once(cli: Cli, tmp_path: Path) -> None:
     out = configured.ok("bounces", "process").stdout
     assert "read 1: 0 address(es) bounced, 0 temporary, 0 not bounces, 1 not ours" in out
     assert "read 0:" in configured.ok("bounces", "process").stdout
+
+
+def test_reports_read_are_deleted_after_the_retention_unread_ones_never(
+    cli: Cli, tmp_path: Path
+) -> None:
+    configured = Cli(
+        cli.settings.model_copy(
+            update={"bounce_address": BOUNCES, "bounce_maildir": tmp_path / "bounces"}
+        ),
+        cli.cwd,
+    )
+    box = mailbox.Maildir(str(tmp_path / "bounces"), create=True)
+    old_read, new_read = box.add(auto_reply("x@example.org")), box.add(auto_reply("y@example.org"))
+    configured.ok("bounces", "process")
+    old_unread = box.add(auto_reply("z@example.org"))  # arrived since: not read yet
+    forty_days_ago = time.time() - 40 * 86400
+    for key in (old_read, old_unread):
+        message = box.get_message(key)
+        message.set_date(forty_days_ago)
+        box[key] = message  # a Maildir keeps the arrival time as the file's mtime
+    assert "deleted 0 report(s)" in configured.ok("bounces", "prune", "--older-than", "41").stdout
+    out = configured.ok("bounces", "prune").stdout  # bounce_retention_days: 30
+    assert "deleted 1 report(s) read, older than 30 day(s)" in out
+    assert sorted(box.keys()) == sorted([new_read, old_unread])
+    refused = configured("bounces", "prune", "--older-than", "0")
+    assert refused.exit_code == 1
+    assert "bounces prune [--older-than]: at least 1 day" in refused.stderr
+    assert "bounces prune [bounce_maildir]" in cli("bounces", "prune").stderr
 
 
 async def test_temporary_failures_on_enough_days_make_a_bounce(

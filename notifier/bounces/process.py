@@ -4,7 +4,8 @@ addressed to one of our signed VERP addresses, which names the message and so it
 flufl.bounce (Mailman's detectors) reads the many report formats. A permanent failure stops
 email to that subscriber (status bounced). Temporary ones are counted, once a day; reported on
 enough days in a row (SoftBounces) they count as a bounce too. Each message read is marked
-seen (moved to cur/, flag S), so it is read once; reading it again changes nothing."""
+seen (moved to cur/, flag S), so it is read once; reading it again changes nothing. Reports
+read are deleted after a retention (`prune_reports`), like finished outbox rows."""
 
 from __future__ import annotations
 
@@ -174,3 +175,23 @@ async def process_bounces(
         with contextlib.suppress(KeyError, OSError):
             box[key] = stored
     return report
+
+
+def prune_reports(maildir: Path, before: datetime) -> int:
+    """Delete the reports already read (in cur/, seen) that arrived before `before`; unread
+    ones are left, however old. How many were deleted."""
+    cutoff = before.timestamp()
+    deleted = 0
+    cur = maildir / "cur"
+    if not cur.is_dir():
+        return 0
+    for entry in os.scandir(cur):
+        _, _, info = entry.name.partition(":2,")
+        if entry.name.startswith(".") or SEEN not in info:
+            continue
+        with contextlib.suppress(FileNotFoundError):  # another reader deleted it first
+            # Maildir keeps a message's arrival time as its file's mtime.
+            if entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                deleted += 1
+    return deleted
