@@ -101,6 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         help="popularity of countries and cases ~ 1/rank**skew; 0 = uniform (1.0)",
     )
+    p.add_argument(
+        "--left",
+        default=0.0,
+        type=float,
+        help="share of subscribers who unsubscribed their email (long-lived lists: often most) "
+        "(0.0)",
+    )
     p.add_argument("--seed", default=1, type=int)
     p.add_argument(
         "--reset",
@@ -137,7 +144,10 @@ async def generate_store(args: argparse.Namespace) -> dict[str, Any]:
             cases=Picker(popular, zipf_weights(len(popular), args.skew)),
             scope=Picker([Scope.COUNTRY, Scope.CASE], [50, 50]),
             cadence=Picker([CADENCE]),
-            status=Picker([SubscriberStatus.ACTIVE]),
+            status=Picker(
+                [SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED],
+                [1 - args.left, args.left],
+            ),
             zones=Picker([ZONE]),
             days=Picker([DAY]),
             times=Picker([AT]),
@@ -180,7 +190,7 @@ def generate_in_subprocess(args: argparse.Namespace, database_url: str, workdir:
         "--workdir", str(workdir), "--database-url", database_url,
         "--subscribers", str(args.subscribers), "--updates", str(args.updates),
         "--countries", str(args.countries), "--cases", str(args.cases),
-        "--skew", str(args.skew), "--seed", str(args.seed),
+        "--skew", str(args.skew), "--seed", str(args.seed), "--left", str(args.left),
     ] + (["--reset"] if args.reset else [])  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])

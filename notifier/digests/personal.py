@@ -81,10 +81,12 @@ def _reach() -> ColumnElement[bool]:
 
 
 def _group_filter(group: PersonalGroup, now: datetime) -> list[object]:
-    """Who in the group gets a digest now. One who is pausing is left out, and their cursor
-    stays where it was: the first digest after the pause covers it."""
+    """Who in the group gets a digest now, by which follows: those a channel can reach. One who
+    is pausing is left out, and their cursor stays where it was: the first digest after the
+    pause covers it. (Chunks page by this too, so people nothing reaches are not read.)"""
     conditions: list[object] = [
         Subscription.cadence == group.cadence,
+        _reach(),
         receiving(now),
         Subscriber.time_zone == group.zone,
         Subscriber.digest_time == group.at,
@@ -142,7 +144,6 @@ async def build_personal_digests(
         .where(
             *_group_filter(group, now),  # type: ignore[arg-type]
             Subscriber.id.in_(subscriber_ids),
-            _reach(),
         )
     )
     recipients: dict[tuple[int, Channel], _Recipient] = {}
