@@ -37,9 +37,14 @@ def _due(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-async def anything_due(session: AsyncSession, *, now: datetime) -> bool:
+async def anything_due(
+    session: AsyncSession, *, now: datetime, channels: Sequence[str] | None = None
+) -> bool:
     """Whether any message is due: a cheap indexed check before taking locks to claim."""
-    return (await session.scalar(select(OutboxMessage.id).where(_due(now)).limit(1))) is not None
+    pick = select(OutboxMessage.id).where(_due(now)).limit(1)
+    if channels is not None:
+        pick = pick.where(OutboxMessage.channel.in_(channels))
+    return (await session.scalar(pick)) is not None
 
 
 async def claim(
@@ -124,13 +129,6 @@ async def release(session: AsyncSession, ids: Sequence[int]) -> None:
                 attempts=OutboxMessage.attempts - 1,
             )
         )
-
-
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    """When the next message becomes due (None: nothing waiting)."""
-    return await session.scalar(
-        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status.in_(CLAIMABLE))
-    )
 
 
 async def counts(session: AsyncSession) -> list[tuple[str, str, int]]:

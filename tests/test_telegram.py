@@ -297,3 +297,58 @@ async def test_limits_hold_where_telegram_counts_them_however_slow_the_network()
     for chat_sends in by_chat.values():
         for earlier, later in itertools.pairwise(chat_sends):
             assert later[0] - earlier[1] >= 0.3
+
+
+async def test_email_does_not_wait_behind_telegrams_pace(settings: Settings) -> None:
+    """120 Telegram messages take four seconds at 30 a second; an email alert queued after
+    them goes at once, in its own lane, not after them. And Telegram is claimed a couple of
+    seconds' worth at a time, so a crash could send little of it twice."""
+    with FakeBotApi() as api:
+        configured = with_bot(settings, api)
+        async with pipeline(configured) as p:
+            await seed(p, list(range(1000, 1060)))
+            await news(p, "One")
+            async with p.store.transaction() as session:
+                session.add(
+                    Subscriber(
+                        email="anna@example.org",
+                        subscriptions=[
+                            Subscription(
+                                scope=Scope.COUNTRY, country="KZ", target="country:KZ",
+                                cadence=Cadence.INSTANT, channel=Channel.EMAIL,
+                            )
+                        ],
+                    )
+                )  # fmt: skip
+            await news(p, "Two")
+            queued = await rows(p)
+            email = next(r for r in queued if r.channel is Channel.EMAIL)
+            assert sum(r.channel is Channel.TELEGRAM and r.id < email.id for r in queued) >= 60
+            assert p.deliverer.batch_size(Channel.TELEGRAM) == 60
+
+            in_flight: list[int] = []
+
+            async def watch_claims() -> None:
+                while True:
+                    async with p.store.read() as session:
+                        sending = await session.scalars(
+                            select(OutboxMessage.id).where(
+                                OutboxMessage.status == OutboxStatus.SENDING
+                            )
+                        )
+                        in_flight.append(len(list(sending)))
+                    await asyncio.sleep(0.05)
+
+            drain = asyncio.create_task(p.deliverer.drain())
+            watcher = asyncio.create_task(watch_claims())
+            mail = configured.mail_dir / "new"
+            while not (mail.is_dir() and any(mail.iterdir())):
+                assert not drain.done(), "the email did not go before Telegram finished"
+                await asyncio.sleep(0.01)
+            telegram_sent_when_email_arrived = len(api.sent)
+            report = await drain
+            watcher.cancel()
+        assert report.sent == 121
+        assert telegram_sent_when_email_arrived < 60
+        # A batch of Telegram (60) plus the next one claimed while it sends, and the email.
+        assert max(in_flight) <= 2 * 60 + 1

@@ -10,11 +10,12 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Limits:
-    """What a channel can carry and how fast; the deliverer batches and paces by these."""
+    """How the deliverer feeds a channel (the channel paces its own sends)."""
 
-    max_body_chars: int | None = None
-    messages_per_second: float | None = None
-    batch_size: int = 100
+    #: The most messages to claim at once (None: the `deliver_batch` setting). A batch is sent
+    #: before it is recorded, so this bounds what a crash sends twice: keep it to a few seconds
+    #: of the channel's pace.
+    batch_size: int | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from notifier.email_message import EmailBuilder
 
 class MaildirSender:
     name = "maildir"
-    limits = Limits(batch_size=200)
+    limits = Limits()
 
     def __init__(self, path: Path, *, mail_from: str, reply_to: str | None = None) -> None:
         self.path = path

@@ -86,7 +86,8 @@ class SmtpSender:
         self._envelope_from = envelope_from
         self.builder = EmailBuilder(mail_from=mail_from, reply_to=reply_to)
         self.pool_size = pool_size
-        self.limits = Limits(messages_per_second=rate_limit, batch_size=max(100, pool_size * 50))
+        # Held to `rate_limit` a second, a batch is about five seconds of sending.
+        self.limits = Limits(batch_size=max(10, int(rate_limit * 5)) if rate_limit else None)
         self.timeout = timeout
         self.dkim = dkim
         self.state = ChannelState()

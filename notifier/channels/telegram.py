@@ -48,7 +48,6 @@ from notifier.channels.base import (
     Result,
     TelegramContent,
 )
-from notifier.render.telegram_html import TELEGRAM_LIMIT
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 # Telegram counts its limits over sliding windows, so nothing here allows a burst.
@@ -159,7 +158,8 @@ class TelegramSender:
     exclusive = True
 
     def __init__(self, token: str, *, api_url: str | None = None, max_retries: int = 1) -> None:
-        self.limits = Limits(max_body_chars=TELEGRAM_LIMIT, messages_per_second=30, batch_size=60)
+        # Two seconds of sending at 30 a second: what a crash might send twice.
+        self.limits = Limits(batch_size=2 * OVERALL_PER_SECOND)
         self.state = ChannelState()
         self.lease = lease_name(token)
         self.bot = ExtBot(

@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from notifier.channels.base import ChannelState, Limits, Outcome, Outgoing, Result, TelegramContent
-from notifier.render.telegram_html import TELEGRAM_LIMIT
 
 
 class TranscriptSender:
     name = "telegram-transcript"
-    limits = Limits(max_body_chars=TELEGRAM_LIMIT, batch_size=200)
+    limits = Limits()
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import socket
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,15 +32,29 @@ LEASE_SECONDS = 30
 
 @dataclass
 class _Taken:
-    """A claimed batch, composed and ready to send."""
+    """A claimed batch of one channel, composed and ready to send."""
 
     now: datetime
+    channel: Channel
     claimed: list[Claimed]
-    outgoing: list[tuple[Channel, Outgoing]]
+    outgoing: list[Outgoing]
     suppressed: dict[int, str]
 
 
+def _sum(reports: list[DeliverReport | BaseException]) -> DeliverReport:
+    """The lanes' reports added up; the first lane's error raised once every lane is done."""
+    total = DeliverReport()
+    for report in reports:
+        if isinstance(report, BaseException):
+            raise report
+        total.add(report)
+    return total
+
+
 class Deliverer:
+    """Each channel is a lane of its own: a slow one (Telegram, 30 a second) never holds back
+    another (a confirmation email), and each claims batches of its own size."""
+
     def __init__(
         self,
         store: Store,
@@ -60,15 +73,18 @@ class Deliverer:
             sender.name: (None, "") for sender in senders.values()
         }
 
-    async def _channels_we_may_send(self, now: datetime) -> list[str]:
-        """Every channel, except exclusive ones (Telegram) whose lease another process holds."""
-        allowed = []
-        for channel, sender in self.senders.items():
-            lease = getattr(sender, "lease", None)
-            if getattr(sender, "exclusive", False) and lease and not await self._lease(lease, now):
-                continue
-            allowed.append(channel.value)
-        return allowed
+    def batch_size(self, channel: Channel) -> int:
+        wanted = self.senders[channel].limits.batch_size
+        limit = self.settings.deliver_batch
+        return limit if wanted is None else min(wanted, limit)
+
+    async def _may_send(self, channel: Channel, now: datetime) -> bool:
+        """False for an exclusive channel (Telegram) whose lease another process holds."""
+        sender = self.senders[channel]
+        lease = getattr(sender, "lease", None)
+        if getattr(sender, "exclusive", False) and lease:
+            return await self._lease(lease, now)
+        return True
 
     async def _lease(self, name: str, now: datetime) -> bool:
         """Take or renew the lease; True if this process holds it."""
@@ -87,41 +103,41 @@ class Deliverer:
             )
         return holder == self.holder
 
-    async def _take(self, now: datetime | None) -> _Taken | None:
-        """Claim a batch of due messages and compose them (None: nothing due)."""
+    async def _take(self, channel: Channel, now: datetime | None) -> _Taken | None:
+        """Claim a batch of the channel's due messages and compose them (None: nothing due)."""
         moment = now or utcnow()
+        channels = [channel.value]
         async with self.store.read() as session:
-            if not await anything_due(session, now=moment):
+            if not await anything_due(session, now=moment, channels=channels):
                 return None  # idle: no write lock taken
-        channels = await self._channels_we_may_send(moment)
-        if not channels:
+        if not await self._may_send(channel, moment):
             return None
         async with self.store.transaction() as session:
             claimed = await claim(
                 session,
                 now=moment,
                 lease=timedelta(seconds=self.settings.lease_seconds),
-                limit=self.settings.deliver_batch,
+                limit=self.batch_size(channel),
                 channels=channels,
             )
         checkpoint("deliver.after_claim")
         if not claimed:
             return None
         outgoing, suppressed = await self.composer.compose(self.store, [c.id for c in claimed])
-        return _Taken(moment, claimed, outgoing, suppressed)
+        messages = [message for _, message in outgoing]
+        return _Taken(moment, channel, claimed, messages, suppressed)
 
     async def _send_and_record(self, taken: _Taken) -> DeliverReport:
         report = DeliverReport(claimed=len(taken.claimed))
-        by_channel: dict[Channel, list[Outgoing]] = defaultdict(list)
-        for channel, message in taken.outgoing:
-            by_channel[channel].append(message)
         results: list[Result] = []
-        for channel, messages in by_channel.items():
+        if taken.outgoing:
             try:
-                results += await self.senders[channel].send(messages)
+                results = await self.senders[taken.channel].send(taken.outgoing)
             except Exception as exc:  # a sender bug must not lose the batch: retry it
-                log.exception("channel %s failed", channel.value)
-                results += [Result(m.outbox_id, Outcome.TEMPORARY, repr(exc)) for m in messages]
+                log.exception("channel %s failed", taken.channel.value)
+                results = [
+                    Result(m.outbox_id, Outcome.TEMPORARY, repr(exc)) for m in taken.outgoing
+                ]
         checkpoint("deliver.after_send")
         changed = self._changed_health()
         async with self.store.transaction() as session:
@@ -140,23 +156,44 @@ class Deliverer:
         return report
 
     async def deliver_batch(self, *, now: datetime | None = None) -> DeliverReport:
-        """Claim one batch, send it, record it. Returns what happened (claimed == 0: idle)."""
-        taken = await self._take(now)
-        return DeliverReport() if taken is None else await self._send_and_record(taken)
+        """Claim one batch per channel, send them side by side, record them. Returns what
+        happened (claimed == 0: idle)."""
+
+        async def one(channel: Channel) -> DeliverReport:
+            taken = await self._take(channel, now)
+            return DeliverReport() if taken is None else await self._send_and_record(taken)
+
+        if not await self._anything_due(now):
+            return DeliverReport()
+        return _sum(await asyncio.gather(*map(one, self.senders), return_exceptions=True))
+
+    async def _anything_due(self, now: datetime | None) -> bool:
+        """One indexed read, however many channels: an idle poll takes no lock."""
+        async with self.store.read() as session:
+            return await anything_due(session, now=now or utcnow())
 
     async def drain(
         self, *, stop: asyncio.Event | None = None, now: datetime | None = None
     ) -> DeliverReport:
-        """Deliver until nothing is due (or `stop` is set). Pipelined: the next batch is
-        claimed and composed while the current one is on the wire, so connections stay busy.
+        """Deliver until nothing is due (or `stop` is set), every channel's lane side by side.
         `now` fixes the clock (tests); by default each batch reads the time."""
+        if not await self._anything_due(now):
+            return DeliverReport()
+        lanes = (self._lane(channel, stop, now) for channel in self.senders)
+        return _sum(await asyncio.gather(*lanes, return_exceptions=True))
+
+    async def _lane(
+        self, channel: Channel, stop: asyncio.Event | None, now: datetime | None
+    ) -> DeliverReport:
+        """One channel until nothing of it is due. Pipelined: the next batch is claimed and
+        composed while the current one is on the wire, so connections stay busy."""
         total = DeliverReport()
-        taken = await self._take(now)
+        taken = await self._take(channel, now)
         while taken is not None:
             sending = asyncio.create_task(self._send_and_record(taken))
             try:
                 stopping = stop is not None and stop.is_set()
-                following = None if stopping else await self._take(now)
+                following = None if stopping else await self._take(channel, now)
             finally:
                 total.add(await sending)
             taken = following

@@ -424,7 +424,8 @@ class OutboxMessage(Base):
     # deletes their rows explicitly; delivery suppresses a row whose update is gone.
     __table_args__ = (
         UniqueConstraint("key", "recipient", "channel"),
-        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # Each channel's lane claims its own due rows: status, then channel, then when.
+        Index("ix_outbox_due_by_channel", "status", "channel", "next_attempt_at"),
         {"sqlite_autoincrement": True},
     )
 
