@@ -12,12 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.store.models import Body, OutboxMessage, OutboxStatus
+from notifier.store.models import Body, MessageKind, OutboxMessage, OutboxStatus
 
 CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.RETRY)
+#: Claimed first: a confirmation someone is waiting for, then news as it happens; digests last
+#: (a weekly digest to thousands must not hold back an alert or a sign-up).
+PRIORITY = case(
+    {MessageKind.CONFIRM.value: 0, MessageKind.ALERT.value: 1},
+    value=OutboxMessage.kind,
+    else_=2,
+)
 #: What an admin may send again (not what was sent, nor what is being sent now).
 RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.RETRY, OutboxStatus.SUPPRESSED)
 
@@ -55,8 +62,11 @@ async def claim(
     limit: int,
     channels: Sequence[str] | None = None,
 ) -> list[Claimed]:
-    """Take up to `limit` due messages (oldest first) and lease them to the caller."""
-    pick = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
+    """Take up to `limit` due messages (by PRIORITY, then oldest first) and lease them to the
+    caller."""
+    pick = (
+        select(OutboxMessage.id).where(_due(now)).order_by(PRIORITY, OutboxMessage.id).limit(limit)
+    )
     if channels is not None:
         pick = pick.where(OutboxMessage.channel.in_(channels))
     if session.get_bind().dialect.name == "postgresql":

@@ -29,6 +29,7 @@ from notifier.store.models import (
     Cadence,
     Case,
     Channel,
+    MessageKind,
     OutboxMessage,
     OutboxStatus,
     Scope,
@@ -282,6 +283,38 @@ async def test_lease_expiry_makes_a_message_claimable_again(settings: Settings) 
             again = await claim(session, now=later, lease=timedelta(seconds=60), limit=10)
         assert [c.id for c in again] == [c.id for c in first]
         assert again[0].attempts == 2
+
+
+async def test_claims_take_confirmations_then_alerts_then_digests(settings: Settings) -> None:
+    """A weekly digest to thousands queued first must not hold back a sign-up's confirmation
+    or the day's news: the claim takes them first, oldest first within each kind."""
+    from notifier.outbox import claim
+
+    now = datetime.now(UTC)
+    queued = [
+        (MessageKind.DIGEST, "digest:list:1"),
+        (MessageKind.DIGEST, "digest:list:2"),
+        (MessageKind.ALERT, "alert:1"),
+        (MessageKind.CONFIRM, "confirm:1"),
+        (MessageKind.ALERT, "alert:2"),
+    ]
+    async with pipeline(settings) as p:
+        async with p.store.transaction() as session:
+            session.add_all(
+                OutboxMessage(
+                    channel=Channel.EMAIL, recipient=f"subscriber:{n}", key=key, kind=kind,
+                    next_attempt_at=now - timedelta(seconds=1), created_at=now,
+                )
+                for n, (kind, key) in enumerate(queued)
+            )  # fmt: skip
+        order = []
+        for _ in queued:
+            async with p.store.transaction() as session:
+                (taken,) = await claim(session, now=now, lease=timedelta(seconds=60), limit=1)
+                row = await session.get(OutboxMessage, taken.id)
+                assert row is not None
+                order.append(row.key)
+    assert order == ["confirm:1", "alert:1", "alert:2", "digest:list:1", "digest:list:2"]
 
 
 async def test_counts_are_one_query_per_update_not_per_subscriber(settings: Settings) -> None:
