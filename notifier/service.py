@@ -31,7 +31,7 @@ from notifier.render.messages import Renderer
 from notifier.render.templates import check_templates
 from notifier.schedule import DAYS, Schedule
 from notifier.store.engine import Store, open_store
-from notifier.store.models import Cadence, MailingList, utcnow
+from notifier.store.models import Cadence, Channel, MailingList, utcnow
 from notifier.watch import WatchReport, watch_once
 
 log = logging.getLogger(__name__)
@@ -248,8 +248,12 @@ class Service:
             # Only `run` polls for the bot's updates: a second poller on one token gets 409.
             from notifier.bot import run_bot
 
+            # The bot's replies and delivery share one overall limit for the token.
+            sender = self.p.deliverer.senders.get(Channel.TELEGRAM)
+            pacer = getattr(sender, "pacer", None)
             bot_task = asyncio.create_task(
-                run_bot(self.p.settings, self.p.store, self.stop), name="telegram-bot"
+                run_bot(self.p.settings, self.p.store, self.stop, pacer=pacer),
+                name="telegram-bot",
             )
         try:
             await self.stop.wait()

@@ -352,3 +352,36 @@ async def test_email_does_not_wait_behind_telegrams_pace(settings: Settings) -> 
         assert telegram_sent_when_email_arrived < 60
         # A batch of Telegram (60) plus the next one claimed while it sends, and the email.
         assert max(in_flight) <= 2 * 60 + 1
+
+
+async def test_the_bots_replies_and_delivery_share_one_limit(settings: Settings) -> None:
+    """`notifier run` answers people and delivers with one bot token: 20 people writing while
+    60 alerts go out at the full pace stay within Telegram's 30 a second, together."""
+    from notifier.bot import run_bot
+
+    with FakeBotApi(enforce_limits=True) as api:
+        configured = with_bot(settings, api)
+        async with pipeline(configured) as p:
+            await seed(p, list(range(1000, 1060)))
+            await news(p, "One")
+            sender = p.deliverer.senders[Channel.TELEGRAM]
+            stop = asyncio.Event()
+            bot = asyncio.create_task(
+                run_bot(configured, p.store, stop, pacer=getattr(sender, "pacer", None))
+            )
+            for _ in range(250):
+                if any(method == "getUpdates" for method, _ in api.calls):
+                    break
+                await asyncio.sleep(0.02)
+            drain = asyncio.create_task(p.deliverer.drain())
+            await api.wait_sent(15)  # delivery is under way, at full pace
+            people = range(5000, 5020)
+            for person in people:
+                api.push_message(person, "/help")
+            report = await drain
+            replied = await api.wait_sent(80, timeout=10)
+            assert {m.chat_id for m in replied} >= set(people)
+            stop.set()
+            await asyncio.wait_for(bot, 10)
+        assert report.sent == 60
+        assert api.rate_limited == 0

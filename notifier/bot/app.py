@@ -37,7 +37,7 @@ from notifier.bot.callbacks import SUBSCRIBE, UNSUBSCRIBE, parse
 from notifier.bot.chat import NO_PREVIEW, Deps, send
 from notifier.bot.groups import GROUP_TYPES, Groups
 from notifier.bot.private import Private
-from notifier.channels.telegram import DEFAULT_API_URL
+from notifier.channels.telegram import DEFAULT_API_URL, PacedLimiter, Pacer
 from notifier.config import Settings
 from notifier.errors import ConfigError
 from notifier.store.engine import Store
@@ -71,9 +71,12 @@ def file_url_for(api_url: str) -> str:
     return root + "/file"
 
 
-def build_application(settings: Settings, store: Store) -> BotApplication:
+def build_application(
+    settings: Settings, store: Store, *, pacer: Pacer | None = None
+) -> BotApplication:
     """The bot, ready to initialize: token and API URL from the settings, handlers registered,
-    replies in HTML without link previews. No job queue: the service schedules everything."""
+    replies in HTML without link previews. No job queue: the service schedules everything.
+    With `pacer` (delivery's, in the same process), replies share its overall limit."""
     if settings.telegram_bot_token is None:
         raise ConfigError("the Telegram bot needs telegram_bot_token (NOTIFIER_TELEGRAM_BOT_TOKEN)")
     api_url = settings.telegram_api_url or DEFAULT_API_URL
@@ -83,7 +86,9 @@ def build_application(settings: Settings, store: Store) -> BotApplication:
         .base_url(api_url)
         .base_file_url(file_url_for(api_url))
         .defaults(Defaults(parse_mode="HTML", link_preview_options=NO_PREVIEW))
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        .rate_limiter(
+            AIORateLimiter(max_retries=2) if pacer is None else PacedLimiter(pacer, max_retries=2)
+        )
         .job_queue(None)
         .build()
     )
@@ -198,10 +203,12 @@ async def _initialize(application: BotApplication, stop: asyncio.Event) -> bool:
     return False
 
 
-async def run_bot(settings: Settings, store: Store, stop: asyncio.Event) -> None:
+async def run_bot(
+    settings: Settings, store: Store, stop: asyncio.Event, *, pacer: Pacer | None = None
+) -> None:
     """Run the bot until `stop` is set: initialize, set the command menu, poll (updates that
     arrived while it was down are handled, not dropped), then stop and shut down cleanly."""
-    application = build_application(settings, store)
+    application = build_application(settings, store, pacer=pacer)
     if not await _initialize(application, stop):
         return
     try:

@@ -5,7 +5,9 @@ Limits (Telegram's): about 30 messages a second per bot, 1 a second per chat, 20
 group. `Pacer` keeps the overall limit and `ChatSpacing` the per-chat and per-group ones, both
 as Telegram counts them (on arrival, however late the network delivers); AIORateLimiter only
 waits out a 429's retry_after. Only one process sends per bot token at a time (the deliverer
-holds a lease), so the limits hold across workers.
+holds a lease), so the limits hold across workers; the bot's replies in that process share the
+overall limit (`PacedLimiter`). (A bot polling in `notifier run` while a separate `notifier
+worker` holds the lease paces on its own.)
 
 Errors: RetryAfter beyond the limiter's retries → temporary, after what Telegram asked;
 Forbidden (blocked, kicked) → blocked: that chat gets nothing more; ChatMigrated → sent to the
@@ -19,7 +21,7 @@ import contextlib
 import hashlib
 import os
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -147,6 +149,42 @@ class ChatSpacing:
                     last[0] = loop.time()
 
 
+Json = dict[str, Any]
+
+
+def counts_as_a_message(endpoint: str) -> bool:
+    """Bot API methods that put a message in a chat: what Telegram's flood limits count."""
+    return endpoint.startswith(("send", "edit", "copy", "forward")) and endpoint not in {
+        "sendChatAction"
+    }
+
+
+class PacedLimiter(AIORateLimiter):
+    """For the bot's own replies in the process that also delivers: each message takes a slot
+    of delivery's `Pacer`, so together they keep the token's overall limit; 429s are still
+    waited out, and groups kept to 20 a minute (AIORateLimiter). Replies are not spaced per
+    chat: someone tapping through commands expects answers at once."""
+
+    def __init__(self, pacer: Pacer, *, max_retries: int) -> None:
+        super().__init__(overall_max_rate=0, max_retries=max_retries)
+        self.pacer = pacer
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | Json | list[Json]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | Json | list[Json]:
+        send = super().process_request
+        if not counts_as_a_message(endpoint):
+            return await send(callback, args, kwargs, endpoint, data, rate_limit_args)
+        async with self.pacer.slot():
+            return await send(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
 def lease_name(token: str) -> str:
     """The lease that makes one process at a time the sender for this bot token."""
     return "telegram:" + hashlib.sha256(token.encode()).hexdigest()[:16]
@@ -171,7 +209,8 @@ class TelegramSender:
             ),
         )
         self._spacing = ChatSpacing()
-        self._pacer = Pacer(OVERALL_PER_SECOND, OVERALL_WINDOW)
+        #: The overall limit for this token; the bot's replies share it (PacedLimiter).
+        self.pacer = Pacer(OVERALL_PER_SECOND, OVERALL_WINDOW)
         self._started = False
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
@@ -184,7 +223,7 @@ class TelegramSender:
         """Send the parts not yet delivered, in order; `sent[0]` counts the delivered ones."""
         interval = GROUP_INTERVAL if chat_id < 0 else CHAT_INTERVAL
         for chunk in content.chunks[sent[0] :]:
-            async with self._spacing.turn(chat_id, interval, self._pacer):
+            async with self._spacing.turn(chat_id, interval, self.pacer):
                 await self.bot.send_message(
                     chat_id,
                     chunk,
