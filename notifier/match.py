@@ -93,7 +93,7 @@ async def enqueue_alerts(
 ) -> int:
     """Write one pending alert per recipient and channel; returns how many were new. Running
     it twice for the same update writes nothing the second time (unique recipient/channel/key)."""
-    if not case.published or not update.announce:
+    if not case.published or not update.announce or update.withdrawn_at is not None:
         return 0
     urgent = update.severity is Severity.URGENT
     lists = await lists_following(session, case)

@@ -47,6 +47,7 @@ async def test_without_the_token_everything_is_refused(
         assert response.headers["www-authenticate"] == "Bearer"
     spec = (await client.get("/openapi.json")).json()
     assert "/api/cases/{slug}/updates" in spec["paths"]
+    assert "/api/updates/{update_id}/withdraw" in spec["paths"]
 
 
 async def test_cases_and_updates(api: tuple[Pipeline, httpx.AsyncClient]) -> None:
@@ -85,6 +86,34 @@ async def test_cases_and_updates(api: tuple[Pipeline, httpx.AsyncClient]) -> Non
     assert {("title",), ("date",), ("url",), ("colour",)} <= fields
     missing = await client.post("/api/cases/nobody/updates", json={"title": "x"}, headers=AUTH)
     assert missing.status_code == 404
+
+    # The latest updates, with their alerts; correcting and withdrawing one.
+    update_id = posted.json()["id"]
+    latest = (await client.get("/api/updates", params={"limit": 1}, headers=AUTH)).json()
+    assert [(u["id"], u["alerts"]) for u in latest] == [(update_id, {"pending": 4})]
+    corrected = await client.patch(
+        f"/api/updates/{update_id}", json={"title": "Appeal heard in Almaty"}, headers=AUTH
+    )
+    assert (corrected.json()["title"], corrected.json()["changed"]) == (
+        "Appeal heard in Almaty",
+        ["title"],
+    )
+    assert corrected.json()["edited_at"] is not None
+    withdrawn = await client.post(f"/api/updates/{update_id}/withdraw", headers=AUTH)
+    assert withdrawn.json()["stopped"] == 4
+    assert withdrawn.json()["alerts"] == {"suppressed": 4}
+    too_late = await client.patch(
+        f"/api/updates/{update_id}", json={"title": "Again"}, headers=AUTH
+    )
+    assert too_late.status_code == 422
+    assert too_late.json()["detail"][0]["reason"] == f"update {update_id} was withdrawn"
+    assert (await client.patch("/api/updates/999999", json={}, headers=AUTH)).status_code == 404
+    assert (
+        await client.patch(f"/api/updates/{update_id}", json={"title": ""}, headers=AUTH)
+    ).status_code == 422
+    assert (
+        await client.get("/api/updates", params={"case": "nobody"}, headers=AUTH)
+    ).status_code == 404
 
     created = await client.post(
         "/api/cases",

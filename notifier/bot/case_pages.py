@@ -77,7 +77,7 @@ async def case_page(session: AsyncSession, case: Case) -> str:
     updates = list(
         await session.scalars(
             select(Update)
-            .where(Update.case_id == case.id)
+            .where(Update.case_id == case.id, Update.withdrawn_at.is_(None))
             .order_by(Update.event_date.desc(), Update.id.desc())
             .limit(LATEST)
         )

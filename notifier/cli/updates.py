@@ -1,4 +1,5 @@
-"""`notifier updates add`: enter a new update for a case."""
+"""`notifier updates`: enter a new update for a case (`add`), see what went out about the
+latest ones (`list`), correct one (`edit`), or withdraw one (`withdraw`)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,52 @@ from typing import Annotated
 
 import typer
 
-from notifier.cli.shell import run_with_store, say
+from notifier.cli.shell import print_json, run_with_store, say, table
 from notifier.config import Settings
 from notifier.errors import InputError
+from notifier.store.as_json import update_state_json
 from notifier.store.cases import add_update, get_case
 from notifier.store.engine import Store
 from notifier.store.models import Severity
+from notifier.store.updates import (
+    edit_update,
+    get_update,
+    list_updates,
+    withdraw_update,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+UpdateId = Annotated[int, typer.Argument(help="The update's id (see `notifier updates list`).")]
 
 app = typer.Typer(help="Updates: news about a case.", no_args_is_help=True)
 
 
-def _parse_date(value: str) -> date:
+def _parse_date(value: str, command: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise InputError.single(
-            "updates add", "--date", f"{value!r} is not a date (YYYY-MM-DD)"
+            command, "--date", f"{value!r} is not a date (YYYY-MM-DD)"
         ) from None
+
+
+def _text(body: str | None, body_file: Path | None, command: str) -> str | None:
+    """The text from --body or --body-file ('-': stdin); None if neither was given."""
+    if body is not None and body_file is not None:
+        raise InputError.single(command, "--body/--body-file", "give one, not both")
+    if body_file is None:
+        return body
+    try:
+        if str(body_file) == "-":
+            return typer.get_text_stream("stdin").read()
+        return body_file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError.single(str(body_file), "--body-file", f"cannot read: {exc}") from None
+
+
+def _check_url(url: str | None, command: str) -> None:
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise InputError.single(command, "--url", f"{url!r} is not an http(s) link")
 
 
 @app.command()
@@ -48,22 +78,9 @@ def add(
     ] = False,
 ) -> None:
     """Add an update to a case; subscribers hear of it on the next watch."""
-    if body is not None and body_file is not None:
-        raise InputError.single("updates add", "--body/--body-file", "give one, not both")
-    if body_file is not None:
-        try:
-            text = (
-                typer.get_text_stream("stdin").read()
-                if str(body_file) == "-"
-                else body_file.read_text(encoding="utf-8-sig")
-            )
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError.single(str(body_file), "--body-file", f"cannot read: {exc}") from None
-    else:
-        text = body or ""
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise InputError.single("updates add", "--url", f"{url!r} is not an http(s) link")
-    day = _parse_date(on) if on else datetime.now().date()
+    text = _text(body, body_file, "updates add") or ""
+    _check_url(url, "updates add")
+    day = _parse_date(on, "updates add") if on else datetime.now().date()
 
     async def job(store: Store, _: Settings) -> None:
         async with store.transaction() as session:
@@ -82,5 +99,106 @@ def add(
             say(f"added update {update.id} to {found.slug}: {update.event_date} {update.title}")
         else:
             say(f"{found.slug} already has this update (id {update.id}); nothing changed")
+
+    run_with_store(ctx, job)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    case: Annotated[
+        str | None, typer.Argument(help="Only this case (slug or any spelling).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """The latest updates entered, newest first, with how many alerts went out about each."""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.read() as session:
+            found = await get_case(session, case) if case else None
+            states = await list_updates(session, case=found, limit=limit)
+        if as_json:
+            print_json([update_state_json(s) for s in states])
+            return
+        rows = []
+        for s in states:
+            u = s.update
+            alerts = ", ".join(f"{n} {status}" for status, n in sorted(s.alerts.items())) or "—"
+            if u.withdrawn_at is not None:
+                note = f"withdrawn {u.withdrawn_at:%Y-%m-%d %H:%M}"
+            elif not u.announce:
+                note = "history (not announced)"
+            else:
+                note = "edited" if u.edited_at else ""
+            rows.append([u.id, s.case.slug, u.event_date, u.title, alerts, note])
+        table(
+            f"{len(rows)} update{'s' if len(rows) != 1 else ''}",
+            ["id", "case", "date", "title", "alerts", "note"],
+            rows,
+        )
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    update_id: UpdateId,
+    title: Annotated[str | None, typer.Option(help="The corrected title.")] = None,
+    body: Annotated[str | None, typer.Option(help="The corrected text.")] = None,
+    body_file: Annotated[
+        Path | None, typer.Option(help="Read the corrected text from this file ('-' for stdin).")
+    ] = None,
+    on: Annotated[str | None, typer.Option("--date", help="When it happened (YYYY-MM-DD).")] = None,
+    source: Annotated[str | None, typer.Option(help="Who reported it.")] = None,
+    url: Annotated[str | None, typer.Option(help="Link to the source.")] = None,
+    urgent: Annotated[
+        bool | None, typer.Option("--urgent/--not-urgent", help="Send at once to digest readers?")
+    ] = None,
+) -> None:
+    """Correct an update: alerts not yet sent and digests not yet built carry the correction;
+    what was sent is not sent again. (An update from a case file is corrected in the file.)"""
+    command = "updates edit"
+    text = _text(body, body_file, command)
+    _check_url(url, command)
+    day = _parse_date(on, command) if on else None
+    severity = None if urgent is None else Severity.URGENT if urgent else Severity.NORMAL
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            state = await get_update(session, update_id)
+            changed = await edit_update(
+                session, state, title=title, body=text, day=day, source_name=source,
+                source_url=url, severity=severity, where=command,
+            )  # fmt: skip
+        if not changed:
+            say(f"update {update_id}: nothing to change")
+            return
+        sent = state.alerts.get("sent", 0)
+        say(
+            f"update {update_id} corrected ({', '.join(changed)}): {state.waiting} alert(s) "
+            f"not yet sent carry it; {sent} already sent are not sent again"
+        )
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def withdraw(ctx: typer.Context, update_id: UpdateId) -> None:
+    """Withdraw an update (sent by mistake, or it puts someone at risk): alerts not yet sent are
+    stopped now, digests leave it out from now on, the bot no longer shows it."""
+
+    async def job(store: Store, _: Settings) -> None:
+        async with store.transaction() as session:
+            state = await get_update(session, update_id)
+            already = state.update.withdrawn_at is not None
+            stopped = await withdraw_update(session, state)
+        sent = state.alerts.get("sent", 0)
+        head = "was already withdrawn" if already else "withdrawn"
+        say(
+            f"update {update_id} {head}: {stopped} alert(s) not yet sent stopped; "
+            f"{sent} had been sent. Digests already queued are sent as they were built."
+        )
 
     run_with_store(ctx, job)

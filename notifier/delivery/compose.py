@@ -192,7 +192,7 @@ class Composer:
         self.settings = settings
         self.renderer = renderer
         self.links = links
-        self._alert_bodies: dict[tuple[int, Channel, str], RenderedBody] = {}
+        self._alert_bodies: dict[tuple[object, ...], RenderedBody] = {}
         self._bodies: dict[int, RenderedBody] = {}
         self._shared: dict[str, SharedBody] = {}
         self._chunks: dict[str, tuple[str, ...]] = {}
@@ -240,7 +240,8 @@ class Composer:
     def _alert_body(
         self, update: Update, case: Case, channel: Channel, locale: str
     ) -> RenderedBody:
-        key = (update.id, channel, locale)
+        # A corrected update or case renders afresh (the times change with every edit).
+        key = (update.id, update.edited_at, case.updated_at, channel, locale)
         body = self._alert_bodies.get(key)
         if body is None:
             if len(self._alert_bodies) > CACHE_SIZE:
@@ -305,6 +306,9 @@ class Composer:
                 found = batch.updates.get(row.update_id or -1)
                 if found is None or not found[1].published:
                     suppressed[row.id] = "update removed or case unpublished"
+                    continue
+                if found[0].withdrawn_at is not None:
+                    suppressed[row.id] = "update withdrawn"
                     continue
                 update, case = found
                 body = self._alert_body(update, case, row.channel, subscriber.locale)

@@ -66,6 +66,7 @@ async def load_candidates(
         .where(
             and_(
                 Update.id <= upper,
+                Update.withdrawn_at.is_(None),
                 Case.published.is_(True),
                 true() if include_history else Update.announce.is_(True),
             ),

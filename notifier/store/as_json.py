@@ -12,6 +12,7 @@ from notifier.ingest.subscriber_csv import follows_cell
 from notifier.ingest.subscriber_rows import digest_schedule_cell
 from notifier.store.models import Case, ListFollow, MailingList, Scope, Subscriber, utcnow
 from notifier.store.subscribers import follow_specs
+from notifier.store.updates import UpdateState
 
 
 def case_json(case: Case, *, with_updates: bool = False) -> dict[str, Any]:
@@ -45,6 +46,7 @@ def case_json(case: Case, *, with_updates: bool = False) -> dict[str, Any]:
                     if u.source_name
                     else None,
                     "severity": u.severity.value,
+                    "withdrawn_at": u.withdrawn_at.isoformat() if u.withdrawn_at else None,
                 }
                 for u in case.updates
             ],
@@ -105,4 +107,21 @@ async def subscriber_details(session: AsyncSession, subscriber: Subscriber) -> d
         "follows": [f.token() for f in follow_specs(subscriber)],
         "lists": lists,
         "paused_until": paused.isoformat() if paused and paused > utcnow() else None,
+    }
+
+
+def update_state_json(state: UpdateState) -> dict[str, Any]:
+    """An update as `updates list --json` and `GET /api/updates` show it."""
+    u = state.update
+    return {
+        "id": u.id,
+        "case": state.case.slug,
+        "date": u.event_date.isoformat(),
+        "title": u.title,
+        "severity": u.severity.value,
+        "entered_at": u.entered_at.isoformat(),
+        "edited_at": u.edited_at.isoformat() if u.edited_at else None,
+        "withdrawn_at": u.withdrawn_at.isoformat() if u.withdrawn_at else None,
+        "announced": u.announce,
+        "alerts": state.alerts,
     }

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from notifier.countries import fold
 from notifier.errors import InputError, NotFoundError
 from notifier.ingest.case_files import CaseSpec, UpdateSpec, update_key
-from notifier.store.models import Case, Severity, Update
+from notifier.store.models import Case, Severity, Update, utcnow
 
 
 @dataclass
@@ -124,6 +124,7 @@ async def import_cases(
                 )
                 report.updates_added += 1
             elif _assign(row, _update_fields(update_spec)):
+                row.edited_at = utcnow()  # alerts not yet sent carry the correction
                 report.updates_changed += 1
             else:
                 report.updates_unchanged += 1

@@ -206,6 +206,10 @@ class Update(Base):
     #: False for history loaded with a new case: kept and shown, but never alerted or digested.
     announce: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: When its text was last corrected (`updates edit`, or a case file that changed it).
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When an administrator withdrew it: nothing more goes out about it, and it is not shown.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     case: Mapped[Case] = relationship(back_populates="updates")
 

@@ -28,7 +28,13 @@ from notifier.ingest.subscriber_rows import (
 from notifier.outbox import retry
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
-from notifier.store.as_json import case_json, list_json, subscriber_details, subscriber_row
+from notifier.store.as_json import (
+    case_json,
+    list_json,
+    subscriber_details,
+    subscriber_row,
+    update_state_json,
+)
 from notifier.store.cases import add_update, get_case, import_cases, list_cases
 from notifier.store.lists import list_lists, list_members
 from notifier.store.models import (
@@ -50,6 +56,7 @@ from notifier.store.subscribers import (
     reactivate_bounced,
     remove_subscriber,
 )
+from notifier.store.updates import edit_update, get_update, list_updates, withdraw_update
 from notifier.web.state import WebState
 
 bearer = HTTPBearer(auto_error=False)
@@ -188,6 +195,68 @@ async def new_update(
             severity=Severity.URGENT if update.urgent else Severity.NORMAL,
         )
     return {"id": row.id, "created": created}
+
+
+@router.get("/updates")
+async def updates(
+    state: State,
+    case: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 20,
+) -> list[dict[str, Any]]:
+    """The latest updates, newest first, with their alerts by status."""
+    async with state.store.read() as session:
+        try:
+            found = await get_case(session, case) if case else None
+        except NotFoundError as exc:
+            raise _not_found(exc) from None
+        return [update_state_json(s) for s in await list_updates(session, case=found, limit=limit)]
+
+
+class UpdateEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str | None, Field(min_length=1, max_length=300)] = None
+    date: dt.date | None = None
+    body: Annotated[str | None, Field(max_length=100_000)] = None
+    source: Annotated[str | None, Field(max_length=200)] = None
+    url: HttpUrl | None = None
+    urgent: bool | None = None
+
+
+UpdateId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.patch("/updates/{update_id}")
+async def correct_update(state: State, update_id: UpdateId, body: UpdateEdit) -> dict[str, Any]:
+    """Correct an update: alerts not yet sent and digests not yet built carry the correction."""
+    severity = None if body.urgent is None else (
+        Severity.URGENT if body.urgent else Severity.NORMAL
+    )  # fmt: skip
+    async with state.store.transaction() as session:
+        try:
+            found = await get_update(session, update_id)
+            changed = await edit_update(
+                session, found, title=body.title, body=body.body, day=body.date,
+                source_name=body.source, source_url=str(body.url) if body.url else None,
+                severity=severity, where="api",
+            )  # fmt: skip
+        except NotFoundError as exc:
+            raise _not_found(exc) from None
+        except InputError as exc:
+            raise _invalid(exc) from None
+        return update_state_json(found) | {"changed": changed}
+
+
+@router.post("/updates/{update_id}/withdraw")
+async def withdraw(state: State, update_id: UpdateId) -> dict[str, Any]:
+    """Withdraw an update: alerts not yet sent stop now, digests and case pages leave it out."""
+    async with state.store.transaction() as session:
+        try:
+            found = await get_update(session, update_id)
+        except NotFoundError as exc:
+            raise _not_found(exc) from None
+        stopped = await withdraw_update(session, found)
+        return update_state_json(found) | {"stopped": stopped}
 
 
 @router.get("/subscribers")

@@ -1,0 +1,138 @@
+"""Updates after they were entered: what went out about each, correcting one, withdrawing one.
+
+A correction reaches every alert not yet sent and every digest not yet built; what was sent is
+not sent again. Withdrawing stops the alerts not yet sent at once (a message already on the
+wire may still arrive), leaves the update out of digests built from then on and out of case
+pages, and keeps the row, so importing the case file again neither brings it back nor alerts
+anyone twice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.errors import InputError, NotFoundError
+from notifier.store.models import (
+    Case,
+    MessageKind,
+    OutboxMessage,
+    OutboxStatus,
+    Severity,
+    Update,
+    utcnow,
+)
+
+#: Alerts that have not gone yet and can still be stopped or corrected.
+WAITING = (OutboxStatus.PENDING, OutboxStatus.RETRY)
+
+
+@dataclass
+class UpdateState:
+    """One update, its case, and its alerts by outbox status ("sent": 1200, …)."""
+
+    update: Update
+    case: Case
+    alerts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def waiting(self) -> int:
+        return sum(self.alerts.get(s.value, 0) for s in (*WAITING, OutboxStatus.SENDING))
+
+
+async def _alert_counts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    rows = await session.execute(
+        select(OutboxMessage.update_id, OutboxMessage.status, func.count())
+        .where(OutboxMessage.update_id.in_(ids), OutboxMessage.kind == MessageKind.ALERT)
+        .group_by(OutboxMessage.update_id, OutboxMessage.status)
+    )
+    for update_id, status, n in rows:
+        if update_id is not None:
+            counts[update_id][status.value] = n
+    return counts
+
+
+async def list_updates(
+    session: AsyncSession, *, case: Case | None = None, limit: int = 50
+) -> list[UpdateState]:
+    """The latest entered updates (of one case, or all), newest first, with their alerts."""
+    query = select(Update, Case).join(Case, Case.id == Update.case_id)
+    if case is not None:
+        query = query.where(Update.case_id == case.id)
+    rows = (await session.execute(query.order_by(Update.id.desc()).limit(limit))).all()
+    counts = await _alert_counts(session, [u.id for u, _ in rows])
+    return [UpdateState(u, c, counts[u.id]) for u, c in rows]
+
+
+async def get_update(session: AsyncSession, update_id: int) -> UpdateState:
+    found = (
+        await session.execute(
+            select(Update, Case).join(Case, Case.id == Update.case_id).where(Update.id == update_id)
+        )
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no update {update_id} (see `notifier updates list`)")
+    update_, case = found
+    return UpdateState(update_, case, (await _alert_counts(session, [update_id]))[update_id])
+
+
+async def edit_update(
+    session: AsyncSession,
+    state: UpdateState,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    day: date | None = None,
+    source_name: str | None = None,
+    source_url: str | None = None,
+    severity: Severity | None = None,
+    where: str = "updates edit",
+) -> list[str]:
+    """Correct the fields given; the names of those that changed."""
+    if state.update.withdrawn_at is not None:
+        raise InputError.single(where, "update", f"update {state.update.id} was withdrawn")
+    if title is not None and not title.strip():
+        raise InputError.single(where, "title", "must not be empty")
+    wanted = {
+        "title": title.strip() if title is not None else None,
+        "body": body.strip() if body is not None else None,
+        "event_date": day,
+        "source_name": (source_name.strip() or None) if source_name is not None else None,
+        "source_url": source_url,
+        "severity": severity,
+    }
+    changed = []
+    for name, value in wanted.items():
+        if value is not None and getattr(state.update, name) != value:
+            setattr(state.update, name, value)
+            changed.append(name)
+    if changed:
+        state.update.edited_at = utcnow()
+        await session.flush()
+    return changed
+
+
+async def withdraw_update(
+    session: AsyncSession, state: UpdateState, *, now: datetime | None = None
+) -> int:
+    """Withdraw the update; how many alerts not yet sent were stopped. Withdrawing twice
+    changes nothing more."""
+    moment = now or utcnow()
+    if state.update.withdrawn_at is None:
+        state.update.withdrawn_at = moment
+    stopped = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.update_id == state.update.id,
+            OutboxMessage.kind == MessageKind.ALERT,
+            OutboxMessage.status.in_(WAITING),
+        )
+        .values(status=OutboxStatus.SUPPRESSED, last_error="update withdrawn", lease_until=None)
+    )
+    await session.flush()
+    state.alerts = (await _alert_counts(session, [state.update.id]))[state.update.id]
+    count: int = stopped.rowcount  # type: ignore[attr-defined]
+    return count

@@ -1,0 +1,149 @@
+"""Updates after they were entered: correcting one reaches every alert not yet sent (also in a
+process that already rendered it) and every digest not yet built; withdrawing one stops what
+has not gone and leaves it out of digests and case pages, for good."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sqlalchemy import select
+
+from notifier.bot.case_pages import case_page
+from notifier.config import Settings
+from notifier.service import pipeline
+from notifier.store.cases import get_case
+from notifier.store.models import OutboxMessage, OutboxStatus
+from notifier.store.updates import edit_update, get_update, withdraw_update
+from notifier.watch import watch_once
+from tests.conftest import Cli
+from tests.test_pipeline import KZ, ROOT, maildir, new_update, seed, subscribe, text_of
+
+PASTOR = "kashkumbaev"
+CHAIN = "kazakhstan-prayer-chain"
+
+
+def added_id(output: str) -> int:
+    found = re.search(r"added update (\d+)", output)
+    assert found, output
+    return int(found[1])
+
+
+def subjects(settings: Settings) -> list[str]:
+    return sorted(str(m["Subject"]) for m in maildir(settings))
+
+
+def test_correct_and_withdraw_from_the_cli(cli: Cli) -> None:
+    cli.ok("cases", "import", "--sample")
+    cli.ok("lists", "apply", str(ROOT / "subscribers"))
+    cli.ok("subscribers", "add", "anna@example.org", "--follow-country", "KZ")
+    add = ("updates", "add", PASTOR, "--source", "Forum 18", "--title")
+    first = added_id(cli.ok(*add, "Apeal hearing set").stdout)
+    cli.ok("run", "--once", "--quiet")  # watched and sent, typo and all
+    second = added_id(cli.ok(*add, "Pastor released").stdout)
+    listed = json.loads(cli.ok("updates", "list", "--json").stdout)
+    assert [(u["id"], u["alerts"]) for u in listed[:2]] == [(second, {}), (first, {"sent": 1})]
+
+    # The typo, corrected: what is still to come carries it; what went is not sent again.
+    out = cli.ok("updates", "edit", str(first), "--title", "Appeal hearing set").stdout
+    assert f"update {first} corrected (title): 0 alert(s) not yet sent carry it; 1 already" in out
+    same = cli.ok("updates", "edit", str(first), "--title", "Appeal hearing set").stdout
+    assert f"update {first}: nothing to change" in same
+
+    # The wrong news, withdrawn before the next pass: nobody hears of it.
+    out = cli.ok("updates", "withdraw", str(second)).stdout
+    assert f"update {second} withdrawn: 0 alert(s) not yet sent stopped; 0 had been sent" in out
+    cli.ok("run", "--once", "--quiet")
+    assert not any("released" in s for s in subjects(cli.settings))
+    assert "was already withdrawn" in cli.ok("updates", "withdraw", str(second)).stdout
+    assert "withdrawn" in cli.ok("updates", "list", PASTOR).stdout
+
+    # The week's digest: the corrected title, and not the withdrawn update.
+    cli.ok("digest", "send", "--list", CHAIN)
+    digests = [m for m in maildir(cli.settings) if "prayer chain" in str(m["Subject"])]
+    assert digests
+    body = text_of(digests[0])
+    assert "Appeal hearing set" in body
+    assert "Apeal" not in body
+    assert "Pastor released" not in body
+
+    # Bad input is named, and changes nothing.
+    refused = cli("updates", "edit", str(second), "--title", "Back again")
+    assert refused.exit_code == 1
+    assert f"updates edit [update]: update {second} was withdrawn" in refused.stderr
+    assert "updates edit [title]: must not be empty" in (
+        cli("updates", "edit", str(first), "--title", " ").stderr
+    )
+    assert "updates edit [--date]: 'soon' is not a date (YYYY-MM-DD)" in (
+        cli("updates", "edit", str(first), "--date", "soon").stderr
+    )
+    assert "updates edit [--url]: 'ftp://x' is not an http(s) link" in (
+        cli("updates", "edit", str(first), "--url", "ftp://x").stderr
+    )
+    assert "no update 999999" in cli("updates", "withdraw", "999999").stderr
+
+
+def test_a_case_file_imported_again_does_not_bring_a_withdrawn_update_back(cli: Cli) -> None:
+    cli.ok("cases", "import", "--sample")
+    [history] = json.loads(cli.ok("updates", "list", PASTOR, "--json", "--limit", "1").stdout)
+    cli.ok("updates", "withdraw", str(history["id"]))
+    cli.ok("cases", "import", "--sample")
+    [again] = json.loads(cli.ok("updates", "list", PASTOR, "--json", "--limit", "1").stdout)
+    assert again["id"] == history["id"]
+    assert again["withdrawn_at"] is not None
+
+
+async def test_withdrawing_stops_queued_alerts_and_leaves_the_case_page(
+    settings: Settings,
+) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        for name in ("anna", "ben", "carla"):
+            await subscribe(p, f"{name}@example.org", KZ)
+        await new_update(p, title="Appeal hearing set")
+        wrong = await new_update(p, title="Pastor released")
+        await watch_once(p.store)  # six alerts queued, none sent
+        async with p.store.transaction() as session:
+            state = await get_update(session, wrong)
+            assert state.waiting == 3
+            assert await withdraw_update(session, state) == 3
+        report = await p.deliverer.drain()
+        assert report.sent == 3
+        async with p.store.read() as session:
+            stopped = list(
+                await session.scalars(
+                    select(OutboxMessage.last_error).where(
+                        OutboxMessage.update_id == wrong,
+                        OutboxMessage.status == OutboxStatus.SUPPRESSED,
+                    )
+                )
+            )
+            page = await case_page(session, await get_case(session, PASTOR))
+        assert stopped == ["update withdrawn"] * 3
+        assert "Appeal hearing set" in page
+        assert "Pastor released" not in page
+    assert not any("released" in s for s in subjects(settings))
+
+
+async def test_a_correction_reaches_alerts_a_running_deliverer_already_rendered(
+    settings: Settings,
+) -> None:
+    """Anna's alert goes with the typo; then the correction; Ben's alert, composed by the same
+    deliverer (which keeps rendered alerts), carries it."""
+    one_at_a_time = settings.model_copy(update={"deliver_batch": 1})
+    async with pipeline(one_at_a_time) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "anna@example.org", KZ)
+        await subscribe(p, "ben@example.org", KZ)
+        update_id = await new_update(p, title="Apeal hearing set")
+        await watch_once(p.store)
+        assert (await p.deliverer.deliver_batch()).sent == 1
+        async with p.store.transaction() as session:
+            state = await get_update(session, update_id)
+            assert state.waiting == 1
+            assert await edit_update(session, state, title="Appeal hearing set") == ["title"]
+        assert (await p.deliverer.deliver_batch()).sent == 1
+    titles = subjects(settings)
+    assert len(titles) == 2
+    assert sum("Apeal hearing set" in t for t in titles) == 1  # the one that had gone
+    assert sum("Appeal hearing set" in t for t in titles) == 1
