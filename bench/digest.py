@@ -216,6 +216,7 @@ class TimedRenderer(Renderer):
         period_label: str,
         channel: Channel,
         locale: str,
+        template: str | None = None,
     ) -> RenderedBody:
         started = time.perf_counter()
         try:
@@ -226,6 +227,7 @@ class TimedRenderer(Renderer):
                 period_label=period_label,
                 channel=channel,
                 locale=locale,
+                template=template,
             )
         finally:
             self.seconds += time.perf_counter() - started

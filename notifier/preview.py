@@ -86,6 +86,7 @@ async def preview_list(
         period_label=period_label(start.astimezone(tz).date(), due.astimezone(tz).date()),
         channel=channel,
         locale="en",
+        template=found.template,
     )
     return renderer.personalise(body, SAMPLE_READER), ""
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from notifier.config import Settings
 from tests.conftest import Cli
+from tests.test_pipeline import maildir, text_of
 
 EXAMPLE_LISTS = Path(__file__).parent.parent / "subscribers"
 CHAIN = "kazakhstan-prayer-chain"
@@ -209,3 +210,87 @@ def test_broken_yaml_and_missing_files_name_the_place(tmp_path: Path) -> None:
     assert "lists/broken.yaml:3: not valid YAML" in result.stderr
     assert "lists/plain.yaml:1: a list file must be a mapping of fields" in result.stderr
     assert not (tmp_path / "n.db").exists()
+
+
+SHEET_LIST = """\
+slug: kazakhstan-prayer-sheet
+name: Kazakhstan prayer sheet
+follows: [country=KZ]
+cadence: weekly
+schedule: mon 07:00
+template: {template}
+members: [anna@example.org]
+"""
+
+SHEET_SUBJECT = "Prayer sheet: {{ title }}, {{ update_count }} new\n"
+SHEET_TEXT = """\
+PRAY THIS WEEK ({{ period_label }})
+{% for country in sections %}{% for section in country.cases %}{% for update in section.updates %}
+* {{ section.case.title }}: {{ update.title }}
+{% endfor %}{% endfor %}{% endfor %}
+{{ personal }}
+"""
+
+
+def test_a_list_words_its_digest_its_own_way(cli: Cli, tmp_path: Path) -> None:
+    """`template: prayer-sheet` reads lists/prayer-sheet/… from templates_dir: here the subject
+    and the text part; the HTML part falls back to the usual one."""
+    own = tmp_path / "templates" / "lists" / "prayer-sheet" / "email"
+    own.mkdir(parents=True)
+    (own / "digest_subject.txt").write_text(SHEET_SUBJECT)
+    (own / "digest.txt").write_text(SHEET_TEXT)
+    themed = Cli(cli.settings.model_copy(update={"templates_dir": tmp_path / "templates"}), cli.cwd)
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "sheet.yaml").write_text(SHEET_LIST.format(template="prayer-sheet"))
+    themed.ok("cases", "import", "--sample")
+    themed.ok("lists", "apply", "lists")
+    assert show_list(themed, "kazakhstan-prayer-sheet")["template"] == "prayer-sheet"
+    themed.ok(
+        "updates", "add", "Kashkumbaev", "--title", "Appeal hearing set", "--source", "Forum 18"
+    )
+    themed.ok("digest", "send", "--list", "kazakhstan-prayer-sheet")
+    [digest] = [m for m in maildir(themed.settings) if "sheet" in str(m["Subject"])]
+    assert str(digest["Subject"]) == "Prayer sheet: Kazakhstan prayer sheet, 1 new"
+    text = text_of(digest)
+    assert text.startswith("PRAY THIS WEEK (")
+    assert "* Pastor Bakhytzhan Kashkumbayev: Appeal hearing set" in text
+    assert "/unsubscribe/" in text  # the reader's footer, where {{ personal }} put it
+    html = digest.get_body(("html",))
+    assert html is not None
+    assert "Appeal hearing set" in html.get_content()  # the usual HTML template
+
+
+def test_a_list_template_that_is_missing_broken_or_drops_the_footer_is_named(
+    cli: Cli, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates" / "lists"
+    (templates / "broken" / "email").mkdir(parents=True)
+    (templates / "broken" / "email" / "digest_subject.txt").write_text("{{ title | nosuch }}\n")
+    (templates / "no-footer" / "email").mkdir(parents=True)
+    (templates / "no-footer" / "email" / "digest.html").write_text("<p>{{ title }}</p>\n")
+    themed = Cli(cli.settings.model_copy(update={"templates_dir": tmp_path / "templates"}), cli.cwd)
+    themed.ok("cases", "import", "--sample")
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    (folder / "bad.yaml").write_text(SHEET_LIST.format(template="Prayer Sheet"))
+    bad_name = themed("lists", "apply", "lists")
+    assert "lists/bad.yaml:6 [template]: a folder name under lists/" in bad_name.stderr
+    (folder / "bad.yaml").unlink()
+    for name in ("missing", "broken", "no-footer"):
+        text = SHEET_LIST.format(template=name).replace("kazakhstan-prayer-sheet", name)
+        (folder / f"{name}.yaml").write_text(text)
+    result = themed("lists", "apply", "lists")
+    assert result.exit_code == 1
+    err = " ".join(result.stderr.split())
+    assert (
+        "lists/missing.yaml:6 [template]: no templates in lists/missing/ under templates_dir" in err
+    )
+    assert "lists/broken.yaml:6 [template]: " in err
+    assert "lists/broken/email/digest_subject.txt:1: No filter named 'nosuch'" in err
+    assert "lists/no-footer.yaml:6 [template]: " in err
+    assert "lists/no-footer/email/digest.html: has no {{ personal }}" in err
+    assert all_lists(themed) == []
+    # `run` checks every template before sending anything, the lists' own too.
+    refused = themed("run", "--once")
+    assert refused.exit_code == 1
+    assert "lists/broken/email/digest_subject.txt:1" in refused.stderr

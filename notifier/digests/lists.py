@@ -67,6 +67,7 @@ async def build_list_digest(
                 period_label=label_for(start, due, mailing_list.time_zone),
                 channel=channel,
                 locale="en",
+                template=mailing_list.template,
             )
             report.bodies += 1
             body_id = await store_body(session, body)

@@ -29,6 +29,7 @@ from notifier.ingest.subscriber_rows import (
     parse_follow_token,
 )
 from notifier.ingest.yaml_lines import DataLoader, yaml_line
+from notifier.render.templates import LIST_TEMPLATE_NAME
 from notifier.schedule import parse_schedule
 from notifier.store.models import Cadence, Channel
 
@@ -74,10 +75,13 @@ class ListSpec(BaseModel):
     channels: list[Channel] = [Channel.EMAIL]
     #: Telegram messages cannot be forwarded or saved (for lists serving people at risk).
     protect_content: bool = False
+    #: The list's own digest templates: `lists/<template>/…` under templates_dir.
+    template: str | None = None
     members: list[MemberSpec] = []
 
     #: "FILE:LINE" of each follow, once `locate` knows the file; for problems found in the store.
     _follow_where: dict[int, str] = PrivateAttr(default_factory=dict)
+    _template_where: str = PrivateAttr(default="")
 
     @model_validator(mode="before")
     @classmethod
@@ -104,6 +108,13 @@ class ListSpec(BaseModel):
     def _zone(cls, value: str) -> str:
         return check_time_zone(value)
 
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is not None and not LIST_TEMPLATE_NAME.fullmatch(value):
+            raise ValueError("a folder name under lists/: lower-case letters, digits, - and _")
+        return value
+
     @field_validator("schedule")
     @classmethod
     def _schedule_fits_cadence(cls, value: str, info: ValidationInfo) -> str:
@@ -128,6 +139,12 @@ class ListSpec(BaseModel):
         self._follow_where = {
             i: f"{file}:{yaml_line(node, ('follows', i)) or 1}" for i in range(len(self.follows))
         }
+        self._template_where = f"{file}:{yaml_line(node, ('template',)) or 1}"
+
+    @property
+    def template_where(self) -> str:
+        """ "FILE:LINE" of the `template` setting, once `locate` knows the file."""
+        return self._template_where
 
     def follow_specs(self) -> list[FollowSpec]:
         return [

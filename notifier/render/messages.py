@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from notifier.channels.base import SharedBody
 from notifier.config import Settings
-from notifier.render.templates import make_environment, render
+from notifier.render.templates import for_list, make_environment, render
 from notifier.render.views import CaseView, CountrySection, UpdateView, count_updates
 from notifier.store.models import Channel
 
@@ -98,7 +98,9 @@ class Renderer:
         period_label: str,
         channel: Channel,
         locale: str,
+        template: str | None = None,
     ) -> RenderedBody:
+        """A digest's shared body; `template` names a list's own templates (LIST_TEMPLATES)."""
         context = self._base(locale) | {
             "title": title,
             "intro": tuple(intro),
@@ -107,14 +109,20 @@ class Renderer:
             "update_count": count_updates(sections),
         }
         if channel is Channel.TELEGRAM:
-            text = tidy(render(self.env, "telegram/digest.html", context))
+            text = tidy(render(self.env, for_list("telegram/digest.html", template), context))
             return RenderedBody(channel, "", text, "")
-        return self._email("digest", context)
+        return self._email("digest", context, template)
 
-    def _email(self, kind: str, context: dict[str, Any]) -> RenderedBody:
-        subject = " ".join(render(self.env, f"email/{kind}_subject.txt", context).split())
-        text = render(self.env, f"email/{kind}.txt", context | {"personal": PERSONAL_MARK})
-        html = render(self.env, f"email/{kind}.html", context | {"personal": Markup(PERSONAL_MARK)})
+    def _email(
+        self, kind: str, context: dict[str, Any], template: str | None = None
+    ) -> RenderedBody:
+        def names(file: str) -> list[str]:
+            return for_list(f"email/{file}", template)
+
+        subject = " ".join(render(self.env, names(f"{kind}_subject.txt"), context).split())
+        text = render(self.env, names(f"{kind}.txt"), context | {"personal": PERSONAL_MARK})
+        personal = {"personal": Markup(PERSONAL_MARK)}
+        html = render(self.env, names(f"{kind}.html"), context | personal)
         return RenderedBody(Channel.EMAIL, subject, tidy(text), self.inliner.inline(html))
 
     def confirm(self, *, name: str, what: str, confirm_url: str, valid_days: int) -> FinalMessage:

@@ -4,6 +4,7 @@ time, not a blank in 10,000 inboxes), HTML autoescaped (case text is data, never
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from jinja2 import (
     PackageLoader,
     StrictUndefined,
     TemplateError,
+    TemplateNotFound,
     TemplateSyntaxError,
     select_autoescape,
 )
@@ -42,6 +44,22 @@ TEMPLATES = (
     "telegram/alert.html",
     "telegram/digest.html",
 )
+
+
+#: What a mailing list may word its own way: `template: NAME` in its list file reads
+#: `lists/NAME/<one of these>` from `templates_dir`, each falling back to the usual one.
+LIST_TEMPLATES = (
+    "email/digest_subject.txt",
+    "email/digest.txt",
+    "email/digest.html",
+    "telegram/digest.html",
+)
+LIST_TEMPLATE_NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+
+
+def for_list(name: str, template: str | None) -> list[str]:
+    """Where to look for template `name` when rendering for a list with `template`."""
+    return [f"lists/{template}/{name}", name] if template else [name]
 
 
 class TemplateProblem(NotifierError):
@@ -96,12 +114,64 @@ def describe(exc: TemplateError | Exception, env: SandboxedEnvironment, name: st
     return f"{where}: {exc}"
 
 
-def render(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
-    """Render one template; any template error becomes a TemplateProblem naming file and line."""
+def render(env: SandboxedEnvironment, name: str | list[str], context: dict[str, Any]) -> str:
+    """Render one template (the first of `name` that exists, given a list); any template error
+    becomes a TemplateProblem naming file and line."""
     try:
-        return env.get_template(name).render(context)
+        template = env.get_template(name) if isinstance(name, str) else env.select_template(name)
+        return template.render(context)
     except (TemplateError, TypeError, AttributeError, ValueError) as exc:
-        raise TemplateProblem(describe(exc, env, name)) from exc
+        first = name if isinstance(name, str) else name[0]
+        raise TemplateProblem(describe(exc, env, first)) from exc
+
+
+#: Email bodies must place `{{ personal }}`: the footer with the unsubscribe link goes there.
+WITH_FOOTER = ("email/alert.txt", "email/alert.html", "email/digest.txt", "email/digest.html")
+
+
+def _check(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str | None:
+    """What is wrong with one template, compiled and rendered with sample data; None if fine."""
+    try:
+        template = env.get_template(name)
+    except TemplateError as exc:
+        return describe(exc, env, name)
+    try:
+        rendered = template.render(context)
+    except Exception as exc:  # any error in an admin's template is reported, not raised
+        return describe(exc, env, name)
+    personal = context.get("personal")
+    if name.endswith(WITH_FOOTER) and personal is not None and str(personal) not in rendered:
+        where = template.filename or name
+        return (
+            f"{where}: has no {{{{ personal }}}}, where each reader's footer goes (their "
+            "name, the unsubscribe and preference links); every email needs it"
+        )
+    return None
+
+
+def _exists(env: SandboxedEnvironment, name: str) -> bool:
+    assert env.loader is not None
+    try:
+        env.loader.get_source(env, name)
+    except TemplateNotFound:
+        return False
+    return True
+
+
+def check_list_template(env: SandboxedEnvironment, template: str) -> list[str]:
+    """What is wrong with a list's own templates: none there, or one that fails with sample
+    data (file and line)."""
+    from notifier.render.samples import sample_contexts
+
+    found = [n for n in LIST_TEMPLATES if _exists(env, f"lists/{template}/{n}")]
+    if not found:
+        return [
+            f"no templates in lists/{template}/ under templates_dir; "
+            f"put any of {', '.join(LIST_TEMPLATES)} there"
+        ]
+    contexts = sample_contexts()
+    problems = (_check(env, f"lists/{template}/{n}", contexts[n]) for n in found)
+    return [p for p in problems if p is not None]
 
 
 def check_templates(env: SandboxedEnvironment) -> None:
@@ -109,18 +179,14 @@ def check_templates(env: SandboxedEnvironment) -> None:
     anything is sent. Raises TemplateProblem listing every broken template."""
     from notifier.render.samples import sample_contexts
 
-    problems = []
     contexts = sample_contexts()
-    for name in TEMPLATES:
-        try:
-            env.get_template(name)
-        except TemplateError as exc:
-            problems.append(describe(exc, env, name))
-            continue
-        try:
-            env.get_template(name).render(contexts[name])
-        except Exception as exc:  # any error in an admin's template is reported, not raised
-            problems.append(describe(exc, env, name))
+    checks = [(name, contexts[name]) for name in TEMPLATES]
+    # Every list's own templates too, whichever lists use them.
+    for name in env.list_templates(filter_func=lambda n: n.startswith("lists/")):
+        own = name.split("/", 2)[-1]
+        if own in LIST_TEMPLATES:
+            checks.append((name, contexts[own]))
+    problems = [p for name, context in checks if (p := _check(env, name, context)) is not None]
     if problems:
         raise TemplateProblem("template errors:\n  " + "\n  ".join(problems))
 

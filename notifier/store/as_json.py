@@ -72,6 +72,7 @@ def list_json(mailing_list: MailingList, members: int) -> dict[str, Any]:
         "schedule": mailing_list.schedule,
         "time_zone": mailing_list.time_zone,
         "channels": mailing_list.channels,
+        "template": mailing_list.template,
         "members": members,
     }
 

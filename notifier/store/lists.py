@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from notifier.config import Settings
 from notifier.errors import InputError, Problem
 from notifier.ingest.list_files import ListSpec
+from notifier.render.templates import check_list_template, make_environment
 from notifier.store.models import (
     ListFollow,
     ListMember,
@@ -68,6 +69,7 @@ async def _apply_one(
         "time_zone": spec.time_zone,
         "channels": [c.value for c in spec.channels],
         "protect_content": spec.protect_content,
+        "template": spec.template,
     }
     for name, value in values.items():
         if getattr(mailing_list, name, None) != value:
@@ -137,6 +139,14 @@ async def apply_lists(
     """Make the store's lists match the files. Idempotent: applying twice changes nothing."""
     changes = []
     problems: list[Problem] = []
+    env = None
+    for path, spec in specs:
+        if spec.template is not None:  # checked with sample data now, not at the digest
+            env = env or make_environment(settings.templates_dir)
+            where = spec.template_where or str(path)
+            problems += [
+                Problem(where, "template", p) for p in check_list_template(env, spec.template)
+            ]
     for path, spec in specs:
         try:
             changes.append(await _apply_one(session, path, spec, settings))

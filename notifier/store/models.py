@@ -304,6 +304,8 @@ class MailingList(Base):
     protect_content: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    #: The list's own digest templates (`lists/<template>/…` under templates_dir), if any.
+    template: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

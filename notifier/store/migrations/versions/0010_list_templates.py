@@ -1,0 +1,26 @@
+"""mailing lists: their own digest templates
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-28 04:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("mailing_lists", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("template", sa.String(length=60), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("mailing_lists", schema=None) as batch_op:
+        batch_op.drop_column("template")
