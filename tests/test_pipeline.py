@@ -221,6 +221,46 @@ async def test_urgent_update_reaches_digest_readers_now_and_in_their_digest(
         assert "Arrested again" in body
 
 
+async def test_digest_bodies_are_never_lost_when_the_body_cache_is_full(
+    settings: Settings,
+) -> None:
+    """The deliverer keeps stored digest bodies in a bounded cache. A batch that needs a body
+    already cached, when the cache is over its bound, must still find it (it was skipped from
+    loading, then the cache was emptied: 'digest body missing', the digest never sent)."""
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        follows = {
+            "a": FollowSpec(Scope.CASE, "kashkumbaev", Cadence.WEEKLY),
+            "b": FollowSpec(Scope.CASE, "makhset-djabbarbergenov", Cadence.WEEKLY),
+            "c": FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY),
+            "d": FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY),
+        }
+        for name, follow in follows.items():
+            await subscribe(p, f"{name}@example.org", follow)
+        await new_update(p, title="First news")
+        await new_update(p, title="Second news", case="makhset-djabbarbergenov")
+        due = last_due(
+            Schedule(datetime.strptime("07:00", "%H:%M").time(), 0),
+            "UTC",
+            datetime.now(UTC) + timedelta(days=7),
+        )
+        built = await plan_digests(p.store, p.renderer, now=due + timedelta(minutes=1))
+        assert (built.messages, built.bodies) == (4, 3)
+        async with p.store.read() as session:
+            rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        by_body: dict[int | None, list[int]] = {}
+        for row in rows:
+            by_body.setdefault(row.body_id, []).append(row.id)
+        shared = next(ids for ids in by_body.values() if len(ids) == 2)
+        single = [ids[0] for ids in by_body.values() if len(ids) == 1]
+        composer = p.deliverer.composer
+        composer.cache_size = 2
+        for ids in ([single[0]], [single[1]], [shared[0]], [shared[1]]):
+            outgoing, suppressed = await composer.compose(p.store, ids)
+            assert suppressed == {}
+            assert len(outgoing) == 1
+
+
 async def test_a_digest_goes_once_per_period_and_once_after_downtime(settings: Settings) -> None:
     async with pipeline(settings) as p:
         await seed(p, with_list=False)

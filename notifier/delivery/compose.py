@@ -185,6 +185,7 @@ class _Batch:
     updates: dict[int, tuple[Update, Case]]
     lists: dict[int, MailingList]
     chats: dict[tuple[int, int], ListChat]
+    bodies: dict[int, RenderedBody]
 
 
 class Composer:
@@ -192,6 +193,8 @@ class Composer:
         self.settings = settings
         self.renderer = renderer
         self.links = links
+        #: How many rendered bodies each cache keeps before it starts again.
+        self.cache_size = CACHE_SIZE
         self._alert_bodies: dict[tuple[object, ...], RenderedBody] = {}
         self._bodies: dict[int, RenderedBody] = {}
         self._shared: dict[str, SharedBody] = {}
@@ -214,13 +217,18 @@ class Composer:
                     select(Update, Case).join(Case).where(Update.id.in_(update_ids))
                 )
             }
-            body_ids = {r.body_id for r in rows if r.body_id is not None} - set(self._bodies)
-            if len(self._bodies) > CACHE_SIZE:
-                self._bodies.clear()
-            for stored in await session.scalars(select(Body).where(Body.id.in_(body_ids))):
-                self._bodies[stored.id] = RenderedBody(
+            # The batch keeps its own bodies: the shared cache may be emptied meanwhile (when
+            # full, or by another channel's lane composing at the same time).
+            needed = {r.body_id for r in rows if r.body_id is not None}
+            bodies = {i: self._bodies[i] for i in needed if i in self._bodies}
+            missing = needed - set(bodies)
+            for stored in await session.scalars(select(Body).where(Body.id.in_(missing))):
+                bodies[stored.id] = RenderedBody(
                     stored.channel, stored.subject, stored.text, stored.html
                 )
+            if len(self._bodies) + len(missing) > self.cache_size:
+                self._bodies.clear()
+            self._bodies.update(bodies)
             list_ids = {r.list_id for r in rows if r.list_id is not None}
             lists = {
                 m.id: m
@@ -235,7 +243,7 @@ class Composer:
                     select(ListChat).where(ListChat.chat_id.in_(chat_ids))
                 )
             }
-        return _Batch(rows, subscribers, updates, lists, chats)
+        return _Batch(rows, subscribers, updates, lists, chats, bodies)
 
     def _alert_body(
         self, update: Update, case: Case, channel: Channel, locale: str
@@ -244,7 +252,7 @@ class Composer:
         key = (update.id, update.edited_at, case.updated_at, channel, locale)
         body = self._alert_bodies.get(key)
         if body is None:
-            if len(self._alert_bodies) > CACHE_SIZE:
+            if len(self._alert_bodies) > self.cache_size:
                 self._alert_bodies.clear()
             body = self._alert_bodies[key] = self.renderer.alert(
                 case_view(case), update_view(update), channel, locale
@@ -268,7 +276,7 @@ class Composer:
             chat = group_chat_of(row)
             if chat is not None:  # a Telegram group subscribed to a list's digest
                 member = batch.chats.get((row.list_id or -1, chat))
-                body = self._bodies.get(row.body_id or -1)
+                body = batch.bodies.get(row.body_id or -1)
                 if member is None or member.status is not ChatStatus.ACTIVE:
                     suppressed[row.id] = "group unsubscribed"
                 elif body is None:
@@ -313,7 +321,7 @@ class Composer:
                 update, case = found
                 body = self._alert_body(update, case, row.channel, subscriber.locale)
             else:
-                cached = self._bodies.get(row.body_id or -1)
+                cached = batch.bodies.get(row.body_id or -1)
                 if cached is None:
                     suppressed[row.id] = "digest body missing"
                     continue
@@ -334,7 +342,7 @@ class Composer:
         # A Telegram body has no personal part: split it once, whoever it goes to.
         chunks = self._chunks.get(body.digest)
         if chunks is None:
-            if len(self._chunks) > CACHE_SIZE:
+            if len(self._chunks) > self.cache_size:
                 self._chunks.clear()
             text = self.renderer.personalise(body, None).text
             chunks = self._chunks[body.digest] = tuple(split_telegram_html(text))
@@ -391,7 +399,7 @@ class Composer:
         text_footer, html_footer = self.renderer.footers(personal)
         shared = self._shared.get(body.digest)
         if shared is None:
-            if len(self._shared) > CACHE_SIZE:
+            if len(self._shared) > self.cache_size:
                 self._shared.clear()
             shared = self._shared[body.digest] = shared_body(body)
         domain = self.settings.mail_domain
