@@ -147,3 +147,29 @@ async def test_a_correction_reaches_alerts_a_running_deliverer_already_rendered(
     assert len(titles) == 2
     assert sum("Apeal hearing set" in t for t in titles) == 1  # the one that had gone
     assert sum("Appeal hearing set" in t for t in titles) == 1
+
+
+async def test_a_correction_restarts_a_telegram_alert_that_went_out_in_part(
+    settings: Settings,
+) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "anna@example.org", KZ)
+        update_id = await new_update(p, title="Apeal hearing set")
+        await watch_once(p.store)
+        async with p.store.transaction() as session:
+            row = await session.scalar(
+                select(OutboxMessage).where(OutboxMessage.update_id == update_id)
+            )
+            assert row is not None
+            row.status, row.parts_sent = OutboxStatus.RETRY, 1  # one part went, then a failure
+        async with p.store.transaction() as session:
+            state = await get_update(session, update_id)
+            await edit_update(session, state, title="Appeal hearing set")
+        async with p.store.read() as session:
+            assert (
+                await session.scalar(
+                    select(OutboxMessage.parts_sent).where(OutboxMessage.update_id == update_id)
+                )
+                == 0
+            )

@@ -1,10 +1,10 @@
 """Updates after they were entered: what went out about each, correcting one, withdrawing one.
 
 A correction reaches every alert not yet sent and every digest not yet built; what was sent is
-not sent again. Withdrawing stops the alerts not yet sent at once (a message already on the
-wire may still arrive), leaves the update out of digests built from then on and out of case
-pages, and keeps the row, so importing the case file again neither brings it back nor alerts
-anyone twice."""
+not sent again (a Telegram alert that went out in part is sent again whole). Withdrawing stops
+the alerts not yet sent at once (a message already on the wire may still arrive), leaves the
+update out of digests built from then on and out of case pages, and keeps the row, so
+importing the case file again neither brings it back nor alerts anyone twice."""
 
 from __future__ import annotations
 
@@ -111,6 +111,17 @@ async def edit_update(
             changed.append(name)
     if changed:
         state.update.edited_at = utcnow()
+        # A Telegram alert that went out in part restarts: the corrected text may split
+        # differently, and the reader should have it whole.
+        await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.update_id == state.update.id,
+                OutboxMessage.status.in_(WAITING),
+                OutboxMessage.parts_sent > 0,
+            )
+            .values(parts_sent=0)
+        )
         await session.flush()
     return changed
 
