@@ -99,6 +99,7 @@ class Service:
         self.stop = asyncio.Event()
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._deliver_lock = asyncio.Lock()
+        self._plan_lock = asyncio.Lock()
         self._cron_keys: set[str] = set()
 
     async def _watch(self) -> None:
@@ -123,7 +124,9 @@ class Service:
             )  # fmt: skip
 
     async def _digests(self) -> None:
-        report = await plan_digests(self.p.store, self.p.renderer)
+        # One cron job per schedule: those due the same minute plan one after the other.
+        async with self._plan_lock:
+            report = await plan_digests(self.p.store, self.p.renderer)
         if report.messages:
             log.info(
                 "digests: %d message(s) queued from %d body(ies)", report.messages, report.bodies

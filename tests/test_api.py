@@ -50,6 +50,15 @@ async def test_without_the_token_everything_is_refused(
     assert "/api/updates/{update_id}/withdraw" in spec["paths"]
 
 
+async def test_a_non_ascii_bearer_token_is_refused_not_a_crash(
+    api: tuple[Pipeline, httpx.AsyncClient],
+) -> None:
+    _, client = api
+    odd = {"Authorization": "Bearer \xe9t\xe9".encode("latin-1")}
+    response = await client.get("/api/cases", headers=odd)  # type: ignore[arg-type]
+    assert response.status_code == 401
+
+
 async def test_cases_and_updates(api: tuple[Pipeline, httpx.AsyncClient]) -> None:
     p, client = api
     listed = (await client.get("/api/cases", params={"country": "Kazakhstan"}, headers=AUTH)).json()

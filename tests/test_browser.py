@@ -142,11 +142,11 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         page.screenshot(path=ARTIFACTS / "4-confirmed.png", full_page=True)
         assert subscriber_state(settings)[0] is SubscriberStatus.ACTIVE
 
-        async def news() -> None:
+        async def news(title: str = "Appeal court upholds sentence") -> None:
             async with pipeline(settings) as p, p.store.transaction() as session:
                 case = await get_case(session, "kashkumbaev")
                 await add_update(
-                    session, case, day=date(2024, 5, 1), title="Appeal court upholds sentence",
+                    session, case, day=date(2024, 5, 1), title=title,
                     body="The court upheld it.", source_name="Forum 18", source_url=None,
                     severity=Severity.NORMAL,
                 )  # fmt: skip
@@ -175,13 +175,17 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         assert "Welcome back" in page.inner_text("main")
         assert subscriber_state(settings)[1] == ["weekly", "weekly"]
 
-        weekly_digest(settings)  # its email links to a web copy of itself
+        # News after the switch to weekly comes in the digest (the alert before it does not
+        # come again); its email links to a web copy of itself.
+        run(news("Transferred to a prison in Astana"))
+        weekly_digest(settings)
         digest = last_body(smtp_server, "reader@example.org")
         web_copy = re.search(r"Read this digest in your browser: (\S+)", digest)
         assert web_copy is not None
         page.goto(web_copy.group(1))
         assert "Your weekly digest" in page.inner_text("body")
-        assert "Appeal court upholds sentence" in page.inner_text("body")
+        assert "Transferred to a prison in Astana" in page.inner_text("body")
+        assert "Appeal court upholds sentence" not in page.inner_text("body")
         page.screenshot(path=ARTIFACTS / "7-digest-web-copy.png", full_page=True)
 
         received = next(

@@ -71,6 +71,9 @@ async def web(settings: Settings) -> AsyncIterator[Web]:
     async with pipeline(settings) as p:
         await seed(p, with_list=False)
         await subscribe(p, "anna@example.org", KZ, name="Anna")
+        async with p.store.transaction() as session:
+            # Links here are signed for version 1 (a new subscriber's is random).
+            await session.execute(update(Subscriber).values(token_version=1))
         app = create_app(settings, p.store, scheduler_alive=lambda: True)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:

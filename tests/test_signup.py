@@ -201,3 +201,52 @@ async def test_join_a_list_and_expired_or_forged_confirmations(
     forged = await client.post("/confirm/1.1.forged")
     assert forged.status_code == 404
     assert (await client.get("/lists/no-such-list")).status_code == 404
+
+
+@pytest.mark.parametrize("status", [Status.UNSUBSCRIBED, Status.BOUNCED])
+async def test_typing_someone_elses_address_changes_nothing_they_have(
+    site: tuple[Pipeline, httpx.AsyncClient], smtp_server: SmtpServer, status: Status
+) -> None:
+    """Ben left email (or his address bounced) but gets news in Telegram. A stranger types his
+    address into a list's sign-up form: his status, Telegram and lists stay as they were. Only
+    his own click on the confirmation link brings him back (a bounced address gets none)."""
+    p, client = site
+    async with p.store.transaction() as session:
+        session.add(
+            Subscriber(email="ben@example.org", name="Ben", status=status, telegram_chat_id=77)
+        )
+    slug = "kazakhstan-prayer-chain"
+    token = await form(client, f"/lists/{slug}")
+    sent = await client.post(
+        f"/lists/{slug}", data={"csrf": token, "email": "ben@example.org", "name": "Not Ben"}
+    )
+    assert "Check your inbox" in sent.text  # the same answer as for anyone
+    ben = await subscriber(p, "ben@example.org")
+    assert ben is not None
+    assert (ben.status, ben.name) == (status, "Ben")
+    async with p.store.read() as session:
+        joined = await session.scalar(select(ListMember).where(ListMember.subscriber_id == ben.id))
+    assert joined is None  # not on the list (its Telegram digest would reach him)
+    assert (await p.deliverer.drain()).sent == (1 if status is Status.UNSUBSCRIBED else 0)
+    if status is Status.BOUNCED:
+        return
+    [confirmation] = smtp_server.received
+    text = confirmation.message.get_body(("plain",))
+    assert text is not None
+    link = re.search(r"http\S+/confirm/\S+", text.get_content())
+    assert link is not None
+    done = await client.post(link.group(0))
+    assert "is confirmed" in done.text
+    back = await subscriber(p, "ben@example.org")
+    assert back is not None
+    assert back.status is Status.ACTIVE
+    async with p.store.read() as session:
+        member = await session.scalar(select(ListMember).where(ListMember.subscriber_id == ben.id))
+    assert member is not None
+    assert member.source is MemberSource.SELF
+    # The same link again, after he leaves once more, does not bring him back.
+    async with p.store.transaction() as session:
+        found = await session.get(Subscriber, ben.id)
+        assert found is not None
+        found.status = Status.UNSUBSCRIBED
+    assert (await client.post(link.group(0))).status_code == 404

@@ -36,6 +36,8 @@ async def web(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncCl
             await import_cases(session, load_case_files(sample_case_files()))
             specs = [SubscriberSpec(where="t", email="anna@example.org", follows=[KZ])]
             await import_subscribers(session, specs, settings)
+            # Links here are signed for version 1 (a new subscriber's is random).
+            await session.execute(update(Subscriber).values(token_version=1))
         app = create_app(settings, p.store, scheduler_alive=lambda: True)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
@@ -223,6 +225,7 @@ async def test_preferences_offer_a_single_use_telegram_link(settings: Settings) 
         async with p.store.transaction() as session:
             specs = [SubscriberSpec(where="t", email="anna@example.org", follows=[])]
             await import_subscribers(session, specs, configured)
+            await session.execute(update(Subscriber).values(token_version=1))
         app = create_app(configured, p.store)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -235,3 +238,47 @@ async def test_preferences_offer_a_single_use_telegram_link(settings: Settings) 
             assert linked is not None
             assert linked.telegram_chat_id == 4242
             assert await redeem_link_code(session, found.group(1), 4343) is None  # single use
+
+
+async def test_links_of_an_erased_subscriber_never_open_a_newcomers(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    """SQLite gives a new row the highest id plus one, so erasing the newest subscriber frees
+    their id for the next. Their old links carry the id: they must not open the newcomer's
+    page (a new subscriber's token version is random)."""
+    from notifier.links import PREFERENCES
+    from notifier.store.subscribers import get_subscriber, remove_subscriber
+
+    p, client = web
+    links = Links.from_settings(settings)
+    old_preferences, old_unsubscribe = links.token(PREFERENCES, 1, 1), token_for(settings)
+    async with p.store.transaction() as session:
+        await remove_subscriber(
+            session, await get_subscriber(session, "anna@example.org"), erase=True
+        )
+    async with p.store.transaction() as session:
+        specs = [SubscriberSpec(where="t", email="bob@example.org", follows=[KZ])]
+        await import_subscribers(session, specs, settings)
+        bob = await get_subscriber(session, "bob@example.org")
+        if p.store.dialect == "sqlite":
+            assert bob.id == 1  # the id came round again (PostgreSQL's sequence never does)
+        assert bob.token_version != 1
+    page = await client.get(f"/preferences/{old_preferences}")
+    assert page.status_code == 404
+    assert "bob@example.org" not in page.text
+    gone = await client.post(
+        f"/unsubscribe/{old_unsubscribe}", data={"List-Unsubscribe": "One-Click"}
+    )
+    assert gone.status_code == 404
+    assert await status_of(p) is SubscriberStatus.ACTIVE
+
+
+async def test_a_non_ascii_csrf_value_is_refused_not_a_crash(
+    web: tuple[Pipeline, httpx.AsyncClient],
+) -> None:
+    _, client = web
+    await client.get("/subscribe")  # sets the CSRF cookie
+    refused = await client.post(
+        "/subscribe", data={"csrf": "é", "email": "x@example.org", "follow": "KZ"}
+    )
+    assert refused.status_code == 403

@@ -47,7 +47,9 @@ async def build_list_digest(
     key = f"list:{mailing_list.id}"
     period = period_key(due)
     cursor = await session.get(DigestCursor, key, with_for_update=True)
-    if cursor is not None and cursor.period == period:
+    # Period keys are UTC instants ('2026-11-30T02:00Z'): they sort as times. A schedule moved
+    # earlier must not build again for a period that ended before the one already built.
+    if cursor is not None and cursor.period >= period:
         return report
     upper = await latest_update_id(session)
     after = cursor.through_update_id if cursor else None

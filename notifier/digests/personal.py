@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, and_, cast, literal, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.digests.content import (
@@ -37,6 +37,8 @@ from notifier.store.reach import reachable, receiving
 
 #: Subscribers whose personal digests are built per transaction.
 CHUNK = 2_000
+#: Advisory lock id held while personal digests are planned (an arbitrary constant).
+DIGEST_PLAN_LOCK = 0x6E6F746469
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,9 @@ async def build_personal_digests(
     todo = [
         r
         for r in recipients.values()
-        if r.cursor_period != period
+        # Period keys sort as times: a schedule moved earlier (07:00 → yesterday 23:00) does
+        # not build again for a period that ended before the one already built.
+        if (r.cursor_period is None or r.cursor_period < period)
         # A digest whose first period has not ended yet (it began after `due`) waits.
         and not (r.through is None and r.since is not None and r.since > due)
     ]
@@ -233,6 +237,15 @@ async def build_personal_digests(
     return report
 
 
+async def serialize_digest_planning(session: AsyncSession) -> None:
+    """One planner at a time builds personal digests. The cursors are read without a row lock
+    (most do not exist yet), so on PostgreSQL two planners could each read a different latest
+    update and the second move a cursor past news the first did not send; a transaction-level
+    advisory lock prevents that. SQLite writes one transaction at a time already."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(DIGEST_PLAN_LOCK)))
+
+
 async def plan_personal_digests(store: Store, renderer: Renderer, *, now: datetime) -> DigestReport:
     """Build every personal daily/weekly digest whose time has come, in chunks of subscribers."""
     total = DigestReport()
@@ -245,6 +258,7 @@ async def plan_personal_digests(store: Store, renderer: Renderer, *, now: dateti
         last_id = 0
         while True:
             async with store.transaction() as session:
+                await serialize_digest_planning(session)
                 ids = list(
                     await session.scalars(
                         select(Subscriber.id)

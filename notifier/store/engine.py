@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from notifier.config import Settings
+from notifier.store import cadence_changes  # noqa: F401  (registers its flush event)
 
 #: Execution option marking a connection that only reads (SQLite then begins DEFERRED).
 READ_ONLY = "notifier_read_only"

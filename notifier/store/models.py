@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -214,6 +215,11 @@ class Update(Base):
     case: Mapped[Case] = relationship(back_populates="updates")
 
 
+def new_token_version() -> int:
+    """A random first token version: 2 … 2**31 - 1 (1 is what rows from before had)."""
+    return secrets.randbelow(2**31 - 2) + 2
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
 
@@ -226,8 +232,12 @@ class Subscriber(Base):
     #: When personal daily / weekly digests go out, in `time_zone`: "07:00" and 0 = Monday.
     digest_time: Mapped[str] = mapped_column(String(5), default="07:00", server_default="07:00")
     digest_day: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: Bumped to revoke every signed link (unsubscribe, preferences) issued so far.
-    token_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: In every signed link (unsubscribe, preferences); bumped to revoke those issued so far.
+    #: Random for a new subscriber, so a link of an erased subscriber whose id came round
+    #: again (SQLite reuses the highest id) does not open the newcomer's.
+    token_version: Mapped[int] = mapped_column(
+        Integer, default=new_token_version, server_default="1"
+    )
     #: Set when Telegram said the user blocked the bot: nothing more goes to that chat.
     telegram_blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: "Pause for a while": nothing is sent before then, and what comes meanwhile is not sent
@@ -237,6 +247,10 @@ class Subscriber(Base):
     #: while they keep coming; enough of them and the address counts as bounced.
     soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     soft_bounce_last: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Someone who had unsubscribed asked to come back (the sign-up form): nothing changes
+    #: until the confirmation link is used; then the list they asked to join, if any.
+    signup_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signup_list_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.ACTIVE
     )

@@ -1,7 +1,13 @@
 """Sign-up with double opt-in: a request makes (or re-arms) a pending subscriber and queues one
 confirmation email; only the confirmation link makes them active. A pending address gets
-nothing else. An active subscriber is left as is, so nobody can change someone else's
-subscription by typing their address (they have the preference link for that)."""
+nothing else.
+
+Anyone can type anyone's address, so a request changes nothing a known person has: an active
+or bounced address is left as is (silently: the page answers the same), and someone who had
+unsubscribed keeps that status, their name, their Telegram and their lists until they use the
+confirmation link themselves; then they are subscribed again, to the list they asked for.
+The follows asked for are added at once: by email only, which does not reach them until they
+confirm."""
 
 from __future__ import annotations
 
@@ -41,14 +47,18 @@ async def request_signup(
     now: datetime,
 ) -> bool:
     """Record the request and queue a confirmation; False (and nothing done) for an address
-    that is already subscribed and confirmed."""
+    that is already subscribed and confirmed, or bounced (only an administrator undoes that)."""
     subscriber = await session.scalar(
         select(Subscriber)
         .where(Subscriber.email == email)
         .options(selectinload(Subscriber.subscriptions), selectinload(Subscriber.memberships))
     )
-    if subscriber is not None and subscriber.status is SubscriberStatus.ACTIVE:
+    if subscriber is not None and subscriber.status in (
+        SubscriberStatus.ACTIVE,
+        SubscriberStatus.BOUNCED,
+    ):
         return False
+    coming_back = subscriber is not None and subscriber.status is SubscriberStatus.UNSUBSCRIBED
     if subscriber is None:
         subscriber = Subscriber(
             email=email,
@@ -60,13 +70,17 @@ async def request_signup(
             memberships=[],
         )
         session.add(subscriber)
-    else:
-        subscriber.status = SubscriberStatus.PENDING
+    elif coming_back:
+        subscriber.signup_requested_at = now
+        subscriber.signup_list_id = mailing_list.id if mailing_list is not None else None
+    else:  # pending: asked again
         subscriber.name = name or subscriber.name
     follow_targets(subscriber, follows, cadence=cadence, channels=[Channel.EMAIL])
     await session.flush()
-    if mailing_list is not None and all(
-        m.list_id != mailing_list.id for m in subscriber.memberships
+    if (
+        not coming_back
+        and mailing_list is not None
+        and all(m.list_id != mailing_list.id for m in subscriber.memberships)
     ):
         session.add(
             ListMember(
@@ -95,16 +109,34 @@ async def request_signup(
 
 
 async def confirm_signup(session: AsyncSession, subscriber_id: int, version: int) -> str | None:
-    """Make a pending subscriber active; their email, or None if the link no longer applies."""
+    """Make a pending subscriber active, or one who had unsubscribed and asked to come back;
+    their email, or None if the link no longer applies."""
     subscriber = await session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.token_version != version:
         return None
-    if subscriber.status is SubscriberStatus.PENDING:
+    asked_back = subscriber.status is SubscriberStatus.UNSUBSCRIBED and (
+        subscriber.signup_requested_at is not None
+    )
+    wanted = subscriber.signup_list_id  # read before the UPDATE below clears it
+    if subscriber.status is SubscriberStatus.PENDING or asked_back:
         await session.execute(
             update(Subscriber)
             .where(Subscriber.id == subscriber_id)
-            .values(status=SubscriberStatus.ACTIVE)
+            .values(status=SubscriberStatus.ACTIVE, signup_requested_at=None, signup_list_id=None)
         )
+        joins = wanted is not None and (await session.get(MailingList, wanted)) is not None
+        if asked_back and joins:
+            await session.execute(
+                insert_for(session, ListMember.__table__)  # type: ignore[arg-type]
+                .values(
+                    list_id=wanted,
+                    subscriber_id=subscriber_id,
+                    source=MemberSource.SELF.value,
+                )
+                .on_conflict_do_nothing()
+            )
     elif subscriber.status is not SubscriberStatus.ACTIVE:
-        return None  # left (or bounced) since: an old confirmation does not bring them back
+        # Left (or bounced) since, without asking back: an old confirmation does not bring
+        # them back.
+        return None
     return subscriber.email or ""

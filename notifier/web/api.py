@@ -76,7 +76,9 @@ def authorized(
     state = _state(request)
     expected = state.settings.api_token
     given = credentials.credentials if credentials else ""
-    if expected is None or not hmac.compare_digest(given, expected.get_secret_value()):
+    # Bytes: compare_digest refuses non-ASCII str (a 500 instead of a 401).
+    wanted = expected.get_secret_value().encode() if expected is not None else None
+    if wanted is None or not hmac.compare_digest(given.encode(), wanted):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "a valid bearer token is required",

@@ -22,4 +22,5 @@ def remember(response: Response, token: str, *, secure: bool) -> None:
 
 def valid(request: Request, sent: str) -> bool:
     cookie = request.cookies.get(COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie, sent)
+    # Bytes: compare_digest refuses non-ASCII str (a 500 instead of a 403).
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())

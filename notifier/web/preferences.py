@@ -280,7 +280,11 @@ async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) ->
                 cadence = Cadence(value)
             except ValueError:
                 return None
-            await session.execute(update(Subscription).where(mine).values(cadence=cadence))
+            # Through the ORM, so the new cadence's digests start where the old ones ended.
+            subscriber = await session.scalar(_loaded(subscriber_id))
+            assert subscriber is not None
+            for subscription in subscriber.subscriptions:
+                subscription.cadence = cadence
             return _Outcome(saved=f"Saved: your news now comes {_how(cadence)}.")
         if action == "channel" and value in CHANNEL_CHOICES:
             subscriber = await session.scalar(_loaded(subscriber_id))

@@ -1,0 +1,101 @@
+"""People change how often and when their news comes: no digest repeats what they already had,
+and none is built for a period that ended before the one they last got."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from notifier.config import Settings
+from notifier.digests import plan_digests
+from notifier.ingest.subscriber_rows import FollowSpec
+from notifier.schedule import Schedule, last_due
+from notifier.service import Pipeline, pipeline
+from notifier.store.models import Cadence, Scope, Subscription
+from notifier.store.preferences import set_digest_schedule
+from notifier.store.subscribers import get_subscriber
+from notifier.watch import watch_once
+from tests.test_pipeline import maildir, new_update, seed, subscribe, text_of
+
+DAILY = Schedule(time(7, 0))
+WEEKLY = Schedule(time(7, 0), 0)
+
+
+def next_daily(after: datetime) -> datetime:
+    return last_due(DAILY, "UTC", after + timedelta(days=1)) + timedelta(minutes=1)
+
+
+def next_weekly(after: datetime) -> datetime:
+    return last_due(WEEKLY, "UTC", after + timedelta(days=7)) + timedelta(minutes=1)
+
+
+async def set_cadence(p: Pipeline, email: str, cadence: Cadence) -> None:
+    """What the preference page, the bot's /cadence and an import do: change the follows."""
+    async with p.store.transaction() as session:
+        subscriber = await get_subscriber(session, email)
+        for subscription in await session.scalars(
+            select(Subscription).where(Subscription.subscriber_id == subscriber.id)
+        ):
+            subscription.cadence = cadence
+
+
+def digests_of(settings: Settings) -> list[str]:
+    return [text_of(m) for m in maildir(settings) if "digest" in str(m["Subject"])]
+
+
+async def test_moving_between_daily_and_weekly_sends_nothing_twice(settings: Settings) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "d@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.DAILY))
+        await new_update(p, title="Old news")
+        day1 = next_daily(datetime.now(UTC))
+        assert (await plan_digests(p.store, p.renderer, now=day1)).messages == 1
+        await new_update(p, title="Not yet in a digest")
+
+        await set_cadence(p, "d@example.org", Cadence.WEEKLY)
+        week = next_weekly(day1)
+        assert (await plan_digests(p.store, p.renderer, now=week)).messages == 1
+        await new_update(p, title="Newer news")
+
+        await set_cadence(p, "d@example.org", Cadence.DAILY)  # back: its old cursor is stale
+        assert (await plan_digests(p.store, p.renderer, now=next_daily(week))).messages == 1
+        await p.deliverer.drain(now=next_daily(week))
+    news = ("Old news", "Not yet in a digest", "Newer news")
+    held = sorted(tuple(n for n in news if n in text) for text in digests_of(settings))
+    # Each piece of news in exactly one digest: the daily, the weekly, the daily again.
+    assert held == [("Newer news",), ("Not yet in a digest",), ("Old news",)]
+
+
+async def test_from_instant_to_a_digest_repeats_no_alert(settings: Settings) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "i@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT))
+        await new_update(p, title="Alerted at once")
+        assert (await watch_once(p.store)).alerts == 1
+        await set_cadence(p, "i@example.org", Cadence.DAILY)
+        day1 = next_daily(datetime.now(UTC))
+        assert (await plan_digests(p.store, p.renderer, now=day1)).messages == 0
+        await new_update(p, title="After the change")
+        assert (await plan_digests(p.store, p.renderer, now=next_daily(day1))).messages == 1
+
+
+async def test_a_schedule_moved_earlier_builds_no_digest_for_a_past_period(
+    settings: Settings,
+) -> None:
+    """The 07:00 digest went; at 10:00 the reader moves it to 23:00. The last 23:00 was
+    yesterday, before the digest just built: the next one is tonight's, not one at once."""
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "s@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.DAILY))
+        await new_update(p, title="Before seven")
+        seven = next_daily(datetime.now(UTC))
+        assert (await plan_digests(p.store, p.renderer, now=seven)).messages == 1
+        await new_update(p, title="After seven")
+        async with p.store.transaction() as session:
+            subscriber = await get_subscriber(session, "s@example.org")
+            await set_digest_schedule(session, subscriber.id, time_zone="UTC", day=0, at="23:00")
+        ten = seven + timedelta(hours=3)
+        assert (await plan_digests(p.store, p.renderer, now=ten)).messages == 0
+        tonight = seven.replace(hour=23, minute=1)
+        assert (await plan_digests(p.store, p.renderer, now=tonight)).messages == 1
