@@ -256,9 +256,9 @@ async def test_digest_bodies_are_never_lost_when_the_body_cache_is_full(
         composer = p.deliverer.composer
         composer.cache_size = 2
         for ids in ([single[0]], [single[1]], [shared[0]], [shared[1]]):
-            outgoing, suppressed = await composer.compose(p.store, ids)
-            assert suppressed == {}
-            assert len(outgoing) == 1
+            composed = await composer.compose(p.store, ids)
+            assert (composed.suppressed, composed.failed) == ({}, {})
+            assert len(composed.outgoing) == 1
 
 
 async def test_a_digest_goes_once_per_period_and_once_after_downtime(settings: Settings) -> None:

@@ -253,6 +253,28 @@ async def test_an_unreachable_server_fails_nothing_then_pauses_and_recovers(
         assert (await read_status(p.store, now=datetime.now(UTC))).channels == [("smtp", None, "")]
 
 
+async def test_days_of_an_unreachable_server_keep_pausing_and_name_the_cause(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """After two days of refused connections (about 1,000 failures) the pause still doubles
+    up to its cap; 2**n of the failure count once overflowed, and every poll then hammered
+    the dead server with 'OverflowError' as the only error shown."""
+    from notifier.channels.smtp import SmtpSender
+
+    async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
+        await seed(p, [("p@example.org", "")])
+        await news(p)
+        smtp_server.refuse_connections(True)
+        sender = p.deliverer.senders[Channel.EMAIL]
+        assert isinstance(sender, SmtpSender)
+        sender._failures = 2_000  # what two days of an outage leave behind
+        report = await p.deliverer.drain()
+        assert (report.failed, report.retried) == (0, 1)
+        [row] = await rows(p)
+        assert "cannot connect" in (row.last_error or "")
+        assert sender.state.note.startswith("paused 600s after 2001 failed connections")
+
+
 @pytest.mark.parametrize(("tls", "scheme"), [("starttls", "smtp+starttls"), ("implicit", "smtps")])
 async def test_tls_with_a_trusted_certificate(
     settings: Settings, tls_ca: trustme.CA, tmp_path: Path, tls: TlsMode, scheme: str

@@ -217,7 +217,9 @@ class SmtpSender:
     def _note_failure(self, error: str) -> None:
         self._failures += 1
         if self._failures >= PAUSE_AFTER:
-            pause = min(PAUSE_MAX, PAUSE_FIRST * 2 ** (self._failures - PAUSE_AFTER))
+            # The exponent is capped: after days of failures 2**n would overflow a float.
+            doublings = min(self._failures - PAUSE_AFTER, 30)
+            pause = min(PAUSE_MAX, PAUSE_FIRST * 2**doublings)
             self.state.paused_until = time.time() + pause
             self.state.note = (
                 f"paused {pause:.0f}s after {self._failures} failed connections: {error}"

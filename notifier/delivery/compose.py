@@ -5,6 +5,7 @@ must not go out any more (the person left, the update was withdrawn) is suppress
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,11 +40,22 @@ from notifier.store.models import (
 )
 from notifier.store.reach import can_reach
 
+log = logging.getLogger(__name__)
+
 #: Rendered bodies kept per process (alerts by update, digests by stored body).
 CACHE_SIZE = 1000
 CHAT_PREFIX = "chat:"
 #: Rows composed between two yields to the event loop.
 YIELD_EVERY = 16
+
+
+@dataclass
+class Composed:
+    """What a batch's rows became: messages to send, rows not to send (why), rows that failed."""
+
+    outgoing: list[tuple[Channel, Outgoing]]
+    suppressed: dict[int, str]
+    failed: dict[int, str]
 
 
 @dataclass(frozen=True)
@@ -259,84 +271,81 @@ class Composer:
             )
         return body
 
-    async def compose(
-        self, store: Store, ids: Sequence[int]
-    ) -> tuple[list[tuple[Channel, Outgoing]], dict[int, str]]:
-        """Messages for the claimed rows, and the rows that must not go out, with why."""
+    async def compose(self, store: Store, ids: Sequence[int]) -> Composed:
+        """Messages for the claimed rows; the rows that must not go out, with why; and the rows
+        that could not be composed (a bug, or data no template copes with), with the error:
+        those fail alone, and the rest of the batch goes."""
         batch = await self._load(store, ids)
         now = utcnow()
-        outgoing: list[tuple[Channel, Outgoing]] = []
-        suppressed: dict[int, str] = {}
+        composed = Composed([], {}, {})
         for index, row in enumerate(batch.rows):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 # Composing is CPU work on the loop that also drives the SMTP connections of
                 # the batch being sent: let them read their replies instead of stalling.
                 await asyncio.sleep(0)
-            mailing_list = batch.lists.get(row.list_id or -1)
-            chat = group_chat_of(row)
-            if chat is not None:  # a Telegram group subscribed to a list's digest
-                member = batch.chats.get((row.list_id or -1, chat))
-                body = batch.bodies.get(row.body_id or -1)
-                if member is None or member.status is not ChatStatus.ACTIVE:
-                    suppressed[row.id] = "group unsubscribed"
-                elif body is None:
-                    suppressed[row.id] = "digest body missing"
-                else:
-                    protect = mailing_list.protect_content if mailing_list else False
-                    outgoing.append((row.channel, self._telegram(row, chat, body, protect)))
+            try:
+                message = self._one(row, batch, now)
+            except Exception as exc:
+                log.exception("outbox #%d could not be composed", row.id)
+                composed.failed[row.id] = f"could not be composed: {type(exc).__name__}: {exc}"
                 continue
-            subscriber = batch.subscribers.get(row.subscriber_id or -1)
-            if row.kind is MessageKind.CONFIRM:  # the one message a pending address gets
-                if subscriber is None or subscriber.email is None:
-                    suppressed[row.id] = "recipient gone"
-                elif subscriber.status is SubscriberStatus.ACTIVE:
-                    suppressed[row.id] = "already confirmed"
-                else:
-                    outgoing.append((row.channel, self._confirmation(row, subscriber)))
-                continue
-            if subscriber is None:
-                suppressed[row.id] = "recipient gone"
-                continue
-            if not can_reach(
-                row.channel,
-                status=subscriber.status,
-                email=subscriber.email,
-                telegram_chat_id=subscriber.telegram_chat_id,
-                telegram_blocked=subscriber.telegram_blocked,
-            ):
-                suppressed[row.id] = _why_unreachable(row.channel, subscriber)
-                continue
-            if subscriber.paused_until is not None and subscriber.paused_until > now:
-                suppressed[row.id] = "recipient pausing"
-                continue
-            case = None
-            if row.kind is MessageKind.ALERT:
-                found = batch.updates.get(row.update_id or -1)
-                if found is None or not found[1].published:
-                    suppressed[row.id] = "update removed or case unpublished"
-                    continue
-                if found[0].withdrawn_at is not None:
-                    suppressed[row.id] = "update withdrawn"
-                    continue
-                update, case = found
-                body = self._alert_body(update, case, row.channel, subscriber.locale)
+            if isinstance(message, str):
+                composed.suppressed[row.id] = message
             else:
-                cached = batch.bodies.get(row.body_id or -1)
-                if cached is None:
-                    suppressed[row.id] = "digest body missing"
-                    continue
-                body = cached
-            if row.channel is Channel.TELEGRAM:
-                assert subscriber.telegram_chat_id is not None  # can_reach said so
-                protect = mailing_list.protect_content if mailing_list else False
-                outgoing.append(
-                    (row.channel, self._telegram(row, subscriber.telegram_chat_id, body, protect))
-                )
-            else:
-                outgoing.append(
-                    (row.channel, self._email(row, subscriber, body, case, mailing_list))
-                )
-        return outgoing, suppressed
+                composed.outgoing.append((row.channel, message))
+        return composed
+
+    def _one(self, row: Row, batch: _Batch, now: datetime) -> Outgoing | str:
+        """The message for one row, or why it must not go out."""
+        mailing_list = batch.lists.get(row.list_id or -1)
+        chat = group_chat_of(row)
+        if chat is not None:  # a Telegram group subscribed to a list's digest
+            member = batch.chats.get((row.list_id or -1, chat))
+            body = batch.bodies.get(row.body_id or -1)
+            if member is None or member.status is not ChatStatus.ACTIVE:
+                return "group unsubscribed"
+            if body is None:
+                return "digest body missing"
+            protect = mailing_list.protect_content if mailing_list else False
+            return self._telegram(row, chat, body, protect)
+        subscriber = batch.subscribers.get(row.subscriber_id or -1)
+        if row.kind is MessageKind.CONFIRM:  # the one message a pending address gets
+            if subscriber is None or subscriber.email is None:
+                return "recipient gone"
+            if subscriber.status is SubscriberStatus.ACTIVE:
+                return "already confirmed"
+            return self._confirmation(row, subscriber)
+        if subscriber is None:
+            return "recipient gone"
+        if not can_reach(
+            row.channel,
+            status=subscriber.status,
+            email=subscriber.email,
+            telegram_chat_id=subscriber.telegram_chat_id,
+            telegram_blocked=subscriber.telegram_blocked,
+        ):
+            return _why_unreachable(row.channel, subscriber)
+        if subscriber.paused_until is not None and subscriber.paused_until > now:
+            return "recipient pausing"
+        case = None
+        if row.kind is MessageKind.ALERT:
+            found = batch.updates.get(row.update_id or -1)
+            if found is None or not found[1].published:
+                return "update removed or case unpublished"
+            if found[0].withdrawn_at is not None:
+                return "update withdrawn"
+            update, case = found
+            body = self._alert_body(update, case, row.channel, subscriber.locale)
+        else:
+            cached = batch.bodies.get(row.body_id or -1)
+            if cached is None:
+                return "digest body missing"
+            body = cached
+        if row.channel is Channel.TELEGRAM:
+            assert subscriber.telegram_chat_id is not None  # can_reach said so
+            protect = mailing_list.protect_content if mailing_list else False
+            return self._telegram(row, subscriber.telegram_chat_id, body, protect)
+        return self._email(row, subscriber, body, case, mailing_list)
 
     def _telegram(self, row: Row, chat: int, body: RenderedBody, protect: bool) -> Outgoing:
         # A Telegram body has no personal part: split it once, whoever it goes to.

@@ -39,6 +39,7 @@ class _Taken:
     claimed: list[Claimed]
     outgoing: list[Outgoing]
     suppressed: dict[int, str]
+    failed: list[Result]
 
 
 def _sum(reports: list[DeliverReport | BaseException]) -> DeliverReport:
@@ -103,6 +104,25 @@ class Deliverer:
             )
         return holder == self.holder
 
+    async def _keep_lease(self, taken: _Taken) -> None:
+        """Renew an exclusive channel's lease while its batch is sending: a batch can take
+        longer than the lease (one chat's messages a second apart, a long 429), and another
+        process must not start sending for the same bot meanwhile."""
+        sender = self.senders[taken.channel]
+        lease = getattr(sender, "lease", None)
+        if not (getattr(sender, "exclusive", False) and lease):
+            return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            # On the batch's clock (tests fix it), moved on by the time spent sending.
+            moment = taken.now + timedelta(seconds=loop.time() - started)
+            try:
+                await self._lease(lease, moment)
+            except Exception:  # the store is away for a moment: try again next round
+                log.exception("could not renew the %s lease", taken.channel.value)
+
     async def _take(self, channel: Channel, now: datetime | None) -> _Taken | None:
         """Claim a batch of the channel's due messages and compose them (None: nothing due)."""
         moment = now or utcnow()
@@ -123,21 +143,25 @@ class Deliverer:
         checkpoint("deliver.after_claim")
         if not claimed:
             return None
-        outgoing, suppressed = await self.composer.compose(self.store, [c.id for c in claimed])
-        messages = [message for _, message in outgoing]
-        return _Taken(moment, channel, claimed, messages, suppressed)
+        composed = await self.composer.compose(self.store, [c.id for c in claimed])
+        messages = [message for _, message in composed.outgoing]
+        failed = [Result(i, Outcome.PERMANENT, why) for i, why in composed.failed.items()]
+        return _Taken(moment, channel, claimed, messages, composed.suppressed, failed)
 
     async def _send_and_record(self, taken: _Taken) -> DeliverReport:
         report = DeliverReport(claimed=len(taken.claimed))
-        results: list[Result] = []
+        results: list[Result] = list(taken.failed)
         if taken.outgoing:
+            keeper = asyncio.create_task(self._keep_lease(taken))
             try:
-                results = await self.senders[taken.channel].send(taken.outgoing)
+                results += await self.senders[taken.channel].send(taken.outgoing)
             except Exception as exc:  # a sender bug must not lose the batch: retry it
                 log.exception("channel %s failed", taken.channel.value)
-                results = [
+                results += [
                     Result(m.outbox_id, Outcome.TEMPORARY, repr(exc)) for m in taken.outgoing
                 ]
+            finally:
+                keeper.cancel()
         checkpoint("deliver.after_send")
         changed = self._changed_health()
         async with self.store.transaction() as session:

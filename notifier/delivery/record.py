@@ -4,6 +4,7 @@ chat, a group that moved)."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from notifier.channels.base import Outcome, Result, Sender
 from notifier.config import Settings
 from notifier.delivery.compose import CHAT_PREFIX
 from notifier.outbox import Claimed, backoff, mark_final, mark_retry, mark_sent
+from notifier.store.chats import move_group
 from notifier.store.models import (
     ChannelHealth,
     ChatStatus,
@@ -26,6 +28,8 @@ from notifier.store.models import (
     SubscriberStatus,
 )
 from notifier.store.upsert import insert_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,7 +70,8 @@ async def _consequences(session: AsyncSession, result: Result, now: datetime) ->
         if result.outcome is Outcome.BLOCKED:
             await session.execute(update(ListChat).where(*where).values(status=ChatStatus.REMOVED))
         elif result.new_chat_id is not None:
-            await session.execute(update(ListChat).where(*where).values(chat_id=result.new_chat_id))
+            # As the bot does it: a list already subscribed under the new id keeps that row.
+            await move_group(session, chat, result.new_chat_id)
         return
     if subscriber_id is None:
         return
@@ -102,7 +107,13 @@ async def record(
         report.suppressed += len(ids)
     for result in results:
         if result.new_chat_id is not None or result.outcome in (Outcome.BOUNCED, Outcome.BLOCKED):
-            await _consequences(session, result, now)
+            # In a savepoint: if one fails, the batch's record still commits (else the whole
+            # batch would stay claimed, be sent again after the lease, and fail again).
+            try:
+                async with session.begin_nested():
+                    await _consequences(session, result, now)
+            except Exception:
+                log.exception("outbox #%d: what its outcome means was not saved", result.outbox_id)
         if result.outcome is Outcome.SENT:
             continue
         if result.parts_sent:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.countries import fold
-from notifier.errors import InputError, NotFoundError
+from notifier.errors import InputError, NotFoundError, Problem
 from notifier.ingest.case_files import CaseSpec, UpdateSpec, update_key
 from notifier.store.models import Case, Severity, Update, utcnow
 
@@ -200,6 +200,26 @@ async def get_case(session: AsyncSession, slug: str) -> Case:
     return case
 
 
+#: The longest title, source name and link an update may have (the columns' sizes).
+UPDATE_LIMITS = {"title": 300, "source": 200, "url": 1000}
+
+
+def check_update_fields(
+    where: str, *, title: str | None, source_name: str | None, source_url: str | None
+) -> None:
+    """Every problem with an update's title, source and link, named, as one InputError.
+    (A link longer than a Telegram message could never be sent.)"""
+    problems = []
+    if title is not None and not title.strip():
+        problems.append(Problem(where, "title", "must not be empty"))
+    for name, value in (("title", title), ("source", source_name), ("url", source_url)):
+        if value is not None and len(value) > UPDATE_LIMITS[name]:
+            limit = UPDATE_LIMITS[name]
+            problems.append(Problem(where, name, f"{len(value)} characters; at most {limit}"))
+    if problems:
+        raise InputError(problems)
+
+
 async def add_update(
     session: AsyncSession,
     case: Case,
@@ -218,8 +238,7 @@ async def add_update(
     )
     if existing is not None:
         return existing, False
-    if not title.strip():
-        raise InputError.single("updates add", "title", "must not be empty")
+    check_update_fields("updates add", title=title, source_name=source_name, source_url=source_url)
     await serialize_update_writes(session)
     update = Update(
         case_id=case.id,

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.errors import InputError, NotFoundError
+from notifier.store.cases import check_update_fields
 from notifier.store.models import (
     Case,
     MessageKind,
@@ -94,8 +95,7 @@ async def edit_update(
     """Correct the fields given; the names of those that changed."""
     if state.update.withdrawn_at is not None:
         raise InputError.single(where, "update", f"update {state.update.id} was withdrawn")
-    if title is not None and not title.strip():
-        raise InputError.single(where, "title", "must not be empty")
+    check_update_fields(where, title=title, source_name=source_name, source_url=source_url)
     wanted = {
         "title": title.strip() if title is not None else None,
         "body": body.strip() if body is not None else None,

@@ -186,16 +186,19 @@ async def new_update(
             found = await get_case(session, slug)
         except NotFoundError as exc:
             raise _not_found(exc) from None
-        row, created = await add_update(
-            session,
-            found,
-            day=update.date or utcnow().date(),
-            title=update.title,
-            body=update.body,
-            source_name=update.source,
-            source_url=str(update.url) if update.url else None,
-            severity=Severity.URGENT if update.urgent else Severity.NORMAL,
-        )
+        try:
+            row, created = await add_update(
+                session,
+                found,
+                day=update.date or utcnow().date(),
+                title=update.title,
+                body=update.body,
+                source_name=update.source,
+                source_url=str(update.url) if update.url else None,
+                severity=Severity.URGENT if update.urgent else Severity.NORMAL,
+            )
+        except InputError as exc:
+            raise _invalid(exc) from None
     return {"id": row.id, "created": created}
 
 
