@@ -191,3 +191,18 @@ async def prune(session: AsyncSession, *, before: datetime) -> int:
     used = select(OutboxMessage.body_id).where(OutboxMessage.body_id.is_not(None))
     await session.execute(delete(Body).where(Body.id.not_in(used), Body.created_at < before))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def restart_partial_alerts(session: AsyncSession, update_ids: Sequence[int]) -> None:
+    """The update's text changed: a Telegram alert that went out in part and waits to go on
+    starts again whole (the new text may split differently; the reader should have it all)."""
+    if update_ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.update_id.in_(update_ids),
+                OutboxMessage.status.in_(CLAIMABLE),
+                OutboxMessage.parts_sent > 0,
+            )
+            .values(parts_sent=0)
+        )

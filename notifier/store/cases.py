@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from notifier.countries import fold
 from notifier.errors import InputError, NotFoundError, Problem
 from notifier.ingest.case_files import CaseSpec, UpdateSpec, update_key
+from notifier.outbox import restart_partial_alerts
 from notifier.store.models import Case, Severity, Update, utcnow
 
 
@@ -95,6 +96,7 @@ async def import_cases(
     (unless `announce_history`); updates added to a known case are announced."""
     await serialize_update_writes(session)
     report = ImportReport()
+    edited: list[int] = []
     slugs = [s.slug for s in specs]
     existing = {
         c.slug: c
@@ -125,10 +127,12 @@ async def import_cases(
                 report.updates_added += 1
             elif _assign(row, _update_fields(update_spec)):
                 row.edited_at = utcnow()  # alerts not yet sent carry the correction
+                edited.append(row.id)
                 report.updates_changed += 1
             else:
                 report.updates_unchanged += 1
     await session.flush()
+    await restart_partial_alerts(session, edited)
     return report
 
 

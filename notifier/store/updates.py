@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.errors import InputError, NotFoundError
+from notifier.outbox import restart_partial_alerts
 from notifier.store.cases import check_update_fields
 from notifier.store.models import (
     Case,
@@ -111,17 +112,7 @@ async def edit_update(
             changed.append(name)
     if changed:
         state.update.edited_at = utcnow()
-        # A Telegram alert that went out in part restarts: the corrected text may split
-        # differently, and the reader should have it whole.
-        await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.update_id == state.update.id,
-                OutboxMessage.status.in_(WAITING),
-                OutboxMessage.parts_sent > 0,
-            )
-            .values(parts_sent=0)
-        )
+        await restart_partial_alerts(session, [state.update.id])
         await session.flush()
     return changed
 
