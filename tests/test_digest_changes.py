@@ -99,3 +99,28 @@ async def test_a_schedule_moved_earlier_builds_no_digest_for_a_past_period(
         assert (await plan_digests(p.store, p.renderer, now=ten)).messages == 0
         tonight = seven.replace(hour=23, minute=1)
         assert (await plan_digests(p.store, p.renderer, now=tonight)).messages == 1
+
+
+async def test_following_again_starts_afresh_not_from_a_cursor_left_long_ago(
+    settings: Settings,
+) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "f@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.DAILY))
+        await new_update(p, title="While following")
+        day1 = next_daily(datetime.now(UTC))
+        assert (await plan_digests(p.store, p.renderer, now=day1)).messages == 1
+        async with p.store.transaction() as session:  # unfollow
+            subscriber = await get_subscriber(session, "f@example.org")
+            for subscription in await session.scalars(
+                select(Subscription).where(Subscription.subscriber_id == subscriber.id)
+            ):
+                await session.delete(subscription)
+        await new_update(p, title="While not following")
+        await subscribe(p, "f@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.DAILY))
+        await new_update(p, title="Since following again")
+        assert (await plan_digests(p.store, p.renderer, now=next_daily(day1))).messages == 1
+        await p.deliverer.drain(now=next_daily(day1))
+    latest = [t for t in digests_of(settings) if "Since following again" in t]
+    assert len(latest) == 1
+    assert "While not following" not in latest[0]

@@ -92,11 +92,28 @@ def _carry(session: Session, change: Change) -> None:
     )
 
 
+def _with_stale_cursor(session: Session, changes: list[Change]) -> list[Change]:
+    """New follows matter only where their cadence has a cursor (left from before): one query
+    for all of them, so importing thousands of follows does not cost a query each."""
+    keys = {digest_key(s, new, channel) for s, channel, old, new in changes if old is None}
+    found: set[str] = set()
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        found.update(
+            session.scalars(
+                select(DigestCursor.digest_key).where(
+                    DigestCursor.digest_key.in_(ordered[start : start + 500])
+                )
+            )
+        )
+    return [c for c in changes if c[2] is not None or digest_key(c[0], c[3], c[1]) in found]
+
+
 @event.listens_for(Session, "before_flush")
 def _carry_cursors(session: Session, flush_context: object, instances: object) -> None:
     changes = _changes(session)
     if not changes:
         return
     with session.no_autoflush:
-        for change in dict.fromkeys(changes):
+        for change in _with_stale_cursor(session, list(dict.fromkeys(changes))):
             _carry(session, change)
