@@ -250,3 +250,64 @@ async def test_typing_someone_elses_address_changes_nothing_they_have(
         assert found is not None
         found.status = Status.UNSUBSCRIBED
     assert (await client.post(link.group(0))).status_code == 404
+
+
+async def test_someone_already_subscribed_joins_a_prayer_chain_from_its_page(
+    site: tuple[Pipeline, httpx.AsyncClient], smtp_server: SmtpServer
+) -> None:
+    """Anna gets news of Kazakhstan already. On the prayer chain's page she asks to join: a
+    confirmation naming the chain comes (so nobody else can put her on it), and her click adds
+    her. Her follows and status stay as they were meanwhile."""
+    p, client = site
+    async with p.store.transaction() as session:
+        session.add(Subscriber(email="anna@example.org", name="Anna", status=Status.ACTIVE))
+    slug = "kazakhstan-prayer-chain"
+    token = await form(client, f"/lists/{slug}")
+    sent = await client.post(f"/lists/{slug}", data={"csrf": token, "email": "anna@example.org"})
+    assert "Check your inbox" in sent.text
+    anna = await subscriber(p, "anna@example.org")
+    assert anna is not None
+    assert anna.status is Status.ACTIVE
+    assert (await p.deliverer.drain()).sent == 1
+    [confirmation] = smtp_server.received
+    assert "Kazakhstan prayer chain" in str(confirmation.message["Subject"])
+    text = confirmation.message.get_body(("plain",))
+    assert text is not None
+    link = re.search(r"http\S+/confirm/\S+", text.get_content())
+    assert link is not None
+    async with p.store.read() as session:
+        before = await session.scalar(select(ListMember).where(ListMember.subscriber_id == anna.id))
+    assert before is None
+    assert "is confirmed" in (await client.post(link.group(0))).text
+    async with p.store.read() as session:
+        member = await session.scalar(select(ListMember).where(ListMember.subscriber_id == anna.id))
+    assert member is not None
+    assert member.source is MemberSource.SELF
+    # Asking again, now a member: nothing more is sent.
+    token = await form(client, f"/lists/{slug}")
+    await client.post(f"/lists/{slug}", data={"csrf": token, "email": "anna@example.org"})
+    assert (await p.deliverer.drain()).sent == 0
+
+
+async def test_a_confirmation_asked_for_before_leaving_does_not_bring_someone_back(
+    site: tuple[Pipeline, httpx.AsyncClient], smtp_server: SmtpServer
+) -> None:
+    p, client = site
+    async with p.store.transaction() as session:
+        session.add(Subscriber(email="anna@example.org", name="Anna", status=Status.ACTIVE))
+    slug = "kazakhstan-prayer-chain"
+    token = await form(client, f"/lists/{slug}")
+    await client.post(f"/lists/{slug}", data={"csrf": token, "email": "anna@example.org"})
+    assert (await p.deliverer.drain()).sent == 1
+    text = smtp_server.received[0].message.get_body(("plain",))
+    assert text is not None
+    link = re.search(r"http\S+/confirm/\S+", text.get_content())
+    assert link is not None
+    anna = await subscriber(p, "anna@example.org")
+    assert anna is not None
+    unsubscribe = Links.from_settings(p.settings).unsubscribe_url(anna.id, anna.token_version)
+    await client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+    assert (await client.post(link.group(0))).status_code == 404
+    gone = await subscriber(p, "anna@example.org")
+    assert gone is not None
+    assert gone.status is Status.UNSUBSCRIBED

@@ -113,6 +113,8 @@ class Recipient:
     #: What the follows name, for people: "Kazakhstan", "Bakhytzhan Kashkumbayev".
     labels: list[str] = field(default_factory=list)
     lists: dict[int, str] = field(default_factory=dict)
+    #: The prayer chain they asked to join from its page, until they confirm.
+    joining: str | None = None
 
 
 def _why_unreachable(channel: Channel, recipient: Recipient) -> str:
@@ -154,13 +156,34 @@ async def _recipients(session: AsyncSession, ids: set[int]) -> dict[int, Recipie
         Subscriber.telegram_chat_id,
         Subscriber.telegram_blocked_at,
         Subscriber.paused_until,
+        Subscriber.signup_list_id,
     ).where(Subscriber.id.in_(ids))
-    found = {
-        sid: Recipient(sid, email, name, locale, status, version, chat, blocked is not None, paused)
-        for sid, email, name, locale, status, version, chat, blocked, paused in (
-            await session.execute(columns)
+    found: dict[int, Recipient] = {}
+    joining: dict[int, int] = {}
+    for (
+        sid,
+        email,
+        name,
+        locale,
+        status,
+        version,
+        chat,
+        blocked,
+        paused,
+        asked,
+    ) in await session.execute(columns):
+        found[sid] = Recipient(
+            sid, email, name, locale, status, version, chat, blocked is not None, paused
         )
-    }
+        if asked is not None:
+            joining[sid] = asked
+    if joining:
+        wanted = select(MailingList.id, MailingList.name).where(
+            MailingList.id.in_(set(joining.values()))
+        )
+        names = {list_id: name for list_id, name in await session.execute(wanted)}
+        for sid, list_id in joining.items():
+            found[sid].joining = names.get(list_id)
     for sid, scope, country, case_id, case_name in await session.execute(
         select(
             Subscription.subscriber_id,
@@ -312,7 +335,7 @@ class Composer:
         if row.kind is MessageKind.CONFIRM:  # the one message a pending address gets
             if subscriber is None or subscriber.email is None:
                 return "recipient gone"
-            if subscriber.status is SubscriberStatus.ACTIVE:
+            if subscriber.status is SubscriberStatus.ACTIVE and subscriber.joining is None:
                 return "already confirmed"
             return self._confirmation(row, subscriber)
         if subscriber is None:
@@ -364,7 +387,12 @@ class Composer:
 
     def _confirmation(self, row: Row, subscriber: Recipient) -> Outgoing:
         assert subscriber.email is not None
-        what = ", ".join([*subscriber.labels, *subscriber.lists.values()]) or "the cases you chose"
+        if subscriber.status is SubscriberStatus.ACTIVE and subscriber.joining:
+            what = subscriber.joining  # already subscribed: joining a prayer chain
+        else:
+            asked = [subscriber.joining] if subscriber.joining else []
+            named = [*subscriber.labels, *subscriber.lists.values(), *asked]
+            what = ", ".join(named) or "the cases you chose"
         final = self.renderer.confirm(
             name=subscriber.name,
             what=what,

@@ -119,6 +119,8 @@ async def leave_everything(session: AsyncSession, subscriber: Subscriber) -> Non
     without an address (Telegram only) is simply unsubscribed. Needs `subscriptions` loaded."""
     if subscriber.status is not SubscriberStatus.BOUNCED:
         subscriber.status = SubscriberStatus.UNSUBSCRIBED
+    # A confirmation asked for earlier must not bring them back (store/signups.py).
+    subscriber.signup_requested_at = subscriber.signup_list_id = None
     if subscriber.email is not None and subscriber.telegram_chat_id is not None:
         for subscription in [s for s in subscriber.subscriptions if s.channel is Channel.TELEGRAM]:
             subscriber.subscriptions.remove(subscription)

@@ -47,16 +47,27 @@ async def request_signup(
     now: datetime,
 ) -> bool:
     """Record the request and queue a confirmation; False (and nothing done) for an address
-    that is already subscribed and confirmed, or bounced (only an administrator undoes that)."""
+    that is already subscribed and confirmed (unless it asks to join a list it is not on), or
+    bounced (only an administrator undoes that)."""
     subscriber = await session.scalar(
         select(Subscriber)
         .where(Subscriber.email == email)
         .options(selectinload(Subscriber.subscriptions), selectinload(Subscriber.memberships))
     )
-    if subscriber is not None and subscriber.status in (
-        SubscriberStatus.ACTIVE,
-        SubscriberStatus.BOUNCED,
-    ):
+    if subscriber is not None and subscriber.status is SubscriberStatus.ACTIVE:
+        joining = mailing_list is not None and all(
+            m.list_id != mailing_list.id for m in subscriber.memberships
+        )
+        if not joining:
+            return False
+        # Already subscribed, asking to join a prayer chain: that too is confirmed first.
+        assert mailing_list is not None
+        subscriber.signup_requested_at = now
+        subscriber.signup_list_id = mailing_list.id
+        await session.flush()
+        await _queue_confirmation(session, subscriber, now)
+        return True
+    if subscriber is not None and subscriber.status is SubscriberStatus.BOUNCED:
         return False
     coming_back = subscriber is not None and subscriber.status is SubscriberStatus.UNSUBSCRIBED
     if subscriber is None:
@@ -87,6 +98,11 @@ async def request_signup(
                 list_id=mailing_list.id, subscriber_id=subscriber.id, source=MemberSource.SELF
             )
         )
+    await _queue_confirmation(session, subscriber, now)
+    return True
+
+
+async def _queue_confirmation(session: AsyncSession, subscriber: Subscriber, now: datetime) -> None:
     # One confirmation a minute at most, however often the form is sent (and rate limits
     # in the web app keep it far lower).
     minute = int(now.timestamp() // 60)
@@ -105,17 +121,17 @@ async def request_signup(
         )
         .on_conflict_do_nothing()
     )
-    return True
 
 
 async def confirm_signup(session: AsyncSession, subscriber_id: int, version: int) -> str | None:
-    """Make a pending subscriber active, or one who had unsubscribed and asked to come back;
-    their email, or None if the link no longer applies."""
+    """Make a pending subscriber active, or one who had unsubscribed and asked to come back,
+    and join the list asked for; their email, or None if the link no longer applies."""
     subscriber = await session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.token_version != version:
         return None
-    asked_back = subscriber.status is SubscriberStatus.UNSUBSCRIBED and (
-        subscriber.signup_requested_at is not None
+    asked_back = subscriber.signup_requested_at is not None and subscriber.status in (
+        SubscriberStatus.UNSUBSCRIBED,
+        SubscriberStatus.ACTIVE,
     )
     wanted = subscriber.signup_list_id  # read before the UPDATE below clears it
     if subscriber.status is SubscriberStatus.PENDING or asked_back:

@@ -61,7 +61,10 @@ async def one_click(token: str, request: Request) -> HTMLResponse:
         await session.execute(
             update(Subscriber)
             .where(Subscriber.id == found[0], Subscriber.status != SubscriberStatus.BOUNCED)
-            .values(status=SubscriberStatus.UNSUBSCRIBED)
+            # A confirmation asked for earlier must not bring them back (store/signups.py).
+            .values(
+                status=SubscriberStatus.UNSUBSCRIBED, signup_requested_at=None, signup_list_id=None
+            )
         )
     # The email address only: a linked Telegram chat is the person's other choice (/stop there).
     return page(state.env, "unsubscribed", email=found[1], telegram=found[2])
