@@ -52,7 +52,7 @@ def test_correct_and_withdraw_from_the_cli(cli: Cli) -> None:
 
     # The wrong news, withdrawn before the next pass: nobody hears of it.
     out = cli.ok("updates", "withdraw", str(second)).stdout
-    assert f"update {second} withdrawn: 0 alert(s) not yet sent stopped; 0 had been sent" in out
+    assert f"update {second} withdrawn: 0 alert(s) and 0 digest(s) not yet sent stopped" in out
     cli.ok("run", "--once", "--quiet")
     assert not any("released" in s for s in subjects(cli.settings))
     assert "was already withdrawn" in cli.ok("updates", "withdraw", str(second)).stdout
@@ -110,7 +110,7 @@ async def test_withdrawing_stops_queued_alerts_and_leaves_the_case_page(
         async with p.store.transaction() as session:
             state = await get_update(session, wrong)
             assert state.waiting == 3
-            assert await withdraw_update(session, state) == 3
+            assert (await withdraw_update(session, state)).alerts == 3
         report = await p.deliverer.drain()
         assert report.sent == 3
         async with p.store.read() as session:
@@ -177,3 +177,71 @@ async def test_a_correction_restarts_a_telegram_alert_that_went_out_in_part(
                 )
                 == 0
             )
+
+
+async def test_withdrawing_stops_the_digests_already_built_that_hold_it(
+    settings: Settings,
+) -> None:
+    """The weekly digests were built at 07:00 and wait to go; at 07:02 an update in them is
+    withdrawn (it names a witness). Those digests are stopped, the list's and the reader's
+    own; the other news in them comes in next week's digest; the withdrawn one never goes."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from notifier.digests import plan_digests
+    from notifier.ingest.subscriber_rows import FollowSpec
+    from notifier.schedule import Schedule, last_due
+    from notifier.store.models import Cadence, Scope
+
+    weekly = Schedule(time(7, 0), 0)
+
+    def due_after(moment: datetime) -> datetime:
+        return last_due(weekly, "UTC", moment + timedelta(days=7)) + timedelta(minutes=1)
+
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "w@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY))
+        await new_update(p, title="Hearing set for Friday")
+        wrong = await new_update(p, title="Names a witness")
+        first = due_after(datetime.now(UTC))
+        assert (await plan_digests(p.store, p.renderer, now=first)).messages == 1
+        async with p.store.transaction() as session:
+            stopped = await withdraw_update(session, await get_update(session, wrong))
+        assert (stopped.alerts, stopped.digests) == (0, 1)
+        assert (await p.deliverer.drain(now=first)).sent == 0
+        second = due_after(first)
+        assert (await plan_digests(p.store, p.renderer, now=second)).messages == 1
+        await p.deliverer.drain(now=second)
+    [digest] = [text_of(m) for m in maildir(settings)]
+    assert "Hearing set for Friday" in digest
+    assert "Names a witness" not in digest
+
+
+async def test_withdrawing_stops_a_prayer_chains_digest_and_its_news_comes_next_week(
+    settings: Settings,
+) -> None:
+    from datetime import UTC, datetime, time, timedelta
+
+    from notifier.digests import plan_digests
+    from notifier.schedule import Schedule, last_due
+
+    chain = Schedule(time(7, 0), 0)  # the example chain: Mondays 07:00, Asia/Almaty
+
+    def due_after(moment: datetime) -> datetime:
+        return last_due(chain, "Asia/Almaty", moment + timedelta(days=7)) + timedelta(minutes=1)
+
+    async with pipeline(settings) as p:
+        await seed(p)
+        await new_update(p, title="Hearing set for Friday")
+        wrong = await new_update(p, title="Names a witness")
+        first = due_after(datetime.now(UTC))
+        assert (await plan_digests(p.store, p.renderer, now=first)).messages == 4
+        async with p.store.transaction() as session:
+            stopped = await withdraw_update(session, await get_update(session, wrong))
+        assert stopped.digests == 4
+        assert (await p.deliverer.drain(now=first)).sent == 0
+        second = due_after(first)
+        assert (await plan_digests(p.store, p.renderer, now=second)).messages == 4
+        await p.deliverer.drain(now=second)
+    digests = [text_of(m) for m in maildir(settings)]
+    assert len(digests) == 4
+    assert all("Hearing set for Friday" in d and "Names a witness" not in d for d in digests)

@@ -186,8 +186,9 @@ def edit(
 
 @app.command()
 def withdraw(ctx: typer.Context, update_id: UpdateId) -> None:
-    """Withdraw an update (sent by mistake, or it puts someone at risk): alerts not yet sent are
-    stopped now, digests leave it out from now on, the bot no longer shows it."""
+    """Withdraw an update (sent by mistake, or it puts someone at risk): alerts and digests not
+    yet sent that hold it are stopped now, digests leave it out from now on, the bot no longer
+    shows it."""
 
     async def job(store: Store, _: Settings) -> None:
         async with store.transaction() as session:
@@ -197,8 +198,9 @@ def withdraw(ctx: typer.Context, update_id: UpdateId) -> None:
         sent = state.alerts.get("sent", 0)
         head = "was already withdrawn" if already else "withdrawn"
         say(
-            f"update {update_id} {head}: {stopped} alert(s) not yet sent stopped; "
-            f"{sent} had been sent. Digests already queued are sent as they were built."
+            f"update {update_id} {head}: {stopped.alerts} alert(s) and {stopped.digests} "
+            f"digest(s) not yet sent stopped (their other news comes in the next digest); "
+            f"{sent} alert(s) had been sent"
         )
 
     run_with_store(ctx, job)

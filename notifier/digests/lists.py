@@ -72,7 +72,7 @@ async def build_list_digest(
                 template=mailing_list.template,
             )
             report.bodies += 1
-            body_id = await store_body(session, body)
+            body_id = await store_body(session, body, [c.id for c in chosen])
             report.messages += await _enqueue_list(
                 session, mailing_list, channel, body_id, f"digest:{key}:{period}", now
             )

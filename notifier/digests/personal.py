@@ -214,7 +214,8 @@ async def build_personal_digests(
         for content_key, (chosen, r) in to_render.items()
     }
     report.bodies += len(bodies)
-    stored = await store_bodies(session, list(bodies.values()))
+    holds = {body.digest: [c.id for c in to_render[ck][0]] for ck, body in bodies.items()}
+    stored = await store_bodies(session, list(bodies.values()), holds)
     rendered.update({ck: stored[body.digest] for ck, body in bodies.items()})
     outbox = [
         {

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.render.messages import RenderedBody
-from notifier.store.models import Body, DigestCursor, OutboxMessage, utcnow
+from notifier.store.models import Body, BodyUpdate, DigestCursor, OutboxMessage, utcnow
 from notifier.store.upsert import insert_for
 
 
@@ -29,9 +29,14 @@ class DigestReport:
         self.details += part.details
 
 
-async def store_bodies(session: AsyncSession, bodies: Sequence[RenderedBody]) -> dict[str, int]:
-    """Store the bodies not stored yet (content-addressed); their ids by digest. Two
-    statements per call, however many bodies."""
+async def store_bodies(
+    session: AsyncSession,
+    bodies: Sequence[RenderedBody],
+    updates: Mapping[str, Sequence[int]],
+) -> dict[str, int]:
+    """Store the bodies not stored yet (content-addressed), with the updates each holds
+    (`updates` by body digest); their ids by digest. A few statements per call, however many
+    bodies."""
     if not bodies:
         return {}
     now = utcnow()
@@ -55,12 +60,20 @@ async def store_bodies(session: AsyncSession, bodies: Sequence[RenderedBody]) ->
         chunk = digests[start : start + 500]
         found = await session.execute(select(Body.digest, Body.id).where(Body.digest.in_(chunk)))
         ids.update({digest: body_id for digest, body_id in found})
+    links = [
+        {"body_id": ids[digest], "update_id": update_id}
+        for digest in unique
+        for update_id in updates.get(digest, ())
+    ]
+    if links:
+        stmt = insert_for(session, BodyUpdate.__table__).on_conflict_do_nothing()  # type: ignore[arg-type]
+        await session.execute(stmt, links)
     return ids
 
 
-async def store_body(session: AsyncSession, body: RenderedBody) -> int:
-    """The id of the stored body with this content, storing it if new."""
-    return (await store_bodies(session, [body]))[body.digest]
+async def store_body(session: AsyncSession, body: RenderedBody, updates: Sequence[int]) -> int:
+    """The id of the stored body with this content (holding these updates), storing it if new."""
+    return (await store_bodies(session, [body], {body.digest: updates}))[body.digest]
 
 
 async def save_cursors(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:

@@ -432,6 +432,17 @@ class Body(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class BodyUpdate(Base):
+    """Which updates a digest body holds: a withdrawn update finds the digests not yet sent
+    that carry it."""
+
+    __tablename__ = "body_updates"
+    __table_args__ = (Index("ix_body_updates_update", "update_id"),)
+
+    body_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    update_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class OutboxMessage(Base):
     """One message to one recipient on one channel: the single source of truth of who gets what.
     (recipient, channel, key) is unique, so any step that runs twice writes nothing twice."""

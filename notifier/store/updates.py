@@ -18,7 +18,9 @@ from notifier.errors import InputError, NotFoundError
 from notifier.outbox import restart_partial_alerts
 from notifier.store.cases import check_update_fields
 from notifier.store.models import (
+    BodyUpdate,
     Case,
+    DigestCursor,
     MessageKind,
     OutboxMessage,
     OutboxStatus,
@@ -117,24 +119,86 @@ async def edit_update(
     return changed
 
 
+@dataclass
+class Withdrawal:
+    """What withdrawing stopped: alerts, and digests built but not yet sent that held it."""
+
+    alerts: int = 0
+    digests: int = 0
+
+
+def _digest_of(outbox_key: str) -> tuple[str, str]:
+    """'digest:list:5:2026-11-30T02:00Z' → ('list:5', '2026-11-30T02:00Z')."""
+    head, hour, minute = outbox_key.removeprefix("digest:").rsplit(":", 2)
+    return head, f"{hour}:{minute}"
+
+
 async def withdraw_update(
     session: AsyncSession, state: UpdateState, *, now: datetime | None = None
-) -> int:
-    """Withdraw the update; how many alerts not yet sent were stopped. Withdrawing twice
-    changes nothing more."""
+) -> Withdrawal:
+    """Withdraw the update: its alerts not yet sent are stopped, and so are the digests built
+    but not yet sent that hold it; their other news comes in the next digest (its cursor goes
+    back), unless some of that digest went already. Withdrawing twice changes nothing more."""
     moment = now or utcnow()
+    update_id = state.update.id
     if state.update.withdrawn_at is None:
         state.update.withdrawn_at = moment
-    stopped = await session.execute(
+    stop = {
+        "status": OutboxStatus.SUPPRESSED,
+        "last_error": "update withdrawn",
+        "lease_until": None,
+    }
+    alerts = await session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.update_id == state.update.id,
+            OutboxMessage.update_id == update_id,
             OutboxMessage.kind == MessageKind.ALERT,
             OutboxMessage.status.in_(WAITING),
         )
-        .values(status=OutboxStatus.SUPPRESSED, last_error="update withdrawn", lease_until=None)
+        .values(**stop)
     )
+    holders = select(BodyUpdate.body_id).where(BodyUpdate.update_id == update_id)
+    digests = (
+        await session.execute(
+            select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.body_id).where(
+                OutboxMessage.kind == MessageKind.DIGEST,
+                OutboxMessage.status.in_(WAITING),
+                OutboxMessage.body_id.in_(holders),
+            )
+        )
+    ).all()
+    if digests:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([row_id for row_id, _, _ in digests]))
+            .values(**stop)
+        )
+        for key, body_id in {(key, body_id) for _, key, body_id in digests}:
+            await _rewind(session, key, body_id)
     await session.flush()
-    state.alerts = (await _alert_counts(session, [state.update.id]))[state.update.id]
-    count: int = stopped.rowcount  # type: ignore[attr-defined]
-    return count
+    state.alerts = (await _alert_counts(session, [update_id]))[update_id]
+    count: int = alerts.rowcount  # type: ignore[attr-defined]
+    return Withdrawal(alerts=count, digests=len(digests))
+
+
+async def _rewind(session: AsyncSession, outbox_key: str, body_id: int | None) -> None:
+    """Move a digest's cursor back before the first update of a body that was stopped, so its
+    other news comes in the next digest; not when some of that digest was sent (those readers
+    would get it twice), nor when a later digest was built since."""
+    went = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.key == outbox_key,
+            OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.SENDING)),
+        )
+    )
+    digest_key, period = _digest_of(outbox_key)
+    cursor = await session.get(DigestCursor, digest_key)
+    if went or cursor is None or cursor.period != period:
+        return
+    first = await session.scalar(
+        select(func.min(BodyUpdate.update_id)).where(BodyUpdate.body_id == body_id)
+    )
+    if first is not None:
+        cursor.through_update_id = min(cursor.through_update_id, first - 1)

@@ -254,14 +254,18 @@ async def correct_update(state: State, update_id: UpdateId, body: UpdateEdit) ->
 
 @router.post("/updates/{update_id}/withdraw")
 async def withdraw(state: State, update_id: UpdateId) -> dict[str, Any]:
-    """Withdraw an update: alerts not yet sent stop now, digests and case pages leave it out."""
+    """Withdraw an update: alerts and digests not yet sent that hold it stop now; digests and
+    case pages leave it out from then on."""
     async with state.store.transaction() as session:
         try:
             found = await get_update(session, update_id)
         except NotFoundError as exc:
             raise _not_found(exc) from None
         stopped = await withdraw_update(session, found)
-        return update_state_json(found) | {"stopped": stopped}
+        return update_state_json(found) | {
+            "stopped": stopped.alerts,
+            "digests_stopped": stopped.digests,
+        }
 
 
 @router.get("/subscribers")
