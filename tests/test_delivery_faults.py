@@ -114,3 +114,32 @@ async def test_the_telegram_lease_is_kept_while_a_long_batch_sends(
         queued = await rows(first)
     assert {r.status for r in queued} == {OutboxStatus.SENT}
     assert max(r.attempts for r in queued) == 1
+
+
+async def test_a_digest_queued_for_a_group_follows_it_to_its_new_id(
+    settings: Settings, fake_bot_api: FakeBotApi
+) -> None:
+    """The bot hears that a group became a supergroup after its list's digest was queued: the
+    digest goes to the new id (it was dropped as 'group unsubscribed')."""
+    from notifier.store.chats import move_group
+
+    async with pipeline(with_bot(settings, fake_bot_api)) as p:
+        await seed(p, [111])
+        async with p.store.transaction() as session:
+            chain = MailingList(
+                slug="kz", name="KZ chain", cadence=Cadence.WEEKLY, schedule="mon 07:00",
+                time_zone="UTC", channels=["telegram"],
+                follows=[ListFollow(scope=Scope.COUNTRY, country="KZ", target="country:KZ")],
+                created_at=datetime.now(UTC) - timedelta(days=30),
+            )  # fmt: skip
+            session.add(chain)
+            await session.flush()
+            session.add(ListChat(list_id=chain.id, chat_id=-555, title="group"))
+        await news(p, "Hearing")
+        now = datetime.now(UTC)
+        await plan_digests(p.store, p.renderer, now=now)
+        async with p.store.transaction() as session:
+            assert await move_group(session, -555, -1001234) == 1
+        await p.deliverer.drain(now=now)
+        assert {r.status for r in await rows(p)} == {OutboxStatus.SENT}
+        assert any(m.chat_id == -1001234 for m in fake_bot_api.sent)

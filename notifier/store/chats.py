@@ -28,6 +28,8 @@ from notifier.store.models import (
     LinkCode,
     ListChat,
     MailingList,
+    OutboxMessage,
+    OutboxStatus,
     Scope,
     Subscriber,
     SubscriberStatus,
@@ -341,8 +343,35 @@ async def move_group(session: AsyncSession, old_chat_id: int, new_chat_id: int) 
             .execution_options(synchronize_session=False)
         )
         moved += 1
+    await _move_waiting_messages(session, old_chat_id, new_chat_id)
     await session.flush()
     return moved
+
+
+async def _move_waiting_messages(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
+    """Digests queued for the group under its old id go to the new one (else delivery finds
+    no subscription under the old id and drops them); one the new id has already is dropped."""
+    old, new = f"chat:{old_chat_id}", f"chat:{new_chat_id}"
+    waiting = (OutboxStatus.PENDING, OutboxStatus.RETRY)
+    taken = select(OutboxMessage.key).where(
+        OutboxMessage.recipient == new, OutboxMessage.channel == Channel.TELEGRAM
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.recipient == old,
+            OutboxMessage.status.in_(waiting),
+            OutboxMessage.key.in_(taken),
+        )
+        .values(status=OutboxStatus.SUPPRESSED, last_error="the group moved; sent to its new id")
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.recipient == old, OutboxMessage.status.in_(waiting))
+        .values(recipient=new)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # -- link codes ------------------------------------------------------------------------------
