@@ -2,12 +2,13 @@
 confirmation email; only the confirmation link makes them active. A pending address gets
 nothing else.
 
-Anyone can type anyone's address, so a request changes nothing a known person has: an active
-or bounced address is left as is (silently: the page answers the same), and someone who had
-unsubscribed keeps that status, their name, their Telegram and their lists until they use the
-confirmation link themselves; then they are subscribed again, to the list they asked for.
+Anyone can type anyone's address, so a request changes nothing a known person has until
+they use the confirmation link themselves: a bounced address is left alone (silently: the page
+answers the same); an active one is left as is, or, asking to join a prayer chain it is not
+on, joins when confirmed; someone who had unsubscribed keeps that status, their name, their
+Telegram and their lists, and on confirming is subscribed again, to the list they asked for.
 The follows asked for are added at once: by email only, which does not reach them until they
-confirm."""
+confirm. Unsubscribing clears a request, so an old confirmation brings nobody back."""
 
 from __future__ import annotations
 
