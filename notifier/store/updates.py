@@ -2,9 +2,10 @@
 
 A correction reaches every alert not yet sent and every digest not yet built; what was sent is
 not sent again (a Telegram alert that went out in part is sent again whole). Withdrawing stops
-the alerts not yet sent at once (a message already on the wire may still arrive), leaves the
-update out of digests built from then on and out of case pages, and keeps the row, so
-importing the case file again neither brings it back nor alerts anyone twice."""
+at once the alerts not yet sent and the digests built but not yet sent that hold it (a message
+already on the wire may still arrive), leaves the update out of digests built from then on and
+out of case pages, and keeps the row, so importing the case file again neither brings it back
+nor alerts anyone twice."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.errors import InputError, NotFoundError
+from notifier.outbox import CLAIMABLE as WAITING
 from notifier.outbox import restart_partial_alerts
 from notifier.store.cases import check_update_fields
 from notifier.store.models import (
@@ -28,9 +30,6 @@ from notifier.store.models import (
     Update,
     utcnow,
 )
-
-#: Alerts that have not gone yet and can still be stopped or corrected.
-WAITING = (OutboxStatus.PENDING, OutboxStatus.RETRY)
 
 
 @dataclass
