@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.store.models import Body, MessageKind, OutboxMessage, OutboxStatus
+from notifier.store.models import Body, BodyUpdate, MessageKind, OutboxMessage, OutboxStatus
 
 CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.RETRY)
 #: Claimed first: a confirmation someone is waiting for, then news as it happens; digests last
@@ -190,6 +190,8 @@ async def prune(session: AsyncSession, *, before: datetime) -> int:
     )
     used = select(OutboxMessage.body_id).where(OutboxMessage.body_id.is_not(None))
     await session.execute(delete(Body).where(Body.id.not_in(used), Body.created_at < before))
+    # Their links too: SQLite may give a deleted body's id to a new one.
+    await session.execute(delete(BodyUpdate).where(BodyUpdate.body_id.not_in(select(Body.id))))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

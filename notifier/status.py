@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from notifier.digests import list_schedule, personal_groups
 from notifier.outbox import counts
 from notifier.schedule import next_due
+from notifier.store.cursors import WATCH_CURSOR
 from notifier.store.engine import Store
 from notifier.store.models import (
     Cadence,
@@ -22,7 +23,6 @@ from notifier.store.models import (
     Subscriber,
     Update,
 )
-from notifier.watch import WATCH_CURSOR
 
 
 @dataclass

@@ -10,11 +10,10 @@ from sqlalchemy import func, select
 
 from notifier.faults import checkpoint
 from notifier.match import enqueue_alerts
-from notifier.store.cursors import move_cursor, read_cursor
+from notifier.store.cursors import WATCH_CURSOR, move_cursor, read_cursor
 from notifier.store.engine import Store
 from notifier.store.models import Case, Cursor, Update, utcnow
 
-WATCH_CURSOR = "watch"
 #: Updates matched per transaction.
 BATCH = 100
 

@@ -124,3 +124,80 @@ async def test_following_again_starts_afresh_not_from_a_cursor_left_long_ago(
     latest = [t for t in digests_of(settings) if "Since following again" in t]
     assert len(latest) == 1
     assert "While not following" not in latest[0]
+
+
+async def test_a_cadence_change_and_a_new_follow_saved_together_repeat_nothing(
+    settings: Settings,
+) -> None:
+    """The preference page's 'follow' form: Kazakhstan (followed, weekly) and a new case, both
+    daily, saved at once. A daily cursor left from long ago must not win over the one carried
+    from the weekly digests."""
+    from notifier.store.cases import get_case
+    from notifier.store.models import Channel
+    from notifier.store.preferences import follow_targets
+
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "d@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.DAILY))
+        await new_update(p, title="Old news")
+        day1 = next_daily(datetime.now(UTC))
+        assert (await plan_digests(p.store, p.renderer, now=day1)).messages == 1
+        await set_cadence(p, "d@example.org", Cadence.WEEKLY)  # the daily cursor stays behind
+        await new_update(p, title="Weekly news")
+        week = next_weekly(day1)
+        assert (await plan_digests(p.store, p.renderer, now=week)).messages == 1
+        async with p.store.transaction() as session:
+            subscriber = await get_subscriber(session, "d@example.org")
+            case = await get_case(session, "makhset-djabbarbergenov")
+            follows = [(Scope.COUNTRY, "KZ", None), (Scope.CASE, None, case)]
+            follow_targets(subscriber, follows, cadence=Cadence.DAILY, channels=[Channel.EMAIL])
+        await new_update(p, title="Fresh news")
+        later = next_daily(week)
+        assert (await plan_digests(p.store, p.renderer, now=later)).messages == 1
+        await p.deliverer.drain(now=later)
+    [last] = [t for t in digests_of(settings) if "Fresh news" in t]
+    assert "Old news" not in last
+    assert "Weekly news" not in last
+
+
+async def test_from_instant_before_the_watcher_ran_the_update_comes_in_the_digest(
+    settings: Settings,
+) -> None:
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "i@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT))
+        await new_update(p, title="Entered, not yet watched")
+        await set_cadence(p, "i@example.org", Cadence.DAILY)  # moments later
+        assert (await watch_once(p.store)).alerts == 0  # no longer instant
+        day1 = next_daily(datetime.now(UTC))
+        assert (await plan_digests(p.store, p.renderer, now=day1)).messages == 1
+
+
+async def test_a_newcomer_given_an_erased_subscribers_id_starts_afresh(
+    settings: Settings,
+) -> None:
+    """SQLite may give an erased subscriber's id to the next one; their digest cursors went
+    with them, so the newcomer's first digest holds only news from when they joined."""
+    from notifier.ingest.subscriber_rows import SubscriberSpec
+    from notifier.store.subscribers import import_subscribers, remove_subscriber
+
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "gone@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.DAILY))
+        day1 = next_daily(datetime.now(UTC))
+        await plan_digests(p.store, p.renderer, now=day1)  # an empty digest: a cursor saved
+        async with p.store.transaction() as session:
+            gone = await get_subscriber(session, "gone@example.org")
+            await remove_subscriber(session, gone, erase=True)
+        await new_update(p, title="Before the newcomer came")
+        async with p.store.transaction() as session:
+            follows = [FollowSpec(Scope.COUNTRY, "KZ", Cadence.DAILY)]
+            spec = SubscriberSpec(where="t", email="new@example.org", follows=follows)
+            await import_subscribers(session, [spec], p.settings)
+        await new_update(p, title="After the newcomer came")
+        later = next_daily(day1)
+        await plan_digests(p.store, p.renderer, now=later)
+        await p.deliverer.drain(now=later)
+    [digest] = digests_of(settings)
+    assert "After the newcomer came" in digest
+    assert "Before the newcomer came" not in digest

@@ -245,3 +245,45 @@ async def test_withdrawing_stops_a_prayer_chains_digest_and_its_news_comes_next_
     digests = [text_of(m) for m in maildir(settings)]
     assert len(digests) == 4
     assert all("Hearing set for Friday" in d and "Names a witness" not in d for d in digests)
+
+
+async def test_a_pruned_body_leaves_no_links_for_a_new_body_with_its_id(
+    settings: Settings,
+) -> None:
+    """Pruning deletes old bodies and their links to updates; else a new body given the same
+    id (SQLite) would seem to hold old news, and a withdrawal would rewind to it."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from sqlalchemy import func
+
+    from notifier.digests import plan_digests
+    from notifier.ingest.subscriber_rows import FollowSpec
+    from notifier.outbox import prune
+    from notifier.schedule import Schedule, last_due
+    from notifier.store.models import BodyUpdate, Cadence, Scope
+
+    def due_after(moment: datetime) -> datetime:
+        week = Schedule(time(7, 0), 0)
+        return last_due(week, "UTC", moment + timedelta(days=7)) + timedelta(minutes=1)
+
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        await subscribe(p, "w@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY))
+        await new_update(p, title="Old news")
+        first = due_after(datetime.now(UTC))
+        await plan_digests(p.store, p.renderer, now=first)
+        await p.deliverer.drain(now=first)
+        async with p.store.transaction() as session:  # long after: outbox and bodies pruned
+            await prune(session, before=first + timedelta(days=1000))
+            assert await session.scalar(select(func.count()).select_from(BodyUpdate)) == 0
+        await new_update(p, title="Fresh news")
+        wrong = await new_update(p, title="Names a witness")
+        second = due_after(first)
+        await plan_digests(p.store, p.renderer, now=second)
+        async with p.store.transaction() as session:
+            await withdraw_update(session, await get_update(session, wrong))
+        third = due_after(second)
+        await plan_digests(p.store, p.renderer, now=third)
+        await p.deliverer.drain(now=third)
+    [last] = [text_of(m) for m in maildir(settings) if "Fresh news" in text_of(m)]
+    assert "Old news" not in last

@@ -9,7 +9,8 @@ adds a follow of a subscriber who had digests before), the new cadence's cursor 
 
 * from daily or weekly: where the old cadence's digests had got to (news not yet in one of
   them comes in the first digest of the new cadence, nothing twice);
-* from instant: the latest update (everything before went as an alert);
+* from instant: where the watcher has got to (what it matched went as an alert; what it has
+  not matched yet comes in the digest);
 * a new follow, or an old cadence that never built a digest: no cursor (its first digest covers
   what came since the follow was made).
 
@@ -25,7 +26,8 @@ from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from notifier.store.models import Cadence, Channel, DigestCursor, Subscription, Update, utcnow
+from notifier.store.cursors import WATCH_CURSOR
+from notifier.store.models import Cadence, Channel, Cursor, DigestCursor, Subscription, utcnow
 
 DIGESTS = (Cadence.DAILY, Cadence.WEEKLY)
 
@@ -72,7 +74,8 @@ def _carry(session: Session, change: Change) -> None:
         return
     through: int | None = None
     if old is Cadence.INSTANT:
-        through = int(session.scalar(select(func.max(Update.id))) or 0)
+        watched = select(Cursor.position).where(Cursor.name == WATCH_CURSOR)
+        through = int(session.scalar(watched) or 0)
     elif old in DIGESTS:
         through = session.scalar(
             select(DigestCursor.through_update_id).where(
@@ -115,5 +118,18 @@ def _carry_cursors(session: Session, flush_context: object, instances: object) -
     if not changes:
         return
     with session.no_autoflush:
-        for change in _with_stale_cursor(session, list(dict.fromkeys(changes))):
+        # Follows that changed cadence first; a follow added in the same flush must not then
+        # delete the cursor one of them has just set.
+        handled: set[str] = set()
+        relevant = _with_stale_cursor(session, list(dict.fromkeys(changes)))
+        for change in sorted(relevant, key=_new_last):
+            subscriber_id, channel, old, new = change
+            key = digest_key(subscriber_id, new, channel)
+            if old is None and key in handled:
+                continue
             _carry(session, change)
+            handled.add(key)
+
+
+def _new_last(change: Change) -> bool:
+    return change[2] is None

@@ -8,6 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.store.models import Cursor, utcnow
 from notifier.store.upsert import insert_for
 
+#: The watcher's cursor: the last update it matched (alerts for everything up to it are queued).
+WATCH_CURSOR = "watch"
+
 
 async def read_cursor(session: AsyncSession, name: str, *, lock: bool = False) -> int:
     """The cursor's position (0 if new). With `lock`, hold it until the transaction ends, so

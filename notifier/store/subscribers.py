@@ -17,6 +17,7 @@ from notifier.numbers import as_int
 from notifier.store.cases import resolve_case
 from notifier.store.models import (
     Case,
+    DigestCursor,
     ListFollow,
     ListMember,
     MailingList,
@@ -290,6 +291,12 @@ async def remove_subscriber(session: AsyncSession, subscriber: Subscriber, *, er
     if erase:
         await session.execute(
             delete(OutboxMessage).where(OutboxMessage.subscriber_id == subscriber.id)
+        )
+        # Their digest cursors too (SQLite may give the id to a newcomer).
+        await session.execute(
+            delete(DigestCursor).where(
+                DigestCursor.digest_key.like(f"subscriber:{subscriber.id}:%")
+            )
         )
         await session.execute(delete(Subscriber).where(Subscriber.id == subscriber.id))
     else:

@@ -11,8 +11,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
+from notifier.store.cursors import WATCH_CURSOR
 from notifier.store.models import Cursor, OutboxMessage
-from notifier.watch import WATCH_CURSOR
 from notifier.web.state import WebState
 
 router = APIRouter()
