@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from notifier.config import Settings
 from notifier.digests import plan_digests
-from notifier.service import pipeline
+from notifier.service import Pipeline, pipeline
 from notifier.store.cases import get_case
 from notifier.store.models import (
     Cadence,
@@ -29,6 +29,20 @@ from tests.fake_telegram import FakeBotApi
 from tests.test_telegram import news, rows, seed, with_bot
 
 
+async def telegram_chain(p: Pipeline, *groups: int) -> None:
+    """A weekly Kazakhstan prayer chain, a month old, sent to these Telegram groups."""
+    async with p.store.transaction() as session:
+        chain = MailingList(
+            slug="kz", name="KZ chain", cadence=Cadence.WEEKLY, schedule="mon 07:00",
+            time_zone="UTC", channels=["telegram"],
+            follows=[ListFollow(scope=Scope.COUNTRY, country="KZ", target="country:KZ")],
+            created_at=datetime.now(UTC) - timedelta(days=30),
+        )  # fmt: skip
+        session.add(chain)
+        await session.flush()
+        session.add_all(ListChat(list_id=chain.id, chat_id=g, title=str(g)) for g in groups)
+
+
 async def test_a_group_that_moved_onto_a_chat_already_subscribed_is_recorded(
     settings: Settings, fake_bot_api: FakeBotApi
 ) -> None:
@@ -36,17 +50,7 @@ async def test_a_group_that_moved_onto_a_chat_already_subscribed_is_recorded(
     supergroup too: the digest goes, the old row goes away, and the batch is recorded."""
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
         await seed(p, [111, 222])
-        async with p.store.transaction() as session:
-            chain = MailingList(
-                slug="kz", name="KZ chain", cadence=Cadence.WEEKLY, schedule="mon 07:00",
-                time_zone="UTC", channels=["telegram"],
-                follows=[ListFollow(scope=Scope.COUNTRY, country="KZ", target="country:KZ")],
-                created_at=datetime.now(UTC) - timedelta(days=30),
-            )  # fmt: skip
-            session.add(chain)
-            await session.flush()
-            session.add(ListChat(list_id=chain.id, chat_id=-555, title="old"))
-            session.add(ListChat(list_id=chain.id, chat_id=-1001234, title="new"))
+        await telegram_chain(p, -555, -1001234)
         await news(p, "Hearing")
         fake_bot_api.migrate(-555, -1001234)
         now = datetime.now(UTC)
@@ -125,16 +129,7 @@ async def test_a_digest_queued_for_a_group_follows_it_to_its_new_id(
 
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
         await seed(p, [111])
-        async with p.store.transaction() as session:
-            chain = MailingList(
-                slug="kz", name="KZ chain", cadence=Cadence.WEEKLY, schedule="mon 07:00",
-                time_zone="UTC", channels=["telegram"],
-                follows=[ListFollow(scope=Scope.COUNTRY, country="KZ", target="country:KZ")],
-                created_at=datetime.now(UTC) - timedelta(days=30),
-            )  # fmt: skip
-            session.add(chain)
-            await session.flush()
-            session.add(ListChat(list_id=chain.id, chat_id=-555, title="group"))
+        await telegram_chain(p, -555)
         await news(p, "Hearing")
         now = datetime.now(UTC)
         await plan_digests(p.store, p.renderer, now=now)

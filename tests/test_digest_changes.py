@@ -22,12 +22,18 @@ DAILY = Schedule(time(7, 0))
 WEEKLY = Schedule(time(7, 0), 0)
 
 
+def next_due(schedule: Schedule, after: datetime, zone: str = "UTC") -> datetime:
+    """A minute after the schedule's next due time after `after`, when the planner runs."""
+    span = timedelta(days=1 if schedule.weekday is None else 7)
+    return last_due(schedule, zone, after + span) + timedelta(minutes=1)
+
+
 def next_daily(after: datetime) -> datetime:
-    return last_due(DAILY, "UTC", after + timedelta(days=1)) + timedelta(minutes=1)
+    return next_due(DAILY, after)
 
 
-def next_weekly(after: datetime) -> datetime:
-    return last_due(WEEKLY, "UTC", after + timedelta(days=7)) + timedelta(minutes=1)
+def next_weekly(after: datetime, zone: str = "UTC") -> datetime:
+    return next_due(WEEKLY, after, zone)
 
 
 async def set_cadence(p: Pipeline, email: str, cadence: Cadence) -> None:

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from notifier.bot.case_pages import case_page
 from notifier.config import Settings
+from notifier.digests import plan_digests
 from notifier.service import pipeline
 from notifier.store.cases import get_case
 from notifier.store.models import OutboxMessage, OutboxStatus
 from notifier.store.updates import edit_update, get_update, withdraw_update
 from notifier.watch import watch_once
 from tests.conftest import Cli
+from tests.test_digest_changes import next_weekly
 from tests.test_pipeline import KZ, ROOT, maildir, new_update, seed, subscribe, text_of
 
 PASTOR = "kashkumbaev"
@@ -185,30 +188,21 @@ async def test_withdrawing_stops_the_digests_already_built_that_hold_it(
     """The weekly digests were built at 07:00 and wait to go; at 07:02 an update in them is
     withdrawn (it names a witness). Those digests are stopped, the list's and the reader's
     own; the other news in them comes in next week's digest; the withdrawn one never goes."""
-    from datetime import UTC, datetime, time, timedelta
-
-    from notifier.digests import plan_digests
     from notifier.ingest.subscriber_rows import FollowSpec
-    from notifier.schedule import Schedule, last_due
     from notifier.store.models import Cadence, Scope
-
-    weekly = Schedule(time(7, 0), 0)
-
-    def due_after(moment: datetime) -> datetime:
-        return last_due(weekly, "UTC", moment + timedelta(days=7)) + timedelta(minutes=1)
 
     async with pipeline(settings) as p:
         await seed(p, with_list=False)
         await subscribe(p, "w@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY))
         await new_update(p, title="Hearing set for Friday")
         wrong = await new_update(p, title="Names a witness")
-        first = due_after(datetime.now(UTC))
+        first = next_weekly(datetime.now(UTC))
         assert (await plan_digests(p.store, p.renderer, now=first)).messages == 1
         async with p.store.transaction() as session:
             stopped = await withdraw_update(session, await get_update(session, wrong))
         assert (stopped.alerts, stopped.digests) == (0, 1)
         assert (await p.deliverer.drain(now=first)).sent == 0
-        second = due_after(first)
+        second = next_weekly(first)
         assert (await plan_digests(p.store, p.renderer, now=second)).messages == 1
         await p.deliverer.drain(now=second)
     [digest] = [text_of(m) for m in maildir(settings)]
@@ -219,15 +213,8 @@ async def test_withdrawing_stops_the_digests_already_built_that_hold_it(
 async def test_withdrawing_stops_a_prayer_chains_digest_and_its_news_comes_next_week(
     settings: Settings,
 ) -> None:
-    from datetime import UTC, datetime, time, timedelta
-
-    from notifier.digests import plan_digests
-    from notifier.schedule import Schedule, last_due
-
-    chain = Schedule(time(7, 0), 0)  # the example chain: Mondays 07:00, Asia/Almaty
-
-    def due_after(moment: datetime) -> datetime:
-        return last_due(chain, "Asia/Almaty", moment + timedelta(days=7)) + timedelta(minutes=1)
+    def due_after(moment: datetime) -> datetime:  # the example chain: Mondays, Almaty time
+        return next_weekly(moment, "Asia/Almaty")
 
     async with pipeline(settings) as p:
         await seed(p)
@@ -252,25 +239,17 @@ async def test_a_pruned_body_leaves_no_links_for_a_new_body_with_its_id(
 ) -> None:
     """Pruning deletes old bodies and their links to updates; else a new body given the same
     id (SQLite) would seem to hold old news, and a withdrawal would rewind to it."""
-    from datetime import UTC, datetime, time, timedelta
-
     from sqlalchemy import func
 
-    from notifier.digests import plan_digests
     from notifier.ingest.subscriber_rows import FollowSpec
     from notifier.outbox import prune
-    from notifier.schedule import Schedule, last_due
     from notifier.store.models import BodyUpdate, Cadence, Scope
-
-    def due_after(moment: datetime) -> datetime:
-        week = Schedule(time(7, 0), 0)
-        return last_due(week, "UTC", moment + timedelta(days=7)) + timedelta(minutes=1)
 
     async with pipeline(settings) as p:
         await seed(p, with_list=False)
         await subscribe(p, "w@example.org", FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY))
         await new_update(p, title="Old news")
-        first = due_after(datetime.now(UTC))
+        first = next_weekly(datetime.now(UTC))
         await plan_digests(p.store, p.renderer, now=first)
         await p.deliverer.drain(now=first)
         async with p.store.transaction() as session:  # long after: outbox and bodies pruned
@@ -278,11 +257,11 @@ async def test_a_pruned_body_leaves_no_links_for_a_new_body_with_its_id(
             assert await session.scalar(select(func.count()).select_from(BodyUpdate)) == 0
         await new_update(p, title="Fresh news")
         wrong = await new_update(p, title="Names a witness")
-        second = due_after(first)
+        second = next_weekly(first)
         await plan_digests(p.store, p.renderer, now=second)
         async with p.store.transaction() as session:
             await withdraw_update(session, await get_update(session, wrong))
-        third = due_after(second)
+        third = next_weekly(second)
         await plan_digests(p.store, p.renderer, now=third)
         await p.deliverer.drain(now=third)
     [last] = [text_of(m) for m in maildir(settings) if "Fresh news" in text_of(m)]
