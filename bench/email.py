@@ -393,6 +393,7 @@ def instrument(deliverer: Any, sender: SmtpSender) -> tuple[Breakdown, list[str]
         ("prepare", getattr(deliverer, "composer", None), "compose", "Composer.compose"),
         ("record", deliverer, "_record", "Deliverer._record"),
         ("record", module, "record", "record"),
+        ("record", sys.modules.get("notifier.delivery.recorder"), "record", "record"),
         ("save_health", deliverer, "_save_health", "Deliverer._save_health"),
         ("save_health", module, "save_health", "save_health"),
         ("claim", module, "claim", "claim"),

@@ -2,6 +2,7 @@
 and bytes, and stores nothing.
 
     python -m bench.smtp_sink --port 0 [--tls none|starttls|implicit --ca-file ca.pem]
+                                       [--delay 0.02] [--log accepted.log]
 
 Prints `READY <port>` on stdout once it listens. On SIGTERM (or SIGINT) it prints
 `COUNT <messages> <bytes>` and exits 0. With `--tls starttls` or `implicit` it makes a
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Literal
 
@@ -38,15 +40,33 @@ Tls = Literal["none", "starttls", "implicit"]
 
 
 class Counter:
-    """The sink's aiosmtpd handler: MAIL and RCPT take aiosmtpd's defaults (accept)."""
+    """The sink's aiosmtpd handler: MAIL and RCPT take aiosmtpd's defaults (accept).
 
-    def __init__(self) -> None:
+    With `delay`, each message is held that long before the 250 (a slow server). With `log`,
+    each message writes `BEGIN <n>` when its data has arrived and `ACCEPT <n> <recipient>
+    <Message-ID>` just before the 250, flushed at once: what a crash test reads to tell what
+    the server accepted, and what was on the wire at a given moment."""
+
+    def __init__(self, *, delay: float = 0.0, log: Path | None = None) -> None:
         self.messages = 0
         self.bytes = 0
+        self.delay = delay
+        self._log = log.open("a", encoding="utf-8", buffering=1) if log is not None else None
+        self._started = 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self._log is not None:
+            self._started += 1
+            number = self._started
+            self._log.write(f"BEGIN {number}\n")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.messages += 1
         self.bytes += len(envelope.original_content or b"")
+        if self._log is not None:
+            headers = BytesHeaderParser().parsebytes(envelope.original_content or b"")
+            recipient = envelope.rcpt_tos[0] if envelope.rcpt_tos else "-"
+            self._log.write(f"ACCEPT {number} {recipient} {headers.get('Message-ID', '-')}\n")
         return "250 OK"
 
 
@@ -89,12 +109,17 @@ def _tls_context(ca_file: Path) -> ssl.SSLContext:
 
 
 async def serve(
-    host: str, port: int, tls: Tls, ca_file: Path | None, stop_on_eof: bool = False
+    host: str,
+    port: int,
+    tls: Tls,
+    ca_file: Path | None,
+    stop_on_eof: bool = False,
+    counter: Counter | None = None,
 ) -> Counter:
     """Listen until SIGTERM or SIGINT (or, with `stop_on_eof`, the end of stdin); print READY
     first and return the counts."""
     loop = asyncio.get_running_loop()
-    counter = Counter()
+    counter = counter or Counter()
     live: set[_Sink] = set()
     context = None
     if tls != "none":
@@ -141,11 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also stop at the end of stdin (start_sink: so the sink dies with its parent)",
     )
+    parser.add_argument("--delay", type=float, default=0.0, help="hold each message (s)")
+    parser.add_argument("--log", type=Path, help="write BEGIN/ACCEPT lines here")
     args = parser.parse_args(argv)
     if args.tls != "none" and args.ca_file is None:
         parser.error(f"--tls {args.tls} needs --ca-file (where to write the CA certificate)")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
-    counter = asyncio.run(serve(args.host, args.port, args.tls, args.ca_file, args.stop_on_eof))
+    counter = Counter(delay=args.delay, log=args.log)
+    counter = asyncio.run(
+        serve(args.host, args.port, args.tls, args.ca_file, args.stop_on_eof, counter)
+    )
     try:
         print(f"COUNT {counter.messages} {counter.bytes}", flush=True)
     except BrokenPipeError:  # nobody is listening any more (the parent died)
@@ -154,13 +184,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def start_sink(
-    *, tls: Tls = "none", ca_file: Path | None = None, timeout: float = 10.0
+    *,
+    tls: Tls = "none",
+    ca_file: Path | None = None,
+    timeout: float = 10.0,
+    delay: float = 0.0,
+    log: Path | None = None,
 ) -> tuple[subprocess.Popen[str], int]:
     """Start `python -m bench.smtp_sink --port 0` and wait for its READY line. Returns the
     process and its port; stop it with `stop_sink` (or SIGTERM). Its stderr is this one's; it
     also stops if this process dies."""
     command = [sys.executable, "-m", "bench.smtp_sink", "--port", "0", "--tls", tls]
     command.append("--stop-on-eof")
+    if delay:
+        command += ["--delay", str(delay)]
+    if log is not None:
+        command += ["--log", str(log)]
     if ca_file is not None:
         command += ["--ca-file", str(ca_file)]
     # stdin is a pipe nobody writes to: when this process dies, the sink sees EOF and stops.

@@ -79,8 +79,14 @@ class Settings(BaseSettings):
     watch_interval: float = Field(default=1.0, gt=0)
     #: Messages claimed per delivery batch.
     deliver_batch: int = Field(default=500, ge=1, le=10_000)
-    #: How long a claimed message may stay "sending" before another worker may take it (s).
+    #: How long a claimed message may stay "sending" before another worker may take it (s): a
+    #: last resort; a worker that dies loses its claims as soon as it is found dead.
     lease_seconds: int = Field(default=300, ge=1)
+    #: How often each delivering process writes its heartbeat, and looks for dead ones (s).
+    worker_heartbeat: float = Field(default=1.0, gt=0, le=60)
+    #: A worker silent this long is dead: any other takes its claimed messages back at once
+    #: (s). One on the same machine whose process is gone is dead without waiting.
+    worker_timeout: float = Field(default=5.0, gt=0, le=3600)
     #: First retry delay (s); doubles each attempt, with jitter, up to `retry_max_delay`.
     retry_base_delay: float = Field(default=30.0, gt=0)
     retry_max_delay: float = Field(default=3600.0, gt=0)
@@ -99,6 +105,9 @@ class Settings(BaseSettings):
     smtp_rate_limit: float | None = Field(default=None, gt=0)
     #: Seconds to wait for the server to answer any one command.
     smtp_timeout: float = Field(default=60.0, gt=0)
+    #: When the server cannot be reached, email waits 5 s, then twice as long after each failed
+    #: try, up to this (s); then one connection tries again, and on success all of them go.
+    smtp_pause_max: float = Field(default=30.0, ge=1, le=3600)
     #: Check the server's TLS certificate (leave on outside tests), optionally against this CA.
     smtp_verify_tls: bool = True
     smtp_ca_file: Path | None = None
@@ -223,6 +232,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "bounce_maildir needs bounce_address: only bounces to its signed addresses "
                 "are trusted"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeats_fit_the_timeout(self) -> Settings:
+        if self.worker_timeout < 2 * self.worker_heartbeat:
+            raise ValueError(
+                "worker_timeout must be at least twice worker_heartbeat: a live worker would "
+                "be taken for dead between two heartbeats"
             )
         return self
 

@@ -9,6 +9,7 @@ CHECKPOINTS = (
     "watch.before_commit",
     "digest.before_commit",
     "deliver.after_claim",
+    "deliver.after_answer",
     "deliver.after_send",
     "deliver.after_record",
 )

@@ -3,7 +3,9 @@
 pending → sending (leased) → sent | retry (next attempt, backoff with jitter) | failed |
 suppressed. A lease that expires (the worker died) makes the message claimable again: at most
 the in-flight few can be sent twice, never lost. On PostgreSQL claims use FOR UPDATE SKIP
-LOCKED, so any number of workers share one outbox; on SQLite BEGIN IMMEDIATE serialises them."""
+LOCKED, so any number of workers share one outbox; on SQLite BEGIN IMMEDIATE serialises them.
+Each claim also names its worker: when a worker dies, the others give its messages back at
+once (store/workers.py), and the lease is only the last resort."""
 
 from __future__ import annotations
 
@@ -61,9 +63,10 @@ async def claim(
     lease: timedelta,
     limit: int,
     channels: Sequence[str] | None = None,
+    worker: int | None = None,
 ) -> list[Claimed]:
     """Take up to `limit` due messages (by PRIORITY, then oldest first) and lease them to the
-    caller."""
+    caller (`worker`: whose claim it is, so they come back at once if it dies)."""
     pick = (
         select(OutboxMessage.id).where(_due(now)).order_by(PRIORITY, OutboxMessage.id).limit(limit)
     )
@@ -78,6 +81,7 @@ async def claim(
             status=OutboxStatus.SENDING,
             lease_until=now + lease,
             attempts=OutboxMessage.attempts + 1,
+            claimed_by=worker,
         )
         .returning(
             OutboxMessage.id,
@@ -97,46 +101,80 @@ def backoff(attempts: int, *, base: float, cap: float, rng: random.Random | None
     return ceiling / 2 + jitter * ceiling / 2
 
 
+def _held(worker: int | None) -> ColumnElement[bool]:
+    """Claimed, and (given a worker) by that worker."""
+    held = OutboxMessage.status == OutboxStatus.SENDING
+    return held if worker is None else and_(held, OutboxMessage.claimed_by == worker)
+
+
 async def mark_sent(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> None:
+    """Sent is sent, whoever holds the message now: one taken back from a worker thought dead
+    (or waiting to go again) must not go twice because its first sender was slow to say so."""
     if ids:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
-            .values(status=OutboxStatus.SENT, sent_at=now, lease_until=None, last_error=None)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status.in_((OutboxStatus.SENDING, *CLAIMABLE)),
+            )
+            .values(
+                status=OutboxStatus.SENT,
+                sent_at=now,
+                lease_until=None,
+                last_error=None,
+                claimed_by=None,
+            )
         )
 
 
 async def mark_final(
-    session: AsyncSession, ids: Sequence[int], status: OutboxStatus, error: str
+    session: AsyncSession,
+    ids: Sequence[int],
+    status: OutboxStatus,
+    error: str,
+    *,
+    worker: int | None = None,
 ) -> None:
     if ids:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
-            .values(status=status, lease_until=None, last_error=error[:2000])
+            .where(OutboxMessage.id.in_(ids), _held(worker))
+            .values(status=status, lease_until=None, last_error=error[:2000], claimed_by=None)
         )
 
 
-async def mark_retry(session: AsyncSession, outbox_id: int, *, at: datetime, error: str) -> None:
+async def mark_retry(
+    session: AsyncSession,
+    outbox_id: int,
+    *,
+    at: datetime,
+    error: str,
+    worker: int | None = None,
+) -> None:
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == OutboxStatus.SENDING)
+        .where(OutboxMessage.id == outbox_id, _held(worker))
         .values(
-            status=OutboxStatus.RETRY, next_attempt_at=at, lease_until=None, last_error=error[:2000]
+            status=OutboxStatus.RETRY,
+            next_attempt_at=at,
+            lease_until=None,
+            last_error=error[:2000],
+            claimed_by=None,
         )
     )
 
 
-async def release(session: AsyncSession, ids: Sequence[int]) -> None:
+async def release(session: AsyncSession, ids: Sequence[int], *, worker: int | None = None) -> None:
     """Give claimed messages back untouched (a clean stop before they were sent)."""
     if ids:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.SENDING)
+            .where(OutboxMessage.id.in_(ids), _held(worker))
             .values(
                 status=OutboxStatus.PENDING,
                 lease_until=None,
                 attempts=OutboxMessage.attempts - 1,
+                claimed_by=None,
             )
         )
 

@@ -48,13 +48,14 @@ class Pipeline:
 
 
 @asynccontextmanager
-async def pipeline(settings: Settings) -> AsyncIterator[Pipeline]:
-    """Open the store and check every template before anything can be sent."""
+async def pipeline(settings: Settings, *, role: str = "run") -> AsyncIterator[Pipeline]:
+    """Open the store and check every template before anything can be sent. `role` names the
+    process among the workers `notifier status` lists."""
     renderer = Renderer(settings)
     check_templates(renderer.env)
     async with open_store(settings) as store:
         links = Links.from_settings(settings)
-        deliverer = Deliverer(store, settings, build_senders(settings), renderer, links)
+        deliverer = Deliverer(store, settings, build_senders(settings), renderer, links, role=role)
         try:
             yield Pipeline(store, settings, renderer, deliverer)
         finally:

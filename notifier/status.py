@@ -23,6 +23,7 @@ from notifier.store.models import (
     Subscriber,
     Update,
 )
+from notifier.store.workers import WorkerRow, list_workers
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Status:
     #: Telegram chats that blocked the bot, and groups it was removed from.
     blocked_chats: int = 0
     removed_groups: int = 0
+    #: The processes that deliver, their heartbeats and what each holds.
+    workers: list[WorkerRow] = field(default_factory=list)
 
 
 async def read_status(store: Store, *, now: datetime) -> Status:
@@ -87,5 +90,6 @@ async def read_status(store: Store, *, now: datetime) -> Status:
             (h.name, h.paused_until if h.paused_until and h.paused_until > now else None, h.note)
             for h in health
         ]
+        status.workers = await list_workers(session)
     status.next_digests.sort(key=lambda x: x[1])
     return status

@@ -234,6 +234,16 @@ class SmtpServer(LoopThread):
         already open carry on). `False`: listen again, on the same port."""
         self._call(self._unlisten() if on else self._listen())
 
+    def go_down(self) -> None:
+        """An outage: refuse new connections and cut the open ones."""
+        self._call(self._go_down())
+
+    async def _go_down(self) -> None:
+        await self._unlisten()
+        for session in list(self._sessions):
+            if isinstance(session.transport, asyncio.Transport):
+                session.transport.abort()
+
     # -- faults ------------------------------------------------------------------------------
 
     def reply(

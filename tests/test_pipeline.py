@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from notifier.channels.base import ChannelState, Limits, Outcome, Outgoing, Result
+from notifier.channels.base import ChannelState, Limits, Outcome, Outgoing, Report, Result, Results
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -400,14 +400,16 @@ class FlakySender:
         self.outcome = outcome
         self.seen: Counter[int] = Counter()
 
-    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
-        results = []
+    async def send(
+        self, messages: Sequence[Outgoing], report: Report | None = None
+    ) -> list[Result]:
+        results = Results(report)
         for m in messages:
             self.seen[m.outbox_id] += 1
             if self.seen[m.outbox_id] <= self.failures:
-                results.append(Result(m.outbox_id, self.outcome, "451 4.3.0 try later"))
+                results.add(Result(m.outbox_id, self.outcome, "451 4.3.0 try later"))
             else:
-                results.append(Result(m.outbox_id, Outcome.SENT))
+                results.add(Result(m.outbox_id, Outcome.SENT))
         return results
 
     async def close(self) -> None:
@@ -531,6 +533,7 @@ async def test_idle_polls_are_one_indexed_read_each(settings: Settings) -> None:
     async with pipeline(settings) as p:
         await seed(p, with_list=False)
         await watch_once(p.store)
+        await p.deliverer.heartbeat.worker_id()  # registered once, at the process's first poll
         statements: list[str] = []
 
         def record(*args: object) -> None:

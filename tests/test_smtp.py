@@ -3,11 +3,12 @@ gives them, TLS and AUTH, DKIM — and in every case no message lost."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dkim
@@ -15,7 +16,7 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from notifier.config import Settings
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -31,6 +32,7 @@ from notifier.store.models import (
     Severity,
     Subscriber,
     SubscriberStatus,
+    utcnow,
 )
 from notifier.store.subscribers import import_subscribers
 from notifier.watch import watch_once
@@ -229,39 +231,58 @@ async def test_many_messages_share_a_few_connections(
 async def test_an_unreachable_server_fails_nothing_then_pauses_and_recovers(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
+    """One failure per round, however many connections the pool has (four connections once
+    counted as four failures, and the pause jumped to minutes); the messages wait for the end
+    of the pause, not for a backoff of their own; status says what it waits for and until
+    when."""
+    from notifier.channels.smtp import SmtpSender
     from notifier.status import read_status
 
     async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
         await seed(p, [(f"p{i}@example.org", "") for i in range(3)])
         await news(p)
+        sender = p.deliverer.senders[Channel.EMAIL]
+        assert isinstance(sender, SmtpSender)
         smtp_server.refuse_connections(True)
-        now = datetime.now(UTC)
-        for _ in range(3):
-            report = await p.deliverer.drain(now=now)
-            assert report.failed == 0
-            now += timedelta(hours=1)
-        assert {r.status for r in await rows(p)} == {OutboxStatus.RETRY}
-        assert all("cannot connect" in (r.last_error or "") for r in await rows(p))
+        for round_ in (1, 2):
+            before = time.time()
+            report = await p.deliverer.drain()
+            assert (report.failed, report.retried) == (0, 3)
+            assert sender._failures == round_
+            pause = 5.0 * 2 ** (round_ - 1)
+            assert sender.state.paused_until is not None
+            assert sender.state.paused_until <= time.time() + pause
+            for row in await rows(p):
+                assert row.status is OutboxStatus.RETRY
+                assert "cannot connect" in (row.last_error or "")
+                # Back when the pause ends, not after an exponential backoff of its own.
+                assert row.next_attempt_at.timestamp() <= before + pause + 1
+            # While the channel pauses nothing is claimed, so nothing is tried in vain.
+            assert (await p.deliverer.drain()).claimed == 0
+            sender.state.paused_until = time.time() - 1  # the pause is over
+            async with p.store.transaction() as session:
+                await session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
         status = await read_status(p.store, now=datetime.now(UTC))
         [(name, paused, note)] = status.channels
         assert name == "smtp"
         assert paused is not None
-        assert note.startswith("paused")
+        assert note.startswith(f"waiting for the SMTP server {smtp_server.host}:")
+        assert "2 failed tries" in note
+        assert "next try with one connection at" in note
         smtp_server.refuse_connections(False)
-        p.deliverer.senders[Channel.EMAIL].state.paused_until = time.time() - 1  # pause over
-        assert (await p.deliverer.drain(now=now + timedelta(hours=2))).sent == 3
+        assert (await p.deliverer.drain()).sent == 3
         assert (await read_status(p.store, now=datetime.now(UTC))).channels == [("smtp", None, "")]
 
 
-async def test_days_of_an_unreachable_server_keep_pausing_and_name_the_cause(
+async def test_days_of_an_unreachable_server_pause_no_longer_than_the_cap(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
-    """After two days of refused connections (about 1,000 failures) the pause still doubles
-    up to its cap; 2**n of the failure count once overflowed, and every poll then hammered
-    the dead server with 'OverflowError' as the only error shown."""
+    """After two days of refused connections (about 1,000 failures) the pause stays at its
+    cap; 2**n of the failure count once overflowed, and every poll then hammered the dead
+    server with 'OverflowError' as the only error shown."""
     from notifier.channels.smtp import SmtpSender
 
-    async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
+    async with smtp_pipeline(smtp_settings(settings, smtp_server, smtp_pause_max=45)) as p:
         await seed(p, [("p@example.org", "")])
         await news(p)
         smtp_server.refuse_connections(True)
@@ -272,7 +293,37 @@ async def test_days_of_an_unreachable_server_keep_pausing_and_name_the_cause(
         assert (report.failed, report.retried) == (0, 1)
         [row] = await rows(p)
         assert "cannot connect" in (row.last_error or "")
-        assert sender.state.note.startswith("paused 600s after 2001 failed connections")
+        assert "2001 failed tries" in sender.state.note
+        assert sender.state.paused_until is not None
+        assert sender.state.paused_until - time.time() <= 45
+
+
+async def test_an_outage_is_over_when_the_server_is_back(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """A real outage (listener closed, open connections cut) during a send, with delivery
+    polling as `notifier run` does: nothing is lost or doubled, and once the server is back
+    every message is due again within one pause (`smtp_pause_max`), not minutes later."""
+    configured = smtp_settings(settings, smtp_server, smtp_pause_max=2)
+    async with smtp_pipeline(configured) as p:
+        await seed(p, [(f"p{i}@example.org", "") for i in range(20)])
+        await news(p)
+        smtp_server.go_down()
+        sender = p.deliverer.senders[Channel.EMAIL]
+        while sender.state.paused_until is None or getattr(sender, "_failures", 0) < 3:
+            await p.deliverer.drain()  # the service's poll: rounds fail while the pause allows
+            await asyncio.sleep(0.05)
+        back = time.time()
+        smtp_server.refuse_connections(False)
+        while len({r.message["Message-ID"] for r in smtp_server.received}) < 20:
+            await p.deliverer.drain()
+            await asyncio.sleep(0.05)
+        assert len(smtp_server.received) == 20  # none twice
+        assert {r.status for r in await rows(p)} == {OutboxStatus.SENT}
+        # Waiting after the return was at most one pause: the last failed round's.
+        assert all(r.sent_at is not None for r in await rows(p))
+        assert sender.state.paused_until is None
+        assert max(r.next_attempt_at.timestamp() for r in await rows(p)) <= back + 2 + 1
 
 
 @pytest.mark.parametrize(("tls", "scheme"), [("starttls", "smtp+starttls"), ("implicit", "smtps")])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -12,9 +13,9 @@ from typing import Protocol
 class Limits:
     """How the deliverer feeds a channel (the channel paces its own sends)."""
 
-    #: The most messages to claim at once (None: the `deliver_batch` setting). A batch is sent
-    #: before it is recorded, so this bounds what a crash sends twice: keep it to a few seconds
-    #: of the channel's pace.
+    #: The most messages to claim at once (None: the `deliver_batch` setting). Results are
+    #: recorded as they come back, so this bounds how long a batch holds its claims, not what
+    #: a crash sends twice.
     batch_size: int | None = None
 
 
@@ -86,6 +87,24 @@ class Result:
     parts_sent: int | None = None  # of a message in parts that failed midway: how many went
 
 
+#: Hands one message's result to the deliverer the moment it is known. The future is done once
+#: the result is recorded in the store: a sender that waits on it before letting the next
+#: message go bounds what a crash sends twice to what is on the wire.
+Report = Callable[[Result], "asyncio.Future[None]"]
+
+
+class Results(list[Result]):
+    """The results of one `send`, each reported as it is added."""
+
+    def __init__(self, report: Report | None) -> None:
+        super().__init__()
+        self._report = report
+
+    def add(self, result: Result) -> asyncio.Future[None] | None:
+        self.append(result)
+        return None if self._report is None else self._report(result)
+
+
 @dataclass
 class ChannelState:
     """What `notifier status` shows about a channel (paused after repeated failures, …)."""
@@ -100,9 +119,13 @@ class Sender(Protocol):
     limits: Limits
     state: ChannelState
 
-    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
-        """Send each message; one result per message, in any order. Never raises for one bad
-        message: its result says what happened."""
+    async def send(
+        self, messages: Sequence[Outgoing], report: Report | None = None
+    ) -> list[Result]:
+        """Send each message; one result per message, in any order, each given to `report` as
+        soon as it is known, and all returned at the end. Never raises for one bad message:
+        its result says what happened. If a report's future fails (the store is gone), stop
+        sending and let that error out."""
         ...
 
     async def close(self) -> None: ...

@@ -10,8 +10,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from notifier.channels.base import ChannelState, EmailContent, Limits, Outcome, Outgoing, Result
+from notifier.channels.base import (
+    ChannelState,
+    EmailContent,
+    Limits,
+    Outcome,
+    Outgoing,
+    Report,
+    Result,
+    Results,
+)
 from notifier.email_message import EmailBuilder
+
+#: Messages written per trip to a thread: few, because a crash writes them again.
+CHUNK = 8
 
 
 class MaildirSender:
@@ -25,26 +37,33 @@ class MaildirSender:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._box = mailbox.Maildir(str(path), create=True)
 
-    def _write(self, messages: Sequence[Outgoing]) -> list[Result]:
-        results = []
-        now = datetime.now(UTC)
-        for message in messages:
-            content = message.content
-            if not isinstance(content, EmailContent):
-                results.append(Result(message.outbox_id, Outcome.PERMANENT, "not an email"))
-                continue
-            try:
-                self._box.add(self.builder.build(content, now=now))
-            except OSError as exc:  # disk full, permissions: try again later
-                results.append(Result(message.outbox_id, Outcome.TEMPORARY, f"maildir: {exc}"))
-            except (ValueError, TypeError) as exc:  # the message itself cannot be built
-                results.append(Result(message.outbox_id, Outcome.PERMANENT, f"message: {exc}"))
-            else:
-                results.append(Result(message.outbox_id, Outcome.SENT))
-        return results
+    def _write(self, message: Outgoing, now: datetime) -> Result:
+        content = message.content
+        if not isinstance(content, EmailContent):
+            return Result(message.outbox_id, Outcome.PERMANENT, "not an email")
+        try:
+            self._box.add(self.builder.build(content, now=now))
+        except OSError as exc:  # disk full, permissions: try again later
+            return Result(message.outbox_id, Outcome.TEMPORARY, f"maildir: {exc}")
+        except (ValueError, TypeError) as exc:  # the message itself cannot be built
+            return Result(message.outbox_id, Outcome.PERMANENT, f"message: {exc}")
+        return Result(message.outbox_id, Outcome.SENT)
 
-    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
-        return await asyncio.to_thread(self._write, messages)
+    def _write_some(self, messages: Sequence[Outgoing], now: datetime) -> list[Result]:
+        return [self._write(message, now) for message in messages]
+
+    async def send(
+        self, messages: Sequence[Outgoing], report: Report | None = None
+    ) -> list[Result]:
+        """A few messages per trip to a thread, each group reported once written: a crash
+        writes again only the messages written since the last record."""
+        results = Results(report)
+        now = datetime.now(UTC)
+        for start in range(0, len(messages), CHUNK):
+            group = messages[start : start + CHUNK]
+            for result in await asyncio.to_thread(self._write_some, group, now):
+                results.add(result)
+        return results
 
     async def close(self) -> None:
         return None

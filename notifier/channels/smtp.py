@@ -5,13 +5,18 @@ one recipient per message, and every server answer sorted into what the outbox s
 - 4xx, timeouts, dropped connections: temporary (the outbox retries, same Message-ID). A 421
   or a dropped connection also reconnects, and the message is tried once more at once.
 - 5xx for the recipient: permanent; 5.1.x ("no such user") means the address bounced.
-- The server cannot be reached or refuses our login/TLS: every message waits (temporary) and,
-  after repeated failures, the channel pauses for a while and says so in `notifier status`.
+- The server cannot be reached or refuses our login/TLS: every message waits (temporary) and
+  the channel pauses, 5 s and doubling per failed round up to `smtp_pause_max`, and says so
+  in `notifier status`; then one connection tries, and the rest follow once it is in.
+- Each result is reported as its answer comes back, and a connection lets its next message
+  go (DATA) only once the one before is recorded: a crash sends again at most one accepted
+  message per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 import time
@@ -28,7 +33,9 @@ from notifier.channels.base import (
     Limits,
     Outcome,
     Outgoing,
+    Report,
     Result,
+    Results,
 )
 from notifier.channels.dkim import DkimSigner
 from notifier.email_message import EmailBuilder
@@ -36,11 +43,9 @@ from notifier.smtp_url import Security, SmtpServer
 
 #: "5.1.1", "4.2.2"… at the start of a reply's text (RFC 3463 enhanced status codes).
 ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
-#: After this many connection failures in a row the channel pauses…
-PAUSE_AFTER = 3
-#: …for this long, doubling on each further failure up to PAUSE_MAX (seconds).
-PAUSE_FIRST = 15.0
-PAUSE_MAX = 600.0
+#: A round of sending that finds the server unreachable pauses the channel this long (s),
+#: doubling with each such round in a row, up to the `smtp_pause_max` setting.
+PAUSE_FIRST = 5.0
 
 
 class ServerUnreachable(Exception):
@@ -80,6 +85,7 @@ class SmtpSender:
         ca_file: str | None = None,
         dkim: DkimSigner | None = None,
         envelope_from: Callable[[int], str] | None = None,
+        pause_max: float = 30.0,
     ) -> None:
         self.server = server
         #: The envelope sender per outbox id (VERP, where bounces go); default the From address.
@@ -94,7 +100,11 @@ class SmtpSender:
         self._limiter = AsyncLimiter(rate_limit, 1) if rate_limit else None
         self._tls_context = self._make_tls_context(verify_tls, ca_file)
         self._pool: list[aiosmtplib.SMTP | None] = [None] * pool_size
+        self.pause_max = pause_max
+        #: Rounds in a row in which no connection could be made, since when, and why.
         self._failures = 0
+        self._down_since: float | None = None
+        self._unreachable: str | None = None
 
     @staticmethod
     def _make_tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
@@ -149,7 +159,33 @@ class SmtpSender:
             data = self.dkim.sign(data)
         return _Prepared(message.outbox_id, content.to_address, data)
 
-    async def _send_one(self, slot: int, item: _Prepared) -> Result:
+    async def _transaction(
+        self, client: aiosmtplib.SMTP, item: _Prepared, ready: asyncio.Future[None] | None
+    ) -> None:
+        """MAIL, RCPT, then DATA once `ready` (the previous message on this connection is
+        recorded): the server accepts a message only at the end of DATA, so at most one
+        accepted message per connection is ever unrecorded. Waiting there costs little: the
+        record is written while MAIL and RCPT travel."""
+        sender = (
+            self._envelope_from(item.outbox_id)
+            if self._envelope_from is not None
+            else self.builder.envelope_from
+        )
+        options = [f"SIZE={len(item.data)}"] if client.supports_extension("size") else []
+        try:
+            await client.mail(sender, options=options)
+            await client.rcpt(item.recipient)
+            if ready is not None:
+                await asyncio.shield(ready)
+            await client.data(item.data)
+        except aiosmtplib.SMTPResponseException:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.rset()  # the envelope is reset for the next message
+            raise
+
+    async def _send_one(
+        self, slot: int, item: _Prepared, ready: asyncio.Future[None] | None = None
+    ) -> Result:
         """One message on the slot's connection; reconnects and tries once more if the
         connection turns out dead (421, or dropped)."""
         for attempt in (1, 2):
@@ -157,16 +193,7 @@ class SmtpSender:
             if self._limiter is not None:
                 await self._limiter.acquire()
             try:
-                sender = (
-                    self._envelope_from(item.outbox_id)
-                    if self._envelope_from is not None
-                    else self.builder.envelope_from
-                )
-                errors, _ = await client.sendmail(sender, [item.recipient], item.data)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                refusal = exc.recipients[0]
-                return Result(item.outbox_id, classify(refusal.code, refusal.message),
-                              f"{refusal.code} {refusal.message}")  # fmt: skip
+                await self._transaction(client, item, ready)
             except aiosmtplib.SMTPResponseException as exc:
                 if exc.code == 421:  # the server is closing this connection
                     await self._drop(slot)
@@ -180,69 +207,97 @@ class SmtpSender:
                 if attempt == 1 and not isinstance(exc, aiosmtplib.SMTPTimeoutError):
                     continue
                 return Result(item.outbox_id, Outcome.TEMPORARY, _describe(exc))
-            if errors:  # partial acceptance: one recipient per message, so it is this one
-                reply = next(iter(errors.values()))
-                return Result(item.outbox_id, classify(reply.code, reply.message),
-                              f"{reply.code} {reply.message}")  # fmt: skip
+            except BaseException:  # cancelled mid-transaction: the connection is in no state
+                await self._drop(slot)
+                raise
             return Result(item.outbox_id, Outcome.SENT)
         raise AssertionError("unreachable")
 
     async def _worker(
-        self, slot: int, queue: asyncio.Queue[Outgoing], results: list[Result], now: datetime
+        self, slot: int, queue: asyncio.Queue[Outgoing], results: Results, now: datetime
     ) -> None:
+        """Send from the queue on one connection until it is empty. A connection that cannot be
+        made leaves the rest to the others (or, if none can, to `send`)."""
+        previous: asyncio.Future[None] | None = None
         while True:
             try:
                 message = queue.get_nowait()
             except asyncio.QueueEmpty:
-                return
+                break
             # Built here, one at a time, so building interleaves with the other connections'
             # sending instead of holding the loop for the whole batch first.
             try:
                 item = self._prepare(message, now)
             except (ValueError, TypeError, UnicodeError) as exc:
-                results.append(Result(message.outbox_id, Outcome.PERMANENT, f"message: {exc}"))
+                results.add(Result(message.outbox_id, Outcome.PERMANENT, f"message: {exc}"))
                 continue
             try:
-                results.append(await self._send_one(slot, item))
-                self._failures = 0
+                result = await self._send_one(slot, item, previous)
             except ServerUnreachable as exc:
-                self._note_failure(str(exc))
-                results.append(Result(item.outbox_id, Outcome.TEMPORARY, str(exc)))
-                # The server is not there: the rest of this batch waits too, untried.
-                while not queue.empty():
-                    rest = queue.get_nowait()
-                    results.append(Result(rest.outbox_id, Outcome.TEMPORARY, str(exc)))
-                return
+                self._unreachable = str(exc)
+                queue.put_nowait(message)  # untried: another connection, or the next round
+                break
+            previous = results.add(result)
+        if previous is not None:
+            await previous  # a failed record stops the batch here, not silently
 
-    def _note_failure(self, error: str) -> None:
+    def _round_failed(self, error: str) -> float:
+        """The server could not be reached in this round: pause, 5 s and doubling per failed
+        round (one round, however many connections tried), up to `pause_max`. Returns the
+        pause."""
         self._failures += 1
-        if self._failures >= PAUSE_AFTER:
-            # The exponent is capped: after days of failures 2**n would overflow a float.
-            doublings = min(self._failures - PAUSE_AFTER, 30)
-            pause = min(PAUSE_MAX, PAUSE_FIRST * 2**doublings)
-            self.state.paused_until = time.time() + pause
-            self.state.note = (
-                f"paused {pause:.0f}s after {self._failures} failed connections: {error}"
-            )
-        else:
-            self.state.note = error
+        doublings = min(self._failures - 1, 30)  # 2**n overflows a float after days of it
+        pause = min(self.pause_max, PAUSE_FIRST * float(2**doublings))
+        now = time.time()
+        if self._down_since is None:
+            self._down_since = now
+        self.state.paused_until = now + pause
+        since = datetime.fromtimestamp(self._down_since, UTC)
+        again = datetime.fromtimestamp(now + pause, UTC)
+        self.state.note = (
+            f"waiting for the SMTP server {self.server.host}:{self.server.port} "
+            f"(unreachable since {since:%H:%M:%S} UTC, {self._failures} failed "
+            f"{'try' if self._failures == 1 else 'tries'}): next try with one connection at "
+            f"{again:%H:%M:%S} UTC — {error}"
+        )
+        return pause
 
-    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+    async def send(
+        self, messages: Sequence[Outgoing], report: Report | None = None
+    ) -> list[Result]:
+        results = Results(report)
         paused = self.state.paused_until
         if paused is not None and paused > time.time():
             wait = paused - time.time()
-            return [
-                Result(m.outbox_id, Outcome.TEMPORARY, self.state.note, retry_after=wait)
-                for m in messages
-            ]
+            for m in messages:
+                note = self.state.note
+                results.add(Result(m.outbox_id, Outcome.TEMPORARY, note, retry_after=wait))
+            return results
         now = datetime.now(UTC)
-        results: list[Result] = []
         queue: asyncio.Queue[Outgoing] = asyncio.Queue()
         for message in messages:
             queue.put_nowait(message)
-        workers = min(self.pool_size, queue.qsize())
-        await asyncio.gather(*(self._worker(slot, queue, results, now) for slot in range(workers)))
-        if self._failures == 0:
+        self._unreachable = None
+        if self._failures:
+            # After an outage, one connection tries first; the pool follows once it is in.
+            try:
+                await self._connection(0)
+            except ServerUnreachable as exc:
+                self._unreachable = str(exc)
+        if not queue.empty() and self._unreachable is None:
+            workers = min(self.pool_size, queue.qsize())
+            async with asyncio.TaskGroup() as group:  # one failing stops the others
+                for slot in range(workers):
+                    group.create_task(self._worker(slot, queue, results, now))
+        if not queue.empty():  # no connection could be made: the round failed
+            error = self._unreachable or "no connection"
+            pause = self._round_failed(error)
+            while not queue.empty():
+                rest = queue.get_nowait()
+                results.add(Result(rest.outbox_id, Outcome.TEMPORARY, error, retry_after=pause))
+        elif self._failures:
+            self._failures = 0
+            self._down_since = None
             self.state.paused_until = None
             self.state.note = ""
         return results

@@ -47,7 +47,9 @@ from notifier.channels.base import (
     Limits,
     Outcome,
     Outgoing,
+    Report,
     Result,
+    Results,
     TelegramContent,
 )
 
@@ -264,23 +266,32 @@ class TelegramSender:
                 return failed(Outcome.TEMPORARY, f"telegram: {exc.message}")
         return Result(message.outbox_id, Outcome.SENT)
 
-    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+    async def send(
+        self, messages: Sequence[Outgoing], report: Report | None = None
+    ) -> list[Result]:
+        results = Results(report)
         try:
             await self._start()
         except (NetworkError, TelegramError) as exc:
             self.state.note = f"cannot reach the Bot API: {exc.message}"
-            return [Result(m.outbox_id, Outcome.TEMPORARY, self.state.note) for m in messages]
+            for m in messages:
+                results.add(Result(m.outbox_id, Outcome.TEMPORARY, self.state.note))
+            return results
         # Messages to one chat go in order (one after another); different chats in parallel.
         by_chat: OrderedDict[int, list[Outgoing]] = OrderedDict()
         for message in messages:
             chat = message.content.chat_id if isinstance(message.content, TelegramContent) else 0
             by_chat.setdefault(chat, []).append(message)
 
-        async def chat_queue(queue: list[Outgoing]) -> list[Result]:
-            return [await self._send_one(m) for m in queue]
+        async def chat_queue(queue: list[Outgoing]) -> None:
+            for message in queue:
+                # Reported the moment its answer is back: a crash sends again only what was
+                # in flight (at most CONCURRENCY messages).
+                results.add(await self._send_one(message))
 
-        groups = await asyncio.gather(*(chat_queue(q) for q in by_chat.values()))
-        results = [result for group in groups for result in group]
+        async with asyncio.TaskGroup() as group:  # a failed record stops every chat's queue
+            for queue in by_chat.values():
+                group.create_task(chat_queue(queue))
         if not any(r.error == self.state.note for r in results):
             self.state.note = ""  # no message met the problem noted earlier: it is over
         return results

@@ -10,7 +10,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from notifier.channels.base import ChannelState, Limits, Outcome, Outgoing, Result, TelegramContent
+from notifier.channels.base import (
+    ChannelState,
+    Limits,
+    Outcome,
+    Outgoing,
+    Report,
+    Result,
+    Results,
+    TelegramContent,
+)
+
+#: Messages per write: one fsync each, and what a crash may write twice.
+CHUNK = 20
 
 
 class TranscriptSender:
@@ -57,8 +69,15 @@ class TranscriptSender:
             return [Result(m.outbox_id, Outcome.TEMPORARY, f"transcript: {exc}") for m in messages]
         return results
 
-    async def send(self, messages: Sequence[Outgoing]) -> list[Result]:
-        return await asyncio.to_thread(self._write, messages)
+    async def send(
+        self, messages: Sequence[Outgoing], report: Report | None = None
+    ) -> list[Result]:
+        """In groups of CHUNK lines per write (and fsync), each group reported once written."""
+        results = Results(report)
+        for start in range(0, len(messages), CHUNK):
+            for result in await asyncio.to_thread(self._write, messages[start : start + CHUNK]):
+                results.add(result)
+        return results
 
     async def close(self) -> None:
         return None

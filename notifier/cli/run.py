@@ -37,7 +37,7 @@ def run(
     _logging(not quiet)
 
     async def go() -> None:
-        async with pipeline(settings) as p:
+        async with pipeline(settings, role="run --once" if once else "run") as p:
             if once:
                 report = await run_once(p)
                 w, d, s = report.watch, report.digests, report.delivery
@@ -78,7 +78,7 @@ def worker(
     _logging(not quiet)
 
     async def go() -> None:
-        async with pipeline(settings) as p:
+        async with pipeline(settings, role="worker") as p:
             await Service(p, deliver_only=True).run()
 
     asyncio.run(go())

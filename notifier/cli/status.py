@@ -16,12 +16,14 @@ def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The outbox by status and channel, the next digests, recent errors."""
+    """The outbox by status and channel, the next digests, the workers (heartbeat, what each
+    holds), channels that wait, recent errors."""
 
     async def job(store: Store, _: Settings) -> None:
         from notifier.status import read_status  # loads the digest planner: only here
 
-        s = await read_status(store, now=utcnow())
+        now = utcnow()
+        s = await read_status(store, now=now)
         if as_json:
             print_json(
                 {
@@ -39,6 +41,19 @@ def status(
                             "note": note,
                         }
                         for n, p, note in s.channels
+                    ],
+                    "workers": [
+                        {
+                            "id": w.id,
+                            "host": w.host,
+                            "pid": w.pid,
+                            "role": w.role,
+                            "version": w.version,
+                            "started_at": w.started_at.isoformat(),
+                            "heartbeat_age_s": round((now - w.heartbeat_at).total_seconds(), 1),
+                            "holding": w.holding,
+                        }
+                        for w in s.workers
                     ],
                     "recent_errors": [
                         {"id": i, "channel": c, "status": st, "error": e}
@@ -63,6 +78,18 @@ def status(
                 f"telegram: {s.blocked_chats} chat(s) blocked the bot, "
                 f"removed from {s.removed_groups} group(s)"
             )
+        if s.workers:
+            table(
+                "workers",
+                ["id", "host", "pid", "role", "version", "heartbeat", "holding"],
+                [
+                    [w.id, w.host, w.pid, w.role, w.version,
+                     f"{(now - w.heartbeat_at).total_seconds():.1f}s ago", w.holding]
+                    for w in s.workers
+                ],
+            )  # fmt: skip
+        else:
+            say("workers: none running")
         for name, paused, note in s.channels:
             if paused is not None:
                 say(f"channel {name}: PAUSED until {paused:%H:%M:%S} UTC — {note}")

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import os
-import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Outcome, Outgoing, Result, Sender
 from notifier.config import Settings
 from notifier.delivery.compose import Composer
-from notifier.delivery.record import DeliverReport, record, save_health
+from notifier.delivery.heartbeat import Heartbeat
+from notifier.delivery.record import DeliverReport, save_health
+from notifier.delivery.recorder import Recorder
 from notifier.faults import checkpoint
 from notifier.links import Links
-from notifier.outbox import Claimed, anything_due, claim
+from notifier.outbox import Claimed, anything_due, claim, release
 from notifier.render.messages import Renderer
 from notifier.store.engine import Store
 from notifier.store.models import Channel, ChannelLease, utcnow
 from notifier.store.upsert import insert_for
+from notifier.store.workers import worker_name
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ class _Taken:
     outgoing: list[Outgoing]
     suppressed: dict[int, str]
     failed: list[Result]
+    worker: int
+    fixed_clock: bool = False
 
 
 def _sum(reports: list[DeliverReport | BaseException]) -> DeliverReport:
@@ -63,12 +69,14 @@ class Deliverer:
         senders: Mapping[Channel, Sender],
         renderer: Renderer,
         links: Links,
+        *,
+        role: str = "run",
     ) -> None:
         self.store = store
         self.settings = settings
         self.senders = dict(senders)
         self.composer = Composer(settings, renderer, links)
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.heartbeat = Heartbeat(store, settings, role=role)
         # What each sender last reported; a healthy sender that never failed writes nothing.
         self._health: dict[str, tuple[float | None, str]] = {
             sender.name: (None, "") for sender in senders.values()
@@ -80,29 +88,36 @@ class Deliverer:
         return limit if wanted is None else min(wanted, limit)
 
     async def _may_send(self, channel: Channel, now: datetime) -> bool:
-        """False for an exclusive channel (Telegram) whose lease another process holds."""
+        """False while the channel pauses (its server is away: nothing is claimed, so nothing
+        is tried in vain), and for an exclusive channel (Telegram) whose lease another process
+        holds."""
         sender = self.senders[channel]
+        paused = sender.state.paused_until
+        if paused is not None and paused > time.time():
+            return False
         lease = getattr(sender, "lease", None)
         if getattr(sender, "exclusive", False) and lease:
             return await self._lease(lease, now)
         return True
 
     async def _lease(self, name: str, now: datetime) -> bool:
-        """Take or renew the lease; True if this process holds it."""
+        """Take or renew the lease; True if this process holds it. Held in this worker's name,
+        so a worker found dead frees it at once."""
+        holder = worker_name(await self.heartbeat.worker_id())
         until = now + timedelta(seconds=LEASE_SECONDS)
         async with self.store.transaction() as session:
             stmt = insert_for(session, ChannelLease.__table__)  # type: ignore[arg-type]
             await session.execute(
-                stmt.values(name=name, holder=self.holder, until=until).on_conflict_do_update(
+                stmt.values(name=name, holder=holder, until=until).on_conflict_do_update(
                     index_elements=["name"],
-                    set_={"holder": self.holder, "until": until},
-                    where=or_(ChannelLease.holder == self.holder, ChannelLease.until < now),
+                    set_={"holder": holder, "until": until},
+                    where=or_(ChannelLease.holder == holder, ChannelLease.until < now),
                 )
             )
-            holder = await session.scalar(
+            held = await session.scalar(
                 select(ChannelLease.holder).where(ChannelLease.name == name)
             )
-        return holder == self.holder
+        return held == holder
 
     async def _keep_lease(self, taken: _Taken) -> None:
         """Renew an exclusive channel's lease while its batch is sending: a batch can take
@@ -132,6 +147,7 @@ class Deliverer:
                 return None  # idle: no write lock taken
         if not await self._may_send(channel, moment):
             return None
+        worker = await self.heartbeat.worker_id()
         async with self.store.transaction() as session:
             claimed = await claim(
                 session,
@@ -139,6 +155,7 @@ class Deliverer:
                 lease=timedelta(seconds=self.settings.lease_seconds),
                 limit=self.batch_size(channel),
                 channels=channels,
+                worker=worker,
             )
         checkpoint("deliver.after_claim")
         if not claimed:
@@ -146,36 +163,56 @@ class Deliverer:
         composed = await self.composer.compose(self.store, [c.id for c in claimed])
         messages = [message for _, message in composed.outgoing]
         failed = [Result(i, Outcome.PERMANENT, why) for i, why in composed.failed.items()]
-        return _Taken(moment, channel, claimed, messages, composed.suppressed, failed)
+        return _Taken(
+            moment, channel, claimed, messages, composed.suppressed, failed, worker, now is not None
+        )
 
     async def _send_and_record(self, taken: _Taken) -> DeliverReport:
+        """Send the batch; each result is recorded as it comes back (Recorder), so a crash
+        sends again only what was on the wire."""
         report = DeliverReport(claimed=len(taken.claimed))
-        results: list[Result] = list(taken.failed)
+
+        async def finish(session: AsyncSession) -> None:
+            changed = self._changed_health()
+            if changed:
+                await save_health(session, changed, taken.now)
+
+        recorder = Recorder(
+            self.store,
+            self.settings,
+            claimed={c.id: c for c in taken.claimed},
+            suppressed=taken.suppressed,
+            report=report,
+            worker=taken.worker,
+            # A clock fixed by the caller (tests) is kept; otherwise each write reads it.
+            now=taken.now if taken.fixed_clock else None,
+            finish=finish,
+        )
+        for result in taken.failed:
+            recorder(result)
         if taken.outgoing:
             keeper = asyncio.create_task(self._keep_lease(taken))
             try:
-                results += await self.senders[taken.channel].send(taken.outgoing)
+                returned = await self.senders[taken.channel].send(taken.outgoing, recorder)
+                for result in returned:  # a sender that only returned its results
+                    recorder(result)
             except Exception as exc:  # a sender bug must not lose the batch: retry it
                 log.exception("channel %s failed", taken.channel.value)
-                results += [
-                    Result(m.outbox_id, Outcome.TEMPORARY, repr(exc)) for m in taken.outgoing
-                ]
+                for outbox_id in recorder.unanswered():
+                    recorder(Result(outbox_id, Outcome.TEMPORARY, repr(exc)))
             finally:
                 keeper.cancel()
         checkpoint("deliver.after_send")
-        changed = self._changed_health()
-        async with self.store.transaction() as session:
-            await record(
-                session,
-                self.settings,
-                results,
-                taken.suppressed,
-                {c.id: c for c in taken.claimed},
-                taken.now,
-                report,
-            )
-            if changed:
-                await save_health(session, changed, taken.now)
+        try:
+            await recorder.close()
+        except Exception:
+            # The store went away mid-batch: what was not recorded is given back if it can
+            # be (else this worker's heartbeat stops and another takes it back).
+            log.exception("results of a %s batch could not be recorded", taken.channel.value)
+            with contextlib.suppress(Exception):
+                async with self.store.transaction() as session:
+                    await release(session, list(recorder.claimed), worker=taken.worker)
+            raise
         checkpoint("deliver.after_record")
         return report
 
@@ -192,7 +229,9 @@ class Deliverer:
         return _sum(await asyncio.gather(*map(one, self.senders), return_exceptions=True))
 
     async def _anything_due(self, now: datetime | None) -> bool:
-        """One indexed read, however many channels: an idle poll takes no lock."""
+        """One indexed read, however many channels: an idle poll takes no lock. (The first
+        call registers this worker, which takes back what dead workers held.)"""
+        await self.heartbeat.worker_id()
         async with self.store.read() as session:
             return await anything_due(session, now=now or utcnow())
 
@@ -235,3 +274,4 @@ class Deliverer:
     async def close(self) -> None:
         for sender in self.senders.values():
             await sender.close()
+        await self.heartbeat.close()

@@ -94,7 +94,12 @@ async def record(
     claimed: Mapping[int, Claimed],
     now: datetime,
     report: DeliverReport,
+    *,
+    worker: int | None = None,
 ) -> None:
+    """Write what the channel said about each message. With `worker`, only that worker's claims
+    change (one found dead and since claimed again is someone else's now), except that a
+    message sent is recorded sent whoever holds it."""
     max_age = timedelta(seconds=settings.max_message_age)
     sent = [r.outbox_id for r in results if r.outcome is Outcome.SENT]
     await mark_sent(session, sent, now=now)
@@ -103,7 +108,7 @@ async def record(
     for outbox_id, reason in suppressed.items():
         by_reason[reason].append(outbox_id)
     for reason, ids in by_reason.items():
-        await mark_final(session, ids, OutboxStatus.SUPPRESSED, reason)
+        await mark_final(session, ids, OutboxStatus.SUPPRESSED, reason, worker=worker)
         report.suppressed += len(ids)
     for result in results:
         if result.new_chat_id is not None or result.outcome in (Outcome.BOUNCED, Outcome.BLOCKED):
@@ -128,17 +133,19 @@ async def record(
             attempts = claimed[result.outbox_id].attempts
             if now - claimed[result.outbox_id].queued_at > max_age:
                 reason = f"gave up after {attempts} attempts: {error}"
-                await mark_final(session, [result.outbox_id], OutboxStatus.FAILED, reason)
+                await mark_final(
+                    session, [result.outbox_id], OutboxStatus.FAILED, reason, worker=worker
+                )
                 report.failed += 1
                 continue
             delay = result.retry_after or backoff(
                 attempts, base=settings.retry_base_delay, cap=settings.retry_max_delay
             )
             at = now + timedelta(seconds=delay)
-            await mark_retry(session, result.outbox_id, at=at, error=error)
+            await mark_retry(session, result.outbox_id, at=at, error=error, worker=worker)
             report.retried += 1
         else:
-            await mark_final(session, [result.outbox_id], OutboxStatus.FAILED, error)
+            await mark_final(session, [result.outbox_id], OutboxStatus.FAILED, error, worker=worker)
             report.failed += 1
 
 

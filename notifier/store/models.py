@@ -485,6 +485,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Of a message sent in parts (Telegram): how many an earlier attempt delivered.
     parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The worker (`workers.id`) whose claim this is while `sending`: when that worker's
+    #: heartbeat stops, any live worker gives the message back at once.
+    claimed_by: Mapped[int | None] = mapped_column(Integer)
 
 
 class ChannelHealth(Base):
@@ -497,6 +500,26 @@ class ChannelHealth(Base):
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Worker(Base):
+    """A process that delivers (`run`, `worker`, `run --once`…), with a heartbeat. Its claims on
+    the outbox are its own; a worker whose heartbeat is older than `worker_timeout`, or whose
+    process is gone from this machine, is dead, and its claims go back at once."""
+
+    __tablename__ = "workers"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: Where it runs: host name; `machine` also tells two containers with one host name apart
+    #: (boot id and pid namespace), so a pid is only checked where it means the same process.
+    host: Mapped[str] = mapped_column(String(255))
+    machine: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChannelLease(Base):

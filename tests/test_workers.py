@@ -1,0 +1,171 @@
+"""Workers and crash recovery in seconds: claims belong to a worker with a heartbeat, a dead
+worker's claims come back at once, and results are recorded as each answer comes back, so a
+crash sends again only what was on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+
+from notifier.channels.base import Outcome, Result
+from notifier.channels.smtp import SmtpSender
+from notifier.config import Settings
+from notifier.service import pipeline
+from notifier.status import read_status
+from notifier.store.engine import Store
+from notifier.store.models import Channel, ChannelLease, OutboxMessage, OutboxStatus, Worker
+from notifier.store.workers import worker_name
+from tests.smtp_server import SmtpServer
+from tests.test_smtp import news, rows, seed, smtp_settings
+
+
+def _settings(settings: Settings) -> Settings:
+    # Beats far apart, so the test's own beats are the ones that count; a timeout no slow
+    # machine reaches by accident between two lines of a test.
+    return settings.model_copy(update={"worker_heartbeat": 5.0, "worker_timeout": 20.0})
+
+
+async def _a_worker_elsewhere(store: Store, *, heartbeat_at: datetime, holds: list[int]) -> int:
+    """A worker on another machine (so its pid means nothing here) holding these messages and
+    a channel lease."""
+    async with store.transaction() as session:
+        worker = Worker(
+            host="other-host", machine="other-host/boot/pid:[1]", pid=4242, role="worker",
+            version="0.1.0", started_at=heartbeat_at, heartbeat_at=heartbeat_at,
+        )  # fmt: skip
+        session.add(worker)
+        await session.flush()
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(holds))
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_by=worker.id,
+                lease_until=datetime.now(UTC) + timedelta(seconds=300),
+            )
+        )
+        session.add(ChannelLease(name=f"telegram:{worker.id}", holder=worker_name(worker.id),
+                                 until=datetime.now(UTC) + timedelta(seconds=30)))  # fmt: skip
+        return worker.id
+
+
+async def test_a_silent_worker_loses_its_claims_at_the_next_heartbeat(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    async with pipeline(smtp_settings(_settings(settings), smtp_server), role="worker") as p:
+        await seed(p, [(f"p{i}@example.org", "") for i in range(5)])
+        await news(p)
+        ids = [r.id for r in await rows(p)]
+        silent = await _a_worker_elsewhere(
+            p.store, heartbeat_at=datetime.now(UTC) - timedelta(seconds=60), holds=ids[:3]
+        )
+        fresh = await _a_worker_elsewhere(p.store, heartbeat_at=datetime.now(UTC), holds=ids[3:])
+        heartbeat = p.deliverer.heartbeat
+        me = await heartbeat.worker_id()
+        await heartbeat.beat()  # this worker's beats are regular now: it may judge others
+        async with p.store.read() as session:
+            by_id = {m.id: m for m in await session.scalars(select(OutboxMessage))}
+            workers = set(await session.scalars(select(Worker.id)))
+            leases = list(await session.scalars(select(ChannelLease.holder)))
+        assert {by_id[i].status for i in ids[:3]} == {OutboxStatus.PENDING}
+        assert {by_id[i].claimed_by for i in ids[:3]} == {None}
+        assert {by_id[i].status for i in ids[3:]} == {OutboxStatus.SENDING}  # alive: kept
+        assert workers == {me, fresh}
+        assert leases == [worker_name(fresh)]
+        # What the silent worker held goes now, not after its 300 s lease.
+        assert (await p.deliverer.drain()).sent == 3
+        assert silent not in workers
+
+
+async def test_a_worker_whose_own_beats_were_late_judges_no_one(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """If this worker's own heartbeats stalled (a stalled store or machine stalls everyone),
+    another worker's silence proves nothing: it is not taken for dead."""
+    async with pipeline(smtp_settings(_settings(settings), smtp_server)) as p:
+        await seed(p, [("p@example.org", "")])
+        await news(p)
+        [row] = await rows(p)
+        await _a_worker_elsewhere(
+            p.store, heartbeat_at=datetime.now(UTC) - timedelta(seconds=60), holds=[row.id]
+        )
+        heartbeat = p.deliverer.heartbeat
+        await heartbeat.worker_id()
+        heartbeat._last_beat = asyncio.get_running_loop().time() - 30  # a stall
+        await heartbeat.beat()
+        assert {r.status for r in await rows(p)} == {OutboxStatus.SENDING}
+        await heartbeat.beat()  # on time again: now the silence counts
+        assert {r.status for r in await rows(p)} == {OutboxStatus.PENDING}
+
+
+async def test_a_worker_taken_for_dead_registers_again_and_records_nothing_of_others(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    async with pipeline(smtp_settings(_settings(settings), smtp_server)) as p:
+        await seed(p, [("p@example.org", "")])
+        await news(p)
+        heartbeat = p.deliverer.heartbeat
+        first = await heartbeat.worker_id()
+        async with p.store.transaction() as session:  # another worker found it dead
+            await session.execute(delete(Worker).where(Worker.id == first))
+        await heartbeat.beat()
+        second = await heartbeat.worker_id()
+        assert second != first
+        assert (await p.deliverer.drain()).sent == 1
+
+
+async def test_status_lists_workers_with_their_heartbeat_and_holdings(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    async with pipeline(smtp_settings(_settings(settings), smtp_server), role="worker") as p:
+        await seed(p, [(f"p{i}@example.org", "") for i in range(2)])
+        await news(p)
+        ids = [r.id for r in await rows(p)]
+        other = await _a_worker_elsewhere(p.store, heartbeat_at=datetime.now(UTC), holds=ids)
+        me = await p.deliverer.heartbeat.worker_id()
+        status = await read_status(p.store, now=datetime.now(UTC))
+        by_id = {w.id: w for w in status.workers}
+        assert set(by_id) == {me, other}
+        assert (by_id[me].role, by_id[me].holding) == ("worker", 0)
+        assert (by_id[other].host, by_id[other].holding) == ("other-host", 2)
+    async with pipeline(settings) as p:
+        # A clean stop took this worker's row away.
+        assert {w.id for w in (await read_status(p.store, now=datetime.now(UTC))).workers} == {
+            other
+        }
+
+
+async def test_smtp_lets_a_message_go_only_once_the_one_before_is_recorded(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """The server accepts a message at the end of DATA. A connection sends DATA for the next
+    message only once the previous result is in the store, so when a result is recorded the
+    server holds no later message from that connection: a crash at any moment sends again at
+    most one message per connection."""
+    configured = smtp_settings(settings, smtp_server, smtp_pool_size=1)
+    async with pipeline(configured) as p:
+        await seed(p, [(f"p{i}@example.org", "") for i in range(6)])
+        await news(p)
+        sender = p.deliverer.senders[Channel.EMAIL]
+        assert isinstance(sender, SmtpSender)
+        composed = await p.deliverer.composer.compose(p.store, [r.id for r in await rows(p)])
+        messages = [m for _, m in composed.outgoing]
+        received_when_recorded: list[int] = []
+        loop = asyncio.get_running_loop()
+
+        def report(result: Result) -> asyncio.Future[None]:
+            recorded: asyncio.Future[None] = loop.create_future()
+
+            def write() -> None:  # the record lands a moment later, as a store write does
+                received_when_recorded.append(len(smtp_server.received))
+                recorded.set_result(None)
+
+            loop.call_later(0.05, write)
+            return recorded
+
+        results = await sender.send(messages, report)
+        assert [r.outcome for r in results] == [Outcome.SENT] * 6
+        # When message k's result was written, the server had exactly k messages.
+        assert received_when_recorded == [1, 2, 3, 4, 5, 6]
