@@ -31,6 +31,11 @@ from notifier.store.subscribers import import_subscribers
 from notifier.watch import watch_once
 
 KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
+#: Each test starts whole `notifier` processes (a second or more of imports each, several
+#: times that with the machine's cores busy): a generous limit of their own, and every wait
+#: below is for a condition, bounded only to end a hung test.
+pytestmark = pytest.mark.timeout(300)
+WAIT = 240
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -50,7 +55,7 @@ def notifier(settings: Settings, *args: str, **extra: str) -> subprocess.Complet
         env=env_for(settings, **extra),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=WAIT,
     )
 
 
@@ -163,7 +168,7 @@ def test_two_runs_at_once_on_sqlite_send_each_message_once(tmp_path: Path) -> No
     first = start(settings, "run", "--once", "--quiet")
     second = start(settings, "run", "--once", "--quiet")
     for proc in (first, second):
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=WAIT)
         assert proc.returncode == 0, err
     ids = message_ids(settings)
     assert len(ids) == 400
@@ -172,7 +177,6 @@ def test_two_runs_at_once_on_sqlite_send_each_message_once(tmp_path: Path) -> No
 
 
 @pytest.mark.postgres
-@pytest.mark.timeout(240)
 def test_three_workers_on_postgresql_send_5000_messages_exactly_once(
     settings: Settings,
 ) -> None:
@@ -181,7 +185,7 @@ def test_three_workers_on_postgresql_send_5000_messages_exactly_once(
     asyncio.run(populate(settings, 5000, match=True))
     workers = [start(settings, "worker", "--quiet") for _ in range(3)]
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             if asyncio.run(statuses(settings)).get("sent") == 5000:
                 break
@@ -190,7 +194,7 @@ def test_three_workers_on_postgresql_send_5000_messages_exactly_once(
         for w in workers:
             w.send_signal(signal.SIGTERM)
         for w in workers:
-            w.communicate(timeout=30)
+            w.communicate(timeout=WAIT)
     assert [w.returncode for w in workers] == [0, 0, 0]
     ids = message_ids(settings)
     assert len(ids) == 5000
@@ -215,7 +219,7 @@ def test_service_alerts_while_running_and_stops_cleanly_on_sigterm(settings: Set
     settings = settings.model_copy(update={"web_port": port})
     service = start(settings, "run")
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and len(message_ids(settings)) < 3:
             time.sleep(0.2)
         assert len(message_ids(settings)) == 3
@@ -231,7 +235,7 @@ def test_service_alerts_while_running_and_stops_cleanly_on_sigterm(settings: Set
         assert len(message_ids(settings)) == 6
     finally:
         service.send_signal(signal.SIGTERM)
-        out, err = service.communicate(timeout=30)
+        out, err = service.communicate(timeout=WAIT)
     assert service.returncode == 0, err
     assert "notifier stopped" in out
     assert asyncio.run(statuses(settings)) == {OutboxStatus.SENT.value: 6}
