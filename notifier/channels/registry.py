@@ -46,6 +46,7 @@ def email_sender(settings: Settings) -> Sender:
         verify_tls=settings.smtp_verify_tls,
         ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         dkim=dkim,
+        helo_name=settings.helo_name,
     )
 
 

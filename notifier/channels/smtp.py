@@ -7,6 +7,9 @@ one recipient per message, and every server answer sorted into what the outbox s
 - 5xx for the recipient: permanent; 5.1.x ("no such user") means the address bounced.
 - The server cannot be reached or refuses our login/TLS: every message waits (temporary) and,
   after repeated failures, the channel pauses for a while and says so in `notifier status`.
+- An address whose local part is not ASCII goes with SMTPUTF8 when the server offers it, and
+  fails (permanent, saying why) when it does not. What the server offered on the last
+  connection is kept in the channel's state, so `subscribers add` can warn before it matters.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from notifier.channels.base import (
 )
 from notifier.channels.dkim import DkimSigner
 from notifier.email_message import EmailBuilder
+from notifier.mail_address import SERVER_NOTE, SMTPUTF8_NOTE, needs_smtputf8, wire_address
 from notifier.smtp_url import Security, SmtpServer
 
 #: "5.1.1", "4.2.2"… at the start of a reply's text (RFC 3463 enhanced status codes).
@@ -60,8 +64,11 @@ def classify(code: int, text: str) -> Outcome:
 @dataclass(frozen=True)
 class _Prepared:
     outbox_id: int
+    #: As SMTP takes it: the domain in A-labels.
     recipient: str
     data: bytes
+    #: The recipient's local part is not ASCII: only a server with SMTPUTF8 can take it.
+    utf8: bool
 
 
 class SmtpSender:
@@ -80,8 +87,11 @@ class SmtpSender:
         ca_file: str | None = None,
         dkim: DkimSigner | None = None,
         envelope_from: Callable[[int], str] | None = None,
+        helo_name: str | None = None,
     ) -> None:
         self.server = server
+        #: Our name in EHLO (None: aiosmtplib's default, this machine's FQDN).
+        self.helo_name = helo_name
         #: The envelope sender per outbox id (VERP, where bounces go); default the From address.
         self._envelope_from = envelope_from
         self.builder = EmailBuilder(mail_from=mail_from, reply_to=reply_to)
@@ -117,15 +127,25 @@ class SmtpSender:
             tls_context=self._tls_context,
             username=s.username,
             password=s.password,
+            local_hostname=self.helo_name,
         )
         try:
             await client.connect()
+            # Greeted now (a plain connection greets only at its first message), so what the
+            # server offers is known before any message is tried.
+            if client.is_ehlo_or_helo_needed:
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise ServerUnreachable(f"login refused: {exc.code} {exc.message}") from exc
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
             raise ServerUnreachable(
                 f"cannot connect to {s.host}:{s.port}: {_describe(exc)}"
             ) from exc
+        self.state.extra[SERVER_NOTE] = s.key
+        self.state.extra[SMTPUTF8_NOTE] = "yes" if client.supports_extension("smtputf8") else "no"
         return client
 
     async def _connection(self, slot: int) -> aiosmtplib.SMTP:
@@ -147,7 +167,8 @@ class SmtpSender:
         data = self.builder.build(content, now=now)
         if self.dkim is not None:
             data = self.dkim.sign(data)
-        return _Prepared(message.outbox_id, content.to_address, data)
+        recipient = wire_address(content.to_address)
+        return _Prepared(message.outbox_id, recipient, data, needs_smtputf8(recipient))
 
     async def _send_one(self, slot: int, item: _Prepared) -> Result:
         """One message on the slot's connection; reconnects and tries once more if the
@@ -158,11 +179,20 @@ class SmtpSender:
                 await self._limiter.acquire()
             try:
                 sender = (
-                    self._envelope_from(item.outbox_id)
+                    wire_address(self._envelope_from(item.outbox_id))
                     if self._envelope_from is not None
                     else self.builder.envelope_from
                 )
-                errors, _ = await client.sendmail(sender, [item.recipient], item.data)
+                options = []
+                if item.utf8 or needs_smtputf8(sender):
+                    if not client.supports_extension("smtputf8"):
+                        who = item.recipient if item.utf8 else sender
+                        why = _no_smtputf8(who, self.server.host)
+                        return Result(item.outbox_id, Outcome.PERMANENT, why)
+                    options.append("SMTPUTF8")
+                errors, _ = await client.sendmail(
+                    sender, [item.recipient], item.data, mail_options=options
+                )
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refusal = exc.recipients[0]
                 return Result(item.outbox_id, classify(refusal.code, refusal.message),
@@ -255,6 +285,13 @@ class SmtpSender:
                 except (aiosmtplib.SMTPException, OSError):
                     client.close()
             self._pool[slot] = None
+
+
+def _no_smtputf8(address: str, host: str) -> str:
+    return (
+        f"{address} has non-ASCII characters before the @, which needs SMTPUTF8, and {host} "
+        "does not offer it"
+    )
 
 
 def _describe(exc: BaseException) -> str:

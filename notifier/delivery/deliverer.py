@@ -70,8 +70,8 @@ class Deliverer:
         self.composer = Composer(settings, renderer, links)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         # What each sender last reported; a healthy sender that never failed writes nothing.
-        self._health: dict[str, tuple[float | None, str]] = {
-            sender.name: (None, "") for sender in senders.values()
+        self._health: dict[str, tuple[float | None, str, dict[str, str]]] = {
+            sender.name: (None, "", {}) for sender in senders.values()
         }
 
     def batch_size(self, channel: Channel) -> int:
@@ -226,7 +226,8 @@ class Deliverer:
     def _changed_health(self) -> list[Sender]:
         changed = []
         for sender in self.senders.values():
-            snapshot = (sender.state.paused_until, sender.state.note)
+            state = sender.state
+            snapshot = (state.paused_until, state.note, dict(state.extra))
             if self._health.get(sender.name) != snapshot:
                 self._health[sender.name] = snapshot
                 changed.append(sender)
