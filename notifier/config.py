@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from notifier.errors import ConfigError
+from notifier.mail_address import ascii_domain, check_host_name
 
 ENV_PREFIX = "NOTIFIER_"
 DEFAULT_CONFIG_NAME = "notifier.toml"
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     #: The sender of every email, and the domain of Message-IDs and List-Ids.
     mail_from: str = "notifier <notifier@localhost>"
+    #: The network's name: in List-Id, page titles, and the confirmation text that says who is
+    #: asking.
+    network_name: str = "notifier"
     #: How often the watcher looks for new updates, and the deliverer for due messages (s).
     watch_interval: float = Field(default=1.0, gt=0)
     #: Messages claimed per delivery batch.
@@ -111,6 +115,9 @@ class Settings(BaseSettings):
     #: Check the server's TLS certificate (leave on outside tests), optionally against this CA.
     smtp_verify_tls: bool = True
     smtp_ca_file: Path | None = None
+    #: The name notifier gives itself in EHLO/HELO; None: the domain of `mail_from` (receivers
+    #: check that it names a real host, and `localhost` or a bare machine name scores as spam).
+    smtp_helo_name: str | None = None
     #: Reply-To for every email (e.g. the list's coordinator); default none.
     reply_to: str | None = None
     #: The envelope sender for email by SMTP, where bounces go, e.g. bounces@example.org. Each
@@ -195,7 +202,21 @@ class Settings(BaseSettings):
         if "@" not in address:
             raise ValueError(f"{value!r} is not an address, e.g. 'Prayer chain <news@example.org>'")
         Address(addr_spec=address)
+        ascii_domain(address.rpartition("@")[2])  # an IDN domain must have an A-label form
         return value
+
+    @field_validator("network_name")
+    @classmethod
+    def _one_line_name(cls, value: str) -> str:
+        name = " ".join(value.split())
+        if not name:
+            raise ValueError("give the network a name, e.g. 'Kazakhstan prayer network'")
+        return name
+
+    @field_validator("smtp_helo_name")
+    @classmethod
+    def _host_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_host_name(value)
 
     @field_validator("smtp_url")
     @classmethod
@@ -256,6 +277,11 @@ class Settings(BaseSettings):
     @property
     def mail_domain(self) -> str:
         return _domain_of(self.mail_from)
+
+    @property
+    def helo_name(self) -> str:
+        """What notifier calls itself in EHLO: `smtp_helo_name`, else `mail_from`'s domain."""
+        return self.smtp_helo_name or ascii_domain(self.mail_domain)
 
     @property
     def mail_dir(self) -> Path:

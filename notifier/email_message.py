@@ -1,14 +1,17 @@
-"""RFC 5322 messages from rendered content: multipart/alternative (text + HTML, both
-quoted-printable UTF-8), every header a list mail needs (RFC 2369 List-*, RFC 8058 one-click
-unsubscribe), names and subjects in any script RFC 2047-encoded, no header injection possible.
+"""RFC 5322 messages from rendered content: multipart/alternative (text + HTML, UTF-8), every
+header a list mail needs (RFC 2369 List-*, RFC 8058 one-click unsubscribe), names and subjects
+in any script RFC 2047-encoded, domains as A-labels, no header injection possible.
 
 Built for throughput: the shared body of a message (everything but the footer) is encoded once
-and cached; per recipient only the headers and the footer are encoded. All encoding is the
-standard library's (binascii's quoted-printable, email.header, email.utils); this module only
-puts the encoded pieces together in MIME order."""
+and cached; per recipient only the headers and the footer are encoded. Each part is sent in the
+transfer encoding that makes it smaller: quoted-printable for mostly-ASCII text, base64 for text
+mostly in other scripts (a Cyrillic digest is 40% smaller). All encoding is the standard
+library's (quoprimime, base64, email.header, email.utils); this module only puts the encoded
+pieces together in MIME order."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
 from notifier.channels.base import EmailContent, SharedBody
+from notifier.mail_address import wire_address
 
 CRLF = "\r\n"
 
@@ -75,14 +79,83 @@ def qp(text: str) -> bytes:
     return encoded.encode("ascii")
 
 
+#: Base64 turns each 57 bytes into one line of 76 characters: pieces cut at a multiple of 57
+#: bytes encode to whole lines and join into one valid base64 body.
+B64_LINE_BYTES = 57
+#: Bytes quoted-printable writes as `=XX` (three characters): all but printable ASCII, tab
+#: and line breaks.
+_QP_ESCAPED = bytes(range(128, 256)) + b"=" + bytes(c for c in range(32) if c not in (9, 10, 13))
+
+
+def canonical_bytes(text: str) -> bytes:
+    """UTF-8 with CRLF line ends, the canonical form base64 text must be in (RFC 2045)."""
+    return text.replace("\r\n", "\n").replace("\n", CRLF).encode("utf-8")
+
+
+def b64(data: bytes) -> bytes:
+    """Base64 in lines of 76 with CRLF ends (each line ends in one, so pieces join)."""
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def prefers_base64(text: str) -> bool:
+    """Whether base64 is smaller than quoted-printable for `text`. Counted, not encoded: each
+    escaped byte costs quoted-printable three characters, each line of 76 a soft break of
+    three; base64 costs 78 per 57 bytes. The line breaks of the text cost both about the
+    same. Mostly-ASCII text stays quoted-printable (readable in the raw message); text that
+    is mostly in another script (two escaped bytes a letter) goes base64."""
+    data = text.encode("utf-8")
+    size = len(data)
+    escaped = size - len(data.translate(None, _QP_ESCAPED))
+    quoted = size + 2 * escaped
+    quoted += 3 * (quoted // 76)
+    base = -(-size // B64_LINE_BYTES) * 78
+    return base < quoted
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One text part of a shared body, encoded around the place of the personal footer:
+    `before` and `after` are encoded once; `raw_before` + footer + `raw_after` per
+    recipient (for quoted-printable the partial lines either side of the footer, for base64
+    the bytes past the last whole line of `before`, and all that follows the footer)."""
+
+    head: bytes
+    before: bytes
+    raw_before: str | bytes
+    raw_after: str
+    after: bytes
+
+    def middle(self, footer: str) -> bytes:
+        if isinstance(self.raw_before, bytes):
+            return b64(self.raw_before + canonical_bytes(footer + self.raw_after))
+        return qp(self.raw_before + footer + self.raw_after)
+
+
+def _part(subtype: str, before: str, after: str) -> _Part:
+    if prefers_base64(before + after):
+        data = canonical_bytes(before)
+        cut = len(data) // B64_LINE_BYTES * B64_LINE_BYTES
+        return _Part(_part_head(subtype, "base64"), b64(data[:cut]), data[cut:], after, b"")
+    before_lines, tail = _split_at_line(before)
+    head, after_lines = _split_first_line(after)
+    return _Part(
+        _part_head(subtype, "quoted-printable"), qp(before_lines), tail, head, qp(after_lines)
+    )
+
+
+def _part_head(subtype: str, encoding: str) -> bytes:
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}"
+    ).encode("ascii")
+
+
 @dataclass(frozen=True)
 class _Encoded:
     boundary: str
     subject: str
-    text_before: bytes
-    text_after: bytes
-    html_before: bytes
-    html_after: bytes
+    text: _Part
+    html: _Part
 
 
 def _split_at_line(before: str) -> tuple[str, str]:
@@ -102,43 +175,33 @@ class EmailBuilder:
 
     def __init__(self, *, mail_from: str, reply_to: str | None = None, cache_size: int = 512):
         name, address = parseaddr(mail_from)
-        self.envelope_from = address
-        self.from_header = mailbox(name, address, "From")
+        self.envelope_from = wire_address(address)
+        self.from_header = mailbox(name, self.envelope_from, "From")
         self.reply_to = None
         if reply_to:
             rname, raddress = parseaddr(reply_to)
-            self.reply_to = mailbox(rname, raddress, "Reply-To")
-        self._cache: OrderedDict[str, tuple[_Encoded, tuple[str, str, str, str]]] = OrderedDict()
+            self.reply_to = mailbox(rname, wire_address(raddress), "Reply-To")
+        self._cache: OrderedDict[str, _Encoded] = OrderedDict()
         self._cache_size = cache_size
         self._date_cache: tuple[int, str] = (-1, "")
 
-    def _encoded(
-        self, body: SharedBody, subject: str
-    ) -> tuple[_Encoded, tuple[str, str, str, str]]:
-        """The body's encoded shared pieces, and the raw text around the footer (the partial
-        lines either side of it), which is encoded per recipient with the footer."""
+    def _encoded(self, body: SharedBody, subject: str) -> _Encoded:
+        """The body's parts, their shared pieces encoded (once per body and subject)."""
         key = body.key + "\0" + subject
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        text_before, text_tail = _split_at_line(body.text_before)
-        html_before, html_tail = _split_at_line(body.html_before)
-        text_head, text_after = _split_first_line(body.text_after)
-        html_head, html_after = _split_first_line(body.html_after)
         encoded = _Encoded(
             boundary=f"=_notifier_{uuid.uuid4().hex}",
             subject=encode_unstructured(subject),
-            text_before=qp(text_before),
-            text_after=qp(text_after),
-            html_before=qp(html_before),
-            html_after=qp(html_after),
+            text=_part("plain", body.text_before, body.text_after),
+            html=_part("html", body.html_before, body.html_after),
         )
-        entry = (encoded, (text_tail, text_head, html_tail, html_head))
-        self._cache[key] = entry
+        self._cache[key] = encoded
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return entry
+        return encoded
 
     def _date(self, now: datetime) -> str:
         """The Date header, formatted once per second rather than once per message."""
@@ -148,12 +211,13 @@ class EmailBuilder:
         return self._date_cache[1]
 
     def build(self, content: EmailContent, *, now: datetime) -> bytes:
-        encoded, (text_tail, text_head, html_tail, html_head) = self._encoded(
-            content.body, content.subject
-        )
+        """The message's bytes. Its headers are ASCII unless the recipient's local part is
+        not: then they are UTF-8 (RFC 6532), and only a server with SMTPUTF8 may carry it."""
+        encoded = self._encoded(content.body, content.subject)
+        to = wire_address(one_line(content.to_address))
         headers = [
             f"From: {self.from_header}",
-            f"To: {mailbox(content.to_name, content.to_address, 'To')}",
+            f"To: {mailbox(content.to_name, to, 'To')}",
             f"Subject: {encoded.subject}",
             f"Date: {self._date(now)}",
             f"Message-ID: {one_line(content.message_id)}",
@@ -171,22 +235,15 @@ class EmailBuilder:
             "MIME-Version: 1.0",
             f'Content-Type: multipart/alternative;{CRLF} boundary="{encoded.boundary}"',
         ]
-        part_head = (
-            'Content-Type: text/{}; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        )
         boundary = encoded.boundary.encode()
-        text_middle = qp(text_tail + content.text_footer + text_head)
-        html_middle = qp(html_tail + content.html_footer + html_head)
+        text, html = encoded.text, encoded.html
         return b"".join(
             [
-                CRLF.join(headers).encode("ascii"),
+                CRLF.join(headers).encode("utf-8"),
                 b"\r\n\r\n--", boundary, b"\r\n",
-                part_head.format("plain").encode(),
-                encoded.text_before, text_middle, encoded.text_after,
+                text.head, text.before, text.middle(content.text_footer), text.after,
                 b"\r\n--", boundary, b"\r\n",
-                part_head.format("html").encode(),
-                encoded.html_before, html_middle, encoded.html_after,
+                html.head, html.before, html.middle(content.html_footer), html.after,
                 b"\r\n--", boundary, b"--\r\n",
             ]
         )  # fmt: skip

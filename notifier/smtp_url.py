@@ -28,6 +28,11 @@ class SmtpServer:
     username: str | None
     password: str | None
 
+    @property
+    def key(self) -> str:
+        """`host:port`: how the channel's saved state names the server it learnt about."""
+        return f"{self.host}:{self.port}"
+
 
 def parse_smtp_url(url: str, *, password: str | None = None) -> SmtpServer:
     """Parse smtp://, smtp+starttls:// or smtps:// URLs; ValueError says what is wrong.

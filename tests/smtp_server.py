@@ -5,7 +5,8 @@ with its own event loop, so a test and the code under test can run their own loo
         ...  # send to (server.host, server.port) with aiosmtplib
         assert server.received[0].message["Subject"] == "Hello"
 
-It records every accepted message (`received`), counts TCP connections (`connections`) and
+It records every accepted message (`received`) and every message refused at the end of DATA by
+an injected reply (`refused`), counts TCP connections (`connections`) and
 successful logins (`auth_logins`), speaks STARTTLS or implicit TLS with a trustme certificate,
 offers AUTH PLAIN/LOGIN, and injects faults on request: a chosen reply at MAIL, RCPT or DATA, a
 421 that closes the connection, a connection dropped after the message, refused connections.
@@ -54,15 +55,24 @@ class Received:
     data: bytes
     """The message as it arrived, after the DATA dot-unstuffing; CRLF line ends kept."""
     message: EmailMessage = field(init=False, repr=False, compare=False)
-    """`data` parsed with `email.message_from_bytes(data, policy=email.policy.default)`."""
+    """`data` parsed with `email.message_from_bytes(data, policy=email.policy.default)`; sent
+    with SMTPUTF8, its headers may be UTF-8 (RFC 6532), so it is parsed as UTF-8 text."""
     peer: tuple[str, int]
     connection_id: int
     """Which TCP connection carried it: 1 for the first the server accepted, and so on."""
     tls: bool = False
     """Whether the connection was encrypted (STARTTLS or implicit TLS) when DATA ended."""
+    mail_options: list[str] = field(default_factory=list)
+    """The options the client gave with MAIL FROM (e.g. `SMTPUTF8`, `SIZE=…`)."""
+    helo: str | None = None
+    """The name the client gave in EHLO/HELO."""
 
     def __post_init__(self) -> None:
-        self.message = email.message_from_bytes(self.data, policy=email.policy.default)
+        if any(option.upper() == "SMTPUTF8" for option in self.mail_options):
+            text = self.data.decode("utf-8", errors="surrogateescape")
+            self.message = email.message_from_string(text, policy=email.policy.default)
+        else:
+            self.message = email.message_from_bytes(self.data, policy=email.policy.default)
 
 
 @dataclass
@@ -82,11 +92,14 @@ class SmtpServer(LoopThread):
       before it); `tls="implicit"` speaks TLS from the first byte (SMTPS). Both need `cert`.
     - `auth=(user, password)` offers AUTH PLAIN and LOGIN and answers 530 to MAIL without a
       successful AUTH. Over `tls="starttls"`, AUTH is offered only after STARTTLS.
+    - `smtputf8=False` does not offer SMTPUTF8 (RFC 6531), as many servers still do not: MAIL
+      with the SMTPUTF8 option, or an address that is not ASCII, is refused.
     """
 
     host: str
     port: int
     received: list[Received]
+    refused: list[Received]
     connections: int
     auth_logins: list[str]
 
@@ -97,6 +110,7 @@ class SmtpServer(LoopThread):
         cert: trustme.LeafCert | None = None,
         require_starttls: bool = False,
         auth: tuple[str, str] | None = None,
+        smtputf8: bool = True,
     ) -> None:
         if tls not in ("none", "starttls", "implicit"):
             raise ValueError(f"tls must be 'none', 'starttls' or 'implicit', not {tls!r}")
@@ -107,9 +121,11 @@ class SmtpServer(LoopThread):
         self.tls = tls
         self.require_starttls = require_starttls
         self.auth = auth
+        self.smtputf8 = smtputf8
         self.host = HOST
         self.port = 0
         self.received = []
+        self.refused = []
         self.connections = 0
         self.auth_logins = []
         self._tls_context: ssl.SSLContext | None = None
@@ -197,7 +213,7 @@ class SmtpServer(LoopThread):
             connection_id,
             hostname=SERVER_NAME,
             loop=loop,
-            enable_SMTPUTF8=True,
+            enable_SMTPUTF8=self.smtputf8,
             tls_context=self._tls_context if tls == "starttls" else None,
             require_starttls=self.require_starttls,
             # aiosmtpd refuses AUTH (538) unless STARTTLS was issued; it does not count
@@ -319,9 +335,9 @@ class SmtpServer(LoopThread):
             return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)
 
-    def _record(self, received: Received) -> None:
+    def _record(self, received: Received, *, refused: bool = False) -> None:
         with self._lock:
-            self.received.append(received)
+            (self.refused if refused else self.received).append(received)
 
 
 class _Session(SMTP):
@@ -412,8 +428,6 @@ class _Hooks:
             await server.push(reply)
             await server.close_now()
         reply = owner._take("data", recipients)
-        if reply is not None:
-            return reply
         assert envelope.mail_from is not None
         assert envelope.original_content is not None
         assert server.transport is not None
@@ -426,9 +440,12 @@ class _Hooks:
                 peer=(str(peer[0]), int(peer[1])),
                 connection_id=server.connection_id,
                 tls=server.transport.get_extra_info("ssl_object") is not None,
-            )
+                mail_options=list(envelope.mail_options),
+                helo=session.host_name,
+            ),
+            refused=reply is not None,
         )
-        return "250 OK"
+        return reply or "250 OK"
 
 
 @pytest.fixture(scope="session")

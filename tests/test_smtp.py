@@ -95,7 +95,8 @@ async def smtp_pipeline(settings: Settings) -> AsyncIterator[Pipeline]:
 def test_run_once_delivers_alerts_and_digests_with_every_header(
     cli: Cli, smtp_server: SmtpServer
 ) -> None:
-    env_cli = Cli(smtp_settings(cli.settings, smtp_server), cli.cwd)
+    named = smtp_settings(cli.settings, smtp_server, network_name="Kazakhstan prayer network")
+    env_cli = Cli(named, cli.cwd)
     env_cli.ok("cases", "import", "--sample")
     env_cli.ok("lists", "apply", str(ROOT / "subscribers"))
     env_cli.ok(
@@ -119,8 +120,8 @@ def test_run_once_delivers_alerts_and_digests_with_every_header(
     assert m["To"].addresses[0].addr_spec == "anna@example.org"
     assert str(m["Subject"]) == "Pastor Bakhytzhan Kashkumbayev: Appeal court upholds the sentence"
     assert abs((m["Date"].datetime - datetime.now(UTC)).total_seconds()) < 120
-    assert re.fullmatch(r"<notifier\.\d+\.\d+@example\.org>", str(m["Message-ID"]))
-    assert str(m["List-Id"]) == "notifier alerts <alerts.example.org>"
+    assert re.fullmatch(r"<\d+\.[a-z2-7]{24}@example\.org>", str(m["Message-ID"]))
+    assert str(m["List-Id"]) == "Kazakhstan prayer network alerts <alerts.example.org>"
     unsubscribe = str(m["List-Unsubscribe"]).strip()
     assert re.fullmatch(r"<https://notifier\.example\.org/unsubscribe/[\w.-]+>", unsubscribe)
     assert str(m["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
@@ -159,8 +160,10 @@ async def test_a_450_is_retried_later_with_the_same_message_id(
         assert row.last_error == "450 4.2.0 Mailbox busy"
         later = await p.deliverer.drain(now=row.next_attempt_at)
         assert later.sent == 1
+        [refused] = smtp_server.refused
         [received] = smtp_server.received
-        assert str(received.message["Message-ID"]).startswith(f"<notifier.{row.id}.")
+        assert str(received.message["Message-ID"]) == str(refused.message["Message-ID"])
+        assert str(received.message["Message-ID"]).startswith(f"<{row.id}.")
 
 
 async def test_no_such_user_bounces_that_address_only(

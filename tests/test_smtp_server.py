@@ -110,6 +110,36 @@ async def test_data_reply_450_then_success_on_retry(smtp_server: SmtpServer) -> 
         assert smtp_server.received == []
         await smtp.send_message(message())
     assert len(smtp_server.received) == 1
+    [refused_message] = smtp_server.refused  # what the client sent, to compare with the retry
+    assert refused_message.message["Subject"] == "Hello"
+
+
+async def test_smtputf8_is_offered_and_carries_utf8_addresses(smtp_server: SmtpServer) -> None:
+    utf8 = message(to="мария@xn--e1afmkfd.xn--p1ai")
+    async with client(smtp_server) as smtp:
+        await smtp.ehlo()
+        assert smtp.supports_extension("smtputf8")
+        await smtp.send_message(utf8, mail_options=["SMTPUTF8"])
+    [got] = smtp_server.received
+    assert got.rcpt_tos == ["мария@xn--e1afmkfd.xn--p1ai"]
+    assert "SMTPUTF8" in got.mail_options
+    assert got.message["To"].addresses[0].addr_spec == "мария@xn--e1afmkfd.xn--p1ai"
+    assert got.helo == CLIENT_NAME
+
+
+async def test_without_smtputf8_a_utf8_address_is_refused() -> None:
+    with SmtpServer(smtputf8=False) as server:
+        async with client(server) as smtp:
+            await smtp.ehlo()
+            assert not smtp.supports_extension("smtputf8")
+            with pytest.raises(aiosmtplib.SMTPSenderRefused) as refused:
+                await smtp.mail("мария@xn--e1afmkfd.xn--p1ai", encoding="utf-8")
+            assert (refused.value.code, refused.value.message) == (500, "Error: strict ASCII mode")
+            await smtp.rset()
+            await smtp.send_message(message())  # ASCII mail still goes
+        [got] = server.received
+        assert got.rcpt_tos == ["anna@example.org"]
+        assert "SMTPUTF8" not in got.mail_options
 
 
 async def test_mail_reply_takes_effect_times_then_accepts(smtp_server: SmtpServer) -> None:

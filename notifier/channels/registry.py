@@ -47,6 +47,7 @@ def email_sender(settings: Settings) -> Sender:
         ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         dkim=dkim,
         pause_max=settings.smtp_pause_max,
+        helo_name=settings.helo_name,
     )
 
 

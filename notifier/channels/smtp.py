@@ -11,6 +11,9 @@ one recipient per message, and every server answer sorted into what the outbox s
 - Each result is reported as its answer comes back, and a connection lets its next message
   go (DATA) only once the one before is recorded: a crash sends again at most one accepted
   message per connection.
+- An address whose local part is not ASCII goes with SMTPUTF8 when the server offers it, and
+  fails (permanent, saying why) when it does not. What the server offered on the last
+  connection is kept in the channel's state, so `subscribers add` can warn before it matters.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from notifier.channels.base import (
 )
 from notifier.channels.dkim import DkimSigner
 from notifier.email_message import EmailBuilder
+from notifier.mail_address import SERVER_NOTE, SMTPUTF8_NOTE, needs_smtputf8, wire_address
 from notifier.smtp_url import Security, SmtpServer
 
 #: "5.1.1", "4.2.2"… at the start of a reply's text (RFC 3463 enhanced status codes).
@@ -46,6 +50,10 @@ ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 #: A round of sending that finds the server unreachable pauses the channel this long (s),
 #: doubling with each such round in a row, up to the `smtp_pause_max` setting.
 PAUSE_FIRST = 5.0
+
+
+class _NoSmtpUtf8(Exception):
+    """The address needs SMTPUTF8 and the server does not offer it: that message fails."""
 
 
 class ServerUnreachable(Exception):
@@ -65,8 +73,11 @@ def classify(code: int, text: str) -> Outcome:
 @dataclass(frozen=True)
 class _Prepared:
     outbox_id: int
+    #: As SMTP takes it: the domain in A-labels.
     recipient: str
     data: bytes
+    #: The recipient's local part is not ASCII: only a server with SMTPUTF8 can take it.
+    utf8: bool
 
 
 class SmtpSender:
@@ -86,8 +97,11 @@ class SmtpSender:
         dkim: DkimSigner | None = None,
         envelope_from: Callable[[int], str] | None = None,
         pause_max: float = 30.0,
+        helo_name: str | None = None,
     ) -> None:
         self.server = server
+        #: Our name in EHLO (None: aiosmtplib's default, this machine's FQDN).
+        self.helo_name = helo_name
         #: The envelope sender per outbox id (VERP, where bounces go); default the From address.
         self._envelope_from = envelope_from
         self.builder = EmailBuilder(mail_from=mail_from, reply_to=reply_to)
@@ -127,15 +141,25 @@ class SmtpSender:
             tls_context=self._tls_context,
             username=s.username,
             password=s.password,
+            local_hostname=self.helo_name,
         )
         try:
             await client.connect()
+            # Greeted now (a plain connection greets only at its first message), so what the
+            # server offers is known before any message is tried.
+            if client.is_ehlo_or_helo_needed:
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise ServerUnreachable(f"login refused: {exc.code} {exc.message}") from exc
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
             raise ServerUnreachable(
                 f"cannot connect to {s.host}:{s.port}: {_describe(exc)}"
             ) from exc
+        self.state.extra[SERVER_NOTE] = s.key
+        self.state.extra[SMTPUTF8_NOTE] = "yes" if client.supports_extension("smtputf8") else "no"
         return client
 
     async def _connection(self, slot: int) -> aiosmtplib.SMTP:
@@ -157,7 +181,8 @@ class SmtpSender:
         data = self.builder.build(content, now=now)
         if self.dkim is not None:
             data = self.dkim.sign(data)
-        return _Prepared(message.outbox_id, content.to_address, data)
+        recipient = wire_address(content.to_address)
+        return _Prepared(message.outbox_id, recipient, data, needs_smtputf8(recipient))
 
     async def _transaction(
         self, client: aiosmtplib.SMTP, item: _Prepared, ready: asyncio.Future[None] | None
@@ -167,14 +192,21 @@ class SmtpSender:
         accepted message per connection is ever unrecorded. Waiting there costs little: the
         record is written while MAIL and RCPT travel."""
         sender = (
-            self._envelope_from(item.outbox_id)
+            wire_address(self._envelope_from(item.outbox_id))
             if self._envelope_from is not None
             else self.builder.envelope_from
         )
         options = [f"SIZE={len(item.data)}"] if client.supports_extension("size") else []
+        encoding = "ascii"
+        if item.utf8 or needs_smtputf8(sender):
+            if not client.supports_extension("smtputf8"):
+                who = item.recipient if item.utf8 else sender
+                raise _NoSmtpUtf8(_no_smtputf8(who, self.server.host))
+            options.append("SMTPUTF8")
+            encoding = "utf-8"
         try:
-            await client.mail(sender, options=options)
-            await client.rcpt(item.recipient)
+            await client.mail(sender, options=options, encoding=encoding)
+            await client.rcpt(item.recipient, encoding=encoding)
             if ready is not None:
                 await asyncio.shield(ready)
             await client.data(item.data)
@@ -194,6 +226,8 @@ class SmtpSender:
                 await self._limiter.acquire()
             try:
                 await self._transaction(client, item, ready)
+            except _NoSmtpUtf8 as exc:
+                return Result(item.outbox_id, Outcome.PERMANENT, str(exc))
             except aiosmtplib.SMTPResponseException as exc:
                 if exc.code == 421:  # the server is closing this connection
                     await self._drop(slot)
@@ -310,6 +344,13 @@ class SmtpSender:
                 except (aiosmtplib.SMTPException, OSError):
                     client.close()
             self._pool[slot] = None
+
+
+def _no_smtputf8(address: str, host: str) -> str:
+    return (
+        f"{address} has non-ASCII characters before the @, which needs SMTPUTF8, and {host} "
+        "does not offer it"
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -25,6 +25,7 @@ from notifier.ingest.subscriber_rows import (
     parse_follow_token,
 )
 from notifier.store.as_json import subscriber_details, subscriber_row
+from notifier.store.channel_health import smtputf8_warnings
 from notifier.store.engine import Store
 from notifier.store.models import Cadence, Channel, MemberSource, utcnow
 from notifier.store.preferences import set_pause
@@ -153,8 +154,11 @@ def add(
             subscriber = await get_subscriber(session, address)
             await add_follows(session, subscriber, follows)
             tokens = follows_cell(follow_specs(subscriber)) or "nothing yet"
+            warnings = await smtputf8_warnings(session, settings, [address])
         verb = "added" if report.created else "updated"
         say(f"{verb} {address}; follows: {tokens}")
+        for warning in warnings:
+            say(f"warning: {warning}")
         if report.kept_status or subscriber.status in STICKY:
             # Following something does not resubscribe them; say so, or the admin would think
             # the new follows will be delivered.
@@ -332,6 +336,8 @@ def import_(
             report = await import_subscribers(
                 session, specs, settings, mailing_list=target, skip_invalid=skip_invalid
             )
+            imported = report.created + report.updated + report.unchanged
+            warnings = await smtputf8_warnings(session, settings, imported)
             if dry_run:
                 await session.rollback()
         prefix = "(dry run) " if dry_run else ""
@@ -343,6 +349,8 @@ def import_(
         )
         for email in report.kept_status:
             say(f"note: {email} stays unsubscribed/bounced; an import does not resubscribe anyone")
+        for warning in warnings:
+            say(f"warning: {warning}")
         if report.skipped:
             say("skipped:")
             for problem in report.skipped:

@@ -5,6 +5,9 @@ must not go out any more (the person left, the update was withdrawn) is suppress
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from notifier.channels.base import EmailContent, Outgoing, SharedBody, TelegramC
 from notifier.config import Settings
 from notifier.countries import country_name
 from notifier.links import CONFIRM_MAX_AGE, Links
+from notifier.mail_address import ascii_domain
 from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
 from notifier.render.telegram_html import split_telegram_html
 from notifier.render.views import case_view, update_view
@@ -228,6 +232,9 @@ class Composer:
         self.settings = settings
         self.renderer = renderer
         self.links = links
+        #: The domain of Message-IDs and List-Ids, as headers carry it (A-labels).
+        self.domain = ascii_domain(settings.mail_domain)
+        self._id_key = links.secret.encode()
         #: How many rendered bodies each cache keeps before it starts again.
         self.cache_size = CACHE_SIZE
         self._alert_bodies: dict[tuple[object, ...], RenderedBody] = {}
@@ -381,9 +388,15 @@ class Composer:
         return Outgoing(row.id, TelegramContent(chat, chunks, protect, skip=row.parts_sent))
 
     def _message_id(self, row: Row) -> str:
-        """Fixed per outbox row: a retried message carries the same id."""
-        stamp = int(row.created_at.timestamp())
-        return f"<notifier.{row.id}.{stamp}@{self.settings.mail_domain}>"
+        """`<outbox id.token@domain>`, the token an HMAC (under the store's secret key, the one
+        that signs its links) of the row's id and the moment it was created. Both are fixed
+        in the row, so every retry carries the same id. Another installation has another
+        key; a store recreated with the same key created its rows at other moments (to the
+        microsecond). So two stores on one domain never share an id, and no clock is read."""
+        moment = row.created_at.isoformat(timespec="microseconds")
+        mac = hmac.new(self._id_key, f"message-id:{row.id}:{moment}".encode(), hashlib.sha256)
+        token = base64.b32encode(mac.digest()[:15]).decode("ascii").lower()
+        return f"<{row.id}.{token}@{self.domain}>"
 
     def _confirmation(self, row: Row, subscriber: Recipient) -> Outgoing:
         assert subscriber.email is not None
@@ -399,7 +412,6 @@ class Composer:
             confirm_url=self.links.confirm_url(subscriber.id, subscriber.token_version),
             valid_days=CONFIRM_MAX_AGE // 86400,
         )
-        domain = self.settings.mail_domain
         return Outgoing(
             row.id,
             EmailContent(
@@ -410,7 +422,7 @@ class Composer:
                 text_footer="",
                 html_footer="",
                 message_id=self._message_id(row),
-                list_id=f"notifier confirmations <confirm.{domain}>",
+                list_id=f"{self.settings.network_name} confirmations <confirm.{self.domain}>",
                 unsubscribe_url=None,
             ),
         )
@@ -425,25 +437,25 @@ class Composer:
     ) -> Outgoing:
         assert subscriber.email is not None
         unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version)
+        web_url = self.links.digest_url(row.body_id) if row.body_id is not None else ""
         personal = Personal(
             name=subscriber.name,
             email=subscriber.email,
             reason=reason_for(subscriber, row, case),
             unsubscribe_url=unsubscribe,
             preferences_url=self.links.preferences_url(subscriber.id, subscriber.token_version),
-            web_url=self.links.digest_url(row.body_id) if row.body_id is not None else "",
+            web_url=web_url,
         )
         text_footer, html_footer = self.renderer.footers(personal)
         shared = self._shared.get(body.digest)
         if shared is None:
             if len(self._shared) > self.cache_size:
                 self._shared.clear()
-            shared = self._shared[body.digest] = shared_body(body)
-        domain = self.settings.mail_domain
+            shared = self._shared[body.digest] = shared_body(body, web_url)
         if mailing_list is not None:
-            list_id = f"{mailing_list.name} <{mailing_list.slug}.{domain}>"
+            list_id = f"{mailing_list.name} <{mailing_list.slug}.{self.domain}>"
         else:
-            list_id = f"notifier alerts <alerts.{domain}>"
+            list_id = f"{self.settings.network_name} alerts <alerts.{self.domain}>"
         return Outgoing(
             row.id,
             EmailContent(

@@ -78,8 +78,8 @@ class Deliverer:
         self.composer = Composer(settings, renderer, links)
         self.heartbeat = Heartbeat(store, settings, role=role)
         # What each sender last reported; a healthy sender that never failed writes nothing.
-        self._health: dict[str, tuple[float | None, str]] = {
-            sender.name: (None, "") for sender in senders.values()
+        self._health: dict[str, tuple[float | None, str, dict[str, str]]] = {
+            sender.name: (None, "", {}) for sender in senders.values()
         }
 
     def batch_size(self, channel: Channel) -> int:
@@ -265,7 +265,8 @@ class Deliverer:
     def _changed_health(self) -> list[Sender]:
         changed = []
         for sender in self.senders.values():
-            snapshot = (sender.state.paused_until, sender.state.note)
+            state = sender.state
+            snapshot = (state.paused_until, state.note, dict(state.extra))
             if self._health.get(sender.name) != snapshot:
                 self._health[sender.name] = snapshot
                 changed.append(sender)

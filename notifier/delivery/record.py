@@ -157,6 +157,7 @@ async def save_health(session: AsyncSession, senders: Sequence[Sender], now: dat
             "name": sender.name,
             "paused_until": datetime.fromtimestamp(paused, UTC) if paused else None,
             "note": sender.state.note,
+            "extra": dict(sender.state.extra),
             "updated_at": now,
         }
         stmt = insert_for(session, ChannelHealth.__table__)  # type: ignore[arg-type]

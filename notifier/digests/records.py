@@ -48,6 +48,7 @@ async def store_bodies(
             "subject": b.subject,
             "text": b.text,
             "html": b.html,
+            "web_html": b.web_html,
             "created_at": now,
         }
         for b in unique.values()

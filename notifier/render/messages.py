@@ -28,6 +28,15 @@ def tidy(text: str) -> str:
 
 #: Where the personal footer goes in a shared body. An HTML comment survives CSS inlining.
 PERSONAL_MARK = "<!--notifier:personal-->"
+#: Where a digest's web copy URL goes. The URL holds the stored body's id, which exists only
+#: once the body is stored, so it is put in at delivery (the same for every reader of the
+#: body). Plain characters: it survives HTML escaping, CSS inlining and sits inside `href`.
+WEB_COPY_MARK = "notifier-web-copy:"
+#: The most a digest email's HTML part may weigh (UTF-8 bytes, after CSS inlining). Gmail
+#: clips a message whose HTML is over about 102 KB: the rest, unsubscribe link included, hides
+#: behind "[Message clipped]". 90 KB leaves room for the reader's footer. Past it, the last
+#: updates appear as headline + link, and a link to the whole digest's web copy leads.
+DIGEST_HTML_BUDGET = 90_000
 
 
 @dataclass(frozen=True)
@@ -38,12 +47,16 @@ class RenderedBody:
     subject: str
     text: str
     html: str
+    #: The whole digest for its web copy, when `html` was cut down to DIGEST_HTML_BUDGET.
+    web_html: str | None = None
 
     @cached_property
     def digest(self) -> str:
-        """A content address: equal bodies share one stored row."""
+        """A content address: equal bodies share one stored row. The web copy counts: two
+        digests whose emails show the same headlines may differ in what they cut."""
         h = hashlib.sha256()
-        for part in (self.channel.value, self.subject, self.text, self.html):
+        parts = (self.channel.value, self.subject, self.text, self.html)
+        for part in (*parts, *([self.web_html] if self.web_html is not None else [])):
             h.update(part.encode())
             h.update(b"\0")
         return h.hexdigest()
@@ -75,10 +88,12 @@ class Renderer:
     def __init__(self, settings: Settings) -> None:
         self.env = make_environment(settings.templates_dir)
         self.public_url = settings.public_url
+        self.network = settings.network_name
+        self.digest_html_budget = DIGEST_HTML_BUDGET
         self.inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
 
     def _base(self, locale: str) -> dict[str, Any]:
-        return {"locale": locale, "public_url": self.public_url}
+        return {"locale": locale, "public_url": self.public_url, "network": self.network}
 
     def alert(
         self, case: CaseView, update: UpdateView, channel: Channel, locale: str
@@ -107,27 +122,77 @@ class Renderer:
             "sections": tuple(sections),
             "period_label": period_label,
             "update_count": count_updates(sections),
+            # Updates shown as headline + link to the web copy (none unless over budget).
+            "brief": frozenset(),
+            "web_copy_url": WEB_COPY_MARK,
         }
         if channel is Channel.TELEGRAM:
             text = tidy(render(self.env, for_list("telegram/digest.html", template), context))
             return RenderedBody(channel, "", text, "")
-        return self._email("digest", context, template)
+        full = self._email("digest", context, template)
+        if len(full.html.encode()) <= self.digest_html_budget:
+            return full
+        return self._within_budget(full, context, template, sections)
+
+    def _within_budget(
+        self,
+        full: RenderedBody,
+        context: dict[str, Any],
+        template: str | None,
+        sections: Sequence[CountrySection],
+    ) -> RenderedBody:
+        """The digest with as many of its updates in full as fit the budget (in reading
+        order), the rest as headlines; the whole one kept for the web copy. Found by halving:
+        a few renders of the few digests that are this long."""
+        order = [u.id for country in sections for case in country.cases for u in case.updates]
+
+        def html_with(shown: int) -> str:
+            brief = frozenset(order[shown:])
+            return self._email_html("digest", context | {"brief": brief}, template)
+
+        fits, html = 0, html_with(0)  # everything as headlines: as small as it gets
+        too_many = len(order)
+        while too_many - fits > 1:
+            middle = (fits + too_many) // 2
+            candidate = html_with(middle)
+            if len(candidate.encode()) <= self.digest_html_budget:
+                fits, html = middle, candidate
+            else:
+                too_many = middle
+        if html == full.html:  # a list's own template that shows no headlines: nothing to cut
+            return full
+        brief = {"brief": frozenset(order[fits:])}
+        text = self._email_text("digest", context | brief, template)
+        return RenderedBody(Channel.EMAIL, full.subject, text, html, web_html=full.html)
 
     def _email(
         self, kind: str, context: dict[str, Any], template: str | None = None
     ) -> RenderedBody:
-        def names(file: str) -> list[str]:
-            return for_list(f"email/{file}", template)
+        names = for_list(f"email/{kind}_subject.txt", template)
+        subject = " ".join(render(self.env, names, context).split())
+        text = self._email_text(kind, context, template)
+        html = self._email_html(kind, context, template)
+        return RenderedBody(Channel.EMAIL, subject, text, html)
 
-        subject = " ".join(render(self.env, names(f"{kind}_subject.txt"), context).split())
-        text = render(self.env, names(f"{kind}.txt"), context | {"personal": PERSONAL_MARK})
-        personal = {"personal": Markup(PERSONAL_MARK)}
-        html = render(self.env, names(f"{kind}.html"), context | personal)
-        return RenderedBody(Channel.EMAIL, subject, tidy(text), self.inliner.inline(html))
+    def _email_text(self, kind: str, context: dict[str, Any], template: str | None) -> str:
+        names = for_list(f"email/{kind}.txt", template)
+        return tidy(render(self.env, names, context | {"personal": PERSONAL_MARK}))
+
+    def _email_html(self, kind: str, context: dict[str, Any], template: str | None) -> str:
+        """The HTML with its CSS inlined: what the size budget measures."""
+        names = for_list(f"email/{kind}.html", template)
+        html = render(self.env, names, context | {"personal": Markup(PERSONAL_MARK)})
+        return self.inliner.inline(html)
 
     def confirm(self, *, name: str, what: str, confirm_url: str, valid_days: int) -> FinalMessage:
         """The double opt-in email (one per person: nothing shared to cache)."""
-        context = {"name": name, "what": what, "confirm_url": confirm_url, "valid_days": valid_days}
+        context = {
+            "network": self.network,
+            "name": name,
+            "what": what,
+            "confirm_url": confirm_url,
+            "valid_days": valid_days,
+        }
         subject = " ".join(render(self.env, "email/confirm_subject.txt", context).split())
         text = tidy(render(self.env, "email/confirm.txt", context))
         html = self.inliner.inline(render(self.env, "email/confirm.html", context))
@@ -150,22 +215,30 @@ class Renderer:
 
     def personalise(self, body: RenderedBody, personal: Personal | None) -> FinalMessage:
         """The message one recipient gets: the shared body with their footer in place."""
+        web_url = personal.web_url if personal else ""
+        text, html = with_web_copy(body.text, web_url), with_web_copy(body.html, web_url)
         if body.channel is Channel.TELEGRAM or personal is None:
             return FinalMessage(
-                body.subject,
-                body.text.replace(PERSONAL_MARK, ""),
-                body.html.replace(PERSONAL_MARK, ""),
+                body.subject, text.replace(PERSONAL_MARK, ""), html.replace(PERSONAL_MARK, "")
             )
         text_footer, html_footer = self.footers(personal)
         return FinalMessage(
             body.subject,
-            body.text.replace(PERSONAL_MARK, text_footer),
-            body.html.replace(PERSONAL_MARK, html_footer),
+            text.replace(PERSONAL_MARK, text_footer),
+            html.replace(PERSONAL_MARK, html_footer),
         )
 
 
-def shared_body(body: RenderedBody) -> SharedBody:
-    """Split an email body where the personal footer goes."""
-    text_before, _, text_after = body.text.partition(PERSONAL_MARK)
-    html_before, _, html_after = body.html.partition(PERSONAL_MARK)
+def with_web_copy(text: str, web_url: str) -> str:
+    """`text` with its web copy links pointing at `web_url`."""
+    return text.replace(WEB_COPY_MARK, web_url) if WEB_COPY_MARK in text else text
+
+
+def shared_body(body: RenderedBody, web_url: str = "") -> SharedBody:
+    """Split an email body where the personal footer goes; links to the whole digest go to
+    `web_url`, its web copy."""
+    text = with_web_copy(body.text, web_url)
+    html = with_web_copy(body.html, web_url)
+    text_before, _, text_after = text.partition(PERSONAL_MARK)
+    html_before, _, html_after = html.partition(PERSONAL_MARK)
     return SharedBody(body.digest, text_before, text_after, html_before, html_after)

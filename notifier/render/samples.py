@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -41,15 +42,24 @@ _UPDATE = UpdateView(
 
 def sample_contexts() -> dict[str, dict[str, Any]]:
     """A context for every template in TEMPLATES."""
-    base = {"locale": "en", "public_url": "https://notifier.example.org"}
+    base = {
+        "locale": "en",
+        "public_url": "https://notifier.example.org",
+        "network": "Kazakhstan prayer network",
+    }
     alert = base | {"case": _CASE, "update": _UPDATE}
-    sections = (CountrySection("KZ", "Kazakhstan", (CaseSection(_CASE, (_UPDATE,)),)),)
+    # Two updates, the second shown as a headline only (as in a digest over its size budget),
+    # so a template's use of both forms is checked.
+    later = replace(_UPDATE, id=2, title="A later update")
+    sections = (CountrySection("KZ", "Kazakhstan", (CaseSection(_CASE, (_UPDATE, later)),)),)
     digest = base | {
         "title": "Sample list",
         "intro": ("An introduction.",),
         "sections": sections,
         "period_label": "1 – 7 January 2024",
-        "update_count": 1,
+        "update_count": 2,
+        "brief": frozenset({2}),
+        "web_copy_url": "https://notifier.example.org/digests/x",
     }
     footer = {
         "name": "Anna",
@@ -60,6 +70,7 @@ def sample_contexts() -> dict[str, dict[str, Any]]:
         "web_url": "https://notifier.example.org/digests/x",
     }
     confirm = {
+        "network": "Kazakhstan prayer network",
         "name": "Anna",
         "what": "Kazakhstan",
         "confirm_url": "https://notifier.example.org/confirm/x",

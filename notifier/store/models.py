@@ -429,6 +429,9 @@ class Body(Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str] = mapped_column(Text, default="")
+    #: The whole digest, for its web copy, when `html` (the email's) shows only the headlines
+    #: of its last updates to stay under the size mail clients clip at; None: same as `html`.
+    web_html: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -499,6 +502,9 @@ class ChannelHealth(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(Text, default="")
+    #: What the channel learnt of its server (SMTP: which server, and whether it offered
+    #: SMTPUTF8), for warnings before a message would fail.
+    extra: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

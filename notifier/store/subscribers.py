@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from notifier.config import Settings
 from notifier.errors import InputError, NotFoundError, Problem
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
+from notifier.mail_address import stored_address
 from notifier.numbers import as_int
 from notifier.store.cases import resolve_case
 from notifier.store.models import (
@@ -55,12 +56,12 @@ def _load() -> list[object]:
 
 
 async def find_subscriber(session: AsyncSession, who: str) -> Subscriber | None:
-    """By email (any case) or by Telegram chat id."""
+    """By email (any case, an IDN domain as A-labels or as typed) or by Telegram chat id."""
     query = select(Subscriber).options(*_load())  # type: ignore[arg-type]
     if (chat_id := as_int(who.strip())) is not None:
         query = query.where(Subscriber.telegram_chat_id == chat_id)
     else:
-        query = query.where(Subscriber.email == who.strip().lower())
+        query = query.where(Subscriber.email == stored_address(who))
     return await session.scalar(query)
 
 

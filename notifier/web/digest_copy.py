@@ -1,5 +1,6 @@
 """`/digests/<token>`: the web copy of a digest, linked from every digest email. It shows the
-shared body (the same for everyone who got it), never anyone's personal footer or links."""
+shared body (the same for everyone who got it), never anyone's personal footer or links; all of
+it, where the email was too long and showed the last updates as headlines only."""
 
 from __future__ import annotations
 
@@ -39,11 +40,14 @@ async def digest_copy(token: str, request: Request) -> HTMLResponse:
         return page(state.env, "invalid_link", status=404)
     async with state.store.read() as session:
         found = (
-            await session.execute(select(Body.channel, Body.html).where(Body.id == body_id))
+            await session.execute(
+                select(Body.channel, Body.html, Body.web_html).where(Body.id == body_id)
+            )
         ).first()
     if found is None:  # pruned with the outbox rows that used it, after outbox_retention_days
         return page(state.env, "digest_gone", status=410)
-    channel, html = found
+    channel, html, whole = found
     if channel is not Channel.EMAIL:  # Telegram bodies are never linked
         return page(state.env, "invalid_link", status=404)
-    return HTMLResponse(html.replace(PERSONAL_MARK, NOTE), headers=COPY_HEADERS)
+    # The whole digest, where the email showed only the headlines of its last updates.
+    return HTMLResponse((whole or html).replace(PERSONAL_MARK, NOTE), headers=COPY_HEADERS)
