@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     #: The sender of every email, and the domain of Message-IDs and List-Ids.
     mail_from: str = "notifier <notifier@localhost>"
+    #: The network's name: in List-Id, page titles, and the confirmation text that says who
+    #: is asking.
+    network_name: str = "notifier"
     #: How often the watcher looks for new updates, and the deliverer for due messages (s).
     watch_interval: float = Field(default=1.0, gt=0)
     #: Messages claimed per delivery batch.
