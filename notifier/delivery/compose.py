@@ -427,7 +427,9 @@ class Composer:
         mailing_list: MailingList | None,
     ) -> Outgoing:
         assert subscriber.email is not None
-        unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version)
+        # From a list's digest, the link names the list: its page offers to leave only that.
+        from_list = row.list_id if row.kind is MessageKind.DIGEST else None
+        unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version, from_list)
         personal = Personal(
             name=subscriber.name,
             email=subscriber.email,
