@@ -38,13 +38,30 @@ def country_name(code: str) -> str:
     return str(getattr(country, "common_name", None) or country.name)
 
 
+@cache
+def _full_names() -> dict[str, str]:
+    """Folded names (not codes: 'kz' is no near miss for anything) -> alpha-2 code."""
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attr in ("name", "official_name", "common_name"):
+            value = getattr(country, attr, None)
+            if value:
+                names.setdefault(fold(value), country.alpha_2)
+    return names
+
+
+def near_countries(text: str, *, limit: int = 3) -> list[str]:
+    """Alpha-2 codes of countries whose names are close to `text` ('Kazakstan' → KZ): the "did
+    you mean" of the CLI, the bot and the web forms alike."""
+    near = difflib.get_close_matches(fold(text), list(_full_names()), n=limit * 2, cutoff=0.6)
+    return list(dict.fromkeys(_full_names()[n] for n in near))[:limit]
+
+
 def resolve_country(text: str) -> str:
     """The alpha-2 code for 'KZ', 'kaz', 'Kazakhstan'...; NotFoundError with suggestions else."""
-    key = fold(text)
-    code = _names().get(key)
+    code = _names().get(fold(text))
     if code is not None:
         return code
-    near = difflib.get_close_matches(key, list(_names()), n=3, cutoff=0.6)
-    hint = ", ".join(dict.fromkeys(country_name(_names()[n]) for n in near))
+    hint = ", ".join(country_name(c) for c in near_countries(text))
     suffix = f"; did you mean {hint}?" if hint else ""
     raise NotFoundError(f"unknown country {text!r}{suffix}")

@@ -120,8 +120,27 @@ class Links:
             raise BadToken("invalid link")
         return body_id
 
-    def unsubscribe_url(self, subscriber_id: int, version: int) -> str:
-        return f"{self.public_url}/unsubscribe/{self.token(UNSUBSCRIBE, subscriber_id, version)}"
+    def unsubscribe_url(self, subscriber_id: int, version: int, list_id: int | None = None) -> str:
+        """The unsubscribe link; from a list's digest it names the list too ('12.1.5'), so the
+        page can offer to leave only that list. Links without it (older ones too) still work."""
+        value = f"{subscriber_id}.{version}" + (f".{list_id}" if list_id is not None else "")
+        token = self._signer(UNSUBSCRIBE).sign(value).decode("ascii")
+        return f"{self.public_url}/unsubscribe/{token}"
+
+    def verify_unsubscribe(self, token: str) -> tuple[int, int, int | None]:
+        """(subscriber id, token version, list id or None) from an unsubscribe token; BadToken
+        if it is not one of ours."""
+        try:
+            value = self._signer(UNSUBSCRIBE).unsign(token).decode("ascii")
+        except (BadSignature, UnicodeError):
+            raise BadToken("invalid link") from None
+        head, _, tail = value.rpartition(".")
+        if head.count(".") == 1:  # '12.1.5': the list comes last
+            list_id = as_int(tail)
+            if list_id is None:
+                raise BadToken("invalid link")
+            return (*_pair(head), list_id)
+        return (*_pair(value), None)
 
     def preferences_url(self, subscriber_id: int, version: int) -> str:
         return f"{self.public_url}/preferences/{self.token(PREFERENCES, subscriber_id, version)}"

@@ -18,6 +18,7 @@ from notifier.digests.content import (
     sections_of,
     select_updates,
 )
+from notifier.digests.periods import label_for, list_period_start
 from notifier.errors import NotFoundError
 from notifier.links import Links
 from notifier.render.messages import FinalMessage, Personal, Renderer
@@ -70,20 +71,19 @@ async def preview_list(
         chosen = await _next_digest_updates(
             session, f"list:{found.id}", targets, began=found.created_at, recent=recent
         )
+        cursor = await session.get(DigestCursor, f"list:{found.id}")
     if not chosen:
         return (
             None,
             f"nothing new for {slug} since its last digest; --recent N previews the N latest",
         )
-    schedule = list_schedule(found)
-    tz = ZoneInfo(found.time_zone)
-    due = next_due(schedule, found.time_zone, now)
-    start = last_due(schedule, found.time_zone, now)
+    due = next_due(list_schedule(found), found.time_zone, now)
+    start = list_period_start(cursor, found, due)
     body = renderer.digest(
         title=found.name,
         intro=paragraphs(found.description),
         sections=sections_of(chosen),
-        period_label=period_label(start.astimezone(tz).date(), due.astimezone(tz).date()),
+        period_label=label_for(start, due, found.time_zone),
         channel=channel,
         locale="en",
         template=found.template,

@@ -189,10 +189,19 @@ def next_due(schedule: Schedule, zone: str | ZoneInfo, now: datetime) -> datetim
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+_PERIOD_FORMAT = "%Y-%m-%dT%H:%MZ"
+
+
 def period_key(instant: datetime) -> str:
     """A stable id for the period ending at a due instant: UTC, minute precision.
 
     e.g. '2026-11-30T02:00Z'. The same instant gives the same key whatever zone it is expressed in.
     """
     _require_aware("instant", instant)
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return instant.astimezone(UTC).strftime(_PERIOD_FORMAT)
+
+
+def period_end(key: str) -> datetime:
+    """The instant a period key names (UTC, to the minute): where that period ended and the
+    next one begins. ValueError for anything `period_key` does not write."""
+    return datetime.strptime(key, _PERIOD_FORMAT).replace(tzinfo=UTC)

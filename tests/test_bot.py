@@ -416,7 +416,7 @@ async def test_case_page_and_case_list(bot: Bot) -> None:
     pages = await bot.say(ANNA, "/case kashkumbaev")
     text = "\n".join(p.text for p in pages)
     assert all(len(p.text) <= TELEGRAM_LIMIT for p in pages)
-    assert text.startswith("<b>Pastor Bakhytzhan Kashkumbayev</b>\nKazakhstan · probation")
+    assert text.startswith("<b>Pastor Bakhytzhan Kashkumbayev</b>\nKazakhstan · on probation")
     latest = ["13 April 2014", "27 February 2014", "5 February 2014"]
     positions = [text.index(f"<b>{d}</b>") for d in latest]
     assert positions == sorted(positions)
@@ -434,7 +434,7 @@ async def test_case_page_and_case_list(bot: Bot) -> None:
     assert hidden.startswith("I found no person called “secret-kim”. /cases lists everyone")
 
     listing = await bot.one(ANNA, "/cases")
-    assert "<b>KAZAKHSTAN</b>\n• Pastor Bakhytzhan Kashkumbayev – probation" in listing
+    assert "<b>KAZAKHSTAN</b>\n• Pastor Bakhytzhan Kashkumbayev – on probation" in listing
     assert "<code>/case daniel-kim</code>" in listing
     assert "Hidden" not in listing
     assert "secret-kim" not in listing

@@ -102,6 +102,7 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         public_url=f"http://127.0.0.1:{port}",
         web_port=port,
         mail_from="Prayer network <news@example.org>",
+        network_name="Prayer network",
     )
 
     async def seed() -> None:
@@ -121,7 +122,12 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         )  # fmt: skip
         page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
 
-        page.goto(f"{base}/subscribe")
+        page.goto(f"{base}/")  # the home page leads to the sign-up form
+        assert page.inner_text("h1") == "Prayer network"
+        assert page.title() == "Prayer network"
+        page.screenshot(path=ARTIFACTS / "0-home.png", full_page=True)
+        page.click("text=Choose countries and people to follow")
+        assert page.url == f"{base}/subscribe"
         page.fill("#email", "reader@example.org")
         page.fill("#name", "Reader")
         page.fill("#follow", "Kazakhstan")
@@ -164,9 +170,20 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         assert page.eval_on_selector("#cadence", "s => s.value") == "weekly"
         page.screenshot(path=ARTIFACTS / "5-preferences-weekly.png", full_page=True)
         assert subscriber_state(settings)[1] == ["weekly"]
-        page.fill("#follow", "Kashkumbaev")  # any spelling; the datalist suggests names
+        # Any spelling; the datalist suggests names. A misspelt country comes back beside the
+        # field, styled as an error, with a "did you mean"; the person is followed all the same.
+        page.fill("#follow", "Kashkumbaev, Kazakstn")
         page.click("form:has(#follow) button")
         assert "Bakhytzhan Kashkumbayev — weekly by email" in page.inner_text("main")
+        assert "Did you mean Kazakhstan" in page.inner_text("#follow-error")
+        assert page.input_value("#follow") == "Kazakstn"
+        colour = page.eval_on_selector("#follow-error", "e => getComputedStyle(e).color")
+        assert colour == "rgb(138, 18, 18)"
+        danger = page.eval_on_selector(
+            "form:has(input[value=leave_all]) button", "e => getComputedStyle(e).backgroundColor"
+        )
+        assert danger == "rgb(179, 38, 30)"
+        page.screenshot(path=ARTIFACTS / "5b-preferences-near-miss.png", full_page=True)
         page.select_option("#pause", "7")
         page.click("form:has(#pause) button")
         assert "Paused until" in page.inner_text("main")
@@ -199,6 +216,7 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         response = httpx.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}, timeout=10)
         assert response.status_code == 200
         page.goto(unsubscribe)
+        assert page.inner_text("h1") == "You are already unsubscribed"
         page.screenshot(path=ARTIFACTS / "9-after-unsubscribe.png", full_page=True)
         browser.close()
     assert subscriber_state(settings)[0] is SubscriberStatus.UNSUBSCRIBED

@@ -38,6 +38,22 @@ def test_altered_or_forged_tokens_are_refused(mangle: object) -> None:
         links.verify(UNSUBSCRIBE, mangle(token))  # type: ignore[operator]
 
 
+def test_an_unsubscribe_link_may_name_the_list_and_old_links_still_work() -> None:
+    links = Links("https://n.example.org", "k" * 40)
+    old = links.token(UNSUBSCRIBE, 42, 3)  # what every link said before lists were named
+    assert links.verify_unsubscribe(old) == (42, 3, None)
+    assert links.unsubscribe_url(42, 3) == f"https://n.example.org/unsubscribe/{old}"
+    token = links.unsubscribe_url(42, 3, list_id=7).rpartition("/")[2]
+    assert token.startswith("42.3.7.")
+    assert links.verify_unsubscribe(token) == (42, 3, 7)
+    with pytest.raises(BadToken):
+        links.verify(PREFERENCES, token)
+    signature = token.rpartition(".")[2]
+    for forged in (f"42.3.{signature}", f"42.3.8.{signature}", f"42.3.7.1.{signature}"):
+        with pytest.raises(BadToken, match=r"^invalid link$"):
+            links.verify_unsubscribe(forged)
+
+
 def test_another_key_does_not_accept_our_tokens() -> None:
     token = Links("https://a", "k" * 40).token(UNSUBSCRIBE, 1, 1)
     with pytest.raises(BadToken):

@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from notifier.config import Settings
+from notifier.countries import resolve_country
 from notifier.digests import plan_digests
 from notifier.digests.personal import PersonalGroup, personal_groups
+from notifier.errors import NotFoundError
 from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.links import PREFERENCES, Links
 from notifier.schedule import Schedule, last_due
@@ -22,6 +24,7 @@ from notifier.service import Pipeline, pipeline
 from notifier.store.models import (
     Body,
     Cadence,
+    Case,
     Channel,
     DigestCursor,
     OutboxMessage,
@@ -102,14 +105,15 @@ async def test_follow_more_by_any_spelling_with_a_cadence(web: Web) -> None:
 
 async def test_follow_problems_are_named_and_the_text_is_kept(web: Web) -> None:
     before = await web.follows()
-    unknown = await web.post(action="follow", value="Narnia, Kashkumbaev", cadence="weekly")
+    unknown = await web.post(action="follow", value="Narnia", cadence="weekly")
     assert unknown.status_code == 400
-    assert "Follow: We do not know a country or person called “Narnia”." in unknown.text
-    assert 'value="Narnia, Kashkumbaev"' in unknown.text  # kept for correcting
+    assert "We do not know a country or person called “Narnia”." in unknown.text
+    assert 'value="Narnia"' in unknown.text  # kept for correcting
     empty = await web.post(action="follow", value=" , ", cadence="weekly")
-    assert "Follow: say which countries or people you want news of." in empty.text
-    hourly = await web.post(action="follow", value="Kazakhstan", cadence="hourly")
+    assert "Say which countries or people you want news of." in empty.text
+    hourly = await web.post(action="follow", value="Kazakhstan, Kashkumbaev", cadence="hourly")
     assert "How often: choose one of the options." in hourly.text
+    assert 'value="Kazakhstan, Kashkumbaev"' in hourly.text  # nothing saved: all of it kept
     too_many = await web.post(action="follow", value=",".join(["kz"] * 21), cadence="weekly")
     assert "At most 20 countries and people at a time." in too_many.text
     forged = await web.client.post(
@@ -335,8 +339,6 @@ async def test_leaving_everything_stops_telegram_too(web: Web) -> None:
 
 
 async def test_an_unpublished_case_cannot_be_followed_or_named(web: Web) -> None:
-    from notifier.store.models import Case
-
     async with web.p.store.transaction() as session:
         await session.execute(
             update(Case).where(Case.slug == "makhset-djabbarbergenov").values(published=False)
@@ -392,3 +394,90 @@ async def test_new_follows_go_only_where_news_can_still_reach(web: Web) -> None:
     case = await case_target(web.p, "kashkumbaev")
     assert (case, "daily", "telegram") in await web.follows()
     assert (case, "daily", "email") not in await web.follows()
+
+
+def error_beside(page: str, field: str) -> str:
+    """The text of the error shown beside a field (styled as an error), or "" if none."""
+    found = re.search(rf'<div class="error" id="{field}-error" role="alert">(.*?)</div>', page)
+    return re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
+
+
+async def test_one_bad_name_keeps_the_good_ones_and_the_choices_made(web: Web) -> None:
+    """Kashkumbaev is followed, daily as chosen; "Kazakstn" comes back in the field, with a
+    "did you mean" beside it from the same function the CLI uses, and daily still chosen."""
+    case = await case_target(web.p, "kashkumbaev")
+    page = await web.post(action="follow", value="Kazakstn, Kashkumbaev", cadence="daily")
+    assert page.status_code == 400
+    assert "Saved: you now follow that." in page.text
+    assert (case, "daily", "email") in await web.follows()
+    beside = error_beside(page.text, "follow")
+    assert "We do not know a country or person called “Kazakstn”. Did you mean Kazakhstan" in (
+        beside
+    )
+    assert 'name="value" value="Kazakstn"' in page.text
+    assert 'aria-invalid="true" aria-describedby="follow-error"' in page.text
+    assert '<option value="daily" selected>a daily digest</option>' in page.text
+    assert "Nothing was changed" not in page.text
+    # The CLI says the same of the same text.
+    with pytest.raises(NotFoundError, match="did you mean Kazakhstan"):
+        resolve_country("Kazakstn")
+
+
+async def test_a_near_miss_of_a_name_suggests_the_person(web: Web) -> None:
+    page = await web.post(action="follow", value="Bakhytzan Kashkumbayv", cadence="weekly")
+    assert "Did you mean Bakhytzhan Kashkumbayev?" in error_beside(page.text, "follow")
+    near = await web.post(action="follow", value="Djabbarbergenof", cadence="weekly")
+    assert "Did you mean Makhset Djabbarbergenov?" in error_beside(near.text, "follow")
+    async with web.p.store.transaction() as session:
+        await session.execute(
+            update(Case).where(Case.slug == "makhset-djabbarbergenov").values(published=False)
+        )
+    hidden = await web.post(action="follow", value="Djabbarbergenof", cadence="weekly")
+    assert "Djabbarbergenov?" not in error_beside(hidden.text, "follow")  # not published
+
+
+async def test_a_refused_schedule_keeps_what_was_typed_beside_each_error(web: Web) -> None:
+    await web.post(action="cadence", value="weekly")
+    for zone in ("Factory", "localtime", "posix/Europe/Berlin", "right/UTC"):
+        page = await web.post(
+            action="schedule", digest_day="4", digest_time="18:30", time_zone=zone
+        )
+        assert page.status_code == 400, zone
+        assert f"unknown time zone &#39;{zone}&#39;" in error_beside(page.text, "time_zone")
+        assert f'name="time_zone" value="{zone}"' in page.text  # as typed
+        assert '<option value="4" selected>Friday</option>' in page.text
+        assert 'value="18:30"' in page.text
+        assert error_beside(page.text, "digest_time") == ""
+    async with web.p.store.read() as session:
+        anna = await session.scalar(select(Subscriber))
+        assert anna is not None
+        assert (anna.digest_day, anna.digest_time, anna.time_zone) == (0, "07:00", "UTC")
+
+
+async def test_the_time_zone_menu_offers_places_only(web: Web) -> None:
+    await web.post(action="cadence", value="weekly")
+    page = (await web.show()).text
+    menu = re.search(r'<datalist id="zones">(.*?)</datalist>', page)
+    assert menu is not None
+    offered = re.findall(r'<option value="([^"]+)">', menu.group(1))
+    for place in ("Europe/Berlin", "Asia/Almaty", "America/Argentina/Salta", "UTC"):
+        assert place in offered
+    for name in ("Factory", "localtime", "posixrules", "Etc/GMT+5", "US/Eastern", "EST5EDT"):
+        assert name not in offered
+    assert not [z for z in offered if z.startswith(("posix/", "right/", "Etc/"))]
+    assert offered == sorted(offered)
+
+
+async def test_errors_and_leaving_everything_look_like_what_they_are(web: Web) -> None:
+    page = await web.post(action="follow", value="Narnia", cadence="weekly")
+    styles = re.search(r"<style>(.*?)</style>", page.text, re.S)
+    assert styles is not None
+    css = styles.group(1)
+    assert re.search(r"\.error \{[^}]*color: #8a1212", css)
+    assert re.search(r"button\.danger \{[^}]*background: #b3261e", css)
+    assert error_beside(page.text, "follow")
+    assert '<button type="submit" class="danger">Unsubscribe from everything</button>' in (
+        page.text
+    )
+    forged = await web.client.post(web.url, data={"csrf": "forged", "action": "resume"})
+    assert '<div class="error" role="alert">' in forged.text

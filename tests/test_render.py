@@ -265,7 +265,7 @@ def test_alert_email_html_golden() -> None:
 
 
 def test_alert_telegram_golden() -> None:
-    final = render_alert(Channel.TELEGRAM, None)
+    final = render_alert(Channel.TELEGRAM)
     assert final.subject == ""
     assert check_telegram_html(final.text.strip()) == []
     assert split_telegram_html(final.text) == [final.text], "an alert fits one message"
@@ -299,7 +299,7 @@ def test_digest_email_html_golden() -> None:
 
 
 def test_digest_telegram_golden() -> None:
-    final = render_digest(Channel.TELEGRAM, None)
+    final = render_digest(Channel.TELEGRAM)
     chunks = split_telegram_html(final.text)
     assert len(chunks) > 1, "the sample digest is long enough to need splitting"
     for chunk in chunks:

@@ -26,7 +26,9 @@ from notifier.store.models import (
     ChatStatus,
     ListChat,
     ListFollow,
+    ListMember,
     MailingList,
+    MemberSource,
     OutboxMessage,
     OutboxStatus,
     Scope,
@@ -224,6 +226,53 @@ async def test_a_group_digest_is_split_in_order_and_follows_a_migration(
     text = "".join(m.text for m in parts)
     positions = [text.index(f"Hearing number {i}") for i in range(3)]
     assert positions == sorted(positions)  # in order
+
+
+async def test_every_message_ends_with_how_to_stop_it(
+    tmp_path: Path, fake_bot_api: FakeBotApi
+) -> None:
+    """A person reads how to stop in their chat (/stop); a group, who manages its subscription
+    (its admins: /unsubscribe). Both from one shared digest body, and after the last part of a
+    message split in several."""
+    settings = Settings(
+        data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
+    )
+    async with pipeline(with_bot(settings, fake_bot_api)) as p:
+        await seed(p, [111])  # a person: instant alerts
+        async with p.store.transaction() as session:
+            chain = MailingList(
+                slug="kz", name="Kazakhstan prayer chain", cadence=Cadence.WEEKLY,
+                schedule="mon 07:00", time_zone="Asia/Almaty", channels=["telegram"],
+                follows=[ListFollow(scope=Scope.COUNTRY, country="KZ", target="country:KZ")],
+                created_at=datetime.now(UTC) - timedelta(days=30),
+            )  # fmt: skip
+            member = Subscriber(telegram_chat_id=333, name="A member")
+            session.add_all([chain, member])
+            await session.flush()
+            session.add(
+                ListMember(list_id=chain.id, subscriber_id=member.id, source=MemberSource.FILE)
+            )
+            session.add(ListChat(list_id=chain.id, chat_id=-555, title="St Andrew's"))
+        long_body = "\n\n".join(f"Paragraph {i}: " + "words of the court " * 60 for i in range(4))
+        await news(p, "Hearing set", long_body)
+        await plan_digests(p.store, p.renderer, now=datetime.now(UTC))
+        report = await p.deliverer.drain()
+        assert report.sent == 3, report  # the alert to 111, the digest to 333 and to -555
+    by_chat: dict[int, list[str]] = {}
+    for message in fake_bot_api.sent:
+        by_chat.setdefault(message.chat_id, []).append(message.text)
+    assert len(by_chat[333]) > 1, "the digest is long enough to come in parts"
+    person = "<i>Send /stop to get no more messages here.</i>"
+    group = (
+        "<i>A group admin chose this digest for the group; an admin can stop it with "
+        "/unsubscribe.</i>"
+    )
+    for chat in (111, 333):
+        assert by_chat[chat][-1].endswith(person), by_chat[chat][-1][-300:]
+    assert by_chat[-555][-1].endswith(group), by_chat[-555][-1][-300:]
+    for texts in by_chat.values():
+        assert sum("/stop" in t or "/unsubscribe" in t for t in texts) == 1
+        assert all(len(t) <= TELEGRAM_LIMIT and check_telegram_html(t) == [] for t in texts)
 
 
 async def test_limits_are_kept_without_a_single_429(settings: Settings) -> None:

@@ -7,7 +7,7 @@ import email.policy
 import mailbox
 import re
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -15,17 +15,30 @@ import pytest
 from sqlalchemy import select, update
 
 from notifier.config import Settings
+from notifier.digests import send_list_digest_now
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.links import UNSUBSCRIBE, Links
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import add_update, get_case, import_cases
-from notifier.store.models import Cadence, Channel, Scope, Severity, Subscriber, SubscriberStatus
-from notifier.store.subscribers import import_subscribers
+from notifier.store.models import (
+    Cadence,
+    Channel,
+    ListMember,
+    Scope,
+    Severity,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+)
+from notifier.store.subscribers import add_follows, get_list, get_subscriber, import_subscribers
 from notifier.watch import watch_once
 from notifier.web.app import create_app
+from tests.test_pipeline import maildir, new_update, seed
 
 KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
+ANNA = "anna.petrova@example.org"
+CHAIN = "kazakhstan-prayer-chain"
 ROOT_SUBSCRIBERS = Path(__file__).resolve().parent.parent / "subscribers"
 
 
@@ -42,6 +55,11 @@ async def web(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncCl
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
             yield p, client
+
+
+async def status_by_email(p: Pipeline, address: str) -> SubscriberStatus:
+    async with p.store.read() as session:
+        return (await get_subscriber(session, address)).status
 
 
 async def status_of(p: Pipeline) -> SubscriberStatus:
@@ -76,7 +94,7 @@ async def test_one_click_post_unsubscribes_at_once_and_twice_is_harmless(
     p, client = web
     url = f"/unsubscribe/{token_for(settings)}"
     body = {"List-Unsubscribe": "One-Click"}
-    for _ in range(2):
+    for said in ("You are unsubscribed", "You are already unsubscribed"):
         if encoding == "form":
             response = await client.post(url, data=body)
         else:
@@ -84,8 +102,107 @@ async def test_one_click_post_unsubscribes_at_once_and_twice_is_harmless(
         assert response.status_code == 200  # no redirect, no login, no cookie
         assert "location" not in response.headers
         assert "set-cookie" not in response.headers
-        assert "You are unsubscribed" in response.text
+        assert said in response.text
     assert await status_of(p) is SubscriberStatus.UNSUBSCRIBED
+
+
+async def test_opening_the_link_again_says_already_unsubscribed(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    p, client = web
+    url = f"/unsubscribe/{token_for(settings)}"
+    assert (await client.post(url, data={"List-Unsubscribe": "One-Click"})).status_code == 200
+    again = await client.get(url)
+    assert again.status_code == 200
+    assert "<h1>You are already unsubscribed</h1>" in again.text
+    assert "anna@example.org gets no more email from us" in again.text
+    assert "One-Click" not in again.text  # nothing left to press
+    assert "Stop these emails?" not in again.text
+    async with p.store.transaction() as session:
+        await session.execute(update(Subscriber).values(status=SubscriberStatus.BOUNCED))
+    bounced = await client.get(url)
+    assert "<h1>You are already unsubscribed</h1>" in bounced.text
+    assert "could not be delivered" in bounced.text
+
+
+async def test_a_prayer_chains_digest_link_offers_to_leave_only_that_chain(
+    settings: Settings,
+) -> None:
+    """Anna is on the example prayer chain and follows Kazakhstan herself. The unsubscribe link
+    of the chain's digest offers to leave only the chain (what a mail client's one-click does),
+    or everything; her alerts' link offers everything. Opened again, each says what is done."""
+    async with pipeline(settings) as p:
+        await seed(p)
+        async with p.store.transaction() as session:
+            anna = await get_subscriber(session, ANNA)
+            await add_follows(session, anna, [KZ])
+        await new_update(p, title="News for the chain")
+        await watch_once(p.store)  # her alert
+        async with p.store.transaction() as session:
+            chain = await get_list(session, CHAIN, follows=True)
+            await send_list_digest_now(session, p.renderer, chain, now=datetime.now(UTC))
+        await p.deliverer.drain()
+        mine = [m for m in maildir(settings) if ANNA in str(m["To"])]
+        links = {
+            "digest" if "prayer chain" in str(m["Subject"]) else "alert": str(
+                m["List-Unsubscribe"]
+            ).strip("<> ")
+            for m in mine
+        }
+        assert set(links) == {"digest", "alert"}
+        app = create_app(settings, p.store)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as c:
+            offer = (await c.get(links["digest"])).text
+            assert "Leave only “Kazakhstan prayer chain”</button>" in offer
+            assert '<button type="submit" class="danger">Unsubscribe from everything' in offer
+            alert_offer = (await c.get(links["alert"])).text
+            assert "Leave only" not in alert_offer
+            assert "Unsubscribe from everything" in alert_offer
+
+            # A mail client's one-click POST: the list the message came from.
+            left = await c.post(links["digest"], data={"List-Unsubscribe": "One-Click"})
+            assert left.status_code == 200
+            assert "<h1>You left “Kazakhstan prayer chain”</h1>" in left.text
+            async with p.store.read() as session:
+                anna = await get_subscriber(session, ANNA)
+                assert anna.status is SubscriberStatus.ACTIVE
+                chains = select(ListMember.list_id).where(ListMember.subscriber_id == anna.id)
+                assert list(await session.scalars(chains)) == []
+                follows = select(Subscription.target).where(Subscription.subscriber_id == anna.id)
+                assert list(await session.scalars(follows)) == ["country:KZ"]
+            await new_update(p, title="After leaving the chain")
+            assert (await watch_once(p.store)).alerts == 1  # her own follow goes on
+
+            again = (await c.get(links["digest"])).text
+            assert "You already left “Kazakhstan prayer chain”" in again
+            assert "Leave only" not in again
+            everything = await c.post(
+                links["digest"], data={"List-Unsubscribe": "One-Click", "scope": "all"}
+            )
+            assert "<h1>You are unsubscribed</h1>" in everything.text
+            assert await status_by_email(p, ANNA) is SubscriberStatus.UNSUBSCRIBED
+            assert "You are already unsubscribed" in (await c.get(links["alert"])).text
+
+
+async def test_a_list_link_keeps_working_when_its_list_is_gone(
+    web: tuple[Pipeline, httpx.AsyncClient], settings: Settings
+) -> None:
+    p, client = web
+    links = Links.from_settings(settings)
+    url = links.unsubscribe_url(1, 1, list_id=99).removeprefix(settings.public_url)
+    page = await client.get(url)
+    assert page.status_code == 200
+    assert "Leave only" not in page.text
+    response = await client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert "You are unsubscribed" in response.text
+    assert await status_of(p) is SubscriberStatus.UNSUBSCRIBED
+    # A list link cut down or given another list is refused like any altered token.
+    token = url.removeprefix("/unsubscribe/")
+    value, _, signature = token.rpartition(".")
+    for forged in (f"1.1.{signature}", f"1.1.98.{signature}"):
+        assert (await client.get(f"/unsubscribe/{forged}")).status_code == 404
+    assert value == "1.1.99"
 
 
 async def test_a_post_without_the_one_click_body_changes_nothing(

@@ -61,8 +61,7 @@ def _what_you_can_do(case: CaseView) -> str:
         lines.append(f"• {escape(action.text)}")
         if action.address_lines:
             lines.append(f"<pre>{escape(chr(10).join(action.address_lines))}</pre>")
-    writes = any(a.kind == "write" and a.address_lines for a in case.actions)
-    if case.letter_address and not writes:
+    if case.letter_address and not case.letter_address_in_actions:
         lines.append("• Write a letter to:")
         lines.append(f"<pre>{escape(chr(10).join(case.letter_address))}</pre>")
     if case.letter_guidance:

@@ -30,9 +30,9 @@ from notifier.bot.resolve import (
     button_label,
     resolve_case_text,
     resolve_target,
-    suggest_countries,
 )
 from notifier.bot.when import parse_when
+from notifier.countries import near_countries
 from notifier.numbers import as_int
 from notifier.render.templates import day_label
 from notifier.store.chats import (
@@ -265,7 +265,7 @@ class Private:
         text = _argument(context)
         country = as_country(text) if text else None
         if text and country is None:
-            reply = texts.unknown_country(text, suggest_countries(text))
+            reply = texts.unknown_country(text, near_countries(text))
         else:
             async with self.deps.store.read() as session:
                 reply = await cases_page(session, country=country)

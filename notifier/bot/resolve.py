@@ -5,17 +5,13 @@ Unpublished cases are never found, suggested or named here."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
-from functools import cache
 
-import pycountry
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.countries import country_name, fold, resolve_country
+from notifier.countries import country_name, fold, near_countries, resolve_country
 from notifier.errors import NotFoundError
-from notifier.store.cases import find_cases
+from notifier.store.cases import find_cases, near_cases
 from notifier.store.chats import Target
 from notifier.store.models import Case
 
@@ -42,44 +38,9 @@ def as_country(text: str) -> str | None:
         return None
 
 
-@cache
-def _country_names() -> dict[str, str]:
-    """Folded names (not codes: 'kz' is no near miss for anything) -> alpha-2 code."""
-    names: dict[str, str] = {}
-    for country in pycountry.countries:
-        for attr in ("name", "official_name", "common_name"):
-            value = getattr(country, attr, None)
-            if value:
-                names.setdefault(fold(value), country.alpha_2)
-    return names
-
-
-def suggest_countries(text: str, *, limit: int = SUGGESTIONS) -> list[str]:
-    """Alpha-2 codes of countries whose names are close to `text` ('Kazakstan' → KZ)."""
-    near = difflib.get_close_matches(fold(text), list(_country_names()), n=limit * 2, cutoff=0.6)
-    return list(dict.fromkeys(_country_names()[n] for n in near))[:limit]
-
-
 async def published_cases(session: AsyncSession, text: str) -> list[Case]:
     """Published cases that `text` names (slug, name, any spelling, or all of its words)."""
     return await find_cases(session, text, published_only=True)
-
-
-async def suggest_cases(
-    session: AsyncSession, text: str, *, limit: int = SUGGESTIONS
-) -> list[Case]:
-    """Published cases whose slug, name or a spelling is close to `text`."""
-    cases = list(await session.scalars(select(Case).where(Case.published).order_by(Case.name)))
-    names: dict[str, Case] = {}
-    for case in cases:
-        names.setdefault(case.slug, case)
-        for name in (case.name, *case.spellings):
-            names.setdefault(fold(name), case)
-            for word in fold(name).split():
-                if len(word) >= 4:  # surnames alone: 'Kashkumbaiev' is near 'kashkumbaev'
-                    names.setdefault(word, case)
-    near = difflib.get_close_matches(fold(text), list(names), n=limit * 3, cutoff=0.7)
-    return list({names[n].id: names[n] for n in near}.values())[:limit]
 
 
 async def resolve_target(session: AsyncSession, text: str) -> Resolution:
@@ -92,8 +53,11 @@ async def resolve_target(session: AsyncSession, text: str) -> Resolution:
     targets += [Target.of_case(c) for c in await published_cases(session, text)]
     if targets or not fold(text):
         return Resolution(text, targets)
-    suggestions = [Target.of_country(c) for c in suggest_countries(text)]
-    suggestions += [Target.of_case(c) for c in await suggest_cases(session, text)]
+    suggestions = [Target.of_country(c) for c in near_countries(text, limit=SUGGESTIONS)]
+    suggestions += [
+        Target.of_case(c)
+        for c in await near_cases(session, text, published_only=True, limit=SUGGESTIONS)
+    ]
     return Resolution(text, [], suggestions)
 
 
@@ -103,7 +67,8 @@ async def resolve_case_text(session: AsyncSession, text: str) -> Resolution:
     found = await published_cases(session, text) if fold(text) else []
     if found:
         return Resolution(text, [Target.of_case(c) for c in found])
-    return Resolution(text, [], [Target.of_case(c) for c in await suggest_cases(session, text)])
+    near = await near_cases(session, text, published_only=True, limit=SUGGESTIONS)
+    return Resolution(text, [], [Target.of_case(c) for c in near])
 
 
 def button_label(target: Target) -> str:

@@ -4,12 +4,12 @@ zone (any letter case)."""
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
 from functools import cache
 
 from notifier.bot.texts import WEEKDAYS
 from notifier.store.preferences import DIGEST_TIME
+from notifier.time_zones import known_zones
 
 WEEKDAY_NAMES = tuple(day.lower() for day in WEEKDAYS)
 
@@ -23,7 +23,7 @@ class When:
 
 @cache
 def _zones() -> dict[str, str]:
-    return {name.lower(): name for name in zoneinfo.available_timezones()}
+    return {name.lower(): name for name in known_zones()}
 
 
 def parse_when(text: str) -> tuple[When, list[str]]:

@@ -84,13 +84,13 @@ def send(
         bool, typer.Option("--dry-run", help="Say what would go; send nothing.")
     ] = False,
 ) -> None:
-    """Send this period's digest of a list now. It counts as the period's digest: the scheduled
-    one will not go out again, and running this twice sends it once."""
+    """Send a list's digest now, with everything since its last digest. The scheduled digest
+    still comes on its usual day with what is new by then; running this twice sends nothing
+    twice."""
     import asyncio
 
     from notifier.cli.shell import state
-    from notifier.digests import build_list_digest, list_schedule
-    from notifier.schedule import next_due
+    from notifier.digests import send_list_digest_now
     from notifier.service import pipeline
     from notifier.store.subscribers import get_list
 
@@ -101,13 +101,15 @@ def send(
             now = utcnow()
             async with p.store.sessions() as session, session.begin():
                 found = await get_list(session, mailing_list, follows=True)
-                due = next_due(list_schedule(found), found.time_zone, now)
-                report = await build_list_digest(session, p.renderer, found, due=due, now=now)
+                report = await send_list_digest_now(session, p.renderer, found, now=now)
                 if dry_run:
                     await session.rollback()
             prefix = "(dry run) " if dry_run else ""
             if report.digests == 0:
-                say(f"{prefix}{mailing_list}: this period's digest was already sent")
+                say(
+                    f"{prefix}{mailing_list}: its last digest already covers this moment; "
+                    "nothing to send"
+                )
                 return
             if report.empty:
                 say(f"{prefix}{mailing_list}: nothing new since the last digest; nothing to send")

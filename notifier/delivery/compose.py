@@ -240,7 +240,7 @@ class Composer:
         self._alert_bodies: dict[tuple[object, ...], RenderedBody] = {}
         self._bodies: dict[int, RenderedBody] = {}
         self._shared: dict[str, SharedBody] = {}
-        self._chunks: dict[str, tuple[str, ...]] = {}
+        self._chunks: dict[tuple[str, bool], tuple[str, ...]] = {}
 
     async def _load(self, store: Store, ids: Sequence[int]) -> _Batch:
         async with store.read() as session:
@@ -337,7 +337,7 @@ class Composer:
             if body is None:
                 return "digest body missing"
             protect = mailing_list.protect_content if mailing_list else False
-            return self._telegram(row, chat, body, protect)
+            return self._telegram(row, chat, body, protect, group=True)
         subscriber = batch.subscribers.get(row.subscriber_id or -1)
         if row.kind is MessageKind.CONFIRM:  # the one message a pending address gets
             if subscriber is None or subscriber.email is None:
@@ -374,17 +374,20 @@ class Composer:
         if row.channel is Channel.TELEGRAM:
             assert subscriber.telegram_chat_id is not None  # can_reach said so
             protect = mailing_list.protect_content if mailing_list else False
-            return self._telegram(row, subscriber.telegram_chat_id, body, protect)
+            return self._telegram(row, subscriber.telegram_chat_id, body, protect, group=False)
         return self._email(row, subscriber, body, case, mailing_list)
 
-    def _telegram(self, row: Row, chat: int, body: RenderedBody, protect: bool) -> Outgoing:
-        # A Telegram body has no personal part: split it once, whoever it goes to.
-        chunks = self._chunks.get(body.digest)
+    def _telegram(
+        self, row: Row, chat: int, body: RenderedBody, protect: bool, *, group: bool
+    ) -> Outgoing:
+        # A Telegram message has no personal part, only a footer for people or one for groups:
+        # split each once, whoever it goes to.
+        chunks = self._chunks.get((body.digest, group))
         if chunks is None:
             if len(self._chunks) > self.cache_size:
                 self._chunks.clear()
-            text = self.renderer.personalise(body, None).text
-            chunks = self._chunks[body.digest] = tuple(split_telegram_html(text))
+            text = self.renderer.telegram_text(body, group=group)
+            chunks = self._chunks[(body.digest, group)] = tuple(split_telegram_html(text))
         return Outgoing(row.id, TelegramContent(chat, chunks, protect, skip=row.parts_sent))
 
     def _message_id(self, row: Row) -> str:
@@ -436,7 +439,9 @@ class Composer:
         mailing_list: MailingList | None,
     ) -> Outgoing:
         assert subscriber.email is not None
-        unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version)
+        # From a list's digest, the link names the list: its page offers to leave only that.
+        from_list = row.list_id if row.kind is MessageKind.DIGEST else None
+        unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version, from_list)
         web_url = self.links.digest_url(row.body_id) if row.body_id is not None else ""
         personal = Personal(
             name=subscriber.name,

@@ -4,13 +4,15 @@ one outbox row per recipient — and move the digest's cursor, all in one transa
 
 A period is named by its due instant (`period_key`), so building it twice writes nothing twice,
 and after downtime only the latest missed period is built: it holds everything since the
-previous digest, so nothing is lost and nothing is sent twice."""
+previous digest, so nothing is lost and nothing is sent twice. A digest sent by hand
+(`send_list_digest_now`) is a period that ends when it is built: the scheduled one that follows
+covers the rest, on its usual day."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from notifier.digests.lists import build_list_digest, plan_list_digests
+from notifier.digests.lists import build_list_digest, plan_list_digests, send_list_digest_now
 from notifier.digests.periods import list_schedule, personal_schedule
 from notifier.digests.personal import PersonalGroup, personal_groups, plan_personal_digests
 from notifier.digests.records import DigestReport
@@ -28,6 +30,7 @@ __all__ = [
     "plan_digests",
     "plan_list_digests",
     "plan_personal_digests",
+    "send_list_digest_now",
 ]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.digests.content import latest_update_id, load_candidates, sections_of, select_updates
-from notifier.digests.periods import label_for, list_schedule, previous_due
+from notifier.digests.periods import label_for, list_period_start, list_schedule
 from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_body
 from notifier.faults import checkpoint
 from notifier.render.messages import Renderer
@@ -42,7 +42,8 @@ async def build_list_digest(
     due: datetime,
     now: datetime,
 ) -> DigestReport:
-    """Build the list's digest for the period ending at `due` (once)."""
+    """Build the list's digest for the period ending at `due` (once): a scheduled due time, or
+    the moment a digest is sent by hand (`send_list_digest_now`)."""
     report = DigestReport()
     key = f"list:{mailing_list.id}"
     period = period_key(due)
@@ -59,8 +60,7 @@ async def build_list_digest(
     chosen = select_updates(candidates, targets, after_id=after, entered_since=since)
     report.digests = 1
     if chosen:
-        schedule = list_schedule(mailing_list)
-        start = previous_due(schedule, mailing_list.time_zone, due)
+        start = list_period_start(cursor, mailing_list, due)
         for channel in (Channel(c) for c in mailing_list.channels):
             body = renderer.digest(
                 title=mailing_list.name,
@@ -91,6 +91,17 @@ async def build_list_digest(
         f"{mailing_list.slug}: {len(chosen)} update(s), {report.messages} message(s)"
     )
     return report
+
+
+async def send_list_digest_now(
+    session: AsyncSession, renderer: Renderer, mailing_list: MailingList, *, now: datetime
+) -> DigestReport:
+    """A digest sent by hand (`digest send`): it covers what came since the list's last digest
+    up to `now`, and its label ends today. The scheduled digest still comes on its usual day,
+    with what came after (labelled from now): nothing is held back to the week after, nothing
+    comes twice. Sent twice within a minute, it is built once (the period is named to the
+    minute, like every other)."""
+    return await build_list_digest(session, renderer, mailing_list, due=now, now=now)
 
 
 async def _enqueue_list(

@@ -6,8 +6,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from notifier.render.templates import period_label
-from notifier.schedule import Schedule, last_due, parse_schedule
-from notifier.store.models import Cadence, MailingList
+from notifier.schedule import Schedule, last_due, parse_schedule, period_end
+from notifier.store.models import Cadence, DigestCursor, MailingList
 
 
 def list_schedule(mailing_list: MailingList) -> Schedule:
@@ -21,6 +21,18 @@ def personal_schedule(cadence: Cadence, day: int, at: str) -> Schedule:
 
 def previous_due(schedule: Schedule, zone: str, instant: datetime) -> datetime:
     return last_due(schedule, zone, instant - timedelta(seconds=1))
+
+
+def list_period_start(
+    cursor: DigestCursor | None, mailing_list: MailingList, end: datetime
+) -> datetime:
+    """Where a list digest's period begins: where the list's last digest ended (on its day, or
+    when it was sent by hand), else at the schedule's previous due time. So a digest sent by
+    hand on a Wednesday is followed by one labelled from that Wednesday, not from the Monday
+    before. (A cursor with no period, "", holds only where its news got to.)"""
+    if cursor is not None and cursor.period:
+        return period_end(cursor.period)
+    return previous_due(list_schedule(mailing_list), mailing_list.time_zone, end)
 
 
 def label_for(start: datetime | None, due: datetime, zone: str) -> str:

@@ -13,6 +13,7 @@ from notifier.countries import resolve_country
 from notifier.errors import NotFoundError, Problem
 from notifier.schedule import DAYS, parse_schedule
 from notifier.store.models import Cadence, Channel, Scope, SubscriberStatus
+from notifier.time_zones import usable_zone
 
 E = TypeVar("E", Cadence, Channel, SubscriberStatus)
 
@@ -64,13 +65,15 @@ def check_email(value: str) -> str:
 
 
 def check_time_zone(value: str) -> str:
+    """An IANA time zone of a place (not `localtime`, `Factory`…: notifier/time_zones.py)."""
+    name = value.strip()
     try:
-        ZoneInfo(value.strip())
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r} (use an IANA name such as Asia/Almaty)"
-        ) from None
-    return value.strip()
+        name = ""
+    if not name or not usable_zone(name):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Almaty)")
+    return name
 
 
 def parse_digest_schedule(value: str) -> tuple[int | None, str]:

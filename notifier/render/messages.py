@@ -213,8 +213,19 @@ class Renderer:
             render(self.env, "email/footer.html", context),
         )
 
+    def telegram_text(self, body: RenderedBody, *, group: bool) -> str:
+        """A Telegram message as it goes out: the shared body, then how to stop it. The same for
+        every person (`/stop` in their chat) and for every group (its admins' /unsubscribe): no
+        signed link, since Telegram messages get forwarded and a link in one would let anyone
+        who reads it change the person's subscription."""
+        footer = render(self.env, "telegram/footer.html", {"group": group}).strip()
+        return tidy(body.text.replace(PERSONAL_MARK, "") + "\n\n" + footer)
+
     def personalise(self, body: RenderedBody, personal: Personal | None) -> FinalMessage:
-        """The message one recipient gets: the shared body with their footer in place."""
+        """The message one recipient gets: the shared body with their footer in place (none
+        for `personal=None`: the bare shared body)."""
+        if body.channel is Channel.TELEGRAM and personal is not None:
+            return FinalMessage(body.subject, self.telegram_text(body, group=False), "")
         web_url = personal.web_url if personal else ""
         text, html = with_web_copy(body.text, web_url), with_web_copy(body.html, web_url)
         if body.channel is Channel.TELEGRAM or personal is None:

@@ -90,4 +90,5 @@ def sample_contexts() -> dict[str, dict[str, Any]]:
         "email/footer.html": footer,
         "telegram/alert.html": alert,
         "telegram/digest.html": digest,
+        "telegram/footer.html": {"group": False},
     }

@@ -43,6 +43,7 @@ TEMPLATES = (
     "email/confirm.html",
     "telegram/alert.html",
     "telegram/digest.html",
+    "telegram/footer.html",
 )
 
 

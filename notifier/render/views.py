@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from notifier.countries import country_name
+from notifier.render.status_words import status_words
 from notifier.store.models import Case, Severity, Update
 
 
@@ -67,6 +68,12 @@ class CaseView:
     prayer: tuple[str, ...]
 
     @property
+    def letter_address_in_actions(self) -> bool:
+        """Whether an action already shows the letter address; if not, faces list it apart
+        ("Write a letter to:"), so it is never missing and never said twice."""
+        return any(a.address_lines == self.letter_address for a in self.actions)
+
+    @property
     def title(self) -> str:
         """'Pastor Bakhytzhan Kashkumbayev'."""
         return f"{self.role.capitalize()} {self.name}" if self.role else self.name
@@ -85,7 +92,23 @@ class CountrySection:
     cases: tuple[CaseSection, ...]
 
 
+def _actions(case: Case, letter: tuple[str, ...]) -> tuple[ActionView, ...]:
+    """A `write` action with no address of its own means "write to the case's letter address":
+    the first such action carries it, so every face shows it where the reader is asked to write
+    (and says it once, however many write actions there are)."""
+    views = []
+    lent = False
+    for action in case.actions:
+        kind = str(action.get("kind", ""))
+        address = lines(action.get("address"))
+        if not address and kind == "write" and not lent:
+            address, lent = letter, True
+        views.append(ActionView(kind, " ".join(str(action.get("text", "")).split()), address))
+    return tuple(views)
+
+
 def case_view(case: Case) -> CaseView:
+    letter = lines(case.letter_address)
     return CaseView(
         id=case.id,
         slug=case.slug,
@@ -93,18 +116,11 @@ def case_view(case: Case) -> CaseView:
         role=case.role,
         country=case.country,
         country_name=country_name(case.country),
-        status=case.status.value.replace("_", " "),
+        status=status_words(case.status),
         summary=paragraphs(case.summary),
-        letter_address=lines(case.letter_address),
+        letter_address=letter,
         letter_guidance=" ".join((case.letter_guidance or "").split()),
-        actions=tuple(
-            ActionView(
-                kind=str(a.get("kind", "")),
-                text=" ".join(str(a.get("text", "")).split()),
-                address_lines=lines(a.get("address")),
-            )
-            for a in case.actions
-        ),
+        actions=_actions(case, letter),
         prayer=paragraphs(case.prayer),
     )
 

@@ -184,11 +184,29 @@ async def resolve_case(session: AsyncSession, text: str) -> Case:
     if found:
         choices = ", ".join(f"{c.name} ({c.slug})" for c in found)
         raise NotFoundError(f"{text!r} could be any of: {choices}; give the slug")
-    every = {fold(n): c.slug for c in await session.scalars(select(Case)) for n in _names_of(c)}
-    every.update({slug: slug for slug in every.values()})
-    near = difflib.get_close_matches(fold(text), list(every), n=3, cutoff=0.6)
-    hint = ", ".join(dict.fromkeys(every[n] for n in near))
+    hint = ", ".join(c.slug for c in await near_cases(session, text, published_only=False))
     raise NotFoundError(f"no case {text!r}" + (f"; did you mean {hint}?" if hint else ""))
+
+
+async def near_cases(
+    session: AsyncSession, text: str, *, published_only: bool, limit: int = 3
+) -> list[Case]:
+    """Cases whose slug, name, a spelling or a surname in one is close to `text`
+    ('Kashkumbaiev' → Bakhytzhan Kashkumbayev): the "did you mean" of the CLI (every case), and
+    of the bot and the web forms (published cases only)."""
+    query = select(Case).order_by(Case.name)
+    if published_only:
+        query = query.where(Case.published)
+    names: dict[str, Case] = {}
+    for case in await session.scalars(query):
+        names.setdefault(case.slug, case)
+        for name in _names_of(case):
+            names.setdefault(fold(name), case)
+            for word in fold(name).split():
+                if len(word) >= 4:  # surnames alone: 'Kashkumbaiev' is near 'kashkumbaev'
+                    names.setdefault(word, case)
+    near = difflib.get_close_matches(fold(text), list(names), n=limit * 3, cutoff=0.7)
+    return list({names[n].id: names[n] for n in near}.values())[:limit]
 
 
 async def get_case(session: AsyncSession, slug: str) -> Case:

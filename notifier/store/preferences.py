@@ -7,13 +7,14 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.store.models import (
     Cadence,
     Case,
     Channel,
+    ListMember,
     Scope,
     Subscriber,
     SubscriberStatus,
@@ -126,6 +127,17 @@ async def leave_everything(session: AsyncSession, subscriber: Subscriber) -> Non
             subscriber.subscriptions.remove(subscription)
         subscriber.telegram_chat_id = None
     await session.flush()
+
+
+async def leave_list(session: AsyncSession, subscriber_id: int, list_id: int) -> bool:
+    """The subscriber leaves one prayer chain (the preference page, or the unsubscribe link of
+    its digest); whether they were on it."""
+    result = await session.execute(
+        delete(ListMember).where(
+            ListMember.subscriber_id == subscriber_id, ListMember.list_id == list_id
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def set_digest_schedule(

@@ -12,9 +12,9 @@ from notifier import __version__
 from notifier.config import Settings
 from notifier.errors import NotifierError
 from notifier.links import Links
-from notifier.render.templates import make_environment
 from notifier.store.engine import Store
-from notifier.web import api, digest_copy, health, preferences, subscribe, unsubscribe
+from notifier.web import api, digest_copy, health, home, preferences, subscribe, unsubscribe
+from notifier.web.pages import page_environment
 from notifier.web.state import WebState
 
 
@@ -26,9 +26,10 @@ def create_app(
         settings=settings,
         store=store,
         links=Links.from_settings(settings),
-        env=make_environment(settings.templates_dir),
+        env=page_environment(settings),
         scheduler_alive=scheduler_alive,
     )
+    app.include_router(home.router)
     app.include_router(unsubscribe.router)
     app.include_router(preferences.router)
     app.include_router(subscribe.router)

@@ -3,11 +3,13 @@ people by any spelling. Shared by the sign-up form and the preference centre."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import select
 
-from notifier.countries import country_name, resolve_country
+from notifier.countries import country_name, near_countries, resolve_country
 from notifier.errors import NotFoundError
-from notifier.store.cases import find_cases
+from notifier.store.cases import find_cases, near_cases
 from notifier.store.engine import Store
 from notifier.store.models import Case, Scope
 from notifier.store.preferences import Follow
@@ -28,26 +30,49 @@ async def known_names(store: Store) -> list[str]:
     return countries + [n for n, _ in rows]
 
 
-async def resolve_follow_text(store: Store, text: str) -> tuple[list[Follow], list[str]]:
-    """The follows a comma-separated text names, and a problem for each item it cannot place."""
-    follows: list[Follow] = []
-    errors: list[str] = []
+@dataclass
+class PlacedFollows:
+    """What a comma-separated text names: the follows, a problem for each item it cannot place
+    (with near misses), and those items as typed (to give back for correcting)."""
+
+    follows: list[Follow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)
+
+
+async def place_follow_text(store: Store, text: str) -> PlacedFollows:
+    """Each item of "Kazakhstan, Kashkumbaev": a country (code or name), else a published case
+    by any spelling. Near misses come from the same functions as the CLI's and the bot's."""
+    placed = PlacedFollows()
     items = [t.strip() for t in text.split(",") if t.strip()]
     if len(items) > MAX_FOLLOWS:
-        return [], [f"At most {MAX_FOLLOWS} countries and people at a time."]
+        placed.problems.append(f"At most {MAX_FOLLOWS} countries and people at a time.")
+        placed.unplaced = items
+        return placed
     async with store.read() as session:
         for item in items:
             try:
-                follows.append((Scope.COUNTRY, resolve_country(item), None))
+                placed.follows.append((Scope.COUNTRY, resolve_country(item), None))
                 continue
             except NotFoundError:
                 pass
             cases = await find_cases(session, item, published_only=True)
             if len(cases) == 1:
-                follows.append((Scope.CASE, None, cases[0]))
-            elif cases:
+                placed.follows.append((Scope.CASE, None, cases[0]))
+                continue
+            placed.unplaced.append(item)
+            if cases:
                 names = ", ".join(c.name for c in cases)
-                errors.append(f"“{item}” could be {names}: please write the full name.")
-            else:
-                errors.append(f"We do not know a country or person called “{item}”.")
-    return follows, errors
+                placed.problems.append(f"“{item}” could be {names}: please write the full name.")
+                continue
+            near = [country_name(c) for c in near_countries(item)]
+            near += [c.name for c in await near_cases(session, item, published_only=True)]
+            hint = f" Did you mean {' or '.join(near)}?" if near else ""
+            placed.problems.append(f"We do not know a country or person called “{item}”.{hint}")
+    return placed
+
+
+async def resolve_follow_text(store: Store, text: str) -> tuple[list[Follow], list[str]]:
+    """The follows a comma-separated text names, and a problem for each item it cannot place."""
+    placed = await place_follow_text(store, text)
+    return placed.follows, placed.problems

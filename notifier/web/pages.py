@@ -7,11 +7,14 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 from jinja2.sandbox import SandboxedEnvironment
 
-from notifier.render.templates import render
+from notifier.config import Settings
+from notifier.render.templates import make_environment, render
 
 #: Pages say who sent them nowhere (no referrer leaks the token in their URL), are not kept in
-#: caches, run no script, post forms only here, and cannot be framed by another site.
+#: caches, run no script, post forms only here, cannot be framed by another site, and are not
+#: indexed by search engines (a network serving people in hostile countries is not advertised).
 HEADERS = {
+    "X-Robots-Tag": "noindex, nofollow",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
@@ -21,6 +24,15 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
 }
+
+
+def page_environment(settings: Settings) -> SandboxedEnvironment:
+    """The environment pages render in: every page knows the network's name (its title) and
+    the public address its links start with."""
+    env = make_environment(settings.templates_dir)
+    env.globals["network_name"] = settings.network_name
+    env.globals["public_url"] = settings.public_url
+    return env
 
 
 def page(env: SandboxedEnvironment, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -7,7 +7,6 @@ Forms carry CSRF protection (notifier.web.csrf)."""
 from __future__ import annotations
 
 import calendar
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -34,24 +33,25 @@ from notifier.store.models import (
 )
 from notifier.store.preferences import (
     DIGEST_TIME,
-    Follow,
     channels_in_use,
     follow_targets,
     leave_everything,
+    leave_list,
     set_channels,
     set_digest_schedule,
     set_pause,
     usable_channels,
 )
+from notifier.time_zones import zone_menu
 from notifier.web.csrf import remember, token_for, valid
-from notifier.web.follow_input import known_names, resolve_follow_text
+from notifier.web.follow_input import known_names, place_follow_text
 from notifier.web.pages import page
 from notifier.web.state import WebState
 
 router = APIRouter()
 WEEKDAYS = tuple(calendar.day_name)
-#: Time zones offered as you type (every IANA name this Python knows).
-ZONES = sorted(zoneinfo.available_timezones())
+#: The schedule form's fields, kept as typed when the form comes back refused.
+SCHEDULE_FIELDS = ("time_zone", "digest_time", "digest_day")
 LINK_CODE_TTL = timedelta(hours=1)
 #: "Pause for a while": the choices offered, in days.
 PAUSES = {7: "for a week", 14: "for two weeks", 30: "for a month", 90: "for three months"}
@@ -80,11 +80,20 @@ class _List:
 
 @dataclass
 class _Outcome:
-    """What a form did: the message to show, or problems with the form as sent."""
+    """What a form did: the message to show, problems with the form as a whole (`errors`) or
+    with one of its fields (`field_errors`, shown beside it), and what the person typed or chose
+    where it was not saved, so the form comes back as they left it."""
 
     saved: str = ""
     errors: list[str] = field(default_factory=list)
+    field_errors: dict[str, list[str]] = field(default_factory=dict)
     follow_text: str = ""
+    follow_cadence: str = ""
+    schedule: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.errors or self.field_errors)
 
 
 def _label(subscription: Subscription) -> str:
@@ -156,7 +165,9 @@ async def _render(
         csrf=csrf,
         saved=outcome.saved,
         errors=outcome.errors,
+        field_errors=outcome.field_errors,
         follow_text=outcome.follow_text,
+        follow_cadence=outcome.follow_cadence or cadence or "weekly",
         known=await known_names(state.store),
         telegram_link=telegram_link,
         cadence=cadence or "weekly",
@@ -166,11 +177,11 @@ async def _render(
         paused_until=paused_until,
         pauses=PAUSES,
         digests=any(s.cadence is not Cadence.INSTANT for s in subscriber.subscriptions),
-        time_zone=subscriber.time_zone,
-        digest_day=subscriber.digest_day,
-        digest_time=subscriber.digest_time,
+        time_zone=outcome.schedule.get("time_zone", subscriber.time_zone),
+        digest_day=_chosen_day(outcome, subscriber.digest_day),
+        digest_time=outcome.schedule.get("digest_time", subscriber.digest_time),
         weekdays=WEEKDAYS,
-        zones=ZONES,
+        zones=zone_menu(),
     )
     remember(response, csrf, secure=state.settings.public_url.startswith("https://"))
     return response
@@ -202,7 +213,13 @@ async def change(token: str, request: Request) -> HTMLResponse:
         return await _render(
             state, subscriber_id, cookie, _Outcome(errors=["That did not work."]), status=400
         )
-    return await _render(state, subscriber_id, cookie, outcome, 400 if outcome.errors else 200)
+    return await _render(state, subscriber_id, cookie, outcome, 400 if outcome.refused else 200)
+
+
+def _chosen_day(outcome: _Outcome, stored: int) -> int:
+    """The weekday the schedule form shows: the one chosen, when the form came back refused."""
+    day = as_int(outcome.schedule.get("digest_day", ""))
+    return day if day is not None and 0 <= day <= 6 else stored
 
 
 def _how(cadence: Cadence) -> str:
@@ -210,53 +227,69 @@ def _how(cadence: Cadence) -> str:
 
 
 async def _follow(state: WebState, subscriber_id: int, fields: dict[str, str]) -> _Outcome:
-    """Follow what the text names, on the channels the subscriber's news comes by now."""
+    """Follow what the text names, on the channels the subscriber's news comes by now. What it
+    can place is saved; what it cannot comes back in the field, each with its problem."""
     text = fields.get("value", "").strip()
-    errors: list[str] = []
+    chosen = fields.get("cadence", "")
     try:
-        cadence = Cadence(fields.get("cadence", ""))
+        cadence = Cadence(chosen)
     except ValueError:
-        cadence = Cadence.WEEKLY
-        errors.append("How often: choose one of the options.")
-    follows: list[Follow] = []
+        # The cadence applies to every name: without one, nothing can be saved.
+        return _Outcome(
+            field_errors={"follow_cadence": ["How often: choose one of the options."]},
+            follow_text=text,
+        )
     if len(text) > 1000:
-        errors.append("Follow: at most 1,000 characters.")
-    else:
-        follows, problems = await resolve_follow_text(state.store, text)
-        errors += [f"Follow: {p}" for p in problems]
-        if not follows and not problems:
-            errors.append("Follow: say which countries or people you want news of.")
-    if errors:
-        return _Outcome(errors=errors, follow_text=text)
+        return _Outcome(
+            field_errors={"follow": ["At most 1,000 characters."]},
+            follow_text=text,
+            follow_cadence=cadence.value,
+        )
+    placed = await place_follow_text(state.store, text)
+    refused = _Outcome(
+        field_errors={"follow": placed.problems} if placed.problems else {},
+        follow_text=", ".join(placed.unplaced),
+        follow_cadence=cadence.value,
+    )
+    if not placed.follows:
+        if not placed.problems:
+            refused.field_errors["follow"] = ["Say which countries or people you want news of."]
+        return refused
     async with state.store.transaction() as session:
         subscriber = await session.scalar(_loaded(subscriber_id))
         assert subscriber is not None
         channels = channels_in_use(subscriber)
         if not channels:
-            return _Outcome(errors=["There is no address or chat to send news to."])
-        added = follow_targets(subscriber, follows, cadence=cadence, channels=channels)
+            refused.errors.append("There is no address or chat to send news to.")
+            refused.follow_text = text
+            return refused
+        added = follow_targets(subscriber, placed.follows, cadence=cadence, channels=channels)
         await session.flush()
-    what = "that" if len(follows) == 1 else "those"
+    what = "that" if len(placed.follows) == 1 else "those"
     news = "" if added else " (you already did: its news now comes " + _how(cadence) + ")"
-    return _Outcome(saved=f"Saved: you now follow {what}{news}.")
+    refused.saved = f"Saved: you now follow {what}{news}."
+    return refused
 
 
 async def _schedule(state: WebState, subscriber_id: int, fields: dict[str, str]) -> _Outcome:
-    """When digests come: day (weekly), hour and time zone, each checked and named."""
-    errors: list[str] = []
-    zone = fields.get("time_zone", "").strip()
+    """When digests come: day (weekly), hour and time zone, each checked and named beside its
+    field. They go together (an hour means nothing without its zone): one wrong, none saved,
+    and the form keeps what was typed."""
+    errors: dict[str, list[str]] = {}
+    typed = {name: fields.get(name, "").strip()[:100] for name in SCHEDULE_FIELDS}
+    zone = typed["time_zone"]
     try:
         zone = check_time_zone(zone)
     except ValueError as exc:
-        errors.append(f"Time zone: {exc}.")
-    at = fields.get("digest_time", "").strip()[:5]
+        errors["time_zone"] = [f"Time zone: {exc}."]
+    at = typed["digest_time"][:5]
     if not DIGEST_TIME.fullmatch(at):
-        errors.append("Time: use hours and minutes, such as 07:00.")
-    day = as_int(fields.get("digest_day", ""))
+        errors["digest_time"] = ["Time: use hours and minutes, such as 07:00."]
+    day = as_int(typed["digest_day"])
     if day is None or not 0 <= day <= 6:
-        errors.append("Day: choose one of the days.")
+        errors["digest_day"] = ["Day: choose one of the days."]
     if errors:
-        return _Outcome(errors=errors)
+        return _Outcome(field_errors=errors, schedule=typed)
     assert day is not None
     async with state.store.transaction() as session:
         await set_digest_schedule(session, subscriber_id, time_zone=zone, day=day, at=at)
@@ -307,11 +340,7 @@ async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) ->
             await session.execute(delete(Subscription).where(mine, Subscription.id == follow_id))
             return _Outcome(saved="Saved: you no longer follow that.")
         if action == "leave_list" and (list_id := as_int(value)) is not None:
-            await session.execute(
-                delete(ListMember).where(
-                    ListMember.subscriber_id == subscriber_id, ListMember.list_id == list_id
-                )
-            )
+            await leave_list(session, subscriber_id, list_id)
             return _Outcome(saved="Saved: you left that prayer chain.")
         if action == "resubscribe":
             # The signed link proves the mailbox: someone who left may come back. A bounced
