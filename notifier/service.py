@@ -224,6 +224,8 @@ class Service:
                 loop.add_signal_handler(sig, self.stop.set)
         interval = self.p.settings.watch_interval
         common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        # What a killed process left behind is due now: deliver it while catching up, not after.
+        starting = asyncio.create_task(self._deliver(), name="deliver at start")
         if not self.deliver_only:
             await self._watch()
             await self._digests()  # catch up on periods missed while stopped
@@ -268,5 +270,8 @@ class Service:
             if web_task is not None:
                 await web_task  # requests under way finish (an error was logged already)
             # In-flight sends finish: wait for the delivery batch under way, if any.
+            [outcome] = await asyncio.gather(starting, return_exceptions=True)
+            if isinstance(outcome, Exception):
+                log.error("the delivery at start failed: %r", outcome)
             async with self._deliver_lock:
                 pass
