@@ -20,6 +20,8 @@ One JSON line, last, on stdout:
 - `in_flight_at_kill`: messages whose data the sink had and was holding at the kill;
 - `recovery_s`: from the kill until every message was accepted, minus the time the sink's own
   pace needs for what was left (measured before the kill in the same run). Goal ≤ 10.
+  `kill_to_first_send_s` says how much of it passed before anything was sent again (a
+  restart's start-up, or the survivors noticing the death).
 """
 
 from __future__ import annotations
@@ -161,6 +163,13 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             procs[0] = start_notifier(env, role, workdir)  # started again at once
         else:
             procs = procs[1:]
+        accepted_at_kill = len(accepted)
+        wait_for(
+            lambda: len(sink_log.read()[1]) > accepted_at_kill,
+            timeout=args.timeout,
+            what="the first message after the kill",
+        )
+        resumed = time.monotonic()
 
         def all_accepted() -> bool:
             wanted: int = args.messages
@@ -197,6 +206,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "in_flight_at_kill": in_flight,
         "recovery_s": round(max(recovery, 0.0), 2),
         "kill_to_done_s": round(done - killed, 2),
+        "kill_to_first_send_s": round(resumed - killed, 2),
         "sink_pace_per_s": round(pace, 1),
         "left_at_kill": left,
     }
