@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -15,6 +16,8 @@ from notifier.links import Links
 from notifier.render.templates import make_environment
 from notifier.store.engine import Store
 from notifier.web import api, digest_copy, health, preferences, subscribe, unsubscribe
+from notifier.web.api_errors import add_error_handlers
+from notifier.web.api_text import document_text_rules
 from notifier.web.state import WebState
 
 
@@ -35,6 +38,13 @@ def create_app(
     app.include_router(digest_copy.router)
     app.include_router(health.router)
     app.include_router(api.router)
+    add_error_handlers(app)
+    openapi = app.openapi
+
+    def documented() -> dict[str, Any]:
+        return document_text_rules(openapi())
+
+    app.openapi = documented  # type: ignore[method-assign]  # FastAPI's way to extend it
     return app
 
 
