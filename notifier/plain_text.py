@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import re
 
-#: Characters no text may hold: C0 controls but tab, LF and CR; DEL; C1 controls; surrogates.
-_NEVER = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff"
-#: Characters a one-line field may not hold: those, and tab, line breaks, line separators.
-_NOT_ON_ONE_LINE = r"\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029"
+#: Control characters no text may hold: C0 but tab, LF and CR; DEL; C1.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+#: What a one-line field may not hold either: tab, line breaks, line and paragraph separators.
+_LINE_BREAKS = r"\x09-\x0d\u2028\u2029"
+#: Half a surrogate pair: JSON's \u escapes can carry one, UTF-8 (and so the store) cannot.
+_SURROGATES = r"\ud800-\udfff"
 
 #: The same rules as JSON Schema `pattern`s, for the API's schema. Escapes, not the characters
-#: themselves: a lone surrogate cannot be written in UTF-8 JSON.
-TEXT_PATTERN = f"^[^{_NEVER}]*$"
-LINE_PATTERN = f"^[^{_NOT_ON_ONE_LINE}]*$"
+#: themselves; and no surrogates, which a schema's strings (Unicode scalar values) cannot hold.
+TEXT_PATTERN = f"^[^{_CONTROLS}]*$"
+LINE_PATTERN = f"^[^{_CONTROLS}{_LINE_BREAKS}]*$"
 
-_TEXT_BAD = re.compile(f"[{_NEVER}]")
-_LINE_BAD = re.compile(f"[{_NOT_ON_ONE_LINE}]")
+_TEXT_BAD = re.compile(f"[{_CONTROLS}{_SURROGATES}]")
+_LINE_BAD = re.compile(f"[{_CONTROLS}{_LINE_BREAKS}{_SURROGATES}]")
 
 
 def text_problem(value: str, *, one_line: bool = False) -> str | None:
@@ -36,6 +38,8 @@ def text_problem(value: str, *, one_line: bool = False) -> str | None:
         return f"must be one line: a line break ({code}) at character {at}"
     if char == "\x00":
         return f"must not contain a NUL character ({code}) at character {at}"
+    if char == "\t":
+        return f"must not contain a tab ({code}) at character {at}"
     return f"must not contain control characters: {code} at character {at}"
 
 

@@ -4,6 +4,7 @@ cases, updates, subscribers and lists, the outbox, and clear 4xx answers for bad
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -25,8 +26,9 @@ TOKEN = "admin-secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
+@asynccontextmanager
+async def admin_api(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
+    """The app with an API token, the sample cases and lists, and a client for it."""
     configured = settings.model_copy(update={"api_token": SecretStr(TOKEN)})
     async with pipeline(configured) as p:
         async with p.store.transaction() as session:
@@ -35,6 +37,12 @@ async def api(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncCl
         transport = httpx.ASGITransport(app=create_app(configured, p.store))
         async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
             yield p, client
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
+    async with admin_api(settings) as opened:
+        yield opened
 
 
 async def test_without_the_token_everything_is_refused(

@@ -73,7 +73,7 @@ from notifier.store.subscribers import (
 )
 from notifier.store.updates import edit_update, get_update, list_updates, withdraw_update
 from notifier.web.api_errors import errors
-from notifier.web.api_text import refuse_bad_text
+from notifier.web.api_input import check_input
 from notifier.web.state import WebState
 
 bearer = HTTPBearer(auto_error=False)
@@ -108,7 +108,7 @@ State = Annotated[WebState, Depends(authorized)]
 router = APIRouter(
     prefix="/api",
     tags=["admin"],
-    dependencies=[Depends(authorized), Depends(refuse_bad_text)],
+    dependencies=[Depends(authorized), Depends(check_input)],
     responses=errors(401),
 )
 #: A path or query parameter naming something: it may not exist, or not be a name at all.
@@ -127,12 +127,6 @@ def _one_line(value: str) -> str:
 OneLine = Annotated[
     str, AfterValidator(_one_line), Field(json_schema_extra={"pattern": LINE_PATTERN})
 ]
-
-
-class CaseIn(CaseSpec):
-    """A case file as JSON, `published` a JSON true or false (not 0, not "no")."""
-
-    published: StrictBool = True
 
 
 class UpdateIn(BaseModel):
@@ -206,7 +200,7 @@ async def case(state: State, slug: Annotated[str, Path(max_length=200)]) -> dict
 
 
 @router.post("/cases", status_code=status.HTTP_201_CREATED, responses=BODY)
-async def import_case(state: State, spec: CaseIn) -> dict[str, Any]:
+async def import_case(state: State, spec: CaseSpec) -> dict[str, Any]:
     """Create or update a case (the case file format, as JSON)."""
     async with state.store.transaction() as session:
         report = await import_cases(session, [spec])

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from notifier.errors import ConflictError, InputError, NotFoundError, Problem
 
@@ -124,9 +125,27 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return _answer(404, str(exc))
 
 
+#: The methods a 405 may name.
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed(request: Request) -> str:
+    """Every method the path answers to. (Starlette's 405 names those of the first route that
+    matched the path, and /api/cases is two routes: GET and POST.)"""
+    routes = request.app.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _answer(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request)
+    return _answer(exc.status_code, str(exc.detail), headers=headers)
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from notifier.render.templates import make_environment
 from notifier.store.engine import Store
 from notifier.web import api, digest_copy, health, preferences, subscribe, unsubscribe
 from notifier.web.api_errors import add_error_handlers
-from notifier.web.api_text import document_text_rules
+from notifier.web.api_input import document_text_rules
 from notifier.web.state import WebState
 
 

@@ -1,16 +1,26 @@
-"""Text the admin API takes obeys notifier.plain_text: checked once for every route, before it
-runs (path and query parameters are one line; strings anywhere in a JSON body may have line
-breaks), and written into the OpenAPI schema as a `pattern` on every string it takes, so
-clients and fuzzers know the rule."""
+"""What the admin API takes, checked once for every route before the route runs:
+
+- text obeys notifier.plain_text: path and query parameters are one line, strings anywhere in
+  a JSON body may have line breaks;
+- a JSON body is what the OpenAPI schema says it is. FastAPI validates the parsed body as
+  Python objects, and pydantic's lax mode there takes 0 for false, "7" for 7 and 0 for
+  1 January 1970; here the body is also validated as JSON, strictly, as JSON Schema reads it
+  (where 7.0 is an integer, as it is to JSON Schema).
+
+The text rules are written into the OpenAPI schema too, as a `pattern` on every string a
+request carries, so that clients and fuzzers know them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
 
 from notifier.plain_text import LINE_PATTERN, TEXT_PATTERN, text_problem
 
@@ -28,12 +38,54 @@ def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
             yield from _strings(item, (*loc, index))
 
 
+def _whole_numbers(value: Any) -> Any:
+    """`value` with each float that is a whole number as an int: JSON Schema's integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
 def _error(loc: Loc, problem: str) -> dict[str, Any]:
     return {"type": "text_characters", "loc": loc, "msg": problem}
 
 
-async def refuse_bad_text(request: Request) -> None:
-    """A 422 naming each parameter or body field that holds what plain_text refuses."""
+@cache
+def _json_validator(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+async def _body_errors(request: Request, route: APIRoute) -> list[dict[str, Any]]:
+    if route.body_field is None or not await request.body():
+        return []
+    try:
+        parsed = await request.json()
+    except ValueError:  # not JSON: the route's own validation says so
+        return []
+    errors = [
+        _error(loc, problem)
+        for loc, value in _strings(parsed, ("body",))
+        if (problem := text_problem(value))
+    ]
+    try:
+        model: Any = route.body_field.field_info.annotation
+        _json_validator(model).validate_json(json.dumps(_whole_numbers(parsed)), strict=True)
+    except ValidationError as exc:
+        errors += [
+            {**e, "loc": ("body", *e["loc"])}
+            for e in exc.errors()
+            # Python's parser took the body; pydantic's refuses half a surrogate pair, which
+            # the text check names with its field.
+            if e["type"] != "json_invalid"
+        ]
+    return errors
+
+
+async def check_input(request: Request) -> None:
+    """A 422 naming each parameter or body field that breaks the rules above."""
     errors = [
         _error(("path", name), problem)
         for name, value in request.path_params.items()
@@ -48,18 +100,13 @@ async def refuse_bad_text(request: Request) -> None:
             for name, value in request.query_params.multi_items()
             if name in declared and (problem := text_problem(value, one_line=True))
         ]
-        if route.body_field is not None and await request.body():
-            try:
-                body = await request.json()
-            except ValueError:  # not JSON: the route's own validation says so
-                body = None
-            errors += [
-                _error(loc, problem)
-                for loc, value in _strings(body, ("body",))
-                if (problem := text_problem(value))
-            ]
+        errors += await _body_errors(request, route)
     if errors:
-        raise RequestValidationError(errors)
+        # One problem per field: a NUL in a name is not also "not one line".
+        by_field: dict[Loc, dict[str, Any]] = {}
+        for error in errors:
+            by_field.setdefault(tuple(error["loc"]), error)
+        raise RequestValidationError(list(by_field.values()))
 
 
 def _add_pattern(
