@@ -45,7 +45,7 @@ from notifier.store.preferences import (
 )
 from notifier.web.csrf import remember, token_for, valid
 from notifier.web.follow_input import known_names, resolve_follow_text
-from notifier.web.form_text import form_problems
+from notifier.web.form_text import form_problems, shown_again
 from notifier.web.pages import page
 from notifier.web.state import WebState
 
@@ -206,7 +206,9 @@ async def change(token: str, request: Request) -> HTMLResponse:
         return await _render(state, subscriber_id, cookie, refused, status=403)
     fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
     if problems := form_problems(fields, LABELS):
-        return await _render(state, subscriber_id, cookie, _Outcome(errors=problems), status=400)
+        typed = shown_again(fields).get("value", "") if fields.get("action") == "follow" else ""
+        refused = _Outcome(errors=problems, follow_text=typed)
+        return await _render(state, subscriber_id, cookie, refused, status=400)
     outcome = await _apply(state, subscriber_id, fields)
     if outcome is None:
         return await _render(
