@@ -18,7 +18,18 @@ from notifier.store.engine import Store
 from notifier.web import api, digest_copy, health, preferences, subscribe, unsubscribe
 from notifier.web.api_errors import add_error_handlers
 from notifier.web.api_input import document_text_rules
+from notifier.web.request_log import RequestLog, token_prefixes
 from notifier.web.state import WebState
+
+#: Every page and the API, in the order their routes are tried.
+ROUTERS = (
+    unsubscribe.router,
+    preferences.router,
+    subscribe.router,
+    digest_copy.router,
+    health.router,
+    api.router,
+)
 
 
 def create_app(
@@ -32,13 +43,11 @@ def create_app(
         env=make_environment(settings.templates_dir),
         scheduler_alive=scheduler_alive,
     )
-    app.include_router(unsubscribe.router)
-    app.include_router(preferences.router)
-    app.include_router(subscribe.router)
-    app.include_router(digest_copy.router)
-    app.include_router(health.router)
-    app.include_router(api.router)
+    for router in ROUTERS:
+        app.include_router(router)
     add_error_handlers(app)
+    prefixes = token_prefixes(route for router in ROUTERS for route in router.routes)
+    app.add_middleware(RequestLog, prefixes=prefixes)
     openapi = app.openapi
 
     def documented() -> dict[str, Any]:
@@ -61,6 +70,7 @@ async def serve(app: FastAPI, settings: Settings, stop: asyncio.Event) -> None:
             host=settings.web_host,
             port=settings.web_port,
             log_level="warning",
+            access_log=False,  # notifier.web.request_log logs each request, tokens masked
             lifespan="off",
             proxy_headers=True,
         )
