@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -40,7 +39,6 @@ from notifier.ingest.subscriber_rows import (
 )
 from notifier.numbers import MAX_ID
 from notifier.outbox import retry
-from notifier.plain_text import LINE_PATTERN, text_problem
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
 from notifier.store.as_json import (
@@ -73,7 +71,7 @@ from notifier.store.subscribers import (
 )
 from notifier.store.updates import edit_update, get_update, list_updates, withdraw_update
 from notifier.web.api_errors import errors
-from notifier.web.api_input import check_input
+from notifier.web.api_input import OneLine, check_input
 from notifier.web.state import WebState
 
 bearer = HTTPBearer(auto_error=False)
@@ -115,18 +113,6 @@ router = APIRouter(
 LOOKUP = errors(404, 422)
 #: A JSON body: it may not be JSON, or not fit.
 BODY = errors(400, 422)
-
-
-def _one_line(value: str) -> str:
-    if problem := text_problem(value, one_line=True):
-        raise PydanticCustomError("text_characters", problem)
-    return value
-
-
-#: Text that goes on one line (a name in an email's greeting and its To: header).
-OneLine = Annotated[
-    str, AfterValidator(_one_line), Field(json_schema_extra={"pattern": LINE_PATTERN})
-]
 
 
 class UpdateIn(BaseModel):
@@ -178,7 +164,7 @@ class RetryIn(BaseModel):
     failed: StrictBool = False
 
     @model_validator(mode="after")
-    def _something(self) -> RetryIn:
+    def _ids_or_failed(self) -> RetryIn:
         if not self.ids and not self.failed:
             raise PydanticCustomError("missing", "give ids or failed: true")
         return self

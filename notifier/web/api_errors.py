@@ -5,7 +5,9 @@ validation error) and never build an error response themselves.
 Every refusal answers JSON: `message` says what was wrong in a line, and `detail` lists each
 bad field as FastAPI lists validation errors (`loc`, `msg`, `type`), plus `field`, the dotted
 name of the field (`title`, `updates.0.date`). `detail` is empty when no one field is at fault
-(an unknown path, a missing token)."""
+(an unknown path, a missing token). The handlers serve the whole app: the public pages answer
+their own refusals with HTML, and what reaches here from them (an unknown path, a wrong
+method) gets this shape too."""
 
 from __future__ import annotations
 

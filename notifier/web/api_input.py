@@ -15,16 +15,29 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from notifier.plain_text import LINE_PATTERN, TEXT_PATTERN, text_problem
 
 Loc = tuple[str | int, ...]
+
+
+def _one_line(value: str) -> str:
+    if problem := text_problem(value, one_line=True):
+        raise PydanticCustomError("text_characters", problem)
+    return value
+
+
+#: A body field that is one line (a name: it goes into an email's greeting and To: header).
+OneLine = Annotated[
+    str, AfterValidator(_one_line), Field(json_schema_extra={"pattern": LINE_PATTERN})
+]
 
 
 def _strings(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
