@@ -41,3 +41,8 @@ class InputError(NotifierError, ValueError):
     @classmethod
     def single(cls, where: str, field: str, reason: str) -> InputError:
         return cls([Problem(where, field, reason)])
+
+
+class ConflictError(InputError):
+    """Input that is well formed but clashes with what the store holds now (a withdrawn update
+    corrected, an address reactivated that did not bounce): the same request may work later."""

@@ -481,3 +481,24 @@ async def test_errors_and_leaving_everything_look_like_what_they_are(web: Web) -
     )
     forged = await web.client.post(web.url, data={"csrf": "forged", "action": "resume"})
     assert '<div class="error" role="alert">' in forged.text
+
+
+async def test_control_characters_and_impossible_ids_are_refused_not_a_crash(web: Web) -> None:
+    """PostgreSQL answered 500 to a NUL in a follow or a time zone, and to an id past its
+    32-bit integers."""
+    before = await web.follows()
+    follow = await web.post(action="follow", value="Kazakh\x00stan", cadence="weekly")
+    assert follow.status_code == 400
+    assert "Follow: must not contain a NUL character (U+0000) at character 7." in follow.text
+    assert 'value="Kazakhstan"' in follow.text  # kept for correcting, less the NUL
+    schedule = await web.post(
+        action="schedule", digest_day="0", digest_time="07:00", time_zone="Asia/Almaty\x00"
+    )
+    assert schedule.status_code == 400
+    assert "Time zone: must not contain a NUL character (U+0000)" in schedule.text
+    for action in ("unfollow", "leave_list"):
+        for huge in ("4611686018427387903", "2147483648", "-1"):
+            assert (await web.post(action=action, value=huge)).status_code == 400
+    assert await web.follows() == before
+    async with web.p.store.read() as session:
+        assert await session.scalar(select(Subscriber.time_zone)) == "UTC"

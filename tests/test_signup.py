@@ -311,3 +311,39 @@ async def test_a_confirmation_asked_for_before_leaving_does_not_bring_someone_ba
     gone = await subscriber(p, "anna@example.org")
     assert gone is not None
     assert gone.status is Status.UNSUBSCRIBED
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("name", "a\x00b", "Name: must not contain a NUL character (U+0000) at character 2."),
+        ("name", "Anna\r\nBcc: x@example.org", "Name: must be one line: a line break (U+000D)"),
+        ("email", "anna\x00@example.org", "Email: must not contain a NUL character (U+0000)"),
+        ("follow", "Kazakhstan\x1b", "Countries and people: must not contain control characters"),
+        ("cadence", "weekly\x00", "How often: must not contain a NUL character (U+0000)"),
+    ],
+)
+async def test_control_characters_in_a_form_are_named_and_nothing_is_written(
+    site: tuple[Pipeline, httpx.AsyncClient], field: str, value: str, problem: str
+) -> None:
+    """PostgreSQL answered 500 to a NUL in the name; SQLite stored it."""
+    p, client = site
+    fields = {"email": "anna@example.org", "name": "Anna", "follow": "KZ", "cadence": "weekly"}
+    for path in ("/subscribe", "/lists/kazakhstan-prayer-chain"):
+        token = await form(client, path)
+        response = await client.post(path, data={"csrf": token, **fields, field: value})
+        assert response.status_code == 400
+        assert problem in response.text
+        assert "\x00" not in response.text  # what was typed comes back without it
+    assert await subscriber(p, "anna@example.org") is None
+    async with p.store.read() as session:
+        assert list(await session.scalars(select(OutboxMessage.id))) == []
+
+
+async def test_a_list_slug_that_cannot_be_one_is_not_looked_up(
+    site: tuple[Pipeline, httpx.AsyncClient],
+) -> None:
+    _, client = site
+    for path in ("/lists/a%00b", "/lists/Kazakhstan%0A", "/lists/%C2%9B"):
+        assert (await client.get(path)).status_code == 404
+        assert (await client.post(path, data={"email": "a@example.org"})).status_code == 404

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
-from notifier.errors import InputError, NotFoundError, Problem
+from notifier.errors import ConflictError, InputError, NotFoundError, Problem
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.mail_address import stored_address
 from notifier.numbers import as_int
@@ -310,7 +310,7 @@ async def reactivate_bounced(session: AsyncSession, subscriber: Subscriber, wher
     """Mail a bounced address again (the person says it works now). Only a bounce is undone
     here: someone who unsubscribed comes back by their own choice (preference link, sign-up)."""
     if subscriber.status is not SubscriberStatus.BOUNCED:
-        raise InputError.single(
+        raise ConflictError.single(
             where,
             "status",
             f"{subscriber.email or subscriber.telegram_chat_id} is {subscriber.status.value}, "

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.errors import InputError, NotFoundError
+from notifier.errors import ConflictError, NotFoundError
 from notifier.outbox import CLAIMABLE as WAITING
 from notifier.outbox import restart_partial_alerts
 from notifier.store.cases import check_update_fields
@@ -96,7 +96,7 @@ async def edit_update(
 ) -> list[str]:
     """Correct the fields given; the names of those that changed."""
     if state.update.withdrawn_at is not None:
-        raise InputError.single(where, "update", f"update {state.update.id} was withdrawn")
+        raise ConflictError.single(where, "update", f"update {state.update.id} was withdrawn")
     check_update_fields(where, title=title, source_name=source_name, source_url=source_url)
     wanted = {
         "title": title.strip() if title is not None else None,

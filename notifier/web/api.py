@@ -1,20 +1,32 @@
 """The admin API under /api, with a bearer token from the settings (`api_token`; without one
 the API answers 401 to everyone). It covers what the CLI covers for cases, updates,
 subscribers, lists and the outbox, over the same store functions; input is validated and
-every refusal is a clear 4xx with what was wrong. OpenAPI at /openapi.json."""
+every refusal is a clear 4xx with what was wrong, in one shape (notifier.web.api_errors):
+routes raise, the app's exception handlers answer. OpenAPI at /openapi.json, with the errors
+each route can answer."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
-from notifier.errors import InputError, NotFoundError
+from notifier.countries import resolve_country
+from notifier.errors import InputError, Problem
 from notifier.ingest.case_files import CaseSpec
 from notifier.ingest.subscriber_rows import (
     SubscriberSpec,
@@ -25,6 +37,7 @@ from notifier.ingest.subscriber_rows import (
     parse_digest_schedule,
     parse_follow_token,
 )
+from notifier.numbers import MAX_ID
 from notifier.outbox import retry
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
@@ -57,11 +70,12 @@ from notifier.store.subscribers import (
     remove_subscriber,
 )
 from notifier.store.updates import edit_update, get_update, list_updates, withdraw_update
+from notifier.web.api_errors import errors
+from notifier.web.api_input import OneLine, check_input
 from notifier.web.state import WebState
 
 bearer = HTTPBearer(auto_error=False)
-#: 422: input that parses but cannot be used (Starlette renamed its constant; the code stays).
-UNPROCESSABLE = 422
+T = TypeVar("T")
 
 
 def _state(request: Request) -> WebState:
@@ -88,16 +102,17 @@ def authorized(
 
 
 State = Annotated[WebState, Depends(authorized)]
-router = APIRouter(prefix="/api", tags=["admin"])
-
-
-def _not_found(exc: NotFoundError) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-
-
-def _invalid(exc: InputError) -> HTTPException:
-    detail = [{"where": p.where, "field": p.field, "reason": p.reason} for p in exc.problems]
-    return HTTPException(UNPROCESSABLE, detail)
+# The token first: without it, nothing about the request is looked at.
+router = APIRouter(
+    prefix="/api",
+    tags=["admin"],
+    dependencies=[Depends(authorized), Depends(check_input)],
+    responses=errors(401),
+)
+#: A path or query parameter naming something: it may not exist, or not be a name at all.
+LOOKUP = errors(404, 422)
+#: A JSON body: it may not be JSON, or not fit.
+BODY = errors(400, 422)
 
 
 class UpdateIn(BaseModel):
@@ -108,14 +123,14 @@ class UpdateIn(BaseModel):
     body: Annotated[str, Field(max_length=100_000)] = ""
     source: Annotated[str | None, Field(max_length=200)] = None
     url: HttpUrl | None = None
-    urgent: bool = False
+    urgent: StrictBool = False
 
 
 class SubscriberIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     email: Annotated[str, Field(min_length=3, max_length=320)]
-    name: Annotated[str, Field(max_length=200)] = ""
+    name: Annotated[OneLine, Field(max_length=200)] = ""
     follows: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)] = []
     cadence: Literal["instant", "daily", "weekly"] = "instant"
     channel: Literal["email", "telegram"] = "email"
@@ -130,40 +145,47 @@ class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Annotated[str, Field(min_length=3, max_length=320)]
-    name: Annotated[str, Field(max_length=200)] = ""
+    name: Annotated[OneLine, Field(max_length=200)] = ""
 
 
 class RetryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What the check below asks, for clients and fuzzers.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["ids"], "properties": {"ids": {"minItems": 1}}},
+                {"required": ["failed"], "properties": {"failed": {"const": True}}},
+            ]
+        },
+    )
 
-    ids: Annotated[list[Annotated[int, Field(ge=1, le=2**62)]], Field(max_length=10_000)] = []
-    failed: bool = False
+    ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(max_length=10_000)] = []
+    failed: StrictBool = False
+
+    @model_validator(mode="after")
+    def _ids_or_failed(self) -> RetryIn:
+        if not self.ids and not self.failed:
+            raise PydanticCustomError("missing", "give ids or failed: true")
+        return self
 
 
-@router.get("/cases")
+@router.get("/cases", responses=LOOKUP)
 async def cases(
     state: State, country: Annotated[str | None, Query(max_length=60)] = None
 ) -> list[dict[str, Any]]:
-    from notifier.countries import resolve_country
-
-    try:
-        code = resolve_country(country) if country else None
-    except NotFoundError as exc:
-        raise _not_found(exc) from None
+    code = resolve_country(country) if country else None
     async with state.store.read() as session:
         return [case_json(c) for c in await list_cases(session, country=code)]
 
 
-@router.get("/cases/{slug}")
+@router.get("/cases/{slug}", responses=LOOKUP)
 async def case(state: State, slug: Annotated[str, Path(max_length=200)]) -> dict[str, Any]:
     async with state.store.read() as session:
-        try:
-            return case_json(await get_case(session, slug), with_updates=True)
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
+        return case_json(await get_case(session, slug), with_updates=True)
 
 
-@router.post("/cases", status_code=status.HTTP_201_CREATED)
+@router.post("/cases", status_code=status.HTTP_201_CREATED, responses=BODY)
 async def import_case(state: State, spec: CaseSpec) -> dict[str, Any]:
     """Create or update a case (the case file format, as JSON)."""
     async with state.store.transaction() as session:
@@ -176,33 +198,26 @@ async def import_case(state: State, spec: CaseSpec) -> dict[str, Any]:
     }
 
 
-@router.post("/cases/{slug}/updates", status_code=status.HTTP_201_CREATED)
+@router.post("/cases/{slug}/updates", status_code=status.HTTP_201_CREATED, responses=LOOKUP | BODY)
 async def new_update(
     state: State, slug: Annotated[str, Path(max_length=200)], update: UpdateIn
 ) -> dict[str, Any]:
     """Add news to a case; the watcher sends it like any other."""
     async with state.store.transaction() as session:
-        try:
-            found = await get_case(session, slug)
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
-        try:
-            row, created = await add_update(
-                session,
-                found,
-                day=update.date or utcnow().date(),
-                title=update.title,
-                body=update.body,
-                source_name=update.source,
-                source_url=str(update.url) if update.url else None,
-                severity=Severity.URGENT if update.urgent else Severity.NORMAL,
-            )
-        except InputError as exc:
-            raise _invalid(exc) from None
+        row, created = await add_update(
+            session,
+            await get_case(session, slug),
+            day=update.date or utcnow().date(),
+            title=update.title,
+            body=update.body,
+            source_name=update.source,
+            source_url=str(update.url) if update.url else None,
+            severity=Severity.URGENT if update.urgent else Severity.NORMAL,
+        )
     return {"id": row.id, "created": created}
 
 
-@router.get("/updates")
+@router.get("/updates", responses=LOOKUP)
 async def updates(
     state: State,
     case: Annotated[str | None, Query(max_length=200)] = None,
@@ -210,10 +225,7 @@ async def updates(
 ) -> list[dict[str, Any]]:
     """The latest updates, newest first, with their alerts by status."""
     async with state.store.read() as session:
-        try:
-            found = await get_case(session, case) if case else None
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
+        found = await get_case(session, case) if case else None
         return [update_state_json(s) for s in await list_updates(session, case=found, limit=limit)]
 
 
@@ -225,42 +237,36 @@ class UpdateEdit(BaseModel):
     body: Annotated[str | None, Field(max_length=100_000)] = None
     source: Annotated[str | None, Field(max_length=200)] = None
     url: HttpUrl | None = None
-    urgent: bool | None = None
+    urgent: StrictBool | None = None
 
 
-UpdateId = Annotated[int, Path(ge=1, le=2**62)]
+#: Beyond the store's ids no update can exist (and PostgreSQL refuses to look).
+UpdateId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@router.patch("/updates/{update_id}")
+@router.patch("/updates/{update_id}", responses=LOOKUP | BODY | errors(409))
 async def correct_update(state: State, update_id: UpdateId, body: UpdateEdit) -> dict[str, Any]:
-    """Correct an update: alerts not yet sent and digests not yet built carry the correction."""
+    """Correct an update: alerts not yet sent and digests not yet built carry the correction.
+    409 if it was withdrawn."""
     severity = None if body.urgent is None else (
         Severity.URGENT if body.urgent else Severity.NORMAL
     )  # fmt: skip
     async with state.store.transaction() as session:
-        try:
-            found = await get_update(session, update_id)
-            changed = await edit_update(
-                session, found, title=body.title, body=body.body, day=body.date,
-                source_name=body.source, source_url=str(body.url) if body.url else None,
-                severity=severity, where="api",
-            )  # fmt: skip
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
-        except InputError as exc:
-            raise _invalid(exc) from None
+        found = await get_update(session, update_id)
+        changed = await edit_update(
+            session, found, title=body.title, body=body.body, day=body.date,
+            source_name=body.source, source_url=str(body.url) if body.url else None,
+            severity=severity, where="api",
+        )  # fmt: skip
         return update_state_json(found) | {"changed": changed}
 
 
-@router.post("/updates/{update_id}/withdraw")
+@router.post("/updates/{update_id}/withdraw", responses=LOOKUP)
 async def withdraw(state: State, update_id: UpdateId) -> dict[str, Any]:
     """Withdraw an update: alerts and digests not yet sent that hold it stop now; digests and
     case pages leave it out from then on."""
     async with state.store.transaction() as session:
-        try:
-            found = await get_update(session, update_id)
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
+        found = await get_update(session, update_id)
         stopped = await withdraw_update(session, found)
         return update_state_json(found) | {
             "stopped": stopped.alerts,
@@ -268,93 +274,91 @@ async def withdraw(state: State, update_id: UpdateId) -> dict[str, Any]:
         }
 
 
-@router.get("/subscribers")
+@router.get("/subscribers", responses=LOOKUP)
 async def subscribers(
     state: State, list: Annotated[str | None, Query(max_length=120)] = None
 ) -> list[dict[str, str]]:
     async with state.store.read() as session:
-        try:
-            target = await get_list(session, list) if list else None
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
+        target = await get_list(session, list) if list else None
         return [subscriber_row(s) for s in await list_subscribers(session, mailing_list=target)]
 
 
-@router.get("/subscribers/{email}")
+@router.get("/subscribers/{email}", responses=LOOKUP)
 async def subscriber(state: State, email: Annotated[str, Path(max_length=320)]) -> dict[str, Any]:
     """One subscriber as `notifier subscribers show --json` tells it."""
     async with state.store.read() as session:
-        try:
-            return await subscriber_details(session, await get_subscriber(session, email))
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
+        return await subscriber_details(session, await get_subscriber(session, email))
 
 
-@router.post("/subscribers", status_code=status.HTTP_201_CREATED)
-async def add_subscriber(state: State, body: SubscriberIn) -> dict[str, str]:
-    """Add a subscriber (active: an admin vouches for them), or add follows to one."""
+def _parsed(problems: list[Problem], field: str, parse: Callable[[str], T], value: str) -> T | None:
+    """`parse(value)`, or None with a problem named after the field."""
     try:
-        address = check_email(body.email)
-        follows = [
-            parse_follow_token(
-                t, cadence=parse_cadence(body.cadence), channel=parse_channel(body.channel)
-            )
-            for t in body.follows
-        ]
-        spec = SubscriberSpec(
-            where="api",
-            email=address,
-            name=body.name,
-            locale=body.locale,
-            time_zone=check_time_zone(body.time_zone) if body.time_zone else None,
-            digest_schedule=(
-                parse_digest_schedule(body.digest_schedule) if body.digest_schedule else None
-            ),
-            telegram_chat_id=body.telegram_chat_id,
-        )
+        return parse(value)
     except ValueError as exc:
-        raise HTTPException(UNPROCESSABLE, str(exc)) from None
+        problems.append(Problem("api", field, str(exc)))
+        return None
+
+
+@router.post("/subscribers", status_code=status.HTTP_201_CREATED, responses=LOOKUP | BODY)
+async def add_subscriber(state: State, body: SubscriberIn) -> dict[str, str]:
+    """Add a subscriber (active: an admin vouches for them), or add follows to one. 404 if the
+    list does not exist."""
+    problems: list[Problem] = []
+    address = _parsed(problems, "email", check_email, body.email)
+    cadence, channel = parse_cadence(body.cadence), parse_channel(body.channel)
+    follows = [
+        _parsed(
+            problems,
+            f"follows.{n}",
+            lambda t: parse_follow_token(t, cadence=cadence, channel=channel),
+            token,
+        )
+        for n, token in enumerate(body.follows)
+    ]
+    zone = body.time_zone and _parsed(problems, "time_zone", check_time_zone, body.time_zone)
+    schedule = body.digest_schedule and _parsed(
+        problems, "digest_schedule", parse_digest_schedule, body.digest_schedule
+    )
+    if problems:
+        raise InputError(problems)
+    assert address is not None
+    spec = SubscriberSpec(
+        where="api",
+        email=address,
+        name=body.name,
+        locale=body.locale,
+        time_zone=zone or None,
+        digest_schedule=schedule or None,
+        telegram_chat_id=body.telegram_chat_id,
+    )
     async with state.store.transaction() as session:
-        try:
-            target = await get_list(session, body.mailing_list) if body.mailing_list else None
-            await import_subscribers(
-                session, [spec], state.settings, mailing_list=target, source=MemberSource.IMPORT
-            )
-            found = await get_subscriber(session, address)
-            await add_follows(session, found, follows)
-            return subscriber_row(await get_subscriber(session, address))
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
-        except InputError as exc:
-            raise _invalid(exc) from None
+        target = await get_list(session, body.mailing_list) if body.mailing_list else None
+        await import_subscribers(
+            session, [spec], state.settings, mailing_list=target, source=MemberSource.IMPORT
+        )
+        await add_follows(
+            session, await get_subscriber(session, address), [f for f in follows if f]
+        )
+        return subscriber_row(await get_subscriber(session, address))
 
 
-@router.delete("/subscribers/{email}")
+@router.delete("/subscribers/{email}", responses=LOOKUP)
 async def delete_subscriber(
     state: State, email: Annotated[str, Path(max_length=320)], erase: bool = False
 ) -> dict[str, str]:
     async with state.store.transaction() as session:
-        try:
-            found = await get_subscriber(session, email)
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
-        await remove_subscriber(session, found, erase=erase)
+        await remove_subscriber(session, await get_subscriber(session, email), erase=erase)
     return {"email": email, "result": "erased" if erase else "unsubscribed"}
 
 
-@router.post("/subscribers/{email}/reactivate")
+@router.post("/subscribers/{email}/reactivate", responses=LOOKUP | errors(409))
 async def reactivate_subscriber(
     state: State, email: Annotated[str, Path(max_length=320)]
 ) -> dict[str, str]:
-    """Mail a bounced address again (422 for any other status)."""
+    """Mail a bounced address again (409 for any other status)."""
     async with state.store.transaction() as session:
-        try:
-            found = await get_subscriber(session, email)
-            await reactivate_bounced(session, found, "api")
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
-        except InputError as exc:
-            raise _invalid(exc) from None
+        found = await get_subscriber(session, email)
+        await reactivate_bounced(session, found, "api")
         return subscriber_row(found)
 
 
@@ -366,16 +370,13 @@ class PauseIn(BaseModel):
 
 async def _pause(state: WebState, email: str, until: dt.datetime | None) -> dict[str, Any]:
     async with state.store.transaction() as session:
-        try:
-            found = await get_subscriber(session, email)
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
+        found = await get_subscriber(session, email)
         await set_pause(session, found.id, until)
         await session.refresh(found)
         return await subscriber_details(session, found)
 
 
-@router.post("/subscribers/{email}/pause")
+@router.post("/subscribers/{email}/pause", responses=LOOKUP | BODY)
 async def pause_subscriber(
     state: State, email: Annotated[str, Path(max_length=320)], body: PauseIn
 ) -> dict[str, Any]:
@@ -383,7 +384,7 @@ async def pause_subscriber(
     return await _pause(state, email, utcnow() + dt.timedelta(days=body.days))
 
 
-@router.post("/subscribers/{email}/resume")
+@router.post("/subscribers/{email}/resume", responses=LOOKUP)
 async def resume_subscriber(
     state: State, email: Annotated[str, Path(max_length=320)]
 ) -> dict[str, Any]:
@@ -397,13 +398,10 @@ async def lists(state: State) -> list[dict[str, Any]]:
         return [list_json(m, n) for m, n in await list_lists(session)]
 
 
-@router.get("/lists/{slug}")
+@router.get("/lists/{slug}", responses=LOOKUP)
 async def one_list(state: State, slug: Annotated[str, Path(max_length=120)]) -> dict[str, Any]:
     async with state.store.read() as session:
-        try:
-            found = await get_list(session, slug, follows=True)
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
+        found = await get_list(session, slug, follows=True)
         members = await list_members(session, found)
         return list_json(found, len(members)) | {
             "members": [
@@ -413,30 +411,27 @@ async def one_list(state: State, slug: Annotated[str, Path(max_length=120)]) -> 
         }
 
 
-@router.post("/lists/{slug}/members", status_code=status.HTTP_201_CREATED)
+@router.post("/lists/{slug}/members", status_code=status.HTTP_201_CREATED, responses=LOOKUP | BODY)
 async def add_member(
     state: State, slug: Annotated[str, Path(max_length=120)], body: MemberIn
 ) -> dict[str, Any]:
-    try:
-        address = check_email(body.email)
-    except ValueError as exc:
-        raise HTTPException(UNPROCESSABLE, str(exc)) from None
+    problems: list[Problem] = []
+    address = _parsed(problems, "email", check_email, body.email)
+    if problems:
+        raise InputError(problems)
+    assert address is not None
     async with state.store.transaction() as session:
-        try:
-            target = await get_list(session, slug)
-        except NotFoundError as exc:
-            raise _not_found(exc) from None
         report = await import_subscribers(
             session,
             [SubscriberSpec(where="api", email=address, name=body.name)],
             state.settings,
-            mailing_list=target,
+            mailing_list=await get_list(session, slug),
             source=MemberSource.IMPORT,
         )
     return {"email": address, "joined": bool(report.joined_list)}
 
 
-@router.get("/outbox")
+@router.get("/outbox", responses=errors(422))
 async def outbox(
     state: State,
     status_: Annotated[OutboxStatus | None, Query(alias="status")] = None,
@@ -466,16 +461,14 @@ async def outbox(
     ]
 
 
-@router.post("/outbox/retry")
+@router.post("/outbox/retry", responses=BODY)
 async def outbox_retry(state: State, body: RetryIn) -> dict[str, int]:
-    if not body.ids and not body.failed:
-        raise HTTPException(UNPROCESSABLE, "give ids or failed: true")
     async with state.store.transaction() as session:
         count = await retry(session, ids=body.ids, failed=body.failed, now=utcnow())
     return {"queued": count}
 
 
-@router.get("/lists/{slug}/digest-preview")
+@router.get("/lists/{slug}/digest-preview", responses=LOOKUP)
 async def digest_preview(
     state: State,
     slug: Annotated[str, Path(max_length=120)],
@@ -484,12 +477,9 @@ async def digest_preview(
 ) -> dict[str, Any]:
     renderer = Renderer(state.settings)
     channel = Channel.TELEGRAM if format == "telegram" else Channel.EMAIL
-    try:
-        message, why = await preview_list(
-            state.store, renderer, slug, channel, now=utcnow(), recent=recent
-        )
-    except NotFoundError as exc:
-        raise _not_found(exc) from None
+    message, why = await preview_list(
+        state.store, renderer, slug, channel, now=utcnow(), recent=recent
+    )
     if message is None:
         return {"empty": True, "reason": why}
     body = message.html if format == "html" else message.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,8 +15,22 @@ from notifier.errors import NotifierError
 from notifier.links import Links
 from notifier.store.engine import Store
 from notifier.web import api, digest_copy, health, home, preferences, subscribe, unsubscribe
+from notifier.web.api_errors import add_error_handlers
+from notifier.web.api_input import document_text_rules
 from notifier.web.pages import page_environment
+from notifier.web.request_log import RequestLog, token_prefixes
 from notifier.web.state import WebState
+
+#: Every page and the API, in the order their routes are tried.
+ROUTERS = (
+    home.router,
+    unsubscribe.router,
+    preferences.router,
+    subscribe.router,
+    digest_copy.router,
+    health.router,
+    api.router,
+)
 
 
 def create_app(
@@ -29,13 +44,17 @@ def create_app(
         env=page_environment(settings),
         scheduler_alive=scheduler_alive,
     )
-    app.include_router(home.router)
-    app.include_router(unsubscribe.router)
-    app.include_router(preferences.router)
-    app.include_router(subscribe.router)
-    app.include_router(digest_copy.router)
-    app.include_router(health.router)
-    app.include_router(api.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    add_error_handlers(app)
+    prefixes = token_prefixes(route for router in ROUTERS for route in router.routes)
+    app.add_middleware(RequestLog, prefixes=prefixes)
+    openapi = app.openapi
+
+    def documented() -> dict[str, Any]:
+        return document_text_rules(openapi())
+
+    app.openapi = documented  # type: ignore[method-assign]  # FastAPI's way to extend it
     return app
 
 
@@ -52,6 +71,7 @@ async def serve(app: FastAPI, settings: Settings, stop: asyncio.Event) -> None:
             host=settings.web_host,
             port=settings.web_port,
             log_level="warning",
+            access_log=False,  # notifier.web.request_log logs each request, tokens masked
             lifespan="off",
             proxy_headers=True,
         )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from notifier.countries import country_name
 from notifier.ingest.subscriber_rows import check_time_zone
 from notifier.links import PREFERENCES, BadToken
-from notifier.numbers import as_int
+from notifier.numbers import as_id, as_int
 from notifier.render.templates import day_label
 from notifier.store.chats import create_link_code
 from notifier.store.models import (
@@ -45,6 +45,7 @@ from notifier.store.preferences import (
 from notifier.time_zones import zone_menu
 from notifier.web.csrf import remember, token_for, valid
 from notifier.web.follow_input import known_names, place_follow_text
+from notifier.web.form_text import form_problems, shown_again
 from notifier.web.pages import page
 from notifier.web.state import WebState
 
@@ -61,6 +62,13 @@ CHANNEL_CHOICES = {
     "email": {Channel.EMAIL},
     "telegram": {Channel.TELEGRAM},
     "both": {Channel.EMAIL, Channel.TELEGRAM},
+}
+#: The typed fields as their labels name them ("value" is what the follow form's box holds).
+LABELS = {
+    "value": "Follow",
+    "cadence": "How often",
+    "time_zone": "Time zone",
+    "digest_time": "Time",
 }
 
 
@@ -208,6 +216,10 @@ async def change(token: str, request: Request) -> HTMLResponse:
         refused = _Outcome(errors=["Nothing was changed: the form was too old, please try again."])
         return await _render(state, subscriber_id, cookie, refused, status=403)
     fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    if problems := form_problems(fields, LABELS):
+        typed = shown_again(fields).get("value", "") if fields.get("action") == "follow" else ""
+        refused = _Outcome(errors=problems, follow_text=typed)
+        return await _render(state, subscriber_id, cookie, refused, status=400)
     outcome = await _apply(state, subscriber_id, fields)
     if outcome is None:
         return await _render(
@@ -336,10 +348,10 @@ async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) ->
         if action == "resume":
             await set_pause(session, subscriber_id, None)
             return _Outcome(saved="Welcome back: your news comes again from now on.")
-        if action == "unfollow" and (follow_id := as_int(value)) is not None:
+        if action == "unfollow" and (follow_id := as_id(value)) is not None:
             await session.execute(delete(Subscription).where(mine, Subscription.id == follow_id))
             return _Outcome(saved="Saved: you no longer follow that.")
-        if action == "leave_list" and (list_id := as_int(value)) is not None:
+        if action == "leave_list" and (list_id := as_id(value)) is not None:
             await leave_list(session, subscriber_id, list_id)
             return _Outcome(saved="Saved: you left that prayer chain.")
         if action == "resubscribe":

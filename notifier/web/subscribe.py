@@ -11,16 +11,25 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from notifier.ingest.case_files import SLUG
 from notifier.links import BadToken
 from notifier.store.models import Cadence, MailingList, Subscriber, utcnow
 from notifier.store.preferences import Follow
 from notifier.store.signups import confirm_signup, request_signup
 from notifier.web import csrf
 from notifier.web.follow_input import known_names, resolve_follow_text
+from notifier.web.form_text import form_problems, shown_again
 from notifier.web.pages import page
 from notifier.web.state import WebState
 
 router = APIRouter()
+#: The form's fields as its labels name them.
+LABELS = {
+    "email": "Email",
+    "name": "Name",
+    "follow": "Countries and people",
+    "cadence": "How often",
+}
 
 
 def _form_page(
@@ -38,6 +47,8 @@ def _form_page(
 
 
 async def _list(state: WebState, slug: str) -> MailingList | None:
+    if not SLUG.fullmatch(slug):  # no list has such a name: nothing to look up
+        return None
     async with state.store.read() as session:
         found: MailingList | None = await session.scalar(
             select(MailingList).where(MailingList.slug == slug)
@@ -78,7 +89,13 @@ async def _submit(request: Request, mailing_list: MailingList | None) -> HTMLRes
     errors: list[str] = []
     if not csrf.valid(request, str(form.get("csrf", ""))):
         errors.append("The form was too old or came from elsewhere: please send it again.")
-        return _form_page(state, request, 403, form=values, errors=errors, **list_context)
+        return _form_page(
+            state, request, 403, form=shown_again(values), errors=errors, **list_context
+        )
+    if errors := form_problems(values, LABELS):
+        return _form_page(
+            state, request, 400, form=shown_again(values), errors=errors, **list_context
+        )
     email = ""
     try:
         email = validate_email(values["email"], check_deliverability=False).normalized.lower()
