@@ -11,9 +11,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from notifier import limits
 from notifier.errors import InputError, NotFoundError
 from notifier.ingest.case_files import CaseSpec
 from notifier.ingest.subscriber_rows import (
@@ -25,6 +26,7 @@ from notifier.ingest.subscriber_rows import (
     parse_digest_schedule,
     parse_follow_token,
 )
+from notifier.ingest.text_fields import Body, Link, Locale, Name, SourceName, Title
 from notifier.outbox import retry
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
@@ -103,34 +105,38 @@ def _invalid(exc: InputError) -> HTTPException:
 class UpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, Field(min_length=1, max_length=300)]
+    title: Title
     date: dt.date | None = None
-    body: Annotated[str, Field(max_length=100_000)] = ""
-    source: Annotated[str | None, Field(max_length=200)] = None
-    url: HttpUrl | None = None
+    body: Body = ""
+    source: SourceName | None = None
+    url: Link | None = None
     urgent: bool = False
 
 
 class SubscriberIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    name: Annotated[str, Field(max_length=200)] = ""
+    email: Annotated[str, Field(min_length=3, max_length=limits.EMAIL)]
+    name: Name = ""
     follows: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)] = []
     cadence: Literal["instant", "daily", "weekly"] = "instant"
     channel: Literal["email", "telegram"] = "email"
     mailing_list: str | None = Field(default=None, alias="list", max_length=120)
-    locale: Annotated[str | None, Field(max_length=20)] = None
-    time_zone: Annotated[str | None, Field(max_length=64, examples=["Asia/Almaty"])] = None
+    locale: Locale | None = None
+    time_zone: Annotated[
+        str | None, Field(max_length=limits.TIME_ZONE, examples=["Asia/Almaty"])
+    ] = None
     digest_schedule: Annotated[str | None, Field(max_length=40, examples=["fri 18:30"])] = None
-    telegram_chat_id: Annotated[int | None, Field(ge=-(2**62), le=2**62)] = None
+    telegram_chat_id: Annotated[
+        int | None, Field(ge=-limits.TELEGRAM_CHAT_ID, le=limits.TELEGRAM_CHAT_ID)
+    ] = None
 
 
 class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    name: Annotated[str, Field(max_length=200)] = ""
+    email: Annotated[str, Field(min_length=3, max_length=limits.EMAIL)]
+    name: Name = ""
 
 
 class RetryIn(BaseModel):
@@ -220,11 +226,11 @@ async def updates(
 class UpdateEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str | None, Field(min_length=1, max_length=300)] = None
+    title: Title | None = None
     date: dt.date | None = None
-    body: Annotated[str | None, Field(max_length=100_000)] = None
-    source: Annotated[str | None, Field(max_length=200)] = None
-    url: HttpUrl | None = None
+    body: Body | None = None
+    source: SourceName | None = None
+    url: Link | None = None
     urgent: bool | None = None
 
 
