@@ -41,6 +41,7 @@ from notifier.store.cases import add_update, get_case, import_cases, list_cases
 from notifier.store.lists import list_lists, list_members
 from notifier.store.models import (
     Channel,
+    Consent,
     MemberSource,
     OutboxMessage,
     OutboxStatus,
@@ -324,7 +325,12 @@ async def add_subscriber(state: State, body: SubscriberIn) -> dict[str, str]:
         try:
             target = await get_list(session, body.mailing_list) if body.mailing_list else None
             await import_subscribers(
-                session, [spec], state.settings, mailing_list=target, source=MemberSource.IMPORT
+                session,
+                [spec],
+                state.settings,
+                mailing_list=target,
+                source=MemberSource.IMPORT,
+                consent=Consent.API,
             )
             found = await get_subscriber(session, address)
             await add_follows(session, found, follows)
@@ -438,6 +444,7 @@ async def add_member(
             state.settings,
             mailing_list=target,
             source=MemberSource.IMPORT,
+            consent=Consent.API,
         )
     return {"email": address, "joined": bool(report.joined_list)}
 
