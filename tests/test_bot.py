@@ -34,6 +34,7 @@ from notifier.store.models import (
     Cadence,
     Channel,
     ChatStatus,
+    Consent,
     ListChat,
     MailingList,
     OutboxMessage,
@@ -227,12 +228,14 @@ async def test_follow_a_country_get_an_alert_change_cadence_then_stop(bot: Bot) 
     assert await bot.follows(ANNA) == {"country:KZ": Cadence.INSTANT}
     async with bot.store.read() as session:
         anna = await get_subscriber(session, str(ANNA))
-    assert (anna.email, anna.name, anna.locale, anna.status) == (
+    assert (anna.email, anna.name, anna.locale, anna.status, anna.consent) == (
         None,
         "Anna",
         "en",
         SubscriberStatus.ACTIVE,
+        Consent.TELEGRAM,  # she wrote to the bot herself: the consent record says so
     )
+    assert anna.confirmed_at is not None
     assert "already" in await bot.one(ANNA, "/follow KZ")
 
     await new_update(bot.store, "Appeal hearing set for 3 May", day=date(2024, 5, 1))

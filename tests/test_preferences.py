@@ -26,6 +26,7 @@ from notifier.store.models import (
     Cadence,
     Case,
     Channel,
+    Consent,
     DigestCursor,
     OutboxMessage,
     OutboxStatus,
@@ -285,6 +286,9 @@ async def test_who_left_may_subscribe_again_but_a_bounced_address_may_not(web: W
     assert "Welcome back: you are subscribed again." in back.text
     async with web.p.store.transaction() as session:
         assert await session.scalar(select(Subscriber.status)) is SubscriberStatus.ACTIVE
+        # Her own choice, from her own signed link: the consent record says so.
+        assert await session.scalar(select(Subscriber.consent)) is Consent.PREFERENCES
+        assert await session.scalar(select(Subscriber.confirmed_at)) is not None
         await session.execute(update(Subscriber).values(status=SubscriberStatus.BOUNCED))
     bounced = await web.show()
     assert "could not be delivered" in bounced.text

@@ -19,7 +19,7 @@ from notifier.links import Links
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import import_cases
 from notifier.store.lists import apply_lists
-from notifier.store.models import ListMember, MemberSource, OutboxMessage, Subscriber
+from notifier.store.models import Consent, ListMember, MemberSource, OutboxMessage, Subscriber
 from notifier.store.models import SubscriberStatus as Status
 from notifier.watch import watch_once
 from notifier.web.app import create_app
@@ -119,6 +119,8 @@ async def test_subscribe_confirm_from_the_email_then_news_arrives(
     active = await subscriber(p, "new.reader@example.org")
     assert active is not None
     assert active.status is Status.ACTIVE
+    assert active.consent is Consent.SIGNUP  # double opt-in: the record says so, and when
+    assert active.confirmed_at is not None
 
 
 async def test_same_answer_for_known_and_unknown_addresses(

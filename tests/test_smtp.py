@@ -32,6 +32,7 @@ from notifier.store.models import (
     Severity,
     Subscriber,
     SubscriberStatus,
+    Update,
     utcnow,
 )
 from notifier.store.subscribers import import_subscribers
@@ -432,9 +433,20 @@ async def test_dkim_signature_verifies_with_the_public_key(
 async def test_a_name_with_a_line_break_never_makes_a_header(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
+    """Every face refuses a line break in a name or a title now; one stored before that (or
+    written straight into the store) still never becomes a header."""
     async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
         await seed(p, [("anna@example.org", "Anna\r\nBcc: victim@example.org")])
-        await news(p, "Title\r\nX-Injected: yes")
+        async with p.store.transaction() as session:
+            case = await get_case(session, "kashkumbaev")
+            session.add(
+                Update(
+                    case_id=case.id, key="injected", event_date=date(2024, 5, 1),
+                    title="Title\r\nX-Injected: yes", body="The court upheld it.",
+                    source_name="Forum 18", severity=Severity.NORMAL,
+                )
+            )  # fmt: skip
+        await watch_once(p.store)
         assert (await p.deliverer.drain()).sent == 1
     [received] = smtp_server.received
     assert received.message["Bcc"] is None

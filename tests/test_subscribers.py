@@ -107,6 +107,9 @@ def test_add_follows_a_country_then_a_case_and_keeps_both(cli: Cli) -> None:
     assert f"follows: case={PASTOR}:instant:email country=KZ:daily:email" in out
 
     anna = shown(cli, "anna@example.org")
+    # Added by an administrator at the terminal: the consent record says so, and when.
+    assert anna.pop("consent") == "cli"
+    assert datetime.fromisoformat(anna.pop("confirmed_at")).tzinfo is not None
     assert anna == {
         "email": "anna@example.org",
         "name": "Anna",  # not given again, so kept
@@ -189,7 +192,11 @@ def test_import_is_idempotent_updates_without_duplicating_and_dry_run_changes_no
         "digest_schedule": "mon 07:00",
         "telegram_chat_id": "",
         "follows": "country=KZ:weekly:email",
+        "lists": "",
+        "consent": "import",
+        "confirmed_at": anna["confirmed_at"],
     }
+    assert datetime.fromisoformat(anna["confirmed_at"]).tzinfo is not None
     assert ben["follows"] == f"case={PASTOR}:instant:email"
     assert (ben["locale"], ben["time_zone"]) == ("en", "UTC")  # the settings' defaults
     assert chen["follows"] == "country=KZ:daily:email country=UZ:daily:email"
@@ -351,7 +358,8 @@ def test_export_imports_back_into_another_store_as_the_same_subscribers(
     cli.ok("subscribers", "export", "--out", "people.csv")
     exported = (tmp_path / "people.csv").read_text(encoding="utf-8")
     assert exported.splitlines()[0] == (
-        "email,name,status,paused_until,locale,time_zone,digest_schedule,telegram_chat_id,follows"
+        "email,name,status,paused_until,locale,time_zone,digest_schedule,telegram_chat_id,follows,"
+        "lists,consent,confirmed_at"
     )
     # When summaries come and a pause under way go along too.
     assert ",Europe/Berlin,fri 18:30," in exported
@@ -459,11 +467,11 @@ def test_a_telegram_chat_id_already_taken_is_a_problem_not_a_crash(
 
 
 def test_a_row_is_named_by_the_line_it_starts_on(tmp_path: Path) -> None:
-    text = 'email,name\n"m@example.org","two\nlines"\n\nbad,x\n'
+    text = 'email,countries\n"m@example.org","KZ\nUZ"\n\nbad,\n'
     specs, notes = parse_subscriber_csv(text, "people.csv")
     assert notes == []
     assert [s.where for s in specs] == ["people.csv:2", "people.csv:5"]
-    assert specs[0].name == "two\nlines"
+    assert [f.value for f in specs[0].follows or []] == ["KZ", "UZ"]
     assert [str(p) for p in specs[1].problems] == [
         "people.csv:5 [email]: invalid email 'bad': An email address must have an @-sign."
     ]

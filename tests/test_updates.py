@@ -80,14 +80,14 @@ def test_correct_and_withdraw_from_the_cli(cli: Cli) -> None:
     assert "updates edit [--date]: 'soon' is not a date (YYYY-MM-DD)" in (
         cli("updates", "edit", str(first), "--date", "soon").stderr
     )
-    assert "updates edit [--url]: 'ftp://x' is not an http(s) link" in (
+    assert "updates edit [url]: 'ftp://x' is not an http(s) link" in (
         cli("updates", "edit", str(first), "--url", "ftp://x").stderr
     )
     assert "no update 999999" in cli("updates", "withdraw", "999999").stderr
     too_long = cli(*add, "x" * 301, "--url", "https://example.org/" + "a" * 1000)
     assert too_long.exit_code == 1
     assert "updates add [title]: 301 characters; at most 300" in too_long.stderr
-    assert "updates add [url]: 1020 characters; at most 1000" in too_long.stderr
+    assert "updates add [url]: 1,020 characters; at most 1,000" in too_long.stderr
 
 
 def test_a_case_file_imported_again_does_not_bring_a_withdrawn_update_back(cli: Cli) -> None:

@@ -17,7 +17,10 @@ from notifier.ingest.subscriber_csv import follows_cell, read_subscriber_csv, wr
 from notifier.ingest.subscriber_rows import (
     FollowSpec,
     SubscriberSpec,
+    check_chat_id,
     check_email,
+    check_locale,
+    check_name,
     check_time_zone,
     parse_cadence,
     parse_channel,
@@ -27,7 +30,7 @@ from notifier.ingest.subscriber_rows import (
 from notifier.store.as_json import subscriber_details, subscriber_row
 from notifier.store.channel_health import smtputf8_warnings
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, Channel, MemberSource, utcnow
+from notifier.store.models import Cadence, Channel, Consent, MemberSource, utcnow
 from notifier.store.preferences import set_pause
 from notifier.store.subscribers import (
     STICKY,
@@ -115,12 +118,24 @@ def add(
 ) -> None:
     """Add a subscriber, or add follows to one who exists."""
     problems: list[Problem] = []
-    address, zone, schedule = "", None, None
+    address, zone, schedule, chat_id = "", None, None, None
     follows: list[FollowSpec] = []
     try:
         address = check_email(email)
     except ValueError as exc:
         problems.append(Problem("subscribers add", "EMAIL", str(exc)))
+    try:
+        check_name(name)
+    except ValueError as exc:
+        problems.append(Problem("subscribers add", "--name", str(exc)))
+    try:
+        locale = check_locale(locale) if locale is not None else None
+    except ValueError as exc:
+        problems.append(Problem("subscribers add", "--locale", str(exc)))
+    try:
+        chat_id = check_chat_id(telegram_chat_id) if telegram_chat_id is not None else None
+    except ValueError as exc:
+        problems.append(Problem("subscribers add", "--telegram-chat-id", str(exc)))
     try:
         zone = check_time_zone(time_zone) if time_zone else None
     except ValueError as exc:
@@ -138,18 +153,23 @@ def add(
     spec = SubscriberSpec(
         where="subscribers add",
         email=address,
-        name=name,
+        name=name.strip(),
         locale=locale,
         time_zone=zone,
         digest_schedule=schedule,
-        telegram_chat_id=telegram_chat_id,
+        telegram_chat_id=chat_id,
     )
 
     async def job(store: Store, settings: Settings) -> None:
         async with store.transaction() as session:
             target = await get_list(session, mailing_list) if mailing_list else None
             report = await import_subscribers(
-                session, [spec], settings, mailing_list=target, source=MemberSource.IMPORT
+                session,
+                [spec],
+                settings,
+                mailing_list=target,
+                source=MemberSource.IMPORT,
+                consent=Consent.CLI,
             )
             subscriber = await get_subscriber(session, address)
             await add_follows(session, subscriber, follows)

@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 
+from notifier import limits
 from notifier.cli.shell import print_json, run_with_store, say, table
 from notifier.config import Settings
 from notifier.errors import InputError
+from notifier.ingest.text_fields import check_text
 from notifier.store.as_json import update_state_json
 from notifier.store.cases import add_update, get_case
 from notifier.store.engine import Store
@@ -39,22 +41,25 @@ def _parse_date(value: str, command: str) -> date:
 
 
 def _text(body: str | None, body_file: Path | None, command: str) -> str | None:
-    """The text from --body or --body-file ('-': stdin); None if neither was given."""
+    """The text from --body or --body-file ('-': stdin); None if neither was given. What a
+    file holds is checked here, so a problem names the file and its line."""
     if body is not None and body_file is not None:
         raise InputError.single(command, "--body/--body-file", "give one, not both")
     if body_file is None:
         return body
+    name = "stdin" if str(body_file) == "-" else str(body_file)
     try:
         if str(body_file) == "-":
-            return typer.get_text_stream("stdin").read()
-        return body_file.read_text(encoding="utf-8-sig")
+            text = typer.get_text_stream("stdin").read()
+        else:
+            text = body_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError.single(str(body_file), "--body-file", f"cannot read: {exc}") from None
-
-
-def _check_url(url: str | None, command: str) -> None:
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise InputError.single(command, "--url", f"{url!r} is not an http(s) link")
+        raise InputError.single(name, "--body-file", f"cannot read: {exc}") from None
+    try:
+        # Checked as the file is (not stripped), so a place in it is its line and column.
+        return check_text(text, limit=limits.BODY, single_line=False)
+    except ValueError as exc:
+        raise InputError.single(name, "--body-file", str(exc)) from None
 
 
 @app.command()
@@ -79,7 +84,6 @@ def add(
 ) -> None:
     """Add an update to a case; subscribers hear of it on the next watch."""
     text = _text(body, body_file, "updates add") or ""
-    _check_url(url, "updates add")
     day = _parse_date(on, "updates add") if on else datetime.now().date()
 
     async def job(store: Store, _: Settings) -> None:
@@ -161,7 +165,6 @@ def edit(
     what was sent is not sent again. (An update from a case file is corrected in the file.)"""
     command = "updates edit"
     text = _text(body, body_file, command)
-    _check_url(url, command)
     day = _parse_date(on, command) if on else None
     severity = None if urgent is None else Severity.URGENT if urgent else Severity.NORMAL
 

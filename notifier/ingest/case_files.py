@@ -10,15 +10,35 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+from annotated_types import MinLen
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from notifier import limits
 from notifier.countries import fold, resolve_country
 from notifier.errors import InputError, NotFoundError, Problem
-from notifier.ingest.yaml_lines import DataLoader, yaml_line
+from notifier.ingest.text_fields import (
+    ActionText,
+    Address,
+    Body,
+    Country,
+    Guidance,
+    Link,
+    Name,
+    Prayer,
+    Role,
+    Slug,
+    SourceName,
+    Summary,
+    Title,
+    UpdateKey,
+    friendly_reason,
+)
+from notifier.ingest.yaml_lines import DataLoader, yaml_line, yaml_problem
 from notifier.store.models import ActionKind, CaseStatus, Severity
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-Text = Annotated[str, Field(min_length=1)]
+#: A text that must not be empty (after white space is stripped).
+Filled = MinLen(1)
 
 
 class _Strict(BaseModel):
@@ -26,27 +46,27 @@ class _Strict(BaseModel):
 
 
 class SourceSpec(_Strict):
-    name: Text
-    url: HttpUrl | None = None
+    name: Annotated[SourceName, Filled]
+    url: Link | None = None
 
 
 class ActionSpec(_Strict):
     kind: ActionKind
-    text: Text
-    address: str | None = None
+    text: Annotated[ActionText, Filled]
+    address: Address | None = None
 
 
 class LetterSpec(_Strict):
-    address: Text
-    guidance: str | None = None
+    address: Annotated[Address, Filled]
+    guidance: Guidance | None = None
 
 
 class UpdateSpec(_Strict):
     #: Stable within the case; default: the date and the title, folded.
-    key: str | None = Field(default=None, max_length=200)
+    key: UpdateKey | None = None
     date: date
-    title: Annotated[str, Field(min_length=1, max_length=300)]
-    body: str = ""
+    title: Title
+    body: Body = ""
     source: SourceSpec | None = None
     severity: Severity = Severity.NORMAL
 
@@ -55,17 +75,17 @@ class UpdateSpec(_Strict):
 
 
 class CaseSpec(_Strict):
-    slug: str
-    name: Text
-    spellings: list[Text] = []
-    country: str
-    role: str = ""
+    slug: Slug
+    name: Annotated[Name, Filled]
+    spellings: Annotated[list[Annotated[Name, Filled]], Field(max_length=limits.SPELLINGS)] = []
+    country: Country
+    role: Role = ""
     status: CaseStatus
-    summary: str = ""
+    summary: Summary = ""
     letter: LetterSpec | None = None
-    actions: list[ActionSpec] = []
-    prayer: str = ""
-    sources: list[SourceSpec] = []
+    actions: Annotated[list[ActionSpec], Field(max_length=limits.ACTIONS)] = []
+    prayer: Prayer = ""
+    sources: Annotated[list[SourceSpec], Field(max_length=limits.SOURCES)] = []
     published: bool = True
     updates: list[UpdateSpec] = []
 
@@ -100,9 +120,7 @@ def parse_case_text(text: str, where: str) -> list[CaseSpec]:
         nodes = list(yaml.compose_all(text, Loader=DataLoader))
         documents: list[Any] = list(yaml.load_all(text, Loader=DataLoader))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark is not None else ""
-        raise InputError.single(f"{where}{at}", "", f"not valid YAML: {exc}") from None
+        raise InputError([yaml_problem(exc, text, where)]) from None
     for node, document in zip(nodes, documents, strict=True):
         if document is None:
             continue
@@ -113,13 +131,14 @@ def parse_case_text(text: str, where: str) -> list[CaseSpec]:
         try:
             specs.append(CaseSpec.model_validate(document))
         except ValidationError as exc:
+            found = []
             for error in exc.errors():
                 loc = tuple(error["loc"])
                 line = yaml_line(node, loc) or (node.start_mark.line + 1 if node else 1)
                 field = ".".join(str(p) for p in loc)
-                problems.append(
-                    Problem(f"{where}:{line}", field, error["msg"].removeprefix("Value error, "))
-                )
+                found.append((line, Problem(f"{where}:{line}", field, friendly_reason(error))))
+            # In the order of the file, not of the model's fields.
+            problems += [p for _, p in sorted(found, key=lambda lp: lp[0])]
     seen: dict[str, int] = {}
     for spec in specs:
         seen[spec.slug] = seen.get(spec.slug, 0) + 1

@@ -28,7 +28,8 @@ from notifier.ingest.subscriber_rows import (
     check_time_zone,
     parse_follow_token,
 )
-from notifier.ingest.yaml_lines import DataLoader, yaml_line
+from notifier.ingest.text_fields import Description, Locale, Name, Slug, friendly_reason
+from notifier.ingest.yaml_lines import DataLoader, yaml_line, yaml_problem
 from notifier.render.templates import LIST_TEMPLATE_NAME
 from notifier.schedule import parse_schedule
 from notifier.store.models import Cadence, Channel
@@ -38,8 +39,8 @@ class MemberSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: str
-    name: str = ""
-    locale: str | None = None
+    name: Name = ""
+    locale: Locale | None = None
     time_zone: str | None = None
 
     @field_validator("email")
@@ -65,9 +66,9 @@ FollowToken = Annotated[str, AfterValidator(_check_follow)]
 class ListSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    slug: str
-    name: str = Field(min_length=1)
-    description: str = ""
+    slug: Slug
+    name: Annotated[Name, Field(min_length=1)]
+    description: Description = ""
     follows: list[FollowToken] = Field(min_length=1)
     cadence: Cadence = Cadence.WEEKLY
     schedule: str = "mon 07:00"
@@ -190,9 +191,7 @@ def load_list_files(paths: list[Path]) -> list[tuple[Path, ListSpec]]:
             problems.append(Problem(str(file), "", f"cannot read: {exc}"))
             continue
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f":{mark.line + 1}" if mark is not None else ""
-            problems.append(Problem(f"{file}{at}", "", f"not valid YAML: {exc}"))
+            problems.append(yaml_problem(exc, text, str(file)))
             continue
         if not isinstance(data, dict):
             problems.append(Problem(f"{file}:1", "", "a list file must be a mapping of fields"))
@@ -206,8 +205,7 @@ def load_list_files(paths: list[Path]) -> list[tuple[Path, ListSpec]]:
                 loc = tuple(error["loc"])
                 line = yaml_line(node, loc) or 1
                 field = ".".join(str(p) for p in loc)
-                reason = error["msg"].removeprefix("Value error, ")
-                found.append((line, Problem(f"{file}:{line}", field, reason)))
+                found.append((line, Problem(f"{file}:{line}", field, friendly_reason(error))))
             # In the order of the file, not of the model's fields.
             problems += [p for _, p in sorted(found, key=lambda lp: lp[0])]
             continue

@@ -9,15 +9,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from notifier.errors import InputError, Problem
+from notifier.ingest.spreadsheet_cells import spreadsheet_safe, spreadsheet_value
 from notifier.ingest.subscriber_rows import (
     FollowSpec,
     SubscriberSpec,
     check_email,
+    check_locale,
+    check_name,
     check_time_zone,
     parse_cadence,
     parse_channel,
+    parse_chat_id,
+    parse_consent,
     parse_digest_schedule,
     parse_follow_token,
+    parse_list_slugs,
     parse_moment,
     parse_status,
 )
@@ -34,6 +40,9 @@ COLUMNS = [
     "digest_schedule",
     "telegram_chat_id",
     "follows",
+    "lists",
+    "consent",
+    "confirmed_at",
 ]
 
 #: Header names other tools use (folded to lower case) -> our column.
@@ -62,6 +71,11 @@ ALIASES = {
     "telegram_chat_id": "telegram_chat_id",
     "telegram": "telegram_chat_id",
     "follows": "follows",
+    "lists": "lists",
+    "consent": "consent",
+    "confirmed_at": "confirmed_at",
+    "confirmed at": "confirmed_at",
+    "confirm_time": "confirmed_at",  # Mailchimp: when the person confirmed
     "countries": "countries",
     "cases": "cases",
     "cadence": "cadence",
@@ -101,10 +115,10 @@ def parse_subscriber_csv(
 ) -> tuple[list[SubscriberSpec], list[str]]:
     text = text.removeprefix("\ufeff")
     first_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(first_line))
-    header = next(reader, None)
-    if header is None:
+    rows = list(_rows(text, where, _delimiter(first_line)))
+    if not rows:
         raise InputError.single(where, "", "the file is empty; it needs a header row")
+    header = rows[0][1]
     columns = [ALIASES.get(h.strip().lower()) for h in header]
     ignored = [h for h, c in zip(header, columns, strict=True) if c is None and h.strip()]
     if "email" not in columns:
@@ -115,10 +129,7 @@ def parse_subscriber_csv(
     specs: list[SubscriberSpec] = []
     seen: dict[str, str] = {}
     seen_chats: dict[int, str] = {}
-    end = reader.line_num
-    for raw in reader:
-        # A quoted cell may span lines: the row is where it starts, not where it ends.
-        line, end = end + 1, reader.line_num
+    for line, raw in rows[1:]:
         if not any(cell.strip() for cell in raw):
             continue
         spec = _row(raw, columns, header, f"{where}:{line}", cadence=cadence, channel=channel)
@@ -147,6 +158,73 @@ def parse_subscriber_csv(
     return specs, notes
 
 
+def _rows(text: str, where: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Each row with the line it starts on (a quoted cell may span lines). What the csv module
+    cannot read, and a quote never closed, stop the file with the place named."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    end = last = 0
+    while True:
+        line = end + 1
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise InputError([_unreadable(text, line, delimiter, where, exc)]) from None
+        end, last = reader.line_num, line
+        yield line, raw
+    # Non-strict, the csv module reads a quote never closed into one cell to the end.
+    if last and (opened := _open_quote(text, last, delimiter)) is not None:
+        raise InputError([_swallowed(where, opened)])
+
+
+def _unreadable(text: str, line: int, delimiter: str, where: str, exc: csv.Error) -> Problem:
+    if "field limit" in str(exc):
+        opened = _open_quote(text, line, delimiter)
+        if opened is not None:
+            return _swallowed(where, opened)
+        return Problem(
+            f"{where}:{line}",
+            "",
+            f"a cell longer than {csv.field_size_limit():,} characters, more than any "
+            "column may hold",
+        )
+    return Problem(f"{where}:{line}", "", f"not valid CSV: {exc}")
+
+
+def _swallowed(where: str, line: int) -> Problem:
+    return Problem(
+        f"{where}:{line}",
+        "",
+        f"the quote opened on line {line} is never closed: it swallowed the rest of the file",
+    )
+
+
+def _open_quote(text: str, line: int, delimiter: str) -> int | None:
+    """The line of a quote that opens a cell in the row starting on `line` and is never
+    closed, read as the csv module reads (a quote opens a cell only at its start; "" inside
+    is a quote); None if the row ends."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+    at, cell_start = start, True
+    while at < len(text):
+        char = text[at]
+        if cell_start and char == '"':
+            close = text.find('"', at + 1)
+            while close >= 0 and text.startswith('"', close + 1):
+                close = text.find('"', close + 2)
+            if close < 0:
+                return line + text.count("\n", start, at)
+            at, cell_start = close + 1, False
+            continue
+        if char == "\n":
+            return None
+        cell_start = char in (delimiter, "\r")
+        at += 1
+    return None
+
+
 def _row(
     raw: list[str],
     columns: list[str | None],
@@ -162,7 +240,9 @@ def _row(
             Problem(where, "row", f"has {len(raw)} columns, the header has {len(header)}")
         )
         return spec
-    cells = {c: v.strip() for c, v in zip(columns, raw, strict=True) if c is not None}
+    cells = {
+        c: spreadsheet_value(v.strip()) for c, v in zip(columns, raw, strict=True) if c is not None
+    }
 
     def check(column: str, parse: object) -> None:
         value = cells.get(column, "")
@@ -178,15 +258,21 @@ def _row(
     if not cells.get("email"):
         spec.problems.append(Problem(where, "email", "is empty"))
     check("email", check_email)
-    spec.name = cells.get("name") or " ".join(
+    cells["name"] = cells.get("name") or " ".join(
         p for p in (cells.get("first_name", ""), cells.get("last_name", "")) if p
     )
+    check("name", check_name)
     check("status", parse_status)
     check("time_zone", check_time_zone)
     check("digest_schedule", parse_digest_schedule)
     check("paused_until", parse_moment)
-    check("telegram_chat_id", _chat_id)
-    spec.locale = cells.get("locale") or None
+    check("telegram_chat_id", parse_chat_id)
+    check("locale", check_locale)
+    check("consent", parse_consent)
+    check("confirmed_at", parse_moment)
+    if "lists" in cells:
+        spec.lists = []  # the column is there: an empty cell means on no list
+        check("lists", parse_list_slugs)
     row_cadence, row_channel = cadence, channel
     try:
         if cells.get("cadence"):
@@ -215,13 +301,6 @@ def _row(
     return spec
 
 
-def _chat_id(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a Telegram chat id (a whole number)") from None
-
-
 def _split(cell: str) -> list[str]:
     return [t for t in cell.replace(",", " ").replace("|", " ").split() if t]
 
@@ -235,7 +314,7 @@ def write_subscriber_csv(rows: Iterable[dict[str, str]]) -> Iterator[str]:
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(row)
+        writer.writerow({column: spreadsheet_safe(value) for column, value in row.items()})
         yield buffer.getvalue()
 
 

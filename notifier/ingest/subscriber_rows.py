@@ -9,13 +9,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
+from notifier import limits
 from notifier.countries import resolve_country
 from notifier.errors import NotFoundError, Problem
+from notifier.ingest.text_fields import check_text
 from notifier.schedule import DAYS, parse_schedule
-from notifier.store.models import Cadence, Channel, Scope, SubscriberStatus
+from notifier.store.models import Cadence, Channel, Consent, Scope, SubscriberStatus
 from notifier.time_zones import usable_zone
 
-E = TypeVar("E", Cadence, Channel, SubscriberStatus)
+E = TypeVar("E", Cadence, Channel, Consent, SubscriberStatus)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class SubscriberSpec:
     status: SubscriberStatus | None = None
     paused_until: datetime | None = None
     follows: list[FollowSpec] | None = None
+    #: The lists they are on, by slug; None: the file does not say (memberships are kept).
+    lists: list[str] | None = None
+    #: How and when they said yes, as the file records it (an export from another store).
+    consent: Consent | None = None
+    confirmed_at: datetime | None = None
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -62,6 +69,43 @@ def check_email(value: str) -> str:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise ValueError(f"invalid email {value.strip()!r}: {exc}") from None
+
+
+def check_name(value: str) -> str:
+    """A display name: one line of at most `limits.NAME` characters; ValueError if not."""
+    return check_text(value.strip(), limit=limits.NAME)
+
+
+def check_locale(value: str) -> str:
+    """A language tag such as 'de' or 'pt-BR' (kept as given); ValueError if it cannot be one."""
+    return check_text(value.strip(), limit=limits.LOCALE)
+
+
+def parse_chat_id(value: str) -> int:
+    """A Telegram chat id: a whole number, negative for groups ('-1001234567890')."""
+    try:
+        chat = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a Telegram chat id (a whole number)") from None
+    return check_chat_id(chat)
+
+
+def check_chat_id(chat: int) -> int:
+    if abs(chat) > limits.TELEGRAM_CHAT_ID:
+        raise ValueError(f"{chat} is not a Telegram chat id (too large)")
+    return chat
+
+
+def parse_list_slugs(value: str) -> list[str]:
+    """'chain-one chain-two': the slugs of the lists someone is on, each once."""
+    slugs = value.replace(",", " ").split()
+    for slug in slugs:
+        check_text(slug, limit=limits.SLUG)
+    return list(dict.fromkeys(slugs))
+
+
+def parse_consent(value: str) -> Consent:
+    return _choice(Consent, value, "consent")
 
 
 def check_time_zone(value: str) -> str:

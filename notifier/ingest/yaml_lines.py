@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import yaml
 
+from notifier.errors import Problem
+from notifier.ingest.text_fields import describe_character
+
 
 def yaml_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """The 1-based line in the YAML file where the value at `loc` starts."""
@@ -17,6 +20,40 @@ def yaml_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
         if node is None:
             return None
     return node.start_mark.line + 1 if node is not None else None
+
+
+def yaml_problem(exc: yaml.YAMLError, text: str, where: str) -> Problem:
+    """A YAML syntax error as one problem on one line, named by the line it is on: a character
+    YAML does not allow (a NUL), a quote that is never closed, or what the parser says."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        # Raised before any parsing: its place is an offset into the text.
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        return Problem(
+            f"{where}:{line}",
+            "",
+            f"a control character, {describe_character(char)}, at column {column}: "
+            "a YAML file may hold no control characters but tabs and line breaks",
+        )
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return Problem(where, "", f"not valid YAML: {exc}")
+    mark, opened = exc.problem_mark, exc.context_mark
+    if (
+        opened is not None
+        and "quoted scalar" in (exc.context or "")
+        and "end of stream" in (exc.problem or "")
+    ):
+        start = opened.line + 1
+        return Problem(
+            f"{where}:{start}",
+            "",
+            f"the quote opened on line {start} is never closed: it swallowed the rest of the file",
+        )
+    reason = f"{exc.problem} (column {mark.column + 1})"
+    if exc.context and opened is not None:
+        reason = f"{exc.context} on line {opened.line + 1}: {reason}"
+    return Problem(f"{where}:{mark.line + 1}", "", f"not valid YAML: {reason}")
 
 
 class DataLoader(yaml.SafeLoader):

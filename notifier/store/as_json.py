@@ -78,7 +78,8 @@ def list_json(mailing_list: MailingList, members: int) -> dict[str, Any]:
 
 
 def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
-    """The subscriber as one CSV / JSON record (what import reads back)."""
+    """The subscriber as one CSV / JSON record (what import reads back). Their follows and
+    their lists, each with its list, must be loaded."""
     paused = subscriber.paused_until
     return {
         "email": subscriber.email or "",
@@ -92,6 +93,9 @@ def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
         if subscriber.telegram_chat_id is None
         else str(subscriber.telegram_chat_id),
         "follows": follows_cell(follow_specs(subscriber)),
+        "lists": " ".join(sorted(m.mailing_list.slug for m in subscriber.memberships)),
+        "consent": subscriber.consent.value if subscriber.consent else "",
+        "confirmed_at": subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else "",
     }
 
 

@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from notifier import limits
 from notifier.countries import fold
 from notifier.errors import InputError, NotFoundError, Problem
 from notifier.ingest.case_files import CaseSpec, UpdateSpec, update_key
+from notifier.ingest.text_fields import check_link, check_text
 from notifier.outbox import restart_partial_alerts
 from notifier.store.models import Case, Severity, Update, utcnow
 
@@ -222,24 +224,39 @@ async def get_case(session: AsyncSession, slug: str) -> Case:
     return case
 
 
-#: The longest title, source name and link an update may have (the columns' sizes).
-UPDATE_LIMITS = {"title": 300, "source": 200, "url": 1000}
-
-
 def check_update_fields(
-    where: str, *, title: str | None, source_name: str | None, source_url: str | None
-) -> None:
-    """Every problem with an update's title, source and link, named, as one InputError.
-    (A link longer than a Telegram message could never be sent.)"""
+    where: str,
+    *,
+    title: str | None,
+    source_name: str | None,
+    source_url: str | None,
+    body: str | None = None,
+) -> str | None:
+    """Every problem with an update's title, text, source and link, named, as one InputError
+    (the same rules and limits as case files); the link as it is stored."""
     problems = []
     if title is not None and not title.strip():
         problems.append(Problem(where, "title", "must not be empty"))
-    for name, value in (("title", title), ("source", source_name), ("url", source_url)):
-        if value is not None and len(value) > UPDATE_LIMITS[name]:
-            limit = UPDATE_LIMITS[name]
-            problems.append(Problem(where, name, f"{len(value)} characters; at most {limit}"))
+    texts = (
+        ("title", title, limits.TITLE, True),
+        ("body", body, limits.BODY, False),
+        ("source", source_name, limits.SOURCE, True),
+    )
+    for name, value, limit, single_line in texts:
+        if value is not None:
+            try:
+                check_text(value.strip(), limit=limit, single_line=single_line)
+            except ValueError as exc:
+                problems.append(Problem(where, name, str(exc)))
+    link = None
+    if source_url is not None:
+        try:
+            link = check_link(source_url)
+        except ValueError as exc:
+            problems.append(Problem(where, "url", str(exc)))
     if problems:
         raise InputError(problems)
+    return link
 
 
 async def add_update(
@@ -260,7 +277,9 @@ async def add_update(
     )
     if existing is not None:
         return existing, False
-    check_update_fields("updates add", title=title, source_name=source_name, source_url=source_url)
+    link = check_update_fields(
+        "updates add", title=title, body=body, source_name=source_name, source_url=source_url
+    )
     await serialize_update_writes(session)
     update = Update(
         case_id=case.id,
@@ -269,7 +288,7 @@ async def add_update(
         title=title.strip(),
         body=body.strip(),
         source_name=source_name,
-        source_url=source_url,
+        source_url=link,
         severity=severity,
     )
     session.add(update)

@@ -25,6 +25,7 @@ from notifier.store.models import (
     Case,
     Channel,
     ChatStatus,
+    Consent,
     LinkCode,
     ListChat,
     MailingList,
@@ -129,6 +130,8 @@ async def chat_subscriber(
             locale=locale_for(language_code, settings),
             time_zone=settings.default_time_zone,
             status=SubscriberStatus.ACTIVE,
+            consent=Consent.TELEGRAM,  # they wrote to the bot themselves
+            confirmed_at=utcnow(),
             subscriptions=[],
         )
         session.add(subscriber)
@@ -170,6 +173,7 @@ async def follow(
     address is not: that would resume email they unsubscribed from)."""
     if subscriber.status is SubscriberStatus.UNSUBSCRIBED and subscriber.email is None:
         subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.consent, subscriber.confirmed_at = Consent.TELEGRAM, utcnow()
     for existing in telegram_follows(subscriber):
         if existing.target == target.key:
             return existing, False

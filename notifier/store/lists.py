@@ -15,6 +15,7 @@ from notifier.errors import InputError, Problem
 from notifier.ingest.list_files import ListSpec
 from notifier.render.templates import check_list_template, make_environment
 from notifier.store.models import (
+    Consent,
     ListFollow,
     ListMember,
     MailingList,
@@ -105,6 +106,7 @@ async def _apply_one(
         settings,
         mailing_list=mailing_list,
         source=MemberSource.FILE,
+        consent=Consent.LIST_FILE,
     )
     change.members_added = report.joined_list
     change.subscribers_updated = [e for e in report.updated if e not in report.joined_list]

@@ -140,6 +140,18 @@ class MemberSource(enum.StrEnum):
     SELF = "self"
 
 
+class Consent(enum.StrEnum):
+    """How a subscriber said yes: the record an administrator shows when asked."""
+
+    SIGNUP = "signup"  # the sign-up form, confirmed by the emailed link (double opt-in)
+    TELEGRAM = "telegram"  # started the bot in Telegram themselves
+    PREFERENCES = "preferences"  # subscribed again from their own preference page
+    CLI = "cli"  # an administrator vouched: `notifier subscribers add`
+    API = "api"  # an administrator vouched through the admin API
+    IMPORT = "import"  # an administrator's CSV import, with no record of its own
+    LIST_FILE = "list_file"  # named as a member in a list file (`notifier lists apply`)
+
+
 def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
     return Enum(
         kind,
@@ -251,6 +263,9 @@ class Subscriber(Base):
     #: until the confirmation link is used; then the list they asked to join, if any.
     signup_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     signup_list_id: Mapped[int | None] = mapped_column(Integer)
+    #: When and how they last said yes (None: before notifier kept this, or not yet).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent: Mapped[Consent | None] = mapped_column(_enum(Consent, "consent"))
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.ACTIVE
     )

@@ -23,6 +23,7 @@ from notifier.config import Settings
 from notifier.store.models import (
     Cadence,
     Channel,
+    Consent,
     ListMember,
     MailingList,
     MemberSource,
@@ -31,6 +32,7 @@ from notifier.store.models import (
     OutboxStatus,
     Subscriber,
     SubscriberStatus,
+    utcnow,
 )
 from notifier.store.preferences import Follow, follow_targets
 from notifier.store.upsert import insert_for
@@ -124,9 +126,12 @@ async def _queue_confirmation(session: AsyncSession, subscriber: Subscriber, now
     )
 
 
-async def confirm_signup(session: AsyncSession, subscriber_id: int, version: int) -> str | None:
+async def confirm_signup(
+    session: AsyncSession, subscriber_id: int, version: int, *, now: datetime | None = None
+) -> str | None:
     """Make a pending subscriber active, or one who had unsubscribed and asked to come back,
-    and join the list asked for; their email, or None if the link no longer applies."""
+    and join the list asked for; their email, or None if the link no longer applies. The
+    confirmation is their consent: it is recorded, with when."""
     subscriber = await session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.token_version != version:
         return None
@@ -139,7 +144,13 @@ async def confirm_signup(session: AsyncSession, subscriber_id: int, version: int
         await session.execute(
             update(Subscriber)
             .where(Subscriber.id == subscriber_id)
-            .values(status=SubscriberStatus.ACTIVE, signup_requested_at=None, signup_list_id=None)
+            .values(
+                status=SubscriberStatus.ACTIVE,
+                signup_requested_at=None,
+                signup_list_id=None,
+                consent=Consent.SIGNUP,
+                confirmed_at=now or utcnow(),
+            )
         )
         joins = wanted is not None and (await session.get(MailingList, wanted)) is not None
         if asked_back and joins:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -18,6 +19,7 @@ from notifier.numbers import as_int
 from notifier.store.cases import resolve_case
 from notifier.store.models import (
     Case,
+    Consent,
     DigestCursor,
     ListFollow,
     ListMember,
@@ -29,6 +31,7 @@ from notifier.store.models import (
     SubscriberStatus,
     Subscription,
     target_of,
+    utcnow,
 )
 from notifier.store.preferences import leave_everything
 
@@ -52,7 +55,10 @@ class SubscriberImport:
 
 
 def _load() -> list[object]:
-    return [selectinload(Subscriber.subscriptions).selectinload(Subscription.case)]
+    return [
+        selectinload(Subscriber.subscriptions).selectinload(Subscription.case),
+        selectinload(Subscriber.memberships).selectinload(ListMember.mailing_list),
+    ]
 
 
 async def find_subscriber(session: AsyncSession, who: str) -> Subscriber | None:
@@ -174,12 +180,16 @@ async def import_subscribers(
     *,
     mailing_list: MailingList | None = None,
     source: MemberSource = MemberSource.IMPORT,
+    consent: Consent = Consent.IMPORT,
     skip_invalid: bool = False,
 ) -> SubscriberImport:
     """Create or update every subscriber in `specs` (by email), optionally adding them to a
     list. Any bad row → InputError listing all of them and nothing written, unless
-    `skip_invalid`, which writes the good rows and reports the bad ones in `skipped`."""
+    `skip_invalid`, which writes the good rows and reports the bad ones in `skipped`.
+    `consent` is how the people this makes active said yes, where neither the spec (an export
+    of another store) nor the store has a record."""
     report = SubscriberImport()
+    now = utcnow()
     by_email: dict[str, Subscriber] = {}
     emails = [s.email for s in specs if s.email]
     for start in range(0, len(emails), _CHUNK):
@@ -195,13 +205,7 @@ async def import_subscribers(
             )
         )
         chat_owner.update({chat: email for chat, email in rows if chat is not None})
-    members: set[int] = set()
-    if mailing_list is not None:
-        members = set(
-            await session.scalars(
-                select(ListMember.subscriber_id).where(ListMember.list_id == mailing_list.id)
-            )
-        )
+    lists, known = await _lists_named(session, specs)
 
     good: list[tuple[SubscriberSpec, list[tuple[FollowSpec, Case | None]] | None]] = []
     bad: list[Problem] = []
@@ -217,6 +221,9 @@ async def import_subscribers(
                     f"{chat} already belongs to {chat_owner[chat] or 'another subscriber'}",
                 )
             )
+        for slug in spec.lists or []:
+            if slug not in lists:
+                problems.append(Problem(spec.where, "lists", f"no list {slug!r} (lists: {known})"))
         follows = None
         if spec.follows is not None and not problems:
             follows, more = await resolve_follows(session, spec.follows, spec.where)
@@ -234,12 +241,16 @@ async def import_subscribers(
         subscriber = by_email.get(spec.email)
         created = subscriber is None
         if subscriber is None:
-            subscriber = Subscriber(email=spec.email, subscriptions=[])
+            subscriber = Subscriber(email=spec.email, subscriptions=[], memberships=[])
             session.add(subscriber)
             by_email[spec.email] = subscriber
         changed, kept = _apply(subscriber, spec, settings)
+        changed = _record_consent(subscriber, spec, consent, now) or changed
         if follows is not None:
             changed = _set_follows(subscriber, follows) or changed
+        if spec.lists is not None:
+            wanted = [lists[slug] for slug in spec.lists]
+            changed = _set_lists(subscriber, wanted, keep=mailing_list) or changed
         if kept:
             report.kept_status.append(spec.email)
         if created:
@@ -248,16 +259,74 @@ async def import_subscribers(
             report.updated.append(spec.email)
         else:
             report.unchanged.append(spec.email)
-        if mailing_list is not None:
-            await session.flush()
-            if subscriber.id not in members:
-                session.add(
-                    ListMember(list_id=mailing_list.id, subscriber_id=subscriber.id, source=source)
-                )
-                members.add(subscriber.id)
-                report.joined_list.append(spec.email)
+        if mailing_list is not None and _join(subscriber, mailing_list, source):
+            report.joined_list.append(spec.email)
     await session.flush()
     return report
+
+
+async def _lists_named(
+    session: AsyncSession, specs: Sequence[SubscriberSpec]
+) -> tuple[dict[str, MailingList], str]:
+    """The lists the specs name, by slug; and, if some do not exist, the slugs there are."""
+    slugs = {slug for spec in specs for slug in spec.lists or []}
+    if not slugs:
+        return {}, ""
+    query = select(MailingList).where(MailingList.slug.in_(slugs))
+    found = {m.slug: m for m in await session.scalars(query)}
+    known = ""
+    if slugs - set(found):
+        known = ", ".join(
+            await session.scalars(select(MailingList.slug).order_by(MailingList.slug))
+        )
+    return found, known or "none yet"
+
+
+def _record_consent(
+    subscriber: Subscriber, spec: SubscriberSpec, consent: Consent, now: datetime
+) -> bool:
+    """The consent record: what the file says, like any other column (an export of another
+    store carries its people's); else, for someone active with none, this import itself.
+    True if the record changed."""
+    if spec.consent is None and spec.confirmed_at is None:
+        if subscriber.consent is not None or subscriber.status is not SubscriberStatus.ACTIVE:
+            return False
+        wanted = (consent, subscriber.confirmed_at or now)
+    else:
+        wanted = (
+            spec.consent or subscriber.consent or consent,
+            spec.confirmed_at or subscriber.confirmed_at or now,
+        )
+    if (subscriber.consent, subscriber.confirmed_at) == wanted:
+        return False
+    subscriber.consent, subscriber.confirmed_at = wanted
+    return True
+
+
+def _set_lists(
+    subscriber: Subscriber, wanted: Sequence[MailingList], *, keep: MailingList | None
+) -> bool:
+    """Make the subscriber's lists exactly `wanted` (and `keep`, the list being imported
+    into); a membership that stays keeps how it came. True if anything changed."""
+    ids = {m.id for m in wanted} | ({keep.id} if keep is not None else set())
+    changed = False
+    for membership in list(subscriber.memberships):
+        if membership.list_id not in ids:
+            subscriber.memberships.remove(membership)
+            changed = True
+    for mailing_list in wanted:
+        changed = _join(subscriber, mailing_list, MemberSource.IMPORT) or changed
+    return changed
+
+
+def _join(subscriber: Subscriber, mailing_list: MailingList, source: MemberSource) -> bool:
+    """Put the subscriber on the list unless they are on it; True if they joined."""
+    if any(m.list_id == mailing_list.id for m in subscriber.memberships):
+        return False
+    subscriber.memberships.append(
+        ListMember(list_id=mailing_list.id, mailing_list=mailing_list, source=source)
+    )
+    return True
 
 
 async def add_follows(

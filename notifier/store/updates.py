@@ -97,13 +97,15 @@ async def edit_update(
     """Correct the fields given; the names of those that changed."""
     if state.update.withdrawn_at is not None:
         raise ConflictError.single(where, "update", f"update {state.update.id} was withdrawn")
-    check_update_fields(where, title=title, source_name=source_name, source_url=source_url)
+    link = check_update_fields(
+        where, title=title, body=body, source_name=source_name, source_url=source_url
+    )
     wanted = {
         "title": title.strip() if title is not None else None,
         "body": body.strip() if body is not None else None,
         "event_date": day,
         "source_name": (source_name.strip() or None) if source_name is not None else None,
-        "source_url": source_url,
+        "source_url": link,
         "severity": severity,
     }
     changed = []

@@ -18,13 +18,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    HttpUrl,
     StrictBool,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
+from notifier import limits
 from notifier.countries import resolve_country
 from notifier.errors import InputError, Problem
 from notifier.ingest.case_files import CaseSpec
@@ -37,6 +37,7 @@ from notifier.ingest.subscriber_rows import (
     parse_digest_schedule,
     parse_follow_token,
 )
+from notifier.ingest.text_fields import Body, Link, Locale, SourceName, Title
 from notifier.numbers import MAX_ID
 from notifier.outbox import retry
 from notifier.preview import preview_list
@@ -52,6 +53,7 @@ from notifier.store.cases import add_update, get_case, import_cases, list_cases
 from notifier.store.lists import list_lists, list_members
 from notifier.store.models import (
     Channel,
+    Consent,
     MemberSource,
     OutboxMessage,
     OutboxStatus,
@@ -118,34 +120,40 @@ BODY = errors(400, 422)
 class UpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, Field(min_length=1, max_length=300)]
+    title: Title
     date: dt.date | None = None
-    body: Annotated[str, Field(max_length=100_000)] = ""
-    source: Annotated[str | None, Field(max_length=200)] = None
-    url: HttpUrl | None = None
+    body: Body = ""
+    source: SourceName | None = None
+    url: Link | None = None
     urgent: StrictBool = False
 
 
 class SubscriberIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    name: Annotated[OneLine, Field(max_length=200)] = ""
+    email: Annotated[str, Field(min_length=3, max_length=limits.EMAIL)]
+    # One rule for text at every web boundary (api_input), the length from limits.
+    name: Annotated[OneLine, Field(max_length=limits.NAME)] = ""
     follows: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=100)] = []
     cadence: Literal["instant", "daily", "weekly"] = "instant"
     channel: Literal["email", "telegram"] = "email"
     mailing_list: str | None = Field(default=None, alias="list", max_length=120)
-    locale: Annotated[str | None, Field(max_length=20)] = None
-    time_zone: Annotated[str | None, Field(max_length=64, examples=["Asia/Almaty"])] = None
+    locale: Locale | None = None
+    time_zone: Annotated[
+        str | None, Field(max_length=limits.TIME_ZONE, examples=["Asia/Almaty"])
+    ] = None
     digest_schedule: Annotated[str | None, Field(max_length=40, examples=["fri 18:30"])] = None
-    telegram_chat_id: Annotated[int | None, Field(ge=-(2**62), le=2**62)] = None
+    telegram_chat_id: Annotated[
+        int | None, Field(ge=-limits.TELEGRAM_CHAT_ID, le=limits.TELEGRAM_CHAT_ID)
+    ] = None
 
 
 class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    name: Annotated[OneLine, Field(max_length=200)] = ""
+    email: Annotated[str, Field(min_length=3, max_length=limits.EMAIL)]
+    # One rule for text at every web boundary (api_input), the length from limits.
+    name: Annotated[OneLine, Field(max_length=limits.NAME)] = ""
 
 
 class RetryIn(BaseModel):
@@ -232,11 +240,11 @@ async def updates(
 class UpdateEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str | None, Field(min_length=1, max_length=300)] = None
+    title: Title | None = None
     date: dt.date | None = None
-    body: Annotated[str | None, Field(max_length=100_000)] = None
-    source: Annotated[str | None, Field(max_length=200)] = None
-    url: HttpUrl | None = None
+    body: Body | None = None
+    source: SourceName | None = None
+    url: Link | None = None
     urgent: StrictBool | None = None
 
 
@@ -334,7 +342,12 @@ async def add_subscriber(state: State, body: SubscriberIn) -> dict[str, str]:
     async with state.store.transaction() as session:
         target = await get_list(session, body.mailing_list) if body.mailing_list else None
         await import_subscribers(
-            session, [spec], state.settings, mailing_list=target, source=MemberSource.IMPORT
+            session,
+            [spec],
+            state.settings,
+            mailing_list=target,
+            source=MemberSource.IMPORT,
+            consent=Consent.API,
         )
         await add_follows(
             session, await get_subscriber(session, address), [f for f in follows if f]
@@ -427,6 +440,7 @@ async def add_member(
             state.settings,
             mailing_list=await get_list(session, slug),
             source=MemberSource.IMPORT,
+            consent=Consent.API,
         )
     return {"email": address, "joined": bool(report.joined_list)}
 

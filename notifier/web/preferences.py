@@ -24,6 +24,7 @@ from notifier.store.chats import create_link_code
 from notifier.store.models import (
     Cadence,
     Channel,
+    Consent,
     ListMember,
     Scope,
     Subscriber,
@@ -363,7 +364,11 @@ async def _apply(state: WebState, subscriber_id: int, fields: dict[str, str]) ->
                     Subscriber.id == subscriber_id,
                     Subscriber.status == SubscriberStatus.UNSUBSCRIBED,
                 )
-                .values(status=SubscriberStatus.ACTIVE)
+                .values(
+                    status=SubscriberStatus.ACTIVE,
+                    consent=Consent.PREFERENCES,
+                    confirmed_at=utcnow(),
+                )
             )
             if not getattr(result, "rowcount", 0):
                 return _Outcome(errors=["Only an unsubscribed address can subscribe again here."])

@@ -2,7 +2,7 @@
 whole text when its email shows only the headlines of the last updates)
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
