@@ -35,7 +35,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
 
     async def seed() -> None:
-        async with open_store(config) as store, store.transaction() as session:
+        async with open_store(config, create=True) as store, store.transaction() as session:
             await import_cases(session, load_case_files(sample_case_files()))
 
     asyncio.run(seed())

@@ -35,6 +35,7 @@ KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
     env |= {
+        "NOTIFIER_CONFIG": "",  # no settings file: a developer's notifier.toml must not count
         "NOTIFIER_DATA_DIR": str(settings.data_dir),
         "NOTIFIER_DATABASE_URL": settings.database_url,
         "NOTIFIER_WATCH_INTERVAL": "0.2",

@@ -1,4 +1,11 @@
-"""The `notifier` command: a thin shell over the store and ingest functions."""
+"""The `notifier` command: a thin shell over the store and ingest functions.
+
+Start-up time: `notifier --help` must answer at once, so importing this package loads Typer,
+Rich and the command declarations only. Command modules import what is heavy (SQLAlchemy, the
+store, pydantic-settings, FastAPI, python-telegram-bot, the service) inside the command that
+needs it. That is the one place the project allows an import inside a function, and only for
+start-up time; tests/test_cli_startup.py checks that `import notifier.cli` and `--help` load
+none of them, and `python -m bench.cli` measures the start-up."""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from notifier.cli import (
     bounces,
     cases,
     digest,
+    init,
     lists,
     outbox,
     run,
@@ -32,7 +40,8 @@ class _ReportingGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except NotifierError as exc:
-            report_error(exc)
+            current = ctx.obj if isinstance(ctx.obj, State) else None
+            report_error(exc, current)
             raise typer.Exit(1) from None
 
 
@@ -44,6 +53,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("init")(init.init)
 app.add_typer(cases.app, name="cases")
 app.add_typer(updates.app, name="updates")
 app.add_typer(subscribers.app, name="subscribers")
@@ -71,7 +81,10 @@ def _root(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", "-c", help="Settings file (default: ./notifier.toml, or $NOTIFIER_CONFIG)."
+            "--config",
+            "-c",
+            help="Settings file (default: $NOTIFIER_CONFIG, else notifier.toml in this folder "
+            "or the nearest folder above it).",
         ),
     ] = None,
     version: Annotated[

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.config import Settings
-from notifier.countries import country_name, resolve_country
 from notifier.errors import InputError
-from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.store.as_json import case_json
-from notifier.store.cases import ImportReport, get_case, import_cases, list_cases, update_counts
-from notifier.store.engine import Store
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.cases import ImportReport
+    from notifier.store.engine import Store
 
 app = typer.Typer(help="Cases: the people and groups notifier follows.", no_args_is_help=True)
 
@@ -26,6 +25,10 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List cases, optionally of one country."""
+    from notifier.countries import country_name, resolve_country
+    from notifier.store.as_json import case_json
+    from notifier.store.cases import list_cases, update_counts
+
     code = resolve_country(country) if country else None
 
     async def job(store: Store, _: Settings) -> None:
@@ -46,12 +49,12 @@ def list_(
                     c.status.value.replace("_", " "),
                     count,
                     latest,
-                    "" if c.published else "unpublished",
+                    "yes" if c.published else "no",
                 ]
             )
         table(
             f"{len(cases)} case{'s' if len(cases) != 1 else ''}",
-            ["slug", "name", "country", "status", "updates", "latest", ""],
+            ["slug", "name", "country", "status", "updates", "latest", "published"],
             rows,
         )
 
@@ -65,6 +68,9 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one case with its updates, actions, letter address and prayer."""
+    from notifier.countries import country_name
+    from notifier.store.as_json import case_json
+    from notifier.store.cases import get_case
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
@@ -84,14 +90,14 @@ def show(
             say("\n" + found.summary.strip())
         table(
             "updates",
-            ["id", "date", "title", "source", ""],
+            ["id", "date", "title", "source", "note"],
             [
                 [
                     u["id"],
                     u["date"],
                     u["title"],
                     (u["source"] or {}).get("name"),
-                    "URGENT" if u["severity"] == "urgent" else "",
+                    _update_note(u),
                 ]
                 for u in data["updates"]
             ],
@@ -108,6 +114,16 @@ def show(
             say("\nPrayer:\n" + found.prayer.strip())
 
     run_with_store(ctx, job)
+
+
+def _update_note(update: dict[str, Any]) -> str:
+    """Withdrawn first: subscribers no longer see it, whatever else is true of it."""
+    notes = []
+    if update["withdrawn_at"]:
+        notes.append(f"withdrawn {update['withdrawn_at'][:16].replace('T', ' ')}")
+    if update["severity"] == "urgent":
+        notes.append("urgent")
+    return ", ".join(notes)
 
 
 def describe_import(report: ImportReport) -> str:
@@ -143,6 +159,9 @@ def import_(
     """Load case files (format: docs/case-files.md). Any problem in any file: nothing changes.
     Updates of a case new to the store are its history and are not sent to anyone (unless
     --announce); updates added to a case already here are news and go out."""
+    from notifier.ingest.case_files import load_case_files, sample_case_files
+    from notifier.store.cases import import_cases
+
     paths = list(files or []) + (sample_case_files() if sample else [])
     if not paths:
         raise InputError.single("cases import", "FILES", "name case files or give --sample")

@@ -57,8 +57,8 @@ def run(
                 else str(settings.telegram_transcript)
             )
             say(
-                f"notifier running: email to {mail}, Telegram to {telegram}, web on "
-                f"http://{settings.web_host}:{settings.web_port}; Ctrl-C stops"
+                f"notifier running on {p.store.location}: email to {mail}, Telegram to "
+                f"{telegram}, web on http://{settings.web_host}:{settings.web_port}; Ctrl-C stops"
             )
             await Service(p).run()
             say("notifier stopped")

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.config import Settings
 from notifier.errors import InputError
-from notifier.store.as_json import update_state_json
-from notifier.store.cases import add_update, get_case
-from notifier.store.engine import Store
-from notifier.store.models import Severity
-from notifier.store.updates import (
-    edit_update,
-    get_update,
-    list_updates,
-    withdraw_update,
-)
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.engine import Store
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 UpdateId = Annotated[int, typer.Argument(help="The update's id (see `notifier updates list`).")]
@@ -78,6 +71,9 @@ def add(
     ] = False,
 ) -> None:
     """Add an update to a case; subscribers hear of it on the next watch."""
+    from notifier.store.cases import add_update, get_case
+    from notifier.store.models import Severity
+
     text = _text(body, body_file, "updates add") or ""
     _check_url(url, "updates add")
     day = _parse_date(on, "updates add") if on else datetime.now().date()
@@ -113,6 +109,9 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """The latest updates entered, newest first, with how many alerts went out about each."""
+    from notifier.store.as_json import update_state_json
+    from notifier.store.cases import get_case
+    from notifier.store.updates import list_updates
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
@@ -159,6 +158,9 @@ def edit(
 ) -> None:
     """Correct an update: alerts not yet sent and digests not yet built carry the correction;
     what was sent is not sent again. (An update from a case file is corrected in the file.)"""
+    from notifier.store.models import Severity
+    from notifier.store.updates import edit_update, get_update
+
     command = "updates edit"
     text = _text(body, body_file, command)
     _check_url(url, command)
@@ -189,6 +191,7 @@ def withdraw(ctx: typer.Context, update_id: UpdateId) -> None:
     """Withdraw an update (sent by mistake, or it puts someone at risk): alerts and digests not
     yet sent that hold it are stopped now, digests leave it out from now on, the bot no longer
     shows it."""
+    from notifier.store.updates import get_update, withdraw_update
 
     async def job(store: Store, _: Settings) -> None:
         async with store.transaction() as session:

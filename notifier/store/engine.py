@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from notifier.config import Settings
+from notifier.errors import StoreNotFound, StoreUnavailable
 from notifier.store import cadence_changes  # noqa: F401  (registers its flush event)
 
 #: Execution option marking a connection that only reads (SQLite then begins DEFERRED).
@@ -49,11 +51,31 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+#: PostgreSQL's SQLSTATE for "database does not exist".
+_NO_SUCH_DATABASE = "3D000"
+
+
+def store_location(database_url: str | URL) -> str:
+    """Where a store is, for people: the SQLite file, or the server's URL without the password."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def sqlite_file(database_url: str | URL) -> Path | None:
+    """The file of a SQLite store; None for PostgreSQL or an in-memory database."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """An engine for the URL. It creates nothing: a SQLite file appears only when connecting,
+    which `open_store` does only for a file that exists or when asked to create the store."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url)
         _tune_sqlite(engine)
         return engine
@@ -72,6 +94,11 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def location(self) -> str:
+        """The SQLite file, or the server's URL without the password."""
+        return store_location(self.engine.url)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on any error."""
@@ -89,8 +116,19 @@ class Store:
 
 
 @asynccontextmanager
-async def open_store(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Store]:
-    """Open the store named by the settings, bringing its schema up to date first."""
+async def open_store(
+    settings: Settings, *, migrate: bool = True, create: bool = False
+) -> AsyncIterator[Store]:
+    """Open the store named by the settings, bringing its schema up to date first. A store that
+    does not exist (no SQLite file, no database, or a database without notifier's schema) is
+    StoreNotFound unless `create` (`notifier init`): a command run from the wrong folder must
+    not quietly start an empty store there."""
+    location = store_location(settings.database_url)
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        if not create:
+            raise StoreNotFound(location, "the file does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url)
     store = Store(
         engine,
@@ -99,9 +137,24 @@ async def open_store(settings: Settings, *, migrate: bool = True) -> AsyncIterat
     )
     try:
         if migrate:
-            from notifier.store.migrate import upgrade
-
-            await upgrade(engine)
+            await migrate_schema(engine, create=create)
         yield store
     finally:
         await store.close()
+
+
+async def migrate_schema(engine: AsyncEngine, *, create: bool) -> tuple[str | None, str | None]:
+    """Bring the schema to the latest revision: (revision before, after). A database the server
+    does not have, or without notifier's schema (unless `create`), is StoreNotFound; a server
+    that cannot be reached is StoreUnavailable, each naming the store."""
+    from notifier.store.migrate import upgrade  # Alembic loads only when a store is opened
+
+    location = store_location(engine.url)
+    try:
+        return await upgrade(engine, create=create)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _NO_SUCH_DATABASE:
+            raise StoreNotFound(location, "the server has no such database") from None
+        raise
+    except OSError as exc:  # refused, unknown host, unreachable network
+        raise StoreUnavailable(f"cannot reach the store at {location}: {exc}") from None
