@@ -4,6 +4,7 @@ says where it looked and how to make or name one."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -12,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner, Result
 
 from notifier.cli import app
 from notifier.config import PATH_SETTINGS, Settings, load_settings, locate_config
-from notifier.store.engine import store_location
+from notifier.store.engine import create_engine, store_location, stored_revisions
+from notifier.store.migrate import alembic_config, upgrade
+from notifier.store.revisions import latest_revision
 from tests.conftest import Cli
 
 Run = Callable[..., Result]
@@ -240,3 +244,47 @@ def test_the_store_is_named_without_its_password() -> None:
         "postgresql+asyncpg://u:***@db:5433/n"
     )
     assert store_location("sqlite+aiosqlite:////srv/n/notifier.db") == "/srv/n/notifier.db"
+
+
+def test_the_latest_revision_is_read_from_the_files_as_alembic_reads_it(tmp_path: Path) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert latest_revision() == head
+    # Unsure means None (Alembic decides): two heads, or a revision that is not plain text.
+    files = {
+        "a.py": 'revision = "a"\ndown_revision = None\n',
+        "b.py": 'revision: str = "b"\ndown_revision: str | None = "a"\n',
+    }
+    cases = [
+        ({}, "b"),
+        ({"c.py": 'revision = "c"\ndown_revision = "a"\n'}, None),
+        (
+            {
+                "c.py": 'revision = "c"\ndown_revision = "a"\n',
+                "m.py": 'revision = "m"\ndown_revision = ("b", "c")\n',
+            },
+            "m",
+        ),
+        ({"x.py": 'revision = make()\ndown_revision = "b"\n'}, None),
+    ]
+    for number, (more, expected) in enumerate(cases):
+        folder = tmp_path / str(number)
+        folder.mkdir()
+        for name, text in (files | more).items():
+            (folder / name).write_text(text)
+        assert latest_revision(folder) == expected, more
+
+
+@pytest.mark.empty_database
+def test_a_store_behind_the_latest_schema_is_still_upgraded(settings: Settings, cli: Cli) -> None:
+    async def migrate_to(revision: str | None) -> list[str]:
+        engine = create_engine(settings.database_url)
+        try:
+            if revision is not None:
+                await upgrade(engine, revision)
+            return await stored_revisions(engine)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(migrate_to("0011")) == ["0011"]
+    cli.ok("cases", "list")
+    assert asyncio.run(migrate_to(None)) == [latest_revision()]

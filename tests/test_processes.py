@@ -28,6 +28,7 @@ from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.models import Cadence, Channel, OutboxMessage, OutboxStatus, Scope, Severity
 from notifier.store.subscribers import import_subscribers
 from notifier.watch import watch_once
+from tests.conftest import new_store
 
 KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
 
@@ -154,6 +155,7 @@ def test_two_runs_at_once_on_sqlite_send_each_message_once(tmp_path: Path) -> No
     settings = Settings(
         data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
     )
+    asyncio.run(new_store(settings))
     asyncio.run(populate(settings, 400))
     first = start(settings, "run", "--once", "--quiet")
     second = start(settings, "run", "--once", "--quiet")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
-from notifier.cli.shell import print_json, say, state, table
+from notifier.cli.shell import print_json, run_async, say, state, table
 
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
@@ -41,7 +40,7 @@ def db_upgrade(ctx: typer.Context) -> None:
         async with open_store(settings, migrate=False) as store:
             return await migrate_schema(store.engine, create=False)
 
-    before, after = asyncio.run(go())
+    before, after = run_async(go())
     if before == after:
         say(f"schema already at {after}")
     else:

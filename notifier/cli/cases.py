@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from notifier.config import Settings
     from notifier.store.cases import ImportReport
     from notifier.store.engine import Store
+    from notifier.store.models import Update
 
 app = typer.Typer(help="Cases: the people and groups notifier follows.", no_args_is_help=True)
 
@@ -26,7 +27,6 @@ def list_(
 ) -> None:
     """List cases, optionally of one country."""
     from notifier.countries import country_name, resolve_country
-    from notifier.store.as_json import case_json
     from notifier.store.cases import list_cases, update_counts
 
     code = resolve_country(country) if country else None
@@ -36,6 +36,8 @@ def list_(
             cases = await list_cases(session, country=code)
             counts = await update_counts(session)
         if as_json:
+            from notifier.store.as_json import case_json  # only here: it loads the CSV code
+
             print_json([case_json(c) | {"updates": counts.get(c.id, (0, None))[0]} for c in cases])
             return
         rows = []
@@ -67,17 +69,18 @@ def show(
     case: Annotated[str, typer.Argument(help="Slug or any spelling of the name.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one case with its updates, actions, letter address and prayer."""
+    """Show one case with its updates, actions, letter address and prayer. Withdrawn updates are
+    marked: subscribers no longer see them."""
     from notifier.countries import country_name
-    from notifier.store.as_json import case_json
     from notifier.store.cases import get_case
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
             found = await get_case(session, case)
-        data = case_json(found, with_updates=True)
         if as_json:
-            print_json(data)
+            from notifier.store.as_json import case_json  # only here: it loads the CSV code
+
+            print_json(case_json(found, with_updates=True))
             return
         say(f"{found.name} — {found.role}, {country_name(found.country)}".strip())
         say(
@@ -91,16 +94,7 @@ def show(
         table(
             "updates",
             ["id", "date", "title", "source", "note"],
-            [
-                [
-                    u["id"],
-                    u["date"],
-                    u["title"],
-                    (u["source"] or {}).get("name"),
-                    _update_note(u),
-                ]
-                for u in data["updates"]
-            ],
+            [[u.id, u.event_date, u.title, u.source_name, _update_note(u)] for u in found.updates],
         )
         if found.actions:
             say("What you can do:")
@@ -116,12 +110,12 @@ def show(
     run_with_store(ctx, job)
 
 
-def _update_note(update: dict[str, Any]) -> str:
+def _update_note(update: Update) -> str:
     """Withdrawn first: subscribers no longer see it, whatever else is true of it."""
     notes = []
-    if update["withdrawn_at"]:
-        notes.append(f"withdrawn {update['withdrawn_at'][:16].replace('T', ' ')}")
-    if update["severity"] == "urgent":
+    if update.withdrawn_at is not None:
+        notes.append(f"withdrawn {update.withdrawn_at:%Y-%m-%d %H:%M}")
+    if update.severity.value == "urgent":
         notes.append("urgent")
     return ", ".join(notes)
 

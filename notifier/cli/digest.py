@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifier.cli.shell import run_with_store, say, state
+from notifier.cli.shell import run_async, run_with_store, say, state
 from notifier.errors import InputError
 
 if TYPE_CHECKING:
@@ -123,4 +122,4 @@ def send(
             delivery = await p.deliverer.drain()
             say(f"delivered {delivery.sent}, retry {delivery.retried}, failed {delivery.failed}")
 
-    asyncio.run(go())
+    run_async(go())

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Annotated
 
 import typer
 
-from notifier.cli.shell import say, state
+from notifier.cli.shell import run_async, say, state
 from notifier.errors import ConfigError
 
 
@@ -54,7 +53,7 @@ def init(
     else:
         say(f"settings: {source.describe()}; defaults and NOTIFIER_* variables")
 
-    report = asyncio.run(initialise(current.settings))
+    report = run_async(initialise(current.settings))
     say(f"data folder: {'created ' if report.data_dir_created else ''}{report.data_dir}")
     if report.created:
         say(f"store: created {report.store} (schema {report.schema_after})")

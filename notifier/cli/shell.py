@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from notifier.errors import InputError, NotifierError, StoreNotFound
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from notifier.config import ConfigSource, Settings
     from notifier.store.engine import Store
 
 T = TypeVar("T")
 
-out = Console(highlight=False)
-if not out.is_terminal:
-    # Piped or captured output is read by people and tools alike; do not squeeze it to 80.
-    out.width = 160
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@cache
+def console(*, stderr: bool = False) -> Console:
+    """Rich consoles for stdout and stderr, made on first use (`--help` needs neither)."""
+    from rich.console import Console
+
+    if stderr:
+        return Console(stderr=True, highlight=False, soft_wrap=True)
+    made = Console(highlight=False)
+    if not made.is_terminal:
+        # Piped or captured output is read by people and tools alike; do not squeeze it to 80.
+        made.width = 160
+    return made
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, with asyncio loaded only by the commands that run something."""
+    import asyncio
+
+    return asyncio.run(main)
 
 
 @dataclass
@@ -75,7 +88,7 @@ def run_with_store(ctx: typer.Context, job: Callable[[Store, Settings], Awaitabl
         async with open_store(settings) as store:
             return await job(store, settings)
 
-    return asyncio.run(_go())
+    return run_async(_go())
 
 
 def store_hints(current: State) -> list[str]:
@@ -98,6 +111,7 @@ def store_hints(current: State) -> list[str]:
 
 
 def report_error(exc: NotifierError, current: State | None = None) -> None:
+    err = console(stderr=True)
     if isinstance(exc, InputError):
         count = len(exc.problems)
         err.print(
@@ -114,22 +128,28 @@ def report_error(exc: NotifierError, current: State | None = None) -> None:
 
 
 def print_json(data: Any) -> None:
+    import json
+
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     """A table for people. Every column has a name (a blank header reads as a missing value),
     and cells are shown as they are: a name like "Pastor [name withheld]" is not Rich markup."""
+    from rich.table import Table
+    from rich.text import Text
+
     assert all(c.strip() for c in columns), f"every column needs a header: {columns}"
     grid = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*(Text("" if v is None else str(v)) for v in row))
-    out.print(grid)
+    console().print(grid)
 
 
 def say(text: str) -> None:
-    # One message, one line, whatever its length: a path or an address cut in two cannot be
-    # copied or found with grep (the terminal wraps long lines for reading anyway).
-    out.print(text, markup=False, soft_wrap=True)
+    # Piped or captured, one message is one line whatever its length: a path or an address
+    # cut in two cannot be found with grep. In a terminal, Rich wraps prose between words.
+    out = console()
+    out.print(text, markup=False, soft_wrap=not out.is_terminal)

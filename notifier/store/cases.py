@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,9 +14,13 @@ from sqlalchemy.orm import selectinload
 
 from notifier.countries import fold
 from notifier.errors import InputError, NotFoundError, Problem
-from notifier.ingest.case_files import CaseSpec, UpdateSpec, update_key
+from notifier.ingest.update_keys import update_key
 from notifier.outbox import restart_partial_alerts
 from notifier.store.models import Case, Severity, Update, utcnow
+
+if TYPE_CHECKING:
+    # Types only: reading the store must not load YAML and the case-file schema.
+    from notifier.ingest.case_files import CaseSpec, UpdateSpec
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from notifier.config import Settings
 from notifier.errors import StoreNotFound, StoreUnavailable
 from notifier.store import cadence_changes  # noqa: F401  (registers its flush event)
+from notifier.store.revisions import latest_revision
 
 #: Execution option marking a connection that only reads (SQLite then begins DEFERRED).
 READ_ONLY = "notifier_read_only"
@@ -143,14 +144,28 @@ async def open_store(
         await store.close()
 
 
+async def stored_revisions(engine: AsyncEngine) -> list[str]:
+    """The schema revisions the store records ([] for a database without notifier's schema)."""
+    async with engine.connect() as conn:
+        reader = await conn.execution_options(**{READ_ONLY: True})
+        try:
+            rows = await reader.execute(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:  # no such table: a new database, or not notifier's
+            return []
+        return sorted(row[0] for row in rows)
+
+
 async def migrate_schema(engine: AsyncEngine, *, create: bool) -> tuple[str | None, str | None]:
     """Bring the schema to the latest revision: (revision before, after). A database the server
     does not have, or without notifier's schema (unless `create`), is StoreNotFound; a server
     that cannot be reached is StoreUnavailable, each naming the store."""
-    from notifier.store.migrate import upgrade  # Alembic loads only when a store is opened
-
     location = store_location(engine.url)
     try:
+        head = latest_revision()
+        if head is not None and await stored_revisions(engine) == [head]:
+            return head, head  # up to date: no need to load Alembic
+        from notifier.store.migrate import upgrade  # Alembic loads only when there is work
+
         return await upgrade(engine, create=create)
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == _NO_SUCH_DATABASE:
