@@ -133,7 +133,17 @@ def describe_import(report: ImportReport) -> str:
         f"updates: {report.updates_added} added, {report.updates_changed} changed, "
         f"{report.updates_unchanged} unchanged"
     )
-    return "; ".join(parts) + ("" if report.changed else " — nothing to change")
+    lines = ["; ".join(parts) + ("" if report.changed else " — nothing to change")]
+    lines += [
+        f"kept the correction made since the last import: {item}"
+        for item in report.corrections_kept
+    ]
+    lines += [
+        f"note: the file changed what had been corrected since the last import; the file's "
+        f"text replaced the correction: {item}"
+        for item in report.corrections_replaced
+    ]
+    return "\n".join(lines)
 
 
 @app.command("import")

@@ -157,7 +157,8 @@ def edit(
     ] = None,
 ) -> None:
     """Correct an update: alerts not yet sent and digests not yet built carry the correction;
-    what was sent is not sent again. (An update from a case file is corrected in the file.)"""
+    what was sent is not sent again. Importing its case file again keeps the correction, unless
+    the file itself changes that field (its newer text wins; the import says so)."""
     from notifier.store.models import Severity
     from notifier.store.updates import edit_update, get_update
 
