@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -299,7 +299,8 @@ class ConfigSource:
     (as git finds .git), or none."""
 
     path: Path | None
-    how: str  # "--config", "NOTIFIER_CONFIG", "found", "none", or "disabled" (NOTIFIER_CONFIG="")
+    #: "disabled": NOTIFIER_CONFIG is set but empty, which reads no file.
+    how: Literal["--config", "NOTIFIER_CONFIG", "found", "none", "disabled"]
     searched_from: Path
 
     @property
