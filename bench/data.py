@@ -153,7 +153,7 @@ async def empty_store(settings: Settings, *, reset: bool) -> AsyncIterator[Store
     cases or subscribers is refused rather than touched."""
     if reset:
         await _drop(settings)
-    async with open_store(settings) as store:
+    async with open_store(settings, create=True) as store:
         async with store.transaction() as session:
             used = int(await session.scalar(select(func.count()).select_from(Case)) or 0)
             used += int(await session.scalar(select(func.count()).select_from(Subscriber)) or 0)

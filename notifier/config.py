@@ -1,20 +1,28 @@
-"""Settings: defaults < notifier.toml < NOTIFIER_* environment; one object, passed in."""
+"""Settings: defaults < notifier.toml < NOTIFIER_* environment; one object, passed in.
+
+A plain pydantic model: notifier reads the file and the variables itself (to say where a bad
+value came from), so pydantic-settings had nothing left to do but cost every command a fifth
+of its start-up."""
 
 from __future__ import annotations
 
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -35,24 +43,11 @@ _DRIVERS = {
 }
 
 
-class _TomlSource(PydanticBaseSettingsSource):
-    """Values read from the TOML file chosen by `load_settings` (may be none)."""
-
-    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._values = dict(values)
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._values)
-
-
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything notifier can be told. Build one with `load_settings`; tests pass their own."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    # validate_default: a default goes through the same checks as a value given.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     #: Where the SQLite store and (later) the Maildir live.
     data_dir: Path = Path("var")
@@ -144,18 +139,6 @@ class Settings(BaseSettings):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key_file: Path | None = None
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Settings(...) takes only what it is given; `load_settings` adds file and environment.
-        return (init_settings,)
 
     @field_validator("database_url")
     @classmethod
@@ -323,15 +306,90 @@ def _domain_of(mailbox: str) -> str:
     return parseaddr(mailbox)[1].rpartition("@")[2]
 
 
-def _config_path(config: Path | None, environ: Mapping[str, str]) -> Path | None:
-    """The TOML file to read: named by --config or NOTIFIER_CONFIG (then it must exist),
-    else ./notifier.toml when there is one."""
+#: Settings that name a file or folder. A relative one in a settings file is relative to that
+#: file's folder (as git resolves paths in .git/config), so the file means the same from
+#: any working folder; from the environment it is relative to the working folder.
+PATH_SETTINGS = (
+    "data_dir",
+    "templates_dir",
+    "smtp_ca_file",
+    "bounce_maildir",
+    "dkim_private_key_file",
+)
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """Which settings file is read and how it was chosen, so a message can say where notifier
+    looked: named by --config or NOTIFIER_CONFIG, found by walking up from the working folder
+    (as git finds .git), or none."""
+
+    path: Path | None
+    #: "disabled": NOTIFIER_CONFIG is set but empty, which reads no file.
+    how: Literal["--config", "NOTIFIER_CONFIG", "found", "none", "disabled"]
+    searched_from: Path
+
+    @property
+    def named(self) -> bool:
+        return self.how in {"--config", "NOTIFIER_CONFIG"}
+
+    def describe(self) -> str:
+        if self.how == "found":
+            return f"settings from {self.path} (found from {self.searched_from})"
+        if self.named:
+            return f"settings from {self.path} (named by {self.how})"
+        if self.how == "disabled":
+            return f"no settings file ({ENV_PREFIX}CONFIG is set but empty)"
+        return f"no {DEFAULT_CONFIG_NAME} in {self.searched_from} or any folder above it"
+
+
+def locate_config(
+    config: Path | None, environ: Mapping[str, str], *, cwd: Path | None = None
+) -> ConfigSource:
+    """The settings file to read: the one named by --config or NOTIFIER_CONFIG (it must exist
+    then; an empty NOTIFIER_CONFIG means none), else the nearest notifier.toml in the working
+    folder or a folder above it."""
+    start = (cwd or Path.cwd()).absolute()
     if config is not None:
-        return config
-    if named := environ.get(f"{ENV_PREFIX}CONFIG"):
-        return Path(named)
-    default = Path(DEFAULT_CONFIG_NAME)
-    return default if default.exists() else None
+        return ConfigSource(config, "--config", start)
+    named = environ.get(f"{ENV_PREFIX}CONFIG")
+    if named is not None:
+        if not named:
+            return ConfigSource(None, "disabled", start)
+        return ConfigSource(Path(named), "NOTIFIER_CONFIG", start)
+    for folder in (start, *start.parents):
+        candidate = folder / DEFAULT_CONFIG_NAME
+        if candidate.is_file():
+            return ConfigSource(candidate, "found", start)
+    return ConfigSource(None, "none", start)
+
+
+def _anchor_paths(values: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A settings file's relative paths (and relative SQLite file), made relative to `folder`.
+    Without a data_dir of its own, the file's data_dir is `var` beside it."""
+    anchored = dict(values)
+    anchored.setdefault("data_dir", Settings.model_fields["data_dir"].default)
+    for name in PATH_SETTINGS:
+        value = anchored.get(name)
+        if isinstance(value, str | Path) and str(value) and not Path(value).is_absolute():
+            anchored[name] = folder / Path(value).expanduser()
+    url = anchored.get("database_url")
+    if isinstance(url, str) and url:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            return anchored  # the validator says what is wrong with it
+        database = parsed.database
+        if (
+            parsed.get_backend_name() == "sqlite"
+            and database
+            and database != ":memory:"
+            and not database.startswith("file:")
+            and not Path(database).is_absolute()
+        ):
+            moved = parsed.set(database=str(folder / database))
+            anchored["database_url"] = moved.render_as_string(hide_password=False)
+    return anchored
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -351,36 +409,28 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def load_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Build the settings: defaults < the TOML file < NOTIFIER_* variables in `environ`."""
-    env = dict(os.environ if environ is None else environ)
-    path = _config_path(config, env)
-    file_values = _read_toml(path) if path is not None else {}
+    env = os.environ if environ is None else environ
+    return settings_from(locate_config(config, env), env)
+
+
+def settings_from(source: ConfigSource, environ: Mapping[str, str]) -> Settings:
+    """The settings from the file `source` names (if any) and the NOTIFIER_* variables."""
+    env = dict(environ)
+    path = source.path
+    file_values: dict[str, Any] = {}
+    if path is not None:
+        file_values = _anchor_paths(_read_toml(path), path.absolute().parent)
     env_values = {
         name: env[f"{ENV_PREFIX}{name.upper()}"]
         for name in Settings.model_fields
         if f"{ENV_PREFIX}{name.upper()}" in env
     }
 
-    class _Loaded(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            # Environment wins over the file; the environment is the one given, not os.environ.
-            return (
-                _TomlSource(settings_cls, env_values),
-                _TomlSource(settings_cls, file_values),
-            )
-
     try:
-        loaded = _Loaded()
+        # The environment wins over the file (the environment given, not os.environ).
+        return Settings.model_validate(file_values | env_values)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, path, file_values, env_values)) from None
-    return Settings.model_construct(**loaded.model_dump())
 
 
 def _explain(

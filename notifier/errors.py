@@ -18,6 +18,20 @@ class NotFoundError(NotifierError, LookupError):
     """A case, subscriber, list or country that does not exist."""
 
 
+class StoreNotFound(NotifierError, LookupError):
+    """No store where the settings point. notifier never makes one by itself (`notifier init`
+    does), so a command run from the wrong folder cannot quietly start an empty store there."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+        super().__init__(f"no notifier store at {location} ({reason})")
+
+
+class StoreUnavailable(NotifierError, ConnectionError):
+    """The store's database server cannot be reached (down, wrong host or port, refused)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One bad piece of input: where it is (file, row or line), which field, and why."""

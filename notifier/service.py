@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
@@ -35,6 +37,18 @@ from notifier.store.models import Cadence, Channel, MailingList, utcnow
 from notifier.watch import WatchReport, watch_once
 
 log = logging.getLogger(__name__)
+
+
+class _QuietSkips(logging.Filter):
+    """APScheduler warns each time a job comes due while its last run is still going: every
+    second of a long send. That is expected here (the outbox, not the scheduler, decides what
+    goes), so the Service counts those runs and reports them with the work that ran long."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
+_QUIET_SKIPS = _QuietSkips()
 
 
 @dataclass
@@ -99,9 +113,49 @@ class Service:
         self.deliver_only = deliver_only
         self.stop = asyncio.Event()
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        logging.getLogger("apscheduler.scheduler").addFilter(_QUIET_SKIPS)  # once: a set
+        self.scheduler.add_listener(self._count_skip, EVENT_JOB_MAX_INSTANCES)
+        #: Runs skipped because the job's last run was still going, by job, since last said.
+        self.skipped: Counter[str] = Counter()
         self._deliver_lock = asyncio.Lock()
         self._plan_lock = asyncio.Lock()
         self._cron_keys: set[str] = set()
+        #: The scheduled runs under way: a stop waits for them instead of cancelling them.
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def _count_skip(self, event: JobSubmissionEvent) -> None:
+        self.skipped[event.job_id] += 1
+
+    def _skipped_note(self) -> str:
+        """'; runs skipped while busy: deliver 12, watch 3' (and the counts start again)."""
+        if not self.skipped:
+            return ""
+        counts = ", ".join(f"{job} {n}" for job, n in sorted(self.skipped.items()))
+        self.skipped.clear()
+        return f"; runs skipped while busy: {counts}"
+
+    def _schedule(
+        self, job: Callable[[], Awaitable[None]], trigger: Any, *, job_id: str, **options: Any
+    ) -> None:
+        """Add a job whose runs are tracked, so that a stop can let them finish."""
+
+        async def tracked() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            finally:
+                self._running.discard(task)
+
+        self.scheduler.add_job(tracked, trigger, id=job_id, name=job_id, **options)
+
+    async def _runs_finished(self) -> None:
+        """Wait for the scheduled runs under way (a delivery ends after its batch: it sees the
+        stop). A run submitted just before the pause starts on the loop's next turn."""
+        await asyncio.sleep(0)
+        while self._running:
+            await asyncio.wait(set(self._running))
 
     async def _watch(self) -> None:
         report = await watch_once(self.p.store)
@@ -120,8 +174,9 @@ class Service:
             report = await self.p.deliverer.drain(stop=self.stop)
         if report.claimed:
             log.info(
-                "deliver: %d sent, %d retry, %d failed, %d suppressed",
+                "deliver: %d sent, %d retry, %d failed, %d suppressed%s",
                 report.sent, report.retried, report.failed, report.suppressed,
+                self._skipped_note(),
             )  # fmt: skip
 
     async def _digests(self) -> None:
@@ -211,8 +266,8 @@ class Service:
                 self.scheduler.remove_job(key)
         for key, trigger in wanted.items():
             if key not in self._cron_keys:
-                self.scheduler.add_job(
-                    self._digests, trigger, id=key, coalesce=True, misfire_grace_time=3600,
+                self._schedule(
+                    self._digests, trigger, job_id=key, coalesce=True, misfire_grace_time=3600,
                     max_instances=1,
                 )  # fmt: skip
         self._cron_keys = set(wanted)
@@ -230,16 +285,14 @@ class Service:
             await self._watch()
             await self._digests()  # catch up on periods missed while stopped
             await self._resync()
-            self.scheduler.add_job(self._watch, "interval", seconds=interval, id="watch", **common)
-            self.scheduler.add_job(
-                self._resync, "interval", seconds=self.RESYNC_SECONDS, id="resync", **common
+            self._schedule(self._watch, "interval", seconds=interval, job_id="watch", **common)
+            self._schedule(
+                self._resync, "interval", seconds=self.RESYNC_SECONDS, job_id="resync", **common
             )
-            self.scheduler.add_job(self._prune, "interval", hours=24, id="prune", **common)
+            self._schedule(self._prune, "interval", hours=24, job_id="prune", **common)
             if self.p.settings.bounce_maildir is not None:
-                self.scheduler.add_job(
-                    self._bounces, "interval", seconds=60, id="bounces", **common
-                )
-        self.scheduler.add_job(self._deliver, "interval", seconds=interval, id="deliver", **common)
+                self._schedule(self._bounces, "interval", seconds=60, job_id="bounces", **common)
+        self._schedule(self._deliver, "interval", seconds=interval, job_id="deliver", **common)
         self.scheduler.start()
         web_task = None
         if not self.deliver_only:
@@ -264,12 +317,17 @@ class Service:
         try:
             await self.stop.wait()
         finally:
-            self.scheduler.shutdown(wait=False)
+            # No new runs; those under way finish. Shutting the scheduler down first would
+            # cancel them: a send cut off mid-batch (its messages left claimed until the lease
+            # ends) and a CancelledError traceback in the log of a clean stop.
+            self.scheduler.pause()
             if bot_task is not None:
                 await bot_task  # returns promptly once stop is set
             if web_task is not None:
                 await web_task  # requests under way finish (an error was logged already)
-            # In-flight sends finish: wait for the delivery batch under way, if any.
+            await self._runs_finished()
+            self.scheduler.shutdown(wait=False)
+            # A delivery begun outside the scheduler (the catch-up at start) finishes too.
             [outcome] = await asyncio.gather(starting, return_exceptions=True)
             if isinstance(outcome, Exception):
                 log.error("the delivery at start failed: %r", outcome)

@@ -161,6 +161,12 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "var", database_url=database_url)
 
 
+async def new_store(settings: Settings) -> None:
+    """Create the store the settings name (what `notifier init` does): nothing else creates one."""
+    async with open_store(settings, create=True):
+        pass
+
+
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[Store]:
     async with open_store(settings) as opened:

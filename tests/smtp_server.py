@@ -10,6 +10,8 @@ an injected reply (`refused`), counts TCP connections (`connections`) and
 successful logins (`auth_logins`), speaks STARTTLS or implicit TLS with a trustme certificate,
 offers AUTH PLAIN/LOGIN, and injects faults on request: a chosen reply at MAIL, RCPT or DATA, a
 421 that closes the connection, a connection dropped after the message, refused connections.
+`hold()` keeps every message waiting for its reply until `release()`: a send that lasts
+exactly as long as a test needs.
 
 The server accepts connections itself (`sock_accept`, then `connect_accepted_socket`) instead of
 `loop.create_server` or aiosmtpd's `Controller`: the Controller cannot take port 0 (it connects
@@ -134,6 +136,10 @@ class SmtpServer(LoopThread):
             cert.configure_cert(self._tls_context)
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
+        # Open unless hold() closed it; used on the server's loop only.
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self.held = 0
         super().__init__()
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
@@ -292,6 +298,32 @@ class SmtpServer(LoopThread):
         connection without a reply. The message is not recorded."""
         self._add(_Fault("drop", "", times))
 
+    def hold(self) -> None:
+        """From now on, each message waits after its DATA, unanswered, until `release()`.
+        `held` counts the messages waiting."""
+        self._call(self._open_gate(False))
+
+    def release(self) -> None:
+        """Answer the messages held, and hold no more."""
+        self._call(self._open_gate(True))
+
+    async def _open_gate(self, open_: bool) -> None:
+        if open_:
+            self._gate.set()
+        else:
+            self._gate.clear()
+
+    async def _wait_at_gate(self) -> None:
+        if self._gate.is_set():
+            return
+        with self._lock:
+            self.held += 1
+        try:
+            await self._gate.wait()
+        finally:
+            with self._lock:
+                self.held -= 1
+
     def _add(self, fault: _Fault) -> None:
         if fault.times < 1:
             raise ValueError(f"times must be at least 1, not {fault.times}")
@@ -420,6 +452,7 @@ class _Hooks:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(server, _Session)
         owner = self.owner
+        await owner._wait_at_gate()
         recipients = list(envelope.rcpt_tos)
         if owner._take("drop", recipients) is not None:
             await server.close_now()

@@ -33,7 +33,7 @@ def live_api(settings: Settings) -> Iterator[str]:
     config = settings.model_copy(update={"api_token": SecretStr(TOKEN), "web_port": free_port()})
 
     async def seed() -> None:
-        async with open_store(config) as store, store.transaction() as session:
+        async with open_store(config, create=True) as store, store.transaction() as session:
             await import_cases(session, load_case_files(sample_case_files()))
             await apply_lists(session, load_list_files([ROOT_SUBSCRIBERS]), config)
 

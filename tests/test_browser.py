@@ -27,6 +27,7 @@ from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.models import Severity, Subscriber, SubscriberStatus, Subscription
 from notifier.watch import watch_once
+from tests.conftest import new_store
 from tests.live_server import free_port, live_app
 from tests.smtp_server import SmtpServer
 
@@ -106,6 +107,7 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
     )
 
     async def seed() -> None:
+        await new_store(settings)
         async with pipeline(settings) as p, p.store.transaction() as session:
             await import_cases(session, load_case_files(sample_case_files()))
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import mailbox
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -26,9 +28,12 @@ from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
+from notifier.store.engine import open_store
 from notifier.store.models import Cadence, Channel, OutboxMessage, OutboxStatus, Scope, Severity
 from notifier.store.subscribers import import_subscribers
 from notifier.watch import watch_once
+from tests.conftest import new_store
+from tests.smtp_server import SmtpServer
 
 KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
 #: Each test starts whole `notifier` processes (a second or more of imports each, several
@@ -41,6 +46,7 @@ WAIT = 240
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
     env |= {
+        "NOTIFIER_CONFIG": "",  # no settings file: a developer's notifier.toml must not count
         "NOTIFIER_DATA_DIR": str(settings.data_dir),
         "NOTIFIER_DATABASE_URL": settings.database_url,
         "NOTIFIER_WATCH_INTERVAL": "0.2",
@@ -59,10 +65,10 @@ def notifier(settings: Settings, *args: str, **extra: str) -> subprocess.Complet
     )
 
 
-def start(settings: Settings, *args: str) -> subprocess.Popen[str]:
+def start(settings: Settings, *args: str, **extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "notifier", *args],
-        env=env_for(settings),
+        env=env_for(settings, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -164,6 +170,7 @@ def test_two_runs_at_once_on_sqlite_send_each_message_once(tmp_path: Path) -> No
     settings = Settings(
         data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
     )
+    asyncio.run(new_store(settings))
     asyncio.run(populate(settings, 400))
     first = start(settings, "run", "--once", "--quiet")
     second = start(settings, "run", "--once", "--quiet")
@@ -239,6 +246,64 @@ def test_service_alerts_while_running_and_stops_cleanly_on_sigterm(settings: Set
     assert service.returncode == 0, err
     assert "notifier stopped" in out
     assert asyncio.run(statuses(settings)) == {OutboxStatus.SENT.value: 6}
+
+
+def wait_for(condition: Callable[[], bool], *, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
+        time.sleep(0.1)
+
+
+def outbox_holds(settings: Settings, messages: int) -> Callable[[], bool]:
+    async def size() -> int:
+        async with open_store(settings) as store, store.read() as session:
+            return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+
+    return lambda: asyncio.run(size()) == messages
+
+
+@pytest.mark.timeout(240)
+def test_a_long_send_logs_no_skipped_runs_and_a_stop_during_it_lets_the_batch_finish(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """While one delivery runs for longer than the scheduler's interval, the runs that come due
+    meanwhile are counted, not logged as a warning each time; SIGTERM in the middle of it lets
+    the batch finish and logs no CancelledError traceback."""
+    asyncio.run(populate(settings, 12, match=True))
+    settings = settings.model_copy(update={"web_port": free_port()})
+    smtp_server.hold()  # every message waits for its reply until release()
+    service = start(
+        settings, "run", NOTIFIER_SMTP_URL=f"smtp://{smtp_server.host}:{smtp_server.port}"
+    )
+    try:
+        wait_for(lambda: smtp_server.held > 0, what="the first messages on the wire")
+        # The watcher goes on meanwhile: two new updates are matched while the send waits, so
+        # the scheduler has come round (and found the delivery still running) at least once.
+        for number, title in enumerate(("Moved again", "Family allowed to visit"), start=2):
+            added = notifier(
+                settings, "updates", "add", "kashkumbaev", "--title", title,
+                "--source", "Forum 18",
+            )  # fmt: skip
+            assert added.returncode == 0, added.stderr
+            wait_for(outbox_holds(settings, 12 * number), what=f"the alerts of {title!r}")
+        assert smtp_server.held > 0
+        assert not smtp_server.received
+        service.send_signal(signal.SIGTERM)
+    finally:
+        smtp_server.release()
+        out, err = service.communicate(timeout=120)
+    assert service.returncode == 0, err
+    assert "notifier stopped" in out
+    assert "maximum number of running instances" not in err
+    assert "CancelledError" not in err
+    assert "Traceback" not in err
+    assert re.search(r"deliver: \d+ sent.*; runs skipped while busy: deliver \d+", err), err
+    # The batch under way was sent and recorded; nothing is left claimed by the stopped run.
+    counts = asyncio.run(statuses(settings))
+    assert counts.get("sending", 0) == 0, counts
+    assert counts["sent"] == len(smtp_server.received) > 0
+    assert sum(counts.values()) == 36
 
 
 def test_a_broken_template_stops_run_before_anything_is_sent(

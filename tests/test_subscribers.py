@@ -376,6 +376,7 @@ def test_export_imports_back_into_another_store_as_the_same_subscribers(
         data_dir=tmp_path / "other", database_url=f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
     )
     other = Cli(other_settings, tmp_path)
+    other.ok("init")
     other.ok("cases", "import", "--sample")  # the case follows need their cases
     assert "3 created" in other.ok("subscribers", "import", "people.csv").stdout
     assert other.ok("subscribers", "list", "--json").stdout == original

@@ -37,6 +37,7 @@ from notifier.store.models import (
     Subscription,
 )
 from notifier.watch import watch_once
+from tests.conftest import new_store
 from tests.fake_telegram import FakeBotApi
 
 
@@ -192,6 +193,7 @@ async def test_a_group_digest_is_split_in_order_and_follows_a_migration(
         data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
     )
     configured = with_bot(settings, fake_bot_api)
+    await new_store(configured)
     async with pipeline(configured) as p:
         await seed(p, [])
         async with p.store.transaction() as session:

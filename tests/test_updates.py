@@ -4,18 +4,23 @@ has not gone and leaves it out of digests and case pages, for good."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 
 from notifier.bot.case_pages import case_page
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.service import pipeline
 from notifier.store.cases import get_case
-from notifier.store.models import OutboxMessage, OutboxStatus
+from notifier.store.engine import open_store
+from notifier.store.models import OutboxMessage, OutboxStatus, Update
 from notifier.store.updates import edit_update, get_update, withdraw_update
 from notifier.watch import watch_once
 from tests.conftest import Cli
@@ -266,3 +271,70 @@ async def test_a_pruned_body_leaves_no_links_for_a_new_body_with_its_id(
         await p.deliverer.drain(now=third)
     [last] = [text_of(m) for m in maildir(settings) if "Fresh news" in text_of(m)]
     assert "Old news" not in last
+
+
+def test_a_correction_is_kept_when_its_case_file_is_imported_again(
+    cli: Cli, tmp_path: Path
+) -> None:
+    def update(slug: str, key: str) -> dict[str, Any]:
+        shown = json.loads(cli.ok("cases", "show", slug, "--json").stdout)
+        found: dict[str, Any] = next(u for u in shown["updates"] if u["key"] == key)
+        return found
+
+    cli.ok("cases", "import", "--sample")
+    released = update(PASTOR, "2014-02-27-released")
+    fixed = "Released from prison; four years' probation"
+    cli.ok("updates", "edit", str(released["id"]), "--title", fixed)
+
+    # The same file again: the correction stays, and the import says so.
+    out = cli.ok("cases", "import", "--sample").stdout
+    assert "nothing to change" in out
+    assert (
+        "kept the correction made since the last import: "
+        "bakhytzhan-kashkumbayev 2014-02-27-released (title)"
+    ) in out
+    assert update(PASTOR, "2014-02-27-released")["title"] == fixed
+
+    # The file changes another field of that update: that change comes, the correction stays.
+    sample = ROOT / "notifier" / "ingest" / "sample" / "bakhytzhan-kashkumbayev.yaml"
+    edited = tmp_path / "kashkumbayev.yaml"
+    text = sample.read_text(encoding="utf-8")
+    text = text.replace("4 years of probation.", "4 years of probation, served at home.")
+    edited.write_text(text, encoding="utf-8")
+    out = cli.ok("cases", "import", str(edited)).stdout
+    assert "updates: 0 added, 1 changed, 3 unchanged" in out
+    now = update(PASTOR, "2014-02-27-released")
+    assert now["title"] == fixed
+    assert "served at home" in now["body"]
+
+    # The file changes the corrected field itself: its newer text wins, and that is said.
+    title = "Released from prison; sentenced to probation"
+    newer = "Released; four years' probation at home"
+    edited.write_text(text.replace(title, newer), encoding="utf-8")
+    out = cli.ok("cases", "import", str(edited)).stdout
+    assert (
+        "the file's text replaced the correction: bakhytzhan-kashkumbayev "
+        "2014-02-27-released (title)"
+    ) in out
+    assert update(PASTOR, "2014-02-27-released")["title"] == newer
+    assert "correction" not in cli.ok("cases", "import", str(edited)).stdout
+
+
+def test_a_correction_of_an_update_imported_before_notifier_kept_file_fields_is_kept(
+    cli: Cli,
+) -> None:
+    cli.ok("cases", "import", "--sample")
+
+    async def forget_what_files_gave() -> None:  # as a store from before migration 0016
+        async with open_store(cli.settings) as store, store.transaction() as session:
+            await session.execute(sql_update(Update).values(imported_fields=None))
+
+    asyncio.run(forget_what_files_gave())
+    shown = json.loads(cli.ok("cases", "show", "makhset-djabbarbergenov", "--json").stdout)
+    arrested = next(u for u in shown["updates"] if u["key"] == "2012-09-02-arrested")
+    cli.ok("updates", "edit", str(arrested["id"]), "--source", "Forum 18")
+    out = cli.ok("cases", "import", "--sample").stdout
+    assert "makhset-djabbarbergenov 2012-09-02-arrested (source_name)" in out
+    again = json.loads(cli.ok("cases", "show", "makhset-djabbarbergenov", "--json").stdout)
+    kept = next(u for u in again["updates"] if u["key"] == "2012-09-02-arrested")
+    assert kept["source"]["name"] == "Forum 18"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
-from notifier.cli.shell import print_json, say, state, table
-from notifier.store.engine import create_engine
-from notifier.store.migrate import upgrade
+from notifier.cli.shell import print_json, run_async, say, state, table
 
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
@@ -20,27 +17,30 @@ def config_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Print the effective settings (defaults < notifier.toml < NOTIFIER_*), secrets masked."""
-    shown = state(ctx).settings.masked()
+    """Print the effective settings (defaults < notifier.toml < NOTIFIER_*), secrets masked,
+    and which settings file they come from."""
+    current = state(ctx)
+    shown = current.settings.masked()
     if as_json:
         print_json(shown)
     else:
+        say(current.source.describe())
         table(None, ["setting", "value"], [[k, v] for k, v in shown.items()])
 
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
-    """Bring the store's schema to the latest version (commands that need it do this too)."""
+    """Bring an existing store's schema to the latest version (commands that need the store do
+    this too). It does not create a store where there is none: `notifier init` does."""
+    from notifier.store.engine import migrate_schema, open_store
+
     settings = state(ctx).settings
 
     async def go() -> tuple[str | None, str | None]:
-        engine = create_engine(settings.database_url)
-        try:
-            return await upgrade(engine)
-        finally:
-            await engine.dispose()
+        async with open_store(settings, migrate=False) as store:
+            return await migrate_schema(store.engine, create=False)
 
-    before, after = asyncio.run(go())
+    before, after = run_async(go())
     if before == after:
         say(f"schema already at {after}")
     else:

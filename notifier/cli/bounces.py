@@ -5,15 +5,17 @@ read (what `notifier run` does once a day)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say
 from notifier.cli.subscribers import JsonOption
-from notifier.config import Settings
 from notifier.errors import InputError
-from notifier.store.engine import Store
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.engine import Store
 
 app = typer.Typer(help="Bounces that arrive after sending.", no_args_is_help=True)
 

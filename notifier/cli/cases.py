@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.config import Settings
-from notifier.countries import country_name, resolve_country
 from notifier.errors import InputError
-from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.store.as_json import case_json
-from notifier.store.cases import ImportReport, get_case, import_cases, list_cases, update_counts
-from notifier.store.engine import Store
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.cases import ImportReport
+    from notifier.store.engine import Store
+    from notifier.store.models import Update
 
 app = typer.Typer(help="Cases: the people and groups notifier follows.", no_args_is_help=True)
 
@@ -26,6 +26,9 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List cases, optionally of one country."""
+    from notifier.countries import country_name, resolve_country
+    from notifier.store.cases import list_cases, update_counts
+
     code = resolve_country(country) if country else None
 
     async def job(store: Store, _: Settings) -> None:
@@ -33,6 +36,8 @@ def list_(
             cases = await list_cases(session, country=code)
             counts = await update_counts(session)
         if as_json:
+            from notifier.store.as_json import case_json  # only here: it loads the CSV code
+
             print_json([case_json(c) | {"updates": counts.get(c.id, (0, None))[0]} for c in cases])
             return
         rows = []
@@ -46,12 +51,12 @@ def list_(
                     c.status.value.replace("_", " "),
                     count,
                     latest,
-                    "" if c.published else "unpublished",
+                    "yes" if c.published else "no",
                 ]
             )
         table(
             f"{len(cases)} case{'s' if len(cases) != 1 else ''}",
-            ["slug", "name", "country", "status", "updates", "latest", ""],
+            ["slug", "name", "country", "status", "updates", "latest", "published"],
             rows,
         )
 
@@ -64,14 +69,18 @@ def show(
     case: Annotated[str, typer.Argument(help="Slug or any spelling of the name.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show one case with its updates, actions, letter address and prayer."""
+    """Show one case with its updates, actions, letter address and prayer. Withdrawn updates are
+    marked: subscribers no longer see them."""
+    from notifier.countries import country_name
+    from notifier.store.cases import get_case
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
             found = await get_case(session, case)
-        data = case_json(found, with_updates=True)
         if as_json:
-            print_json(data)
+            from notifier.store.as_json import case_json  # only here: it loads the CSV code
+
+            print_json(case_json(found, with_updates=True))
             return
         say(f"{found.name} — {found.role}, {country_name(found.country)}".strip())
         say(
@@ -84,17 +93,8 @@ def show(
             say("\n" + found.summary.strip())
         table(
             "updates",
-            ["id", "date", "title", "source", ""],
-            [
-                [
-                    u["id"],
-                    u["date"],
-                    u["title"],
-                    (u["source"] or {}).get("name"),
-                    "URGENT" if u["severity"] == "urgent" else "",
-                ]
-                for u in data["updates"]
-            ],
+            ["id", "date", "title", "source", "note"],
+            [[u.id, u.event_date, u.title, u.source_name, _update_note(u)] for u in found.updates],
         )
         if found.actions:
             say("What you can do:")
@@ -110,6 +110,16 @@ def show(
     run_with_store(ctx, job)
 
 
+def _update_note(update: Update) -> str:
+    """Withdrawn first: subscribers no longer see it, whatever else is true of it."""
+    notes = []
+    if update.withdrawn_at is not None:
+        notes.append(f"withdrawn {update.withdrawn_at:%Y-%m-%d %H:%M}")
+    if update.severity.value == "urgent":
+        notes.append("urgent")
+    return ", ".join(notes)
+
+
 def describe_import(report: ImportReport) -> str:
     parts = []
     for label, slugs in (
@@ -123,7 +133,17 @@ def describe_import(report: ImportReport) -> str:
         f"updates: {report.updates_added} added, {report.updates_changed} changed, "
         f"{report.updates_unchanged} unchanged"
     )
-    return "; ".join(parts) + ("" if report.changed else " — nothing to change")
+    lines = ["; ".join(parts) + ("" if report.changed else " — nothing to change")]
+    lines += [
+        f"kept the correction made since the last import: {item}"
+        for item in report.corrections_kept
+    ]
+    lines += [
+        f"note: the file changed what had been corrected since the last import; the file's "
+        f"text replaced the correction: {item}"
+        for item in report.corrections_replaced
+    ]
+    return "\n".join(lines)
 
 
 @app.command("import")
@@ -143,6 +163,9 @@ def import_(
     """Load case files (format: docs/case-files.md). Any problem in any file: nothing changes.
     Updates of a case new to the store are its history and are not sent to anyone (unless
     --announce); updates added to a case already here are news and go out."""
+    from notifier.ingest.case_files import load_case_files, sample_case_files
+    from notifier.store.cases import import_cases
+
     paths = list(files or []) + (sample_case_files() if sample else [])
     if not paths:
         raise InputError.single("cases import", "FILES", "name case files or give --sample")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifier.cli.shell import run_with_store, say
-from notifier.config import Settings
+from notifier.cli.shell import run_async, run_with_store, say, state
 from notifier.errors import InputError
-from notifier.store.engine import Store
-from notifier.store.models import Channel, utcnow
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.engine import Store
 
 app = typer.Typer(help="Digests: preview and send.", no_args_is_help=True)
 
@@ -37,12 +38,13 @@ def preview(
         raise InputError.single(
             "digest preview", "--format", f"{fmt!r}: use text, html or telegram"
         )
-    channel = Channel.TELEGRAM if fmt == "telegram" else Channel.EMAIL
-    # Rendering and the pipeline load on use: other commands start faster without them.
     from notifier.links import Links
     from notifier.preview import preview_list, preview_subscriber
     from notifier.render.messages import Renderer
     from notifier.render.templates import check_templates
+    from notifier.store.models import Channel, utcnow
+
+    channel = Channel.TELEGRAM if fmt == "telegram" else Channel.EMAIL
 
     async def job(store: Store, settings: Settings) -> None:
         renderer = Renderer(settings)
@@ -87,11 +89,10 @@ def send(
     """Send a list's digest now, with everything since its last digest. The scheduled digest
     still comes on its usual day with what is new by then; running this twice sends nothing
     twice."""
-    import asyncio
 
-    from notifier.cli.shell import state
     from notifier.digests import send_list_digest_now
     from notifier.service import pipeline
+    from notifier.store.models import utcnow
     from notifier.store.subscribers import get_list
 
     settings = state(ctx).settings
@@ -114,11 +115,14 @@ def send(
             if report.empty:
                 say(f"{prefix}{mailing_list}: nothing new since the last digest; nothing to send")
                 return
-            say(f"{prefix}{mailing_list}: {report.messages} message(s) queued")
-            if not dry_run:
-                delivery = await p.deliverer.drain()
+            if dry_run:
                 say(
-                    f"delivered {delivery.sent}, retry {delivery.retried}, failed {delivery.failed}"
+                    f"(dry run) {mailing_list}: would queue {report.messages} message(s); "
+                    "nothing was queued or sent"
                 )
+                return
+            say(f"{mailing_list}: {report.messages} message(s) queued")
+            delivery = await p.deliverer.drain()
+            say(f"delivered {delivery.sent}, retry {delivery.retried}, failed {delivery.failed}")
 
-    asyncio.run(go())
+    run_async(go())

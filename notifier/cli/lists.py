@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.config import Settings
-from notifier.ingest.list_files import load_list_files
-from notifier.store.as_json import list_json
-from notifier.store.engine import Store
-from notifier.store.lists import apply_lists, list_lists, list_members
-from notifier.store.subscribers import get_list
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.engine import Store
 
 app = typer.Typer(help="Mailing lists (prayer chains).", no_args_is_help=True)
 
@@ -28,6 +26,9 @@ def apply(
 ) -> None:
     """Make the store's lists match the files. Members the file added and no longer names
     leave; members who joined by themselves or by import stay."""
+    from notifier.ingest.list_files import load_list_files
+    from notifier.store.lists import apply_lists
+
     specs = load_list_files(paths)
 
     async def job(store: Store, settings: Settings) -> None:
@@ -64,6 +65,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the mailing lists."""
+    from notifier.store.as_json import list_json
+    from notifier.store.lists import list_lists
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
@@ -98,6 +101,9 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a list: what it follows, when it sends, who is on it and how they joined."""
+    from notifier.store.as_json import list_json
+    from notifier.store.lists import list_members
+    from notifier.store.subscribers import get_list
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.config import Settings
 from notifier.errors import InputError
-from notifier.outbox import retry
-from notifier.store.engine import Store
-from notifier.store.models import OutboxMessage, OutboxStatus, Subscriber, utcnow
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.engine import Store
 
 app = typer.Typer(help="The outbox: every message, its status and its last error.")
 
@@ -27,6 +26,10 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List messages, newest first, with their recipient, attempts and last error."""
+    from sqlalchemy import select
+
+    from notifier.store.models import OutboxMessage, OutboxStatus, Subscriber
+
     wanted = None
     if status is not None:
         try:
@@ -83,6 +86,9 @@ def retry_(
 ) -> None:
     """Send messages again: the given ids, or every failed one. Sent messages are never
     re-sent; a subscriber who unsubscribed or bounced still gets nothing."""
+    from notifier.outbox import retry
+    from notifier.store.models import utcnow
+
     if not ids and not failed:
         raise InputError.single("outbox retry", "--id/--failed", "name messages or give --failed")
 
@@ -106,6 +112,7 @@ def prune_(
     from datetime import timedelta
 
     from notifier.outbox import prune
+    from notifier.store.models import utcnow
 
     async def job(store: Store, settings: Settings) -> None:
         days = older_than if older_than is not None else settings.outbox_retention_days

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
 from typing import Annotated
 
 import typer
 
-from notifier.cli.shell import say, state
+from notifier.cli.shell import run_async, say, state
 
 
 def _logging(verbose: bool) -> None:
+    import logging
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -57,13 +56,13 @@ def run(
                 else str(settings.telegram_transcript)
             )
             say(
-                f"notifier running: email to {mail}, Telegram to {telegram}, web on "
-                f"http://{settings.web_host}:{settings.web_port}; Ctrl-C stops"
+                f"notifier running on {p.store.location}: email to {mail}, Telegram to "
+                f"{telegram}, web on http://{settings.web_host}:{settings.web_port}; Ctrl-C stops"
             )
             await Service(p).run()
             say("notifier stopped")
 
-    asyncio.run(go())
+    run_async(go())
 
 
 def worker(
@@ -81,7 +80,7 @@ def worker(
         async with pipeline(settings, role="worker") as p:
             await Service(p, deliver_only=True).run()
 
-    asyncio.run(go())
+    run_async(go())
 
 
 def web(
@@ -89,13 +88,16 @@ def web(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
 ) -> None:
     """Serve the web app alone (unsubscribe links, /healthz, /metrics), without sending."""
+    import asyncio
+    import signal
+
+    from notifier.store.engine import open_store
+    from notifier.web.app import create_app, serve
+
     settings = state(ctx).settings
     _logging(not quiet)
 
     async def go() -> None:
-        from notifier.store.engine import open_store
-        from notifier.web.app import create_app, serve
-
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,4 +106,4 @@ def web(
             say(f"notifier web on http://{settings.web_host}:{settings.web_port}; Ctrl-C stops")
             await serve(create_app(settings, store), settings, stop)
 
-    asyncio.run(go())
+    run_async(go())

@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.config import Settings
-from notifier.store.engine import Store
-from notifier.store.models import utcnow
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.engine import Store
 
 
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The outbox by status and channel, the next digests, the workers (heartbeat, what each
-    holds), channels that wait, recent errors."""
+    """The store, the outbox by status and channel, the next digests, the workers (heartbeat,
+    what each holds), channels that wait, recent errors."""
+    from notifier.status import read_status  # loads the digest planner: only here
+    from notifier.store.models import utcnow
 
     async def job(store: Store, _: Settings) -> None:
-        from notifier.status import read_status  # loads the digest planner: only here
-
         now = utcnow()
         s = await read_status(store, now=now)
         if as_json:
             print_json(
                 {
+                    "store": store.location,
                     "outbox": [{"channel": c, "status": st, "count": n} for c, st, n in s.outbox],
                     "watch": {"cursor": s.watch_cursor, "latest_update": s.latest_update},
                     "next_digests": [{"what": w, "at": t.isoformat()} for w, t in s.next_digests],
@@ -62,6 +64,7 @@ def status(
                 }
             )
             return
+        say(f"store: {store.location}")
         table("outbox", ["channel", "status", "messages"], [list(r) for r in s.outbox])
         behind = s.latest_update - s.watch_cursor
         say(

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.config import Settings
 from notifier.errors import InputError, Problem
 from notifier.ingest.subscriber_csv import follows_cell, read_subscriber_csv, write_subscriber_csv
 from notifier.ingest.subscriber_rows import (
@@ -44,6 +41,12 @@ from notifier.store.subscribers import (
     remove_subscriber,
 )
 
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.ingest.subscriber_rows import FollowSpec
+    from notifier.store.engine import Store
+    from notifier.store.models import Cadence, Channel
+
 app = typer.Typer(help="Subscribers: who hears about what, how often, where.", no_args_is_help=True)
 
 ListOption = Annotated[str | None, typer.Option("--list", help="Only this mailing list (slug).")]
@@ -55,6 +58,10 @@ ChannelOption = Annotated[str, typer.Option(help="email or telegram.")]
 def _follows(
     countries: list[str], cases: list[str], everything: bool, cadence: str, channel: str
 ) -> list[FollowSpec]:
+    import dataclasses
+
+    from notifier.store.models import Cadence, Channel
+
     problems: list[Problem] = []
     follows: list[FollowSpec] = []
     cad, chan = Cadence.INSTANT, Channel.EMAIL
@@ -78,6 +85,8 @@ def _follows(
 
 
 def _cadence_and_channel(where: str, cadence: str, channel: str) -> tuple[Cadence, Channel]:
+    from notifier.store.models import Cadence, Channel
+
     problems: list[Problem] = []
     cad, chan = Cadence.INSTANT, Channel.EMAIL
     try:
@@ -114,9 +123,22 @@ def add(
         str | None,
         typer.Option(help="When summaries come: 'fri 18:30' (weekly on Fridays), or '18:30'."),
     ] = None,
-    mailing_list: ListOption = None,
+    mailing_list: Annotated[
+        str | None,
+        typer.Option(
+            "--list",
+            help="Also make them a member of this mailing list (slug): they get its digests, "
+            "on its schedule, as well as what they follow.",
+        ),
+    ] = None,
 ) -> None:
     """Add a subscriber, or add follows to one who exists."""
+    from notifier.store.subscribers import (
+        get_list,
+        get_subscriber,
+        import_subscribers,
+    )
+
     problems: list[Problem] = []
     address, zone, schedule, chat_id = "", None, None, None
     follows: list[FollowSpec] = []
@@ -246,6 +268,10 @@ def pause(
 ) -> None:
     """Send nothing to someone for a while (what they can do themselves on their preference
     page or with /pause in Telegram)."""
+    from datetime import timedelta
+
+    from notifier.store.preferences import set_pause
+    from notifier.store.subscribers import get_subscriber
 
     async def job(store: Store, _: Settings) -> None:
         async with store.transaction() as session:
@@ -263,6 +289,7 @@ def resume(
     email: Annotated[str, typer.Argument(help="Email address or Telegram chat id.")],
 ) -> None:
     """End a pause now."""
+    from notifier.store.subscribers import get_subscriber
 
     async def job(store: Store, _: Settings) -> None:
         async with store.transaction() as session:
@@ -280,6 +307,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one subscriber: status, follows, lists."""
+    from notifier.store.subscribers import get_subscriber
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
@@ -308,6 +336,7 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List subscribers, optionally the members of one list."""
+    from notifier.store.subscribers import get_list
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
@@ -345,6 +374,8 @@ def import_(
 ) -> None:
     """Import subscribers from CSV. A bad row means nothing changes (unless --skip-invalid);
     every bad row is reported. An address already known is updated, never duplicated."""
+    from notifier.store.subscribers import get_list
+
     cad, chan = _cadence_and_channel("subscribers import", cadence, channel)
     specs, notes = read_subscriber_csv(file, cadence=cad, channel=chan)
     for note in notes:
@@ -374,8 +405,8 @@ def import_(
         if report.skipped:
             say("skipped:")
             for problem in report.skipped:
-                # One problem per line whatever its length (say() wraps at the console
-                # width), so the list can be read by grep like the stderr one.
+                # One problem per line whatever its length, so the list can be read by grep
+                # like the stderr one.
                 typer.echo(f"  {problem}")
             return 2
         return 0
@@ -393,6 +424,9 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export subscribers; the CSV re-imports to the same state."""
+    from notifier.store.as_json import subscriber_row
+    from notifier.store.subscribers import get_list
+
     if fmt not in {"csv", "json"}:
         raise InputError.single("subscribers export", "--format", f"{fmt!r}: use csv or json")
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifier import limits
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.config import Settings
 from notifier.errors import InputError
 from notifier.ingest.text_fields import check_text
 from notifier.store.as_json import update_state_json
@@ -24,6 +23,10 @@ from notifier.store.updates import (
     list_updates,
     withdraw_update,
 )
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.engine import Store
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 UpdateId = Annotated[int, typer.Argument(help="The update's id (see `notifier updates list`).")]
@@ -83,6 +86,8 @@ def add(
     ] = False,
 ) -> None:
     """Add an update to a case; subscribers hear of it on the next watch."""
+    from notifier.store.models import Severity
+
     text = _text(body, body_file, "updates add") or ""
     day = _parse_date(on, "updates add") if on else datetime.now().date()
 
@@ -117,6 +122,7 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """The latest updates entered, newest first, with how many alerts went out about each."""
+    from notifier.store.cases import get_case
 
     async def job(store: Store, _: Settings) -> None:
         async with store.read() as session:
@@ -162,7 +168,10 @@ def edit(
     ] = None,
 ) -> None:
     """Correct an update: alerts not yet sent and digests not yet built carry the correction;
-    what was sent is not sent again. (An update from a case file is corrected in the file.)"""
+    what was sent is not sent again. Importing its case file again keeps the correction, unless
+    the file itself changes that field (its newer text wins; the import says so)."""
+    from notifier.store.updates import get_update
+
     command = "updates edit"
     text = _text(body, body_file, command)
     day = _parse_date(on, command) if on else None

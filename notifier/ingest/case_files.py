@@ -14,7 +14,7 @@ from annotated_types import MinLen
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from notifier import limits
-from notifier.countries import fold, resolve_country
+from notifier.countries import resolve_country
 from notifier.errors import InputError, NotFoundError, Problem
 from notifier.ingest.text_fields import (
     ActionText,
@@ -33,6 +33,7 @@ from notifier.ingest.text_fields import (
     UpdateKey,
     friendly_reason,
 )
+from notifier.ingest.update_keys import update_key
 from notifier.ingest.yaml_lines import DataLoader, yaml_line, yaml_problem
 from notifier.store.models import ActionKind, CaseStatus, Severity
 
@@ -105,11 +106,6 @@ class CaseSpec(_Strict):
             return resolve_country(value)
         except NotFoundError as exc:
             raise ValueError(str(exc)) from None
-
-
-def update_key(day: date, title: str) -> str:
-    """The default stable key of an update: '2014-02-27-released-from-prison'."""
-    return f"{day.isoformat()}-{fold(title).replace(' ', '-')}"[:200]
 
 
 def parse_case_text(text: str, where: str) -> list[CaseSpec]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,10 +17,15 @@ from sqlalchemy.orm import selectinload
 from notifier import limits
 from notifier.countries import fold
 from notifier.errors import InputError, NotFoundError, Problem
-from notifier.ingest.case_files import CaseSpec, UpdateSpec, update_key
+from notifier.ingest.case_files import CaseSpec, UpdateSpec
 from notifier.ingest.text_fields import check_link, check_text
+from notifier.ingest.update_keys import update_key
 from notifier.outbox import restart_partial_alerts
 from notifier.store.models import Case, Severity, Update, utcnow
+
+if TYPE_CHECKING:
+    # Types only: reading the store must not load YAML and the case-file schema.
+    from notifier.ingest.case_files import CaseSpec, UpdateSpec
 
 
 @dataclass
@@ -31,6 +38,11 @@ class ImportReport:
     updates_added: int = 0
     updates_changed: int = 0
     updates_unchanged: int = 0
+    #: Corrections made since the last import (`updates edit`, the API) to fields the file
+    #: still gives as it did then: kept. "slug update-key (title, body)".
+    corrections_kept: list[str] = field(default_factory=list)
+    #: Corrected fields the file itself changed since: the file's newer text replaced them.
+    corrections_replaced: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -56,6 +68,20 @@ def _case_fields(spec: CaseSpec) -> dict[str, Any]:
     }
 
 
+#: The fields of an update that a case file gives (and `updates edit` corrects).
+UPDATE_FILE_FIELDS = ("event_date", "title", "body", "source_name", "source_url", "severity")
+
+
+def fingerprint(value: Any) -> str:
+    """A short hash of one field's value: enough to tell later whether a case file changed it."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fingerprints(values: Mapping[str, Any]) -> dict[str, str]:
+    return {name: fingerprint(value) for name, value in values.items()}
+
+
 def _update_fields(spec: UpdateSpec) -> dict[str, Any]:
     return {
         "event_date": spec.date,
@@ -65,6 +91,29 @@ def _update_fields(spec: UpdateSpec) -> dict[str, Any]:
         "source_url": str(spec.source.url) if spec.source and spec.source.url else None,
         "severity": spec.severity,
     }
+
+
+def _merge_update(row: Update, values: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
+    """Bring `row` to the case file's `values` where the file changed since it was last
+    imported. A field the file gives as it did then keeps the row's value, so a correction made
+    meanwhile (`updates edit`, the API) is not undone by importing the same file again.
+    Returns (changed, corrected fields kept, corrected fields the file's change replaced)."""
+    base = row.imported_fields or {}
+    given = fingerprints(values)
+    changed, kept, replaced = False, [], []
+    for name, value in values.items():
+        current = getattr(row, name)
+        if base.get(name) == given[name]:  # the file did not change it
+            if current != value:
+                kept.append(name)
+            continue
+        if current != value:
+            if name in base and fingerprint(current) != base[name]:
+                replaced.append(name)
+            setattr(row, name, value)
+            changed = True
+    row.imported_fields = given
+    return changed, kept, replaced
 
 
 def _assign(row: Any, values: dict[str, Any]) -> bool:
@@ -93,9 +142,10 @@ async def import_cases(
     session: AsyncSession, specs: Sequence[CaseSpec], *, announce_history: bool = False
 ) -> ImportReport:
     """Create or update each case and its updates. An update already stored (same case and key)
-    is updated in place and keeps its id, so nobody is alerted about it twice. The updates of a
-    case new to the store are its history: kept and shown, but not announced to subscribers
-    (unless `announce_history`); updates added to a known case are announced."""
+    is updated in place and keeps its id, so nobody is alerted about it twice; only the fields
+    the file changed since its last import are taken, so corrections made meanwhile stay. The
+    updates of a case new to the store are its history: kept and shown, but not announced to
+    subscribers (unless `announce_history`); updates added to a known case are announced."""
     await serialize_update_writes(session)
     report = ImportReport()
     edited: list[int] = []
@@ -122,12 +172,20 @@ async def import_cases(
         for update_spec in sorted(spec.updates, key=lambda u: u.date):
             key = update_spec.stable_key()
             row = stored.get(key)
+            values = _update_fields(update_spec)
             if row is None:
+                given = fingerprints(values)
                 case.updates.append(
-                    Update(key=key, announce=announce, **_update_fields(update_spec))
+                    Update(key=key, announce=announce, imported_fields=given, **values)
                 )
                 report.updates_added += 1
-            elif _assign(row, _update_fields(update_spec)):
+                continue
+            changed, kept, replaced = _merge_update(row, values)
+            if kept:
+                report.corrections_kept.append(f"{spec.slug} {key} ({', '.join(kept)})")
+            if replaced:
+                report.corrections_replaced.append(f"{spec.slug} {key} ({', '.join(replaced)})")
+            if changed:
                 row.edited_at = utcnow()  # alerts not yet sent carry the correction
                 edited.append(row.id)
                 report.updates_changed += 1

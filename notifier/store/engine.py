@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Executable, event
+from sqlalchemy import Engine, Executable, event, text
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,7 +23,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import SingletonThreadPool
 
 from notifier.config import Settings
+from notifier.errors import StoreNotFound, StoreUnavailable
 from notifier.store import cadence_changes  # noqa: F401  (registers its flush event)
+from notifier.store.revisions import latest_revision
 
 #: Execution option marking a connection that only reads (SQLite then begins DEFERRED).
 READ_ONLY = "notifier_read_only"
@@ -54,11 +57,31 @@ def _tune_sqlite(engine: AsyncEngine | Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+#: PostgreSQL's SQLSTATE for "database does not exist".
+_NO_SUCH_DATABASE = "3D000"
+
+
+def store_location(database_url: str | URL) -> str:
+    """Where a store is, for people: the SQLite file, or the server's URL without the password."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def sqlite_file(database_url: str | URL) -> Path | None:
+    """The file of a SQLite store; None for PostgreSQL or an in-memory database."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """An engine for the URL. It creates nothing: a SQLite file appears only when connecting,
+    which `open_store` does only for a file that exists or when asked to create the store."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url)
         _tune_sqlite(engine)
         return engine
@@ -117,6 +140,11 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def location(self) -> str:
+        """The SQLite file, or the server's URL without the password."""
+        return store_location(self.engine.url)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on any error."""
@@ -135,8 +163,19 @@ class Store:
 
 
 @asynccontextmanager
-async def open_store(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Store]:
-    """Open the store named by the settings, bringing its schema up to date first."""
+async def open_store(
+    settings: Settings, *, migrate: bool = True, create: bool = False
+) -> AsyncIterator[Store]:
+    """Open the store named by the settings, bringing its schema up to date first. A store that
+    does not exist (no SQLite file, no database, or a database without notifier's schema) is
+    StoreNotFound unless `create` (`notifier init`): a command run from the wrong folder must
+    not quietly start an empty store there."""
+    location = store_location(settings.database_url)
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        if not create:
+            raise StoreNotFound(location, "the file does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url)
     store = Store(
         engine,
@@ -146,9 +185,38 @@ async def open_store(settings: Settings, *, migrate: bool = True) -> AsyncIterat
     )
     try:
         if migrate:
-            from notifier.store.migrate import upgrade
-
-            await upgrade(engine)
+            await migrate_schema(engine, create=create)
         yield store
     finally:
         await store.close()
+
+
+async def stored_revisions(engine: AsyncEngine) -> list[str]:
+    """The schema revisions the store records ([] for a database without notifier's schema)."""
+    async with engine.connect() as conn:
+        reader = await conn.execution_options(**{READ_ONLY: True})
+        try:
+            rows = await reader.execute(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:  # no such table: a new database, or not notifier's
+            return []
+        return sorted(row[0] for row in rows)
+
+
+async def migrate_schema(engine: AsyncEngine, *, create: bool) -> tuple[str | None, str | None]:
+    """Bring the schema to the latest revision: (revision before, after). A database the server
+    does not have, or without notifier's schema (unless `create`), is StoreNotFound; a server
+    that cannot be reached is StoreUnavailable, each naming the store."""
+    location = store_location(engine.url)
+    try:
+        head = latest_revision()
+        if head is not None and await stored_revisions(engine) == [head]:
+            return head, head  # up to date: no need to load Alembic
+        from notifier.store.migrate import upgrade  # Alembic loads only when there is work
+
+        return await upgrade(engine, create=create)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _NO_SUCH_DATABASE:
+            raise StoreNotFound(location, "the server has no such database") from None
+        raise
+    except OSError as exc:  # refused, unknown host, unreachable network
+        raise StoreUnavailable(f"cannot reach the store at {location}: {exc}") from None

@@ -10,6 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notifier.errors import StoreNotFound
+from notifier.store.engine import store_location
+
 SCRIPT_LOCATION = "notifier.store:migrations"
 
 
@@ -35,12 +38,17 @@ def _current(connection: Connection) -> tuple[str | None, str | None]:
 MIGRATION_LOCK = 0x6E6F746D6967
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Upgrade the schema; returns (revision before, revision after)."""
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, create: bool = True
+) -> tuple[str | None, str | None]:
+    """Upgrade the schema; returns (revision before, revision after). Without `create`, a
+    database without notifier's schema is StoreNotFound instead of being given one."""
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
         before, _ = await conn.run_sync(_current)
+        if before is None and not create:
+            raise StoreNotFound(store_location(engine.url), "it holds no notifier schema")
         if before != revision:
             await conn.run_sync(_upgrade, revision)
         after, _ = await conn.run_sync(_current)

@@ -223,6 +223,10 @@ class Update(Base):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: When an administrator withdrew it: nothing more goes out about it, and it is not shown.
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Each field as the case file last gave it (a short hash per field), so importing the
+    #: file again changes only what the file changed and keeps corrections made meanwhile
+    #: (`updates edit`, the API). None: never imported (nor corrected) since it was kept.
+    imported_fields: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     case: Mapped[Case] = relationship(back_populates="updates")
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.errors import ConflictError, NotFoundError
 from notifier.outbox import CLAIMABLE as WAITING
 from notifier.outbox import restart_partial_alerts
-from notifier.store.cases import check_update_fields
+from notifier.store.cases import UPDATE_FILE_FIELDS, check_update_fields, fingerprints
 from notifier.store.models import (
     BodyUpdate,
     Case,
@@ -94,7 +94,8 @@ async def edit_update(
     severity: Severity | None = None,
     where: str = "updates edit",
 ) -> list[str]:
-    """Correct the fields given; the names of those that changed."""
+    """Correct the fields given; the names of those that changed. Importing the update's case
+    file again keeps the correction (unless the file itself changes that field since)."""
     if state.update.withdrawn_at is not None:
         raise ConflictError.single(where, "update", f"update {state.update.id} was withdrawn")
     link = check_update_fields(
@@ -108,12 +109,18 @@ async def edit_update(
         "source_url": link,
         "severity": severity,
     }
+    update = state.update
+    before = {name: getattr(update, name) for name in UPDATE_FILE_FIELDS}
     changed = []
     for name, value in wanted.items():
-        if value is not None and getattr(state.update, name) != value:
-            setattr(state.update, name, value)
+        if value is not None and getattr(update, name) != value:
+            setattr(update, name, value)
             changed.append(name)
     if changed:
+        if update.imported_fields is None and update.edited_at is None:
+            # Not imported since the store began to keep what files gave, and never changed:
+            # what it held is what its case file (if any) says, for a later import to compare.
+            update.imported_fields = fingerprints(before)
         state.update.edited_at = utcnow()
         await restart_partial_alerts(session, [state.update.id])
         await session.flush()
