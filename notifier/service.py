@@ -168,7 +168,10 @@ class Service:
         # No new delivery once stopping: run() waits for the one under way (holding the lock)
         # and then returns, and a delivery begun after that would be cancelled mid-send. The
         # check and the acquire do not yield, so none can start between them.
-        if self.stop.is_set() or self._deliver_lock.locked():
+        if self.stop.is_set():
+            return
+        if self._deliver_lock.locked():  # a delivery is under way (the one at start, say)
+            self.skipped["deliver"] += 1
             return
         async with self._deliver_lock:
             report = await self.p.deliverer.drain(stop=self.stop)

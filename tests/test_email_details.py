@@ -35,6 +35,7 @@ from notifier.store.models import Cadence, Channel, OutboxMessage, Scope, Severi
 from notifier.store.signups import request_signup
 from notifier.watch import watch_once
 from notifier.web.app import create_app
+from tests.conftest import new_store
 from tests.smtp_server import SmtpServer
 from tests.test_pipeline import maildir, new_update, seed, subscribe, text_of
 from tests.test_render import (
@@ -66,6 +67,7 @@ def html_of(message: EmailMessage) -> str:
 async def _first_message_id(settings: Settings, created: datetime | None) -> str:
     """Deliver one alert from a new store into its Maildir; its Message-ID. With `created`,
     the outbox row is made to have been created at that moment."""
+    await new_store(settings)
     async with pipeline(settings) as p:
         await seed(p, with_list=False)
         await subscribe(p, "anna@example.org", KZ)

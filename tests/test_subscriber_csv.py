@@ -76,6 +76,7 @@ def export_and_import_back(cli: Cli, tmp_path: Path) -> None:
         "0 created, 0 updated, 10 unchanged" in cli.ok("subscribers", "import", "people.csv").stdout
     )
     other = other_store(tmp_path)
+    other.ok("init", "--no-config-file")
     other.ok("lists", "apply", str(ROOT_SUBSCRIBERS))  # the lists the file names
     assert (
         "6 created, 4 updated, 0 unchanged"

@@ -239,6 +239,7 @@ async def test_every_message_ends_with_how_to_stop_it(
     settings = Settings(
         data_dir=tmp_path / "var", database_url=f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
     )
+    await new_store(settings)
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
         await seed(p, [111])  # a person: instant alerts
         async with p.store.transaction() as session:
