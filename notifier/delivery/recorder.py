@@ -87,6 +87,9 @@ class Recorder:
                 for _, future in taken + self._waiting:
                     if not future.done():
                         future.set_exception(exc)
+                        # Senders that do not wait on their records never look: close()
+                        # raises this error for the batch, so it is not lost unlogged.
+                        future.exception()
                 self._waiting = []
                 return
             for _, future in taken:
@@ -95,42 +98,32 @@ class Recorder:
 
     async def _write(self, results: list[Result]) -> None:
         suppressed, self._suppressed = self._suppressed, {}
-        quick = not suppressed and all(
-            r.outcome is Outcome.SENT and r.new_chat_id is None for r in results
-        )
         for pause in (*WRITE_RETRIES, None):
-            if quick:  # nearly every write: messages sent, nothing more to say about them
-                try:
-                    ids = [r.outbox_id for r in results]
-                    await self.store.quick.execute(SENT, sent_params(ids, now=self.now or utcnow()))
-                    self.report.sent += len(ids)
-                    return
-                except Exception:
-                    if pause is None:
-                        raise
-                    log.warning("recording %d result(s) failed; trying again", len(results))
-                    await asyncio.sleep(pause)
-                    continue
-            counted = DeliverReport()  # added once the write commits, not per try
             try:
-                async with self.store.transaction() as session:
-                    await record(
-                        session,
-                        self.settings,
-                        results,
-                        suppressed,
-                        self.claimed,
-                        self.now or utcnow(),
-                        counted,
-                        worker=self.worker,
-                    )
-                self.report.add(counted)
+                await self._write_once(results, suppressed)
                 return
             except Exception:
                 if pause is None:
                     raise
                 log.warning("recording %d result(s) failed; trying again", len(results))
                 await asyncio.sleep(pause)
+
+    async def _write_once(self, results: list[Result], suppressed: Mapping[int, str]) -> None:
+        now = self.now or utcnow()
+        if not suppressed and all(
+            r.outcome is Outcome.SENT and r.new_chat_id is None for r in results
+        ):  # nearly every write: messages sent, nothing more to say about them
+            ids = [r.outbox_id for r in results]
+            await self.store.quick.execute(SENT, sent_params(ids, now=now))
+            self.report.sent += len(ids)
+            return
+        counted = DeliverReport()  # added once the write commits, not per try
+        async with self.store.transaction() as session:
+            await record(
+                session, self.settings, results, suppressed, self.claimed, now, counted,
+                worker=self.worker,
+            )  # fmt: skip
+        self.report.add(counted)
 
     async def close(self) -> None:
         """Wait until every result given is written (raises if that failed), then write what the
