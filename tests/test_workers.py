@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from notifier.channels.base import Outcome, Result
 from notifier.channels.smtp import UNRECORDED, SmtpSender
 from notifier.config import Settings
+from notifier.delivery.record import DeliverReport
+from notifier.delivery.recorder import Recorder
+from notifier.outbox import claim
 from notifier.service import pipeline
 from notifier.status import read_status
 from notifier.store.engine import Store
@@ -146,7 +149,7 @@ async def test_smtp_lets_a_message_go_only_once_the_one_before_the_last_is_recor
     connection: a crash at any moment sends again at most UNRECORDED per connection."""
     configured = smtp_settings(settings, smtp_server, smtp_pool_size=1)
     async with pipeline(configured) as p:
-        await seed(p, [(f"p{i}@example.org", "") for i in range(6)])
+        await seed(p, [(f"p{i}@example.org", "") for i in range(8)])
         await news(p)
         sender = p.deliverer.senders[Channel.EMAIL]
         assert isinstance(sender, SmtpSender)
@@ -155,19 +158,77 @@ async def test_smtp_lets_a_message_go_only_once_the_one_before_the_last_is_recor
         received_when_recorded: list[int] = []
         loop = asyncio.get_running_loop()
 
-        def report(result: Result) -> asyncio.Future[None]:
-            recorded: asyncio.Future[None] = loop.create_future()
+        hurried: list[int] = []
 
-            def write() -> None:  # the record lands a moment later, as a store write does
-                received_when_recorded.append(len(smtp_server.received))
-                recorded.set_result(None)
+        class SlowStore:
+            """Each record lands a moment after its result, as a store write does."""
 
-            loop.call_later(0.05, write)
-            return recorded
+            def __call__(self, result: Result) -> asyncio.Future[None]:
+                recorded: asyncio.Future[None] = loop.create_future()
 
-        results = await sender.send(messages, report)
-        assert [r.outcome for r in results] == [Outcome.SENT] * 6
+                def write() -> None:
+                    received_when_recorded.append(len(smtp_server.received))
+                    recorded.set_result(None)
+
+                loop.call_later(0.05, write)
+                return recorded
+
+            def hurry(self) -> None:
+                hurried.append(len(smtp_server.received))
+
+        results = await sender.send(messages, SlowStore())
+        assert [r.outcome for r in results] == [Outcome.SENT] * 8
         # When message k's result was written, the server had at most k + UNRECORDED - 1.
         assert received_when_recorded == sorted(received_when_recorded)
         for k, received in enumerate(received_when_recorded, start=1):
             assert k <= received <= k + UNRECORDED - 1
+        # The connection said so each time it had to wait for a record.
+        assert hurried
+
+
+async def test_results_are_written_in_groups_at_once_when_a_sender_waits_and_soon_when_not(
+    settings: Settings, smtp_server: SmtpServer
+) -> None:
+    """Group commit: results that arrive together go in one write, at once when a sender says
+    it waits on one (`hurry`), else within LINGER; each result's future is done once its row
+    says sent."""
+    async with pipeline(smtp_settings(_settings(settings), smtp_server), role="worker") as p:
+        await seed(p, [(f"p{i}@example.org", "") for i in range(5)])
+        await news(p)
+        worker = await p.deliverer.heartbeat.worker_id()
+        async with p.store.transaction() as session:
+            claimed = await claim(
+                session, now=datetime.now(UTC), lease=timedelta(seconds=300), limit=10,
+                channels=["email"], worker=worker,
+            )  # fmt: skip
+        writes: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+                writes.append(statement)
+
+        engines = [p.store.engine.sync_engine]
+        if p.store.quick._sync is not None:
+            engines.append(p.store.quick._sync)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", count)
+        report = DeliverReport()
+        recorder = Recorder(
+            p.store, p.settings, claimed={c.id: c for c in claimed}, suppressed={},
+            report=report, worker=worker,
+        )  # fmt: skip
+        first, *rest = claimed
+        alone = recorder(Result(first.id, Outcome.SENT))
+        await alone  # nobody hurried: it goes within LINGER all the same
+        assert len(writes) == 1
+        futures = [recorder(Result(c.id, Outcome.SENT)) for c in rest]
+        assert not any(f.done() for f in futures)
+        recorder.hurry()  # a sender waits on the last one
+        await futures[-1]
+        assert all(f.done() for f in futures)
+        assert len(writes) == 2  # the four that came together, in one write
+        await recorder.close()
+        assert report.sent == 5
+        assert {r.status for r in await rows(p)} == {OutboxStatus.SENT}
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)

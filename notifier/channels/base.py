@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -87,10 +87,15 @@ class Result:
     parts_sent: int | None = None  # of a message in parts that failed midway: how many went
 
 
-#: Hands one message's result to the deliverer the moment it is known. The future is done once
-#: the result is recorded in the store: a sender that waits on it before letting the next
-#: message go bounds what a crash sends twice to what is on the wire.
-Report = Callable[[Result], "asyncio.Future[None]"]
+class Report(Protocol):
+    """Takes each message's result the moment it is known. The future it returns is done once
+    the result is recorded in the store: a sender that waits on it before letting a later
+    message go bounds what a crash sends twice to what is on the wire. Results are written in
+    groups, gathered for a moment; `hurry` says a sender is waiting, so the group goes now."""
+
+    def __call__(self, result: Result) -> asyncio.Future[None]: ...
+
+    def hurry(self) -> None: ...
 
 
 class Results(list[Result]):
@@ -103,6 +108,13 @@ class Results(list[Result]):
     def add(self, result: Result) -> asyncio.Future[None] | None:
         self.append(result)
         return None if self._report is None else self._report(result)
+
+    async def recorded(self, future: asyncio.Future[None]) -> None:
+        """Wait until a result `add` gave this future for is in the store (raises if it could
+        not be written), asking for the write to go at once."""
+        if not future.done() and self._report is not None:
+            self._report.hurry()
+        await asyncio.shield(future)
 
 
 @dataclass

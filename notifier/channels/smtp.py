@@ -49,10 +49,11 @@ from notifier.smtp_url import Security, SmtpServer
 #: "5.1.1", "4.2.2"… at the start of a reply's text (RFC 3463 enhanced status codes).
 ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 #: Accepted messages per connection whose result may still be unrecorded: what a crash can send
-#: twice. 1 makes each message wait for the record of the one before (measured: about half
-#: the throughput of a bare client); 2 lets that record be written while the next message
-#: travels.
-UNRECORDED = 2
+#: twice. Records are written in groups (see delivery/recorder.py), and the first connection to
+#: reach this bound sends the group on its way for all. Measured with bench.email (4
+#: connections): 1 halves the throughput of a bare client; 2 costs a fifth (a write of one or
+#: two rows per message); 4 lets the other connections' results join each write.
+UNRECORDED = 4
 #: A round of sending that finds the server unreachable pauses the channel this long (s),
 #: doubling with each such round in a row, up to the `smtp_pause_max` setting.
 PAUSE_FIRST = 5.0
@@ -84,6 +85,10 @@ class _Prepared:
     data: bytes
     #: The recipient's local part is not ASCII: only a server with SMTPUTF8 can take it.
     utf8: bool
+
+
+#: What DATA waits for: the record (a future `Results.add` gave) of an earlier message.
+_Ready = tuple[Results, "asyncio.Future[None]"]
 
 
 class SmtpSender:
@@ -191,7 +196,7 @@ class SmtpSender:
         return _Prepared(message.outbox_id, recipient, data, needs_smtputf8(recipient))
 
     async def _transaction(
-        self, client: aiosmtplib.SMTP, item: _Prepared, ready: asyncio.Future[None] | None
+        self, client: aiosmtplib.SMTP, item: _Prepared, ready: _Ready | None
     ) -> None:
         """MAIL, RCPT, then DATA once `ready` (an earlier message on this connection is
         recorded): the server accepts a message only at the end of DATA, so what a crash can
@@ -214,16 +219,15 @@ class SmtpSender:
             await client.mail(sender, options=options, encoding=encoding)
             await client.rcpt(item.recipient, encoding=encoding)
             if ready is not None:
-                await asyncio.shield(ready)
+                results, record = ready
+                await results.recorded(record)
             await client.data(item.data)
         except aiosmtplib.SMTPResponseException:
             with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                 await client.rset()  # the envelope is reset for the next message
             raise
 
-    async def _send_one(
-        self, slot: int, item: _Prepared, ready: asyncio.Future[None] | None = None
-    ) -> Result:
+    async def _send_one(self, slot: int, item: _Prepared, ready: _Ready | None = None) -> Result:
         """One message on the slot's connection; reconnects and tries once more if the
         connection turns out dead (421, or dropped)."""
         for attempt in (1, 2):
@@ -274,7 +278,8 @@ class SmtpSender:
                 continue
             # DATA waits for the record of the message UNRECORDED places back: at most that
             # many accepted messages per connection are ever unrecorded.
-            ready = recording.popleft() if len(recording) >= UNRECORDED else None
+            record = recording.popleft() if len(recording) >= UNRECORDED else None
+            ready = None if record is None else (results, record)
             try:
                 result = await self._send_one(slot, item, ready)
             except ServerUnreachable as exc:
@@ -284,7 +289,7 @@ class SmtpSender:
             recording.append(results.add(result))
         for previous in recording:
             if previous is not None:
-                await previous  # a failed record stops the batch here, not silently
+                await results.recorded(previous)  # a failed record stops the batch here
 
     def _round_failed(self, error: str) -> float:
         """The server could not be reached in this round: pause, 5 s and doubling per failed

@@ -1,9 +1,10 @@
 """Record a batch's results while it is still sending, so a crash sends again only what was on
 the wire, not the batch.
 
-Each result joins the next write; a write begins as soon as the one before it ends (a group
-commit), so at a thousand answers a second a result waits about one write, and each write
-carries what arrived meanwhile — one transaction for many messages, as the store likes it."""
+Each result joins the next write (a group commit): one transaction for many messages, as the
+store likes it. A group goes when a sender waits on one of its records (`hurry`), when it
+holds GROUP_MOST results, or LINGER after the write before: so a sender that waits is answered
+within one write, and one that does not has its results in the store within LINGER."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 #: A write that fails (a locked or restarting store) is tried again after these pauses (s)
 #: before the batch gives up; its messages then come back through the worker's heartbeat.
 WRITE_RETRIES = (0.05, 0.5, 2.0)
+#: The longest a result waits for its write when no sender is waiting on it (s).
+LINGER = 0.05
+#: A group this large goes at once.
+GROUP_MOST = 500
 
 
 class Recorder:
@@ -57,6 +62,8 @@ class Recorder:
         self._seen: set[int] = set()
         self._writer: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
+        self._hurried = False
+        self._wake: asyncio.Future[None] | None = None
 
     def __call__(self, result: Result) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -69,16 +76,37 @@ class Recorder:
         checkpoint("deliver.after_answer")
         self._seen.add(result.outbox_id)
         self._waiting.append((result, future))
+        if len(self._waiting) >= GROUP_MOST:
+            self.hurry()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all(), name="record results")
         return future
+
+    def hurry(self) -> None:
+        """A sender is waiting on a record: the results gathered so far go now."""
+        self._hurried = True
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def unanswered(self) -> list[int]:
         """Claimed ids no result was given for yet."""
         return [i for i in self.claimed if i not in self._seen and i not in self._suppressed]
 
     async def _write_all(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._waiting or self._suppressed:
+            if not self._hurried:  # gather more, for LINGER at most
+                self._wake = loop.create_future()
+                timer = loop.call_later(LINGER, self._wake_up)
+                try:
+                    await self._wake
+                finally:
+                    timer.cancel()
+                    self._wake = None
+            self._hurried = False
             taken, self._waiting = self._waiting, []
             try:
                 await self._write([result for result, _ in taken])
@@ -128,6 +156,7 @@ class Recorder:
     async def close(self) -> None:
         """Wait until every result given is written (raises if that failed), then write what the
         batch leaves behind (`finish`)."""
+        self.hurry()
         if self._suppressed and (self._writer is None or self._writer.done()):
             self._writer = asyncio.create_task(self._write_all(), name="record results")
         if self._writer is not None:
