@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 import pycountry
 
@@ -31,6 +31,7 @@ def _names() -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=512)  # asked for once per message composed, of a few codes
 def country_name(code: str) -> str:
     country = pycountry.countries.get(alpha_2=code)
     if country is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import quopri
 import random
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -12,7 +13,7 @@ from email.message import EmailMessage
 import pytest
 
 from notifier.channels.base import EmailContent, SharedBody
-from notifier.email_message import EmailBuilder
+from notifier.email_message import EmailBuilder, qp
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 WORDS = ["prayer", "Бахытжан", "中文", "🙏", "a=b", "x" * 90, "café", "tab\there", "end "]
@@ -71,3 +72,36 @@ def test_pieces_join_back_exactly(seed: int) -> None:
         assert norm(html) == norm(body.html_before + footer.upper() + body.html_after)
         assert message["Message-ID"] == f"<notifier.{n}.1@example.org>"
         assert message["To"].addresses[0].addr_spec == f"r{n}@example.org"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "é" * 12 + "xy\t\n",  # binascii's encoder would write a line of 77 here
+        "line one\r\nline two\rline three\n",  # every kind of line break is one
+        "=" * 40 + " \n",
+        "x" * 200,
+        "",
+    ],
+)
+def test_quoted_printable_keeps_to_76_and_decodes_to_what_went_in(text: str) -> None:
+    encoded = qp(text)
+    lines = encoded.split(b"\r\n")
+    assert all(len(line) <= 76 for line in lines)
+    assert b"\r" not in encoded.replace(b"\r\n", b"")
+    assert b"\n" not in encoded.replace(b"\r\n", b"")
+    assert quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode("utf-8") == (
+        text.replace("\r\n", "\n").replace("\r", "\n")
+    )
+    assert encoded.endswith(b"\r\n") == text.endswith(("\n", "\r"))
+
+
+def test_quoted_printable_of_random_text_keeps_to_76_and_decodes() -> None:
+    rng = random.Random(7)
+    alphabet = "ab =\t\n\r.é€Жx-"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300)))
+        encoded = qp(text)
+        assert all(len(line) <= 76 for line in encoded.split(b"\r\n")), text
+        decoded = quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode("utf-8")
+        assert decoded == text.replace("\r\n", "\n").replace("\r", "\n")
