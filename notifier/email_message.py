@@ -84,8 +84,8 @@ def qp(text: str) -> bytes:
     if max(map(len, fast.split(b"\n"))) <= QP_LINE:
         encoded = fast.replace(b"\n", b"\r\n")
     else:
-        encoded = quoprimime.body_encode(data.decode("latin-1"), maxlinelen=QP_LINE, eol=CRLF)
-        encoded = encoded.encode("ascii")
+        slow = quoprimime.body_encode(data.decode("latin-1"), maxlinelen=QP_LINE, eol=CRLF)
+        encoded = slow.encode("ascii")
     if text.endswith(("\n", "\r")) and not encoded.endswith(b"\r\n"):
         encoded += b"\r\n"
     return encoded
