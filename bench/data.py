@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from notifier.config import Settings
 from notifier.store.engine import Store, create_engine, open_store
@@ -142,6 +143,10 @@ async def _drop(settings: Settings) -> None:
         async with engine.begin() as conn:
             await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
+    except DBAPIError as exc:  # no such database, or no server: say which, not a traceback
+        shown = url.render_as_string(hide_password=True)
+        why = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise SystemExit(f"{shown}: {why} (create it first: createdb {url.database})") from None
     finally:
         await engine.dispose()
 

@@ -207,9 +207,7 @@ async def test_results_are_written_in_groups_at_once_when_a_sender_waits_and_soo
             if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
                 writes.append(statement)
 
-        engines = [p.store.engine.sync_engine]
-        if p.store.quick._sync is not None:
-            engines.append(p.store.quick._sync)
+        engines = {p.store.engine.sync_engine, *p.store.quick.engines}
         for engine in engines:
             event.listen(engine, "before_cursor_execute", count)
         report = DeliverReport()

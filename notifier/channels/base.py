@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,17 @@ class Results(list[Result]):
         self.append(result)
         return None if self._report is None else self._report(result)
 
-    async def recorded(self, future: asyncio.Future[None]) -> None:
+    def add_all(self, results: Sequence[Result]) -> asyncio.Future[Any] | None:
+        """`add` each; one future, done once all of them are recorded."""
+        futures = [f for f in map(self.add, results) if f is not None]
+        if not futures:
+            return None
+        together = asyncio.gather(*futures)
+        # A failed record surfaces where the batch is closed; no warning for this copy of it.
+        together.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return together
+
+    async def recorded(self, future: asyncio.Future[Any]) -> None:
         """Wait until a result `add` gave this future for is in the store (raises if it could
         not be written), asking for the write to go at once."""
         if not future.done() and self._report is not None:

@@ -9,6 +9,7 @@ import mailbox
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from notifier.channels.base import (
     ChannelState,
@@ -55,14 +56,17 @@ class MaildirSender:
     async def send(
         self, messages: Sequence[Outgoing], report: Report | None = None
     ) -> list[Result]:
-        """A few messages per trip to a thread, each group reported once written: a crash
-        writes again only the messages written since the last record."""
+        """A few messages per trip to a thread, each group reported once written, and the next
+        group written only once the one before this is recorded: a crash writes again at most
+        the two groups written since the last record."""
         results = Results(report)
         now = datetime.now(UTC)
+        before: asyncio.Future[Any] | None = None
         for start in range(0, len(messages), CHUNK):
             group = messages[start : start + CHUNK]
-            for result in await asyncio.to_thread(self._write_some, group, now):
-                results.add(result)
+            if before is not None:
+                await results.recorded(before)
+            before = results.add_all(await asyncio.to_thread(self._write_some, group, now))
         return results
 
     async def close(self) -> None:

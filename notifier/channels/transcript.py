@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from notifier.channels.base import (
     ChannelState,
@@ -72,11 +73,15 @@ class TranscriptSender:
     async def send(
         self, messages: Sequence[Outgoing], report: Report | None = None
     ) -> list[Result]:
-        """In groups of CHUNK lines per write (and fsync), each group reported once written."""
+        """In groups of CHUNK lines per write (and fsync), each group reported once written, and
+        the next written only once the one before this is recorded."""
         results = Results(report)
+        before: asyncio.Future[Any] | None = None
         for start in range(0, len(messages), CHUNK):
-            for result in await asyncio.to_thread(self._write, messages[start : start + CHUNK]):
-                results.add(result)
+            if before is not None:
+                await results.recorded(before)
+            written = await asyncio.to_thread(self._write, messages[start : start + CHUNK])
+            before = results.add_all(written)
         return results
 
     async def close(self) -> None:
