@@ -27,7 +27,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.store.models import Body, BodyUpdate, MessageKind, OutboxMessage, OutboxStatus
+from notifier.store.models import (
+    Body,
+    BodyUpdate,
+    MessageKind,
+    OutboxMessage,
+    OutboxStatus,
+    status_in,
+)
 
 CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.RETRY)
 #: Claimed first: a confirmation someone is waiting for, then news as it happens; digests last
@@ -51,8 +58,8 @@ class Claimed:
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
     return or_(
-        and_(OutboxMessage.status.in_(CLAIMABLE), OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
+        and_(status_in(*CLAIMABLE), OutboxMessage.next_attempt_at <= now),
+        and_(status_in(OutboxStatus.SENDING), OutboxMessage.lease_until < now),
     )
 
 

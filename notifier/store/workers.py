@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.store.models import ChannelLease, OutboxMessage, OutboxStatus, Worker
+from notifier.store.models import ChannelLease, OutboxMessage, OutboxStatus, Worker, status_in
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ async def reclaim(session: AsyncSession, worker_ids: Sequence[int], *, now: date
     result = await session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.status == OutboxStatus.SENDING,
+            status_in(OutboxStatus.SENDING),
             OutboxMessage.claimed_by.in_(worker_ids),
         )
         .values(status=OutboxStatus.PENDING, next_attempt_at=now, lease_until=None, claimed_by=None)
@@ -131,7 +131,7 @@ async def unregister(session: AsyncSession, worker_id: int) -> None:
     """A clean stop: anything still claimed goes back, the row goes."""
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker_id)
+        .where(status_in(OutboxStatus.SENDING), OutboxMessage.claimed_by == worker_id)
         .values(status=OutboxStatus.PENDING, lease_until=None, claimed_by=None)
     )
     await session.execute(delete(ChannelLease).where(ChannelLease.holder == worker_name(worker_id)))
@@ -154,7 +154,7 @@ class WorkerRow:
 async def list_workers(session: AsyncSession) -> list[WorkerRow]:
     holding = (
         select(OutboxMessage.claimed_by, func.count().label("n"))
-        .where(OutboxMessage.status == OutboxStatus.SENDING)
+        .where(status_in(OutboxStatus.SENDING))
         .group_by(OutboxMessage.claimed_by)
         .subquery()
     )
