@@ -99,15 +99,27 @@ class Report(Protocol):
 
 
 class Results(list[Result]):
-    """The results of one `send`, each reported as it is added."""
+    """The results of one `send`, each reported as it is added. With `group`, every that many
+    results are sent to be written at once: a sender that will wait on records (so many back)
+    has them written before it needs them, in groups big enough to be cheap."""
 
-    def __init__(self, report: Report | None) -> None:
+    def __init__(self, report: Report | None, *, group: int | None = None) -> None:
         super().__init__()
         self._report = report
+        self._group = group
+        self._ungrouped = 0
 
     def add(self, result: Result) -> asyncio.Future[None] | None:
         self.append(result)
-        return None if self._report is None else self._report(result)
+        if self._report is None:
+            return None
+        recorded = self._report(result)
+        if self._group is not None:
+            self._ungrouped += 1
+            if self._ungrouped >= self._group:
+                self._ungrouped = 0
+                self._report.hurry()
+        return recorded
 
     def add_all(self, results: Sequence[Result]) -> asyncio.Future[Any] | None:
         """`add` each; one future, done once all of them are recorded."""

@@ -315,7 +315,10 @@ class SmtpSender:
     async def send(
         self, messages: Sequence[Outgoing], report: Report | None = None
     ) -> list[Result]:
-        results = Results(report)
+        # Records go in groups of half what the connections may hold unrecorded: written while
+        # the messages after them travel, so a connection seldom waits for one (bench.email:
+        # 0.81-0.83 of a bare client, against 0.75-0.76 writing only when a connection waits).
+        results = Results(report, group=max(1, self.pool_size * (UNRECORDED - 1) // 2))
         paused = self.state.paused_until
         if paused is not None and paused > time.time():
             wait = paused - time.time()
