@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.domain import outbox_keys
 from notifier.store.models import (
     Cadence,
     Case,
@@ -100,9 +101,11 @@ async def enqueue_alerts(
     recipients = alert_recipients(case, urgent=urgent, lists=lists, now=now)
     rows = select(
         recipients.c.channel,
-        (literal("subscriber:") + cast(recipients.c.subscriber_id, String)).label("recipient"),
+        (literal(outbox_keys.SUBSCRIBER) + cast(recipients.c.subscriber_id, String)).label(
+            "recipient"
+        ),
         recipients.c.subscriber_id,
-        literal(f"alert:{update.id}").label("key"),
+        literal(outbox_keys.alert_key(update.id)).label("key"),
         literal(MessageKind.ALERT.value).label("kind"),
         literal(update.id).label("update_id"),
         literal(OutboxStatus.PENDING.value).label("status"),

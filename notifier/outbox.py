@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.domain.vocabulary import CLAIMABLE, FINISHED, RETRYABLE
 from notifier.store.models import (
     Body,
     BodyUpdate,
@@ -36,7 +37,6 @@ from notifier.store.models import (
     status_in,
 )
 
-CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.RETRY)
 #: Claimed first: a confirmation someone is waiting for, then news as it happens; digests last
 #: (a weekly digest to thousands must not hold back an alert or a sign-up).
 PRIORITY = case(
@@ -44,8 +44,6 @@ PRIORITY = case(
     value=OutboxMessage.kind,
     else_=2,
 )
-#: What an admin may send again (not what was sent, nor what is being sent now).
-RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.RETRY, OutboxStatus.SUPPRESSED)
 
 
 @dataclass(frozen=True)
@@ -230,17 +228,11 @@ async def retry(
         update(OutboxMessage)
         .where(
             or_(*condition),
-            OutboxMessage.status.in_(
-                [OutboxStatus.FAILED, OutboxStatus.RETRY, OutboxStatus.SUPPRESSED]
-            ),
+            OutboxMessage.status.in_(RETRYABLE),
         )
         .values(status=OutboxStatus.PENDING, next_attempt_at=now, queued_at=now, lease_until=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-#: Outcomes that are history: prunable once old enough.
-FINISHED = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SUPPRESSED)
 
 
 async def prune(session: AsyncSession, *, before: datetime) -> int:

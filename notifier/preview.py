@@ -19,6 +19,7 @@ from notifier.digests.content import (
     select_updates,
 )
 from notifier.digests.periods import label_for, list_period_start
+from notifier.domain import outbox_keys
 from notifier.errors import NotFoundError
 from notifier.links import Links
 from notifier.render.messages import FinalMessage, Personal, Renderer
@@ -115,7 +116,7 @@ async def preview_subscriber(
         )
         subs = [s for s in subs if s.cadence is cadence]
         targets = frozenset(s.target for s in subs)
-        key = f"subscriber:{subscriber.id}:{cadence.value}:{channel.value}"
+        key = outbox_keys.personal_digest(subscriber.id, cadence, channel)
         began = min(s.created_at for s in subs)
         chosen = await _next_digest_updates(session, key, targets, began=began, recent=recent)
     if not chosen:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.channels.base import EmailContent, Outgoing, SharedBody, TelegramContent
 from notifier.config import Settings
 from notifier.countries import country_name
+from notifier.domain import outbox_keys
 from notifier.links import CONFIRM_MAX_AGE, Links
 from notifier.mail_address import ascii_domain
 from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 #: Rendered bodies kept per process (alerts by update, digests by stored body).
 CACHE_SIZE = 1000
-CHAT_PREFIX = "chat:"
 #: Rows composed between two yields to the event loop.
 YIELD_EVERY = 16
 
@@ -94,9 +94,7 @@ ROW_COLUMNS = (
 
 def group_chat_of(row: Row) -> int | None:
     """The Telegram group a row goes to, for rows addressed to a group, not a person."""
-    if row.recipient.startswith(CHAT_PREFIX):
-        return int(row.recipient.removeprefix(CHAT_PREFIX))
-    return None
+    return outbox_keys.chat_of(row.recipient)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Outcome, Result, Sender
 from notifier.config import Settings
-from notifier.delivery.compose import CHAT_PREFIX
+from notifier.domain import outbox_keys
 from notifier.outbox import Claimed, backoff, mark_final, mark_retry, mark_sent
 from notifier.store.chats import move_group
 from notifier.store.models import (
@@ -64,8 +64,8 @@ async def _recipient(session: AsyncSession, outbox_id: int) -> tuple[int | None,
 async def _consequences(session: AsyncSession, result: Result, now: datetime) -> None:
     """What an outcome means beyond this message."""
     subscriber_id, recipient, list_id = await _recipient(session, result.outbox_id)
-    if recipient.startswith(CHAT_PREFIX):  # a group subscribed to a list
-        chat = int(recipient.removeprefix(CHAT_PREFIX))
+    chat = outbox_keys.chat_of(recipient)
+    if chat is not None:  # a group subscribed to a list
         where = (ListChat.list_id == list_id, ListChat.chat_id == chat)
         if result.outcome is Outcome.BLOCKED:
             await session.execute(update(ListChat).where(*where).values(status=ChatStatus.REMOVED))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from notifier.digests.content import latest_update_id, load_candidates, sections_of, select_updates
 from notifier.digests.periods import label_for, list_period_start, list_schedule
 from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_body
+from notifier.domain import outbox_keys
 from notifier.faults import checkpoint
 from notifier.render.messages import Renderer
 from notifier.render.views import paragraphs
@@ -45,7 +46,7 @@ async def build_list_digest(
     """Build the list's digest for the period ending at `due` (once): a scheduled due time, or
     the moment a digest is sent by hand (`send_list_digest_now`)."""
     report = DigestReport()
-    key = f"list:{mailing_list.id}"
+    key = outbox_keys.list_digest(mailing_list.id)
     period = period_key(due)
     cursor = await session.get(DigestCursor, key, with_for_update=True)
     # Period keys are UTC instants ('2026-11-30T02:00Z'): they sort as times. A schedule moved
@@ -74,11 +75,16 @@ async def build_list_digest(
             report.bodies += 1
             body_id = await store_body(session, body, [c.id for c in chosen])
             report.messages += await _enqueue_list(
-                session, mailing_list, channel, body_id, f"digest:{key}:{period}", now
+                session,
+                mailing_list,
+                channel,
+                body_id,
+                outbox_keys.digest_message(key, period),
+                now,
             )
             if channel is Channel.TELEGRAM:
                 report.messages += await _enqueue_groups(
-                    session, mailing_list, body_id, f"digest:{key}:{period}", now
+                    session, mailing_list, body_id, outbox_keys.digest_message(key, period), now
                 )
     else:
         report.empty = 1
@@ -115,7 +121,7 @@ async def _enqueue_list(
     rows = (
         select(
             literal(channel.value).label("channel"),
-            (literal("subscriber:") + cast(Subscriber.id, String)).label("recipient"),
+            (literal(outbox_keys.SUBSCRIBER) + cast(Subscriber.id, String)).label("recipient"),
             Subscriber.id.label("subscriber_id"),
             literal(key).label("key"),
             literal(MessageKind.DIGEST.value).label("kind"),
@@ -165,7 +171,7 @@ async def _enqueue_groups(
         [
             {
                 "channel": Channel.TELEGRAM.value,
-                "recipient": f"chat:{chat}",
+                "recipient": outbox_keys.chat_recipient(chat),
                 "subscriber_id": None,
                 "key": key,
                 "kind": MessageKind.DIGEST.value,

@@ -20,6 +20,7 @@ from notifier.digests.content import (
 )
 from notifier.digests.periods import label_for, personal_schedule, previous_due
 from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_bodies
+from notifier.domain import outbox_keys
 from notifier.faults import checkpoint
 from notifier.render.messages import Renderer
 from notifier.schedule import Schedule, last_due, period_key
@@ -126,7 +127,7 @@ async def build_personal_digests(
     report = DigestReport()
     period = period_key(due)
     digest_key = (
-        literal("subscriber:")
+        literal(outbox_keys.SUBSCRIBER)
         + cast(Subscriber.id, String)
         + literal(f":{group.cadence.value}:")
         + Subscription.channel
@@ -190,7 +191,7 @@ async def build_personal_digests(
             after_id=r.through,
             entered_since=r.since if r.through is None else None,
         )
-        key = f"subscriber:{r.subscriber_id}:{group.cadence.value}:{r.channel.value}"
+        key = outbox_keys.personal_digest(r.subscriber_id, group.cadence, r.channel)
         cursors.append(
             {"digest_key": key, "period": period, "through_update_id": upper, "updated_at": now}
         )
@@ -220,9 +221,9 @@ async def build_personal_digests(
     outbox = [
         {
             "channel": r.channel.value,
-            "recipient": f"subscriber:{r.subscriber_id}",
+            "recipient": outbox_keys.subscriber_recipient(r.subscriber_id),
             "subscriber_id": r.subscriber_id,
-            "key": f"digest:{key}:{period}",
+            "key": outbox_keys.digest_message(key, period),
             "kind": MessageKind.DIGEST.value,
             "body_id": rendered[content_key],
             "status": OutboxStatus.PENDING.value,

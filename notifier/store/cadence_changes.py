@@ -26,15 +26,11 @@ from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from notifier.domain.outbox_keys import personal_digest
 from notifier.store.cursors import WATCH_CURSOR
 from notifier.store.models import Cadence, Channel, Cursor, DigestCursor, Subscription, utcnow
 
 DIGESTS = (Cadence.DAILY, Cadence.WEEKLY)
-
-
-def digest_key(subscriber_id: int, cadence: Cadence, channel: Channel) -> str:
-    """The cursor key of a subscriber's personal digests of one cadence on one channel."""
-    return f"subscriber:{subscriber_id}:{cadence.value}:{channel.value}"
 
 
 Change = tuple[int, Channel, Cadence | None, Cadence]
@@ -79,10 +75,10 @@ def _carry(session: Session, change: Change) -> None:
     elif old in DIGESTS:
         through = session.scalar(
             select(DigestCursor.through_update_id).where(
-                DigestCursor.digest_key == digest_key(subscriber_id, old, channel)
+                DigestCursor.digest_key == personal_digest(subscriber_id, old, channel)
             )
         )
-    key = digest_key(subscriber_id, new, channel)
+    key = personal_digest(subscriber_id, new, channel)
     if through is None:
         session.execute(delete(DigestCursor).where(DigestCursor.digest_key == key))
         return
@@ -98,7 +94,7 @@ def _carry(session: Session, change: Change) -> None:
 def _with_stale_cursor(session: Session, changes: list[Change]) -> list[Change]:
     """New follows matter only where their cadence has a cursor (left from before): one query
     for all of them, so importing thousands of follows does not cost a query each."""
-    keys = {digest_key(s, new, channel) for s, channel, old, new in changes if old is None}
+    keys = {personal_digest(s, new, channel) for s, channel, old, new in changes if old is None}
     found: set[str] = set()
     ordered = sorted(keys)
     for start in range(0, len(ordered), 500):
@@ -109,7 +105,7 @@ def _with_stale_cursor(session: Session, changes: list[Change]) -> list[Change]:
                 )
             )
         )
-    return [c for c in changes if c[2] is not None or digest_key(c[0], c[3], c[1]) in found]
+    return [c for c in changes if c[2] is not None or personal_digest(c[0], c[3], c[1]) in found]
 
 
 @event.listens_for(Session, "before_flush")
@@ -124,7 +120,7 @@ def _carry_cursors(session: Session, flush_context: object, instances: object) -
         relevant = _with_stale_cursor(session, list(dict.fromkeys(changes)))
         for change in sorted(relevant, key=_new_last):
             subscriber_id, channel, old, new = change
-            key = digest_key(subscriber_id, new, channel)
+            key = personal_digest(subscriber_id, new, channel)
             if old is None and key in handled:
                 continue
             _carry(session, change)

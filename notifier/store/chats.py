@@ -20,6 +20,8 @@ from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
 from notifier.countries import country_name, fold
+from notifier.domain import outbox_keys
+from notifier.domain.vocabulary import CLAIMABLE
 from notifier.store.models import (
     Cadence,
     Case,
@@ -355,8 +357,8 @@ async def move_group(session: AsyncSession, old_chat_id: int, new_chat_id: int) 
 async def _move_waiting_messages(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
     """Digests queued for the group under its old id go to the new one (else delivery finds
     no subscription under the old id and drops them); one the new id has already is dropped."""
-    old, new = f"chat:{old_chat_id}", f"chat:{new_chat_id}"
-    waiting = (OutboxStatus.PENDING, OutboxStatus.RETRY)
+    old, new = outbox_keys.chat_recipient(old_chat_id), outbox_keys.chat_recipient(new_chat_id)
+    waiting = CLAIMABLE
     taken = select(OutboxMessage.key).where(
         OutboxMessage.recipient == new, OutboxMessage.channel == Channel.TELEGRAM
     )

@@ -29,6 +29,47 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.types import TypeDecorator
 
+# The vocabulary lives in notifier.domain; named here too while callers move there.
+from notifier.domain.vocabulary import (
+    ActionKind as ActionKind,
+)
+from notifier.domain.vocabulary import (
+    Cadence as Cadence,
+)
+from notifier.domain.vocabulary import (
+    CaseStatus as CaseStatus,
+)
+from notifier.domain.vocabulary import (
+    Channel as Channel,
+)
+from notifier.domain.vocabulary import (
+    ChatStatus as ChatStatus,
+)
+from notifier.domain.vocabulary import (
+    Consent as Consent,
+)
+from notifier.domain.vocabulary import (
+    MemberSource as MemberSource,
+)
+from notifier.domain.vocabulary import (
+    MessageKind as MessageKind,
+)
+from notifier.domain.vocabulary import (
+    OutboxStatus as OutboxStatus,
+)
+from notifier.domain.vocabulary import (
+    Scope as Scope,
+)
+from notifier.domain.vocabulary import (
+    Severity as Severity,
+)
+from notifier.domain.vocabulary import (
+    SubscriberStatus as SubscriberStatus,
+)
+from notifier.domain.vocabulary import (
+    target_of as target_of,
+)
+
 # Stable constraint names, so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -68,92 +109,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class CaseStatus(enum.StrEnum):
-    DETAINED = "detained"
-    AWAITING_TRIAL = "awaiting_trial"
-    HOUSE_ARREST = "house_arrest"
-    PSYCHIATRIC_DETENTION = "psychiatric_detention"
-    ON_TRIAL = "on_trial"
-    SENTENCED = "sentenced"
-    IMPRISONED = "imprisoned"
-    PROBATION = "probation"
-    FINED = "fined"
-    RELEASED = "released"
-    EXILED = "exiled"
-    THREATENED_WITH_EXTRADITION = "threatened_with_extradition"
-    HARASSED = "harassed"
-    MISSING = "missing"
-    DECEASED = "deceased"
-
-
-class ActionKind(enum.StrEnum):
-    PRAY = "pray"
-    WRITE = "write"
-    CONTACT = "contact"
-
-
-class Severity(enum.StrEnum):
-    NORMAL = "normal"
-    URGENT = "urgent"
-
-
-class SubscriberStatus(enum.StrEnum):
-    PENDING = "pending"
-    ACTIVE = "active"
-    UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"
-
-
-class Scope(enum.StrEnum):
-    ALL = "all"
-    COUNTRY = "country"
-    CASE = "case"
-
-
-class Cadence(enum.StrEnum):
-    INSTANT = "instant"
-    DAILY = "daily"
-    WEEKLY = "weekly"
-
-
-class Channel(enum.StrEnum):
-    EMAIL = "email"
-    TELEGRAM = "telegram"
-
-
-class OutboxStatus(enum.StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    RETRY = "retry"
-    FAILED = "failed"
-    SUPPRESSED = "suppressed"
-
-
-class MessageKind(enum.StrEnum):
-    ALERT = "alert"
-    DIGEST = "digest"
-    CONFIRM = "confirm"  # double opt-in: "please confirm your subscription"
-
-
-class MemberSource(enum.StrEnum):
-    FILE = "file"
-    IMPORT = "import"
-    SELF = "self"
-
-
-class Consent(enum.StrEnum):
-    """How a subscriber said yes: the record an administrator shows when asked."""
-
-    SIGNUP = "signup"  # the sign-up form, confirmed by the emailed link (double opt-in)
-    TELEGRAM = "telegram"  # started the bot in Telegram themselves
-    PREFERENCES = "preferences"  # subscribed again from their own preference page
-    CLI = "cli"  # an administrator vouched: `notifier subscribers add`
-    API = "api"  # an administrator vouched through the admin API
-    IMPORT = "import"  # an administrator's CSV import, with no record of its own
-    LIST_FILE = "list_file"  # named as a member in a list file (`notifier lists apply`)
-
-
 def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
     return Enum(
         kind,
@@ -164,15 +119,6 @@ def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
-
-
-def target_of(scope: Scope, country: str | None, case_id: int | None) -> str:
-    """The one string that says what a follow points at; unique per follower and channel."""
-    if scope is Scope.ALL:
-        return "all"
-    if scope is Scope.COUNTRY:
-        return f"country:{country}"
-    return f"case:{case_id}"
 
 
 class Case(Base):
@@ -350,11 +296,6 @@ class MailingList(Base):
     members: Mapped[list[ListMember]] = relationship(
         back_populates="mailing_list", cascade="all, delete-orphan"
     )
-
-
-class ChatStatus(enum.StrEnum):
-    ACTIVE = "active"
-    REMOVED = "removed"  # the bot was removed from the group, or an admin unsubscribed it
 
 
 class ListChat(Base):

@@ -12,10 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_
 
-from notifier.store.models import Channel, Subscriber, SubscriberStatus
-
-#: Email states that stop email but not a linked Telegram chat.
-EMAIL_STOPPED = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+from notifier.domain.vocabulary import EMAIL_STOPPED, Channel, SubscriberStatus
+from notifier.store.models import Subscriber
 
 
 def receiving(now: datetime) -> ColumnElement[bool]:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
+from notifier.domain import outbox_keys
 from notifier.store.models import (
     Cadence,
     Channel,
@@ -113,9 +114,9 @@ async def _queue_confirmation(session: AsyncSession, subscriber: Subscriber, now
         insert_for(session, OutboxMessage.__table__)  # type: ignore[arg-type]
         .values(
             channel=Channel.EMAIL.value,
-            recipient=f"subscriber:{subscriber.id}",
+            recipient=outbox_keys.subscriber_recipient(subscriber.id),
             subscriber_id=subscriber.id,
-            key=f"confirm:{subscriber.token_version}:{minute}",
+            key=outbox_keys.confirm_key(subscriber.token_version, minute),
             kind=MessageKind.CONFIRM.value,
             status=OutboxStatus.PENDING.value,
             attempts=0,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
+from notifier.domain import outbox_keys
 from notifier.errors import ConflictError, InputError, NotFoundError, Problem
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.mail_address import stored_address
@@ -365,7 +366,7 @@ async def remove_subscriber(session: AsyncSession, subscriber: Subscriber, *, er
         # Their digest cursors too (SQLite may give the id to a newcomer).
         await session.execute(
             delete(DigestCursor).where(
-                DigestCursor.digest_key.like(f"subscriber:{subscriber.id}:%")
+                DigestCursor.digest_key.like(f"{outbox_keys.personal_digests_of(subscriber.id)}%")
             )
         )
         await session.execute(delete(Subscriber).where(Subscriber.id == subscriber.id))

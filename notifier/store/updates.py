@@ -15,8 +15,9 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.domain import outbox_keys
+from notifier.domain.vocabulary import CLAIMABLE as WAITING
 from notifier.errors import ConflictError, NotFoundError
-from notifier.outbox import CLAIMABLE as WAITING
 from notifier.outbox import restart_partial_alerts
 from notifier.store.cases import UPDATE_FILE_FIELDS, check_update_fields, fingerprints
 from notifier.store.models import (
@@ -135,12 +136,6 @@ class Withdrawal:
     digests: int = 0
 
 
-def _digest_of(outbox_key: str) -> tuple[str, str]:
-    """'digest:list:5:2026-11-30T02:00Z' → ('list:5', '2026-11-30T02:00Z')."""
-    head, hour, minute = outbox_key.removeprefix("digest:").rsplit(":", 2)
-    return head, f"{hour}:{minute}"
-
-
 async def withdraw_update(
     session: AsyncSession, state: UpdateState, *, now: datetime | None = None
 ) -> Withdrawal:
@@ -201,7 +196,7 @@ async def _rewind(session: AsyncSession, outbox_key: str, body_id: int | None) -
             OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.SENDING)),
         )
     )
-    digest_key, period = _digest_of(outbox_key)
+    digest_key, period = outbox_keys.digest_of(outbox_key)
     cursor = await session.get(DigestCursor, digest_key)
     if went or cursor is None or cursor.period != period:
         return
