@@ -45,9 +45,9 @@ from bench.data import log
 from bench.email import fill_store
 from bench.smtp_sink import start_sink, stop_sink
 from notifier.config import Settings
+from notifier.domain import Severity
 from notifier.store.cases import add_update, get_case
 from notifier.store.engine import open_store
-from notifier.store.models import Severity
 from notifier.watch import watch_once
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,24 +25,26 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from notifier.config import Settings
-from notifier.store.engine import Store, create_engine, open_store
-from notifier.store.models import (
+from notifier.domain import (
     ActionKind,
     Cadence,
-    Case,
     CaseStatus,
     Channel,
-    ListFollow,
-    ListMember,
-    MailingList,
     MemberSource,
     Scope,
     Severity,
-    Subscriber,
     SubscriberStatus,
+    target_of,
+)
+from notifier.store.engine import Store, create_engine, open_store
+from notifier.store.models import (
+    Case,
+    ListFollow,
+    ListMember,
+    MailingList,
+    Subscriber,
     Subscription,
     Update,
-    target_of,
 )
 
 T = TypeVar("T")

@@ -52,18 +52,10 @@ from bench.data import (
     settle,
     zipf_weights,
 )
+from notifier.domain import Cadence, Channel, Scope, SubscriberStatus
 from notifier.match import enqueue_alerts
 from notifier.store.engine import Store
-from notifier.store.models import (
-    Cadence,
-    Case,
-    Channel,
-    OutboxMessage,
-    Scope,
-    SubscriberStatus,
-    Subscription,
-    Update,
-)
+from notifier.store.models import Case, OutboxMessage, Subscription, Update
 
 #: Tables whose full scan would make matching cost grow with the whole network.
 BIG_TABLES = ("subscriptions", "subscribers", "list_members")

@@ -47,6 +47,7 @@ from bench.telegram_sink import FakeBotApi, SentMessage, start_fake_api
 from notifier.channels.telegram import OVERALL_PER_SECOND, OVERALL_WINDOW, TelegramSender
 from notifier.config import Settings
 from notifier.digests import build_list_digest, list_schedule
+from notifier.domain import Cadence, Channel, Scope, Severity, target_of
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.render.messages import Renderer
 from notifier.render.telegram_html import TELEGRAM_LIMIT, check_telegram_html
@@ -55,17 +56,12 @@ from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.engine import Store
 from notifier.store.models import (
-    Cadence,
-    Channel,
     ListChat,
     ListFollow,
     MailingList,
     OutboxMessage,
-    Scope,
-    Severity,
     Subscriber,
     Subscription,
-    target_of,
     utcnow,
 )
 from notifier.watch import watch_once

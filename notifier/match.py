@@ -23,19 +23,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import outbox_keys
-from notifier.store.models import (
+from notifier.domain import (
     Cadence,
-    Case,
     Channel,
-    ListFollow,
-    ListMember,
-    MailingList,
     MessageKind,
-    OutboxMessage,
     OutboxStatus,
     Scope,
     Severity,
+    outbox_keys,
+)
+from notifier.store.models import (
+    Case,
+    ListFollow,
+    ListMember,
+    MailingList,
+    OutboxMessage,
     Subscriber,
     Subscription,
     Update,

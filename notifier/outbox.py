@@ -27,15 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.domain import MessageKind, OutboxStatus
 from notifier.domain.vocabulary import CLAIMABLE, FINISHED, RETRYABLE
-from notifier.store.models import (
-    Body,
-    BodyUpdate,
-    MessageKind,
-    OutboxMessage,
-    OutboxStatus,
-    status_in,
-)
+from notifier.store.models import Body, BodyUpdate, OutboxMessage, status_in
 
 #: Claimed first: a confirmation someone is waiting for, then news as it happens; digests last
 #: (a weekly digest to thousands must not hold back an alert or a sign-up).

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from notifier.store.models import Cadence
+from notifier.domain import Cadence
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _PATTERN = re.compile(r"^(?:(?P<day>[a-z]{3})[a-z]*\s+)?(?P<h>\d{1,2}):(?P<m>\d{2})$")

@@ -12,12 +12,13 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from notifier.config import Settings
+from notifier.domain import SubscriberStatus
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import import_cases
 from notifier.store.lists import apply_lists
-from notifier.store.models import Subscriber, SubscriberStatus
+from notifier.store.models import Subscriber
 from notifier.watch import watch_once
 from notifier.web.app import create_app
 from tests.test_web import ROOT_SUBSCRIBERS

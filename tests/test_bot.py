@@ -21,6 +21,7 @@ from notifier.bot import run_bot
 from notifier.bot.texts import BAD_LINK, PLAIN_TEXT, REFUSED, STALE_BUTTON
 from notifier.config import Settings
 from notifier.digests import build_list_digest
+from notifier.domain import Cadence, Channel, ChatStatus, Consent, Scope, Severity, SubscriberStatus
 from notifier.ingest.case_files import load_case_files, parse_case_text, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
@@ -30,20 +31,7 @@ from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.chats import create_link_code
 from notifier.store.engine import Store, open_store
 from notifier.store.lists import apply_lists
-from notifier.store.models import (
-    Cadence,
-    Channel,
-    ChatStatus,
-    Consent,
-    ListChat,
-    MailingList,
-    OutboxMessage,
-    Scope,
-    Severity,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-)
+from notifier.store.models import ListChat, MailingList, OutboxMessage, Subscriber, Subscription
 from notifier.store.subscribers import add_follows, get_subscriber, import_subscribers
 from notifier.watch import watch_once
 from tests.fake_telegram import GROUP_USER_ID, FakeBotApi, SentMessage

@@ -19,10 +19,11 @@ from sqlalchemy import select
 from notifier.bounces.process import process_bounces
 from notifier.bounces.verp import Verp
 from notifier.config import Settings
+from notifier.domain import Cadence, Channel, Scope
 from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.links import load_secret
 from notifier.service import Pipeline, pipeline
-from notifier.store.models import Cadence, Channel, OutboxMessage, Scope, Subscriber
+from notifier.store.models import OutboxMessage, Subscriber
 from notifier.watch import watch_once
 from tests.conftest import Cli
 from tests.smtp_server import SmtpServer

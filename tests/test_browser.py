@@ -22,10 +22,11 @@ from sqlalchemy import select
 
 from notifier.config import Settings
 from notifier.digests import plan_digests
+from notifier.domain import Severity, SubscriberStatus
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
-from notifier.store.models import Severity, Subscriber, SubscriberStatus, Subscription
+from notifier.store.models import Subscriber, Subscription
 from notifier.watch import watch_once
 from tests.conftest import new_store
 from tests.live_server import free_port, live_app

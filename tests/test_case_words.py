@@ -9,10 +9,11 @@ from datetime import date
 import pytest
 
 from notifier.config import Settings
+from notifier.domain import CaseStatus, Channel, Severity
 from notifier.render.messages import FinalMessage, Personal, Renderer
 from notifier.render.status_words import STATUS_WORDS, status_words
 from notifier.render.views import case_view, update_view
-from notifier.store.models import Case, CaseStatus, Channel, Severity, Update
+from notifier.store.models import Case, Update
 from tests.test_render import html_text
 
 READER = Personal(

@@ -8,10 +8,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from notifier.config import Settings
+from notifier.domain import CaseStatus
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.store.cases import find_cases, import_cases
 from notifier.store.engine import Store, open_store
-from notifier.store.models import Case, CaseStatus, Update
+from notifier.store.models import Case, Update
 from tests.conftest import Cli
 
 

@@ -12,18 +12,10 @@ from sqlalchemy import select
 
 from notifier.config import Settings
 from notifier.digests import plan_digests
+from notifier.domain import Cadence, OutboxStatus, Scope, Severity
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import get_case
-from notifier.store.models import (
-    Cadence,
-    ListChat,
-    ListFollow,
-    MailingList,
-    OutboxStatus,
-    Scope,
-    Severity,
-    Update,
-)
+from notifier.store.models import ListChat, ListFollow, MailingList, Update
 from notifier.watch import watch_once
 from tests.fake_telegram import FakeBotApi
 from tests.test_telegram import news, rows, seed, with_bot

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from notifier.config import Settings
 from notifier.digests import plan_digests
+from notifier.domain import Cadence, Scope
 from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.schedule import Schedule, last_due
 from notifier.service import Pipeline, pipeline
-from notifier.store.models import Cadence, Scope, Subscription
+from notifier.store.models import Subscription
 from notifier.store.preferences import set_digest_schedule
 from notifier.store.subscribers import get_subscriber
 from notifier.watch import watch_once
@@ -138,8 +139,8 @@ async def test_a_cadence_change_and_a_new_follow_saved_together_repeat_nothing(
     """The preference page's 'follow' form: Kazakhstan (followed, weekly) and a new case, both
     daily, saved at once. A daily cursor left from long ago must not win over the one carried
     from the weekly digests."""
+    from notifier.domain import Channel
     from notifier.store.cases import get_case
-    from notifier.store.models import Channel
     from notifier.store.preferences import follow_targets
 
     async with pipeline(settings) as p:

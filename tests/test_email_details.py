@@ -24,6 +24,7 @@ from sqlalchemy import update
 from notifier.channels.base import EmailContent, SharedBody
 from notifier.config import Settings
 from notifier.digests import plan_digests
+from notifier.domain import Cadence, Channel, Scope, Severity
 from notifier.email_message import EmailBuilder, qp
 from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.render.messages import DIGEST_HTML_BUDGET, RenderedBody, Renderer
@@ -31,7 +32,7 @@ from notifier.render.templates import period_label
 from notifier.render.views import paragraphs
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case
-from notifier.store.models import Cadence, Channel, OutboxMessage, Scope, Severity
+from notifier.store.models import OutboxMessage
 from notifier.store.signups import request_signup
 from notifier.watch import watch_once
 from notifier.web.app import create_app

@@ -14,8 +14,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from notifier.config import Settings
+from notifier.domain import OutboxStatus, SubscriberStatus
 from notifier.service import pipeline
-from notifier.store.models import OutboxMessage, OutboxStatus, Subscriber, SubscriberStatus
+from notifier.store.models import OutboxMessage, Subscriber
 from notifier.watch import watch_once
 from tests.conftest import Cli
 from tests.smtp_server import SmtpServer

@@ -18,6 +18,15 @@ from sqlalchemy import func, select, update
 from notifier.channels.base import ChannelState, Limits, Outcome, Outgoing, Report, Result, Results
 from notifier.config import Settings
 from notifier.digests import plan_digests
+from notifier.domain import (
+    Cadence,
+    Channel,
+    MessageKind,
+    OutboxStatus,
+    Scope,
+    Severity,
+    SubscriberStatus,
+)
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
@@ -25,18 +34,7 @@ from notifier.schedule import Schedule, last_due
 from notifier.service import Pipeline, pipeline, run_once
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.lists import apply_lists
-from notifier.store.models import (
-    Cadence,
-    Case,
-    Channel,
-    MessageKind,
-    OutboxMessage,
-    OutboxStatus,
-    Scope,
-    Severity,
-    Subscriber,
-    SubscriberStatus,
-)
+from notifier.store.models import Case, OutboxMessage, Subscriber
 from notifier.store.subscribers import add_follows, get_subscriber, import_subscribers
 from notifier.watch import watch_once
 from tests.conftest import Cli

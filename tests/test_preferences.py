@@ -16,24 +16,13 @@ from notifier.config import Settings
 from notifier.countries import resolve_country
 from notifier.digests import plan_digests
 from notifier.digests.personal import PersonalGroup, personal_groups
+from notifier.domain import Cadence, Channel, Consent, OutboxStatus, Scope
 from notifier.errors import NotFoundError
 from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.links import PREFERENCES, Links
 from notifier.schedule import Schedule, last_due
 from notifier.service import Pipeline, pipeline
-from notifier.store.models import (
-    Body,
-    Cadence,
-    Case,
-    Channel,
-    Consent,
-    DigestCursor,
-    OutboxMessage,
-    OutboxStatus,
-    Scope,
-    Subscriber,
-    Subscription,
-)
+from notifier.store.models import Body, Case, DigestCursor, OutboxMessage, Subscriber, Subscription
 from notifier.store.preferences import set_pause
 from notifier.watch import watch_once
 from notifier.web.app import create_app
@@ -278,7 +267,7 @@ async def test_alerts_carry_no_web_copy_link(settings: Settings) -> None:
 
 
 async def test_who_left_may_subscribe_again_but_a_bounced_address_may_not(web: Web) -> None:
-    from notifier.store.models import SubscriberStatus
+    from notifier.domain import SubscriberStatus
 
     left = await web.post(action="leave_all")
     assert "Subscribe again" in left.text
@@ -309,8 +298,8 @@ async def both_channels(web: Web) -> None:
 
 @pytest.mark.parametrize("how", ["bounce", "one-click"])
 async def test_a_stopped_address_stops_email_only(web: Web, settings: Settings, how: str) -> None:
+    from notifier.domain import SubscriberStatus
     from notifier.links import UNSUBSCRIBE
-    from notifier.store.models import SubscriberStatus
 
     await both_channels(web)
     if how == "bounce":
@@ -387,7 +376,7 @@ async def test_choose_when_digests_come(web: Web) -> None:
 
 
 async def test_new_follows_go_only_where_news_can_still_reach(web: Web) -> None:
-    from notifier.store.models import SubscriberStatus
+    from notifier.domain import SubscriberStatus
 
     await both_channels(web)
     async with web.p.store.transaction() as session:

@@ -23,13 +23,14 @@ from sqlalchemy import func, select
 
 from notifier.channels.maildir import CHUNK as MAILDIR_CHUNK
 from notifier.config import Settings
+from notifier.domain import Cadence, Channel, OutboxStatus, Scope, Severity
 from notifier.faults import CRASH_EXIT_CODE
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.engine import open_store
-from notifier.store.models import Cadence, Channel, OutboxMessage, OutboxStatus, Scope, Severity
+from notifier.store.models import OutboxMessage
 from notifier.store.subscribers import import_subscribers
 from notifier.watch import watch_once
 from tests.conftest import new_store

@@ -26,6 +26,7 @@ import pytest
 
 from notifier.channels.base import EmailContent, SharedBody
 from notifier.config import Settings
+from notifier.domain import CaseStatus, Channel, Severity
 from notifier.email_message import EmailBuilder
 from notifier.ingest.case_files import CaseSpec, load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
@@ -51,7 +52,7 @@ from notifier.render.views import (
     update_view,
 )
 from notifier.store.cases import _case_fields, _update_fields
-from notifier.store.models import Case, CaseStatus, Channel, Severity, Update
+from notifier.store.models import Case, Update
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

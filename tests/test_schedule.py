@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from notifier.domain import Cadence
 from notifier.schedule import (
     Schedule,
     last_due,
@@ -22,7 +23,6 @@ from notifier.schedule import (
     parse_schedule,
     period_key,
 )
-from notifier.store.models import Cadence
 
 
 def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:

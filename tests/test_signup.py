@@ -13,14 +13,15 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from notifier.config import Settings
+from notifier.domain import Consent, MemberSource
+from notifier.domain import SubscriberStatus as Status
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.links import Links
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import import_cases
 from notifier.store.lists import apply_lists
-from notifier.store.models import Consent, ListMember, MemberSource, OutboxMessage, Subscriber
-from notifier.store.models import SubscriberStatus as Status
+from notifier.store.models import ListMember, OutboxMessage, Subscriber
 from notifier.watch import watch_once
 from notifier.web.app import create_app
 from tests.smtp_server import SmtpServer
@@ -92,8 +93,8 @@ async def test_subscribe_confirm_from_the_email_then_news_arrives(
     async with p.store.transaction() as session:
         from datetime import date
 
+        from notifier.domain import Severity
         from notifier.store.cases import add_update, get_case
-        from notifier.store.models import Severity
 
         case = await get_case(session, "kashkumbaev")
         await add_update(

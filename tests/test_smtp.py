@@ -19,22 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select, update
 
 from notifier.config import Settings
+from notifier.domain import Cadence, Channel, OutboxStatus, Scope, Severity, SubscriberStatus
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import add_update, get_case, import_cases
-from notifier.store.models import (
-    Cadence,
-    Channel,
-    OutboxMessage,
-    OutboxStatus,
-    Scope,
-    Severity,
-    Subscriber,
-    SubscriberStatus,
-    Update,
-    utcnow,
-)
+from notifier.store.models import OutboxMessage, Subscriber, Update, utcnow
 from notifier.store.subscribers import import_subscribers
 from notifier.watch import watch_once
 from tests.conftest import Cli

@@ -15,24 +15,26 @@ from sqlalchemy import select
 from notifier.channels.telegram import ChatSpacing, Pacer
 from notifier.config import Settings
 from notifier.digests import plan_digests
+from notifier.domain import (
+    Cadence,
+    Channel,
+    ChatStatus,
+    MemberSource,
+    OutboxStatus,
+    Scope,
+    Severity,
+)
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.render.telegram_html import TELEGRAM_LIMIT, check_telegram_html
 from notifier.service import Pipeline, pipeline
 from notifier.status import read_status
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.models import (
-    Cadence,
-    Channel,
-    ChatStatus,
     ListChat,
     ListFollow,
     ListMember,
     MailingList,
-    MemberSource,
     OutboxMessage,
-    OutboxStatus,
-    Scope,
-    Severity,
     Subscriber,
     Subscription,
 )

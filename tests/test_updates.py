@@ -17,10 +17,11 @@ from sqlalchemy import update as sql_update
 from notifier.bot.case_pages import case_page
 from notifier.config import Settings
 from notifier.digests import plan_digests
+from notifier.domain import OutboxStatus
 from notifier.service import pipeline
 from notifier.store.cases import get_case
 from notifier.store.engine import open_store
-from notifier.store.models import OutboxMessage, OutboxStatus, Update
+from notifier.store.models import OutboxMessage, Update
 from notifier.store.updates import edit_update, get_update, withdraw_update
 from notifier.watch import watch_once
 from tests.conftest import Cli
@@ -193,8 +194,8 @@ async def test_withdrawing_stops_the_digests_already_built_that_hold_it(
     """The weekly digests were built at 07:00 and wait to go; at 07:02 an update in them is
     withdrawn (it names a witness). Those digests are stopped, the list's and the reader's
     own; the other news in them comes in next week's digest; the withdrawn one never goes."""
+    from notifier.domain import Cadence, Scope
     from notifier.ingest.subscriber_rows import FollowSpec
-    from notifier.store.models import Cadence, Scope
 
     async with pipeline(settings) as p:
         await seed(p, with_list=False)
@@ -246,9 +247,10 @@ async def test_a_pruned_body_leaves_no_links_for_a_new_body_with_its_id(
     id (SQLite) would seem to hold old news, and a withdrawal would rewind to it."""
     from sqlalchemy import func
 
+    from notifier.domain import Cadence, Scope
     from notifier.ingest.subscriber_rows import FollowSpec
     from notifier.outbox import prune
-    from notifier.store.models import BodyUpdate, Cadence, Scope
+    from notifier.store.models import BodyUpdate
 
     async with pipeline(settings) as p:
         await seed(p, with_list=False)

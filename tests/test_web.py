@@ -16,21 +16,13 @@ from sqlalchemy import select, update
 
 from notifier.config import Settings
 from notifier.digests import send_list_digest_now
+from notifier.domain import Cadence, Channel, Scope, Severity, SubscriberStatus
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.links import UNSUBSCRIBE, Links
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import add_update, get_case, import_cases
-from notifier.store.models import (
-    Cadence,
-    Channel,
-    ListMember,
-    Scope,
-    Severity,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-)
+from notifier.store.models import ListMember, Subscriber, Subscription
 from notifier.store.subscribers import add_follows, get_list, get_subscriber, import_subscribers
 from notifier.watch import watch_once
 from notifier.web.app import create_app

@@ -16,9 +16,10 @@ import pycountry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.domain import Cadence, Scope
 from notifier.numbers import as_int
 from notifier.store.chats import Target
-from notifier.store.models import Cadence, Case, Scope
+from notifier.store.models import Case
 
 MAX_BYTES: Final = 64
 FOLLOW: Final = "f"

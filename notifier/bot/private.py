@@ -33,6 +33,7 @@ from notifier.bot.resolve import (
 )
 from notifier.bot.when import parse_when
 from notifier.countries import near_countries
+from notifier.domain import Cadence
 from notifier.numbers import as_int
 from notifier.render.templates import day_label
 from notifier.store.chats import (
@@ -48,7 +49,7 @@ from notifier.store.chats import (
     telegram_follows,
     unfollow,
 )
-from notifier.store.models import Cadence, Subscription, utcnow
+from notifier.store.models import Subscription, utcnow
 from notifier.store.preferences import set_digest_schedule, set_pause
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -8,9 +8,10 @@ from typing import Final
 
 from notifier.countries import country_name
 from notifier.digests import list_schedule
+from notifier.domain import Cadence, SubscriberStatus
 from notifier.render.telegram_html import escape
 from notifier.store.chats import Target, target_of_subscription
-from notifier.store.models import Cadence, MailingList, Subscriber, SubscriberStatus, Subscription
+from notifier.store.models import MailingList, Subscriber, Subscription
 
 WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 

@@ -25,8 +25,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.bounces.verp import Verp
+from notifier.domain import SubscriberStatus
 from notifier.store.engine import Store
-from notifier.store.models import OutboxMessage, Subscriber, SubscriberStatus, utcnow
+from notifier.store.models import OutboxMessage, Subscriber, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from notifier.channels.base import Sender
 from notifier.channels.maildir import MaildirSender
 from notifier.channels.transcript import TranscriptSender
 from notifier.config import Settings
+from notifier.domain import Channel
 from notifier.smtp_url import parse_smtp_url
-from notifier.store.models import Channel
 
 
 def email_sender(settings: Settings) -> Sender:

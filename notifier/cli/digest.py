@@ -38,11 +38,12 @@ def preview(
         raise InputError.single(
             "digest preview", "--format", f"{fmt!r}: use text, html or telegram"
         )
+    from notifier.domain import Channel
     from notifier.links import Links
     from notifier.preview import preview_list, preview_subscriber
     from notifier.render.messages import Renderer
     from notifier.render.templates import check_templates
-    from notifier.store.models import Channel, utcnow
+    from notifier.store.models import utcnow
 
     channel = Channel.TELEGRAM if fmt == "telegram" else Channel.EMAIL
 

@@ -28,7 +28,8 @@ def list_(
     """List messages, newest first, with their recipient, attempts and last error."""
     from sqlalchemy import select
 
-    from notifier.store.models import OutboxMessage, OutboxStatus, Subscriber
+    from notifier.domain import OutboxStatus
+    from notifier.store.models import OutboxMessage, Subscriber
 
     wanted = None
     if status is not None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.domain import Cadence, Channel, Consent, MemberSource
 from notifier.errors import InputError, Problem
 from notifier.ingest.subscriber_csv import follows_cell, read_subscriber_csv, write_subscriber_csv
 from notifier.ingest.subscriber_rows import (
@@ -27,7 +28,7 @@ from notifier.ingest.subscriber_rows import (
 from notifier.store.as_json import subscriber_details, subscriber_row
 from notifier.store.channel_health import smtputf8_warnings
 from notifier.store.engine import Store
-from notifier.store.models import Cadence, Channel, Consent, MemberSource, utcnow
+from notifier.store.models import utcnow
 from notifier.store.preferences import set_pause
 from notifier.store.subscribers import (
     STICKY,
@@ -43,9 +44,9 @@ from notifier.store.subscribers import (
 
 if TYPE_CHECKING:
     from notifier.config import Settings
+    from notifier.domain import Cadence, Channel
     from notifier.ingest.subscriber_rows import FollowSpec
     from notifier.store.engine import Store
-    from notifier.store.models import Cadence, Channel
 
 app = typer.Typer(help="Subscribers: who hears about what, how often, where.", no_args_is_help=True)
 
@@ -60,7 +61,7 @@ def _follows(
 ) -> list[FollowSpec]:
     import dataclasses
 
-    from notifier.store.models import Cadence, Channel
+    from notifier.domain import Cadence, Channel
 
     problems: list[Problem] = []
     follows: list[FollowSpec] = []
@@ -85,7 +86,7 @@ def _follows(
 
 
 def _cadence_and_channel(where: str, cadence: str, channel: str) -> tuple[Cadence, Channel]:
-    from notifier.store.models import Cadence, Channel
+    from notifier.domain import Cadence, Channel
 
     problems: list[Problem] = []
     cad, chan = Cadence.INSTANT, Channel.EMAIL

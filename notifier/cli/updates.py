@@ -11,12 +11,12 @@ import typer
 
 from notifier import limits
 from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.domain import Severity
 from notifier.errors import InputError
 from notifier.ingest.text_fields import check_text
 from notifier.store.as_json import update_state_json
 from notifier.store.cases import add_update, get_case
 from notifier.store.engine import Store
-from notifier.store.models import Severity
 from notifier.store.updates import (
     edit_update,
     get_update,
@@ -86,7 +86,7 @@ def add(
     ] = False,
 ) -> None:
     """Add an update to a case; subscribers hear of it on the next watch."""
-    from notifier.store.models import Severity
+    from notifier.domain import Severity
 
     text = _text(body, body_file, "updates add") or ""
     day = _parse_date(on, "updates add") if on else datetime.now().date()

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.channels.base import EmailContent, Outgoing, SharedBody, TelegramContent
 from notifier.config import Settings
 from notifier.countries import country_name
-from notifier.domain import outbox_keys
+from notifier.domain import Channel, ChatStatus, MessageKind, Scope, SubscriberStatus, outbox_keys
 from notifier.links import CONFIRM_MAX_AGE, Links
 from notifier.mail_address import ascii_domain
 from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
@@ -29,16 +29,11 @@ from notifier.store.engine import Store
 from notifier.store.models import (
     Body,
     Case,
-    Channel,
-    ChatStatus,
     ListChat,
     ListMember,
     MailingList,
-    MessageKind,
     OutboxMessage,
-    Scope,
     Subscriber,
-    SubscriberStatus,
     Subscription,
     Update,
     utcnow,

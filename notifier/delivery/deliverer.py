@@ -19,12 +19,13 @@ from notifier.delivery.compose import Composer
 from notifier.delivery.heartbeat import Heartbeat
 from notifier.delivery.record import DeliverReport, save_health
 from notifier.delivery.recorder import Recorder
+from notifier.domain import Channel
 from notifier.faults import checkpoint
 from notifier.links import Links
 from notifier.outbox import Claimed, anything_due, claim, release
 from notifier.render.messages import Renderer
 from notifier.store.engine import Store
-from notifier.store.models import Channel, ChannelLease, utcnow
+from notifier.store.models import ChannelLease, utcnow
 from notifier.store.upsert import insert_for
 from notifier.store.workers import worker_name
 

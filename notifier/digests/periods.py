@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from notifier.domain import Cadence
 from notifier.render.templates import period_label
 from notifier.schedule import Schedule, last_due, parse_schedule, period_end
-from notifier.store.models import Cadence, DigestCursor, MailingList
+from notifier.store.models import DigestCursor, MailingList
 
 
 def list_schedule(mailing_list: MailingList) -> Schedule:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from notifier import limits
 from notifier.countries import resolve_country
+from notifier.domain import ActionKind, CaseStatus, Severity
 from notifier.errors import InputError, NotFoundError, Problem
 from notifier.ingest.text_fields import (
     ActionText,
@@ -35,7 +36,6 @@ from notifier.ingest.text_fields import (
 )
 from notifier.ingest.update_keys import update_key
 from notifier.ingest.yaml_lines import DataLoader, yaml_line, yaml_problem
-from notifier.store.models import ActionKind, CaseStatus, Severity
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 #: A text that must not be empty (after white space is stripped).

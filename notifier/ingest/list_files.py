@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from notifier.domain import Cadence, Channel
 from notifier.errors import InputError, Problem
 from notifier.ingest.case_files import SLUG
 from notifier.ingest.subscriber_rows import (
@@ -32,7 +33,6 @@ from notifier.ingest.text_fields import Description, Locale, Name, Slug, friendl
 from notifier.ingest.yaml_lines import DataLoader, yaml_line, yaml_problem
 from notifier.render.templates import LIST_TEMPLATE_NAME
 from notifier.schedule import parse_schedule
-from notifier.store.models import Cadence, Channel
 
 
 class MemberSpec(BaseModel):

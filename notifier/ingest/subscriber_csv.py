@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from notifier.domain import Cadence, Channel
 from notifier.errors import InputError, Problem
 from notifier.ingest.spreadsheet_cells import spreadsheet_safe, spreadsheet_value
 from notifier.ingest.subscriber_rows import (
@@ -27,7 +28,6 @@ from notifier.ingest.subscriber_rows import (
     parse_moment,
     parse_status,
 )
-from notifier.store.models import Cadence, Channel
 
 #: Our columns, in the order `export` writes them.
 COLUMNS = [

@@ -11,10 +11,10 @@ from email_validator import EmailNotValidError, validate_email
 
 from notifier import limits
 from notifier.countries import resolve_country
+from notifier.domain import Cadence, Channel, Consent, Scope, SubscriberStatus
 from notifier.errors import NotFoundError, Problem
 from notifier.ingest.text_fields import check_text
 from notifier.schedule import DAYS, parse_schedule
-from notifier.store.models import Cadence, Channel, Consent, Scope, SubscriberStatus
 from notifier.time_zones import usable_zone
 
 E = TypeVar("E", Cadence, Channel, Consent, SubscriberStatus)

@@ -14,9 +14,9 @@ from markupsafe import Markup
 
 from notifier.channels.base import SharedBody
 from notifier.config import Settings
+from notifier.domain import Channel
 from notifier.render.templates import for_list, make_environment, render
 from notifier.render.views import CaseView, CountrySection, UpdateView, count_updates
-from notifier.store.models import Channel
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from notifier.countries import country_name
+from notifier.domain import Severity
 from notifier.render.status_words import status_words
-from notifier.store.models import Case, Severity, Update
+from notifier.store.models import Case, Update
 
 
 def paragraphs(text: str | None) -> tuple[str, ...]:

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.countries import country_name
+from notifier.domain import Scope
 from notifier.ingest.subscriber_csv import follows_cell
 from notifier.ingest.subscriber_rows import digest_schedule_cell
-from notifier.store.models import Case, ListFollow, MailingList, Scope, Subscriber, utcnow
+from notifier.store.models import Case, ListFollow, MailingList, Subscriber, utcnow
 from notifier.store.subscribers import follow_specs
 from notifier.store.updates import UpdateState
 

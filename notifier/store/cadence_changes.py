@@ -26,9 +26,10 @@ from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from notifier.domain import Cadence, Channel
 from notifier.domain.outbox_keys import personal_digest
 from notifier.store.cursors import WATCH_CURSOR
-from notifier.store.models import Cadence, Channel, Cursor, DigestCursor, Subscription, utcnow
+from notifier.store.models import Cursor, DigestCursor, Subscription, utcnow
 
 DIGESTS = (Cadence.DAILY, Cadence.WEEKLY)
 

@@ -20,24 +20,26 @@ from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
 from notifier.countries import country_name, fold
-from notifier.domain import outbox_keys
-from notifier.domain.vocabulary import CLAIMABLE
-from notifier.store.models import (
+from notifier.domain import (
     Cadence,
-    Case,
     Channel,
     ChatStatus,
     Consent,
+    OutboxStatus,
+    Scope,
+    SubscriberStatus,
+    outbox_keys,
+    target_of,
+)
+from notifier.domain.vocabulary import CLAIMABLE
+from notifier.store.models import (
+    Case,
     LinkCode,
     ListChat,
     MailingList,
     OutboxMessage,
-    OutboxStatus,
-    Scope,
     Subscriber,
-    SubscriberStatus,
     Subscription,
-    target_of,
     utcnow,
 )
 from notifier.store.preferences import follow_on

@@ -29,10 +29,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-# The vocabulary lives in notifier.domain; named here too while callers move there.
-from notifier.domain.vocabulary import (
-    ActionKind as ActionKind,
-)
 from notifier.domain.vocabulary import (
     Cadence as Cadence,
 )

@@ -10,17 +10,8 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.store.models import (
-    Cadence,
-    Case,
-    Channel,
-    ListMember,
-    Scope,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-    target_of,
-)
+from notifier.domain import Cadence, Channel, Scope, SubscriberStatus, target_of
+from notifier.store.models import Case, ListMember, Subscriber, Subscription
 from notifier.store.reach import can_reach
 
 #: When a digest goes out: "07:00", hours and minutes on a 24-hour clock.

@@ -20,21 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
-from notifier.domain import outbox_keys
-from notifier.store.models import (
+from notifier.domain import (
     Cadence,
     Channel,
     Consent,
-    ListMember,
-    MailingList,
     MemberSource,
     MessageKind,
-    OutboxMessage,
     OutboxStatus,
-    Subscriber,
     SubscriberStatus,
-    utcnow,
+    outbox_keys,
 )
+from notifier.store.models import ListMember, MailingList, OutboxMessage, Subscriber, utcnow
 from notifier.store.preferences import Follow, follow_targets
 from notifier.store.upsert import insert_for
 

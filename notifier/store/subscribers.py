@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
-from notifier.domain import outbox_keys
+from notifier.domain import Consent, MemberSource, Scope, SubscriberStatus, outbox_keys, target_of
 from notifier.errors import ConflictError, InputError, NotFoundError, Problem
 from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.mail_address import stored_address
@@ -20,18 +20,13 @@ from notifier.numbers import as_int
 from notifier.store.cases import resolve_case
 from notifier.store.models import (
     Case,
-    Consent,
     DigestCursor,
     ListFollow,
     ListMember,
     MailingList,
-    MemberSource,
     OutboxMessage,
-    Scope,
     Subscriber,
-    SubscriberStatus,
     Subscription,
-    target_of,
     utcnow,
 )
 from notifier.store.preferences import leave_everything

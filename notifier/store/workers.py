@@ -21,7 +21,8 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.store.models import ChannelLease, OutboxMessage, OutboxStatus, Worker, status_in
+from notifier.domain import OutboxStatus
+from notifier.store.models import ChannelLease, OutboxMessage, Worker, status_in
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from notifier import limits
 from notifier.countries import resolve_country
+from notifier.domain import Channel, Consent, MemberSource, OutboxStatus, Severity
 from notifier.errors import InputError, Problem
 from notifier.ingest.case_files import CaseSpec
 from notifier.ingest.subscriber_rows import (
@@ -51,16 +52,7 @@ from notifier.store.as_json import (
 )
 from notifier.store.cases import add_update, get_case, import_cases, list_cases
 from notifier.store.lists import list_lists, list_members
-from notifier.store.models import (
-    Channel,
-    Consent,
-    MemberSource,
-    OutboxMessage,
-    OutboxStatus,
-    Severity,
-    Subscriber,
-    utcnow,
-)
+from notifier.store.models import OutboxMessage, Subscriber, utcnow
 from notifier.store.preferences import set_pause
 from notifier.store.subscribers import (
     add_follows,

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from notifier.domain import Channel
 from notifier.links import BadToken
 from notifier.render.messages import PERSONAL_MARK
-from notifier.store.models import Body, Channel
+from notifier.store.models import Body
 from notifier.web.pages import HEADERS, page
 from notifier.web.state import WebState
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from notifier.countries import country_name, near_countries, resolve_country
+from notifier.domain import Scope
 from notifier.errors import NotFoundError
 from notifier.store.cases import find_cases, near_cases
 from notifier.store.engine import Store
-from notifier.store.models import Case, Scope
+from notifier.store.models import Case
 from notifier.store.preferences import Follow
 
 #: Countries and people one form may name.

@@ -16,22 +16,13 @@ from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import selectinload
 
 from notifier.countries import country_name
+from notifier.domain import Cadence, Channel, Consent, Scope, SubscriberStatus
 from notifier.ingest.subscriber_rows import check_time_zone
 from notifier.links import PREFERENCES, BadToken
 from notifier.numbers import as_id, as_int
 from notifier.render.templates import day_label
 from notifier.store.chats import create_link_code
-from notifier.store.models import (
-    Cadence,
-    Channel,
-    Consent,
-    ListMember,
-    Scope,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-    utcnow,
-)
+from notifier.store.models import ListMember, Subscriber, Subscription, utcnow
 from notifier.store.preferences import (
     DIGEST_TIME,
     channels_in_use,

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from notifier.domain import Cadence
 from notifier.ingest.case_files import SLUG
 from notifier.links import BadToken
-from notifier.store.models import Cadence, MailingList, Subscriber, utcnow
+from notifier.store.models import MailingList, Subscriber, utcnow
 from notifier.store.preferences import Follow
 from notifier.store.signups import confirm_signup, request_signup
 from notifier.web import csrf

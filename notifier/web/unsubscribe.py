@@ -18,8 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select, update
 
+from notifier.domain import SubscriberStatus
 from notifier.links import BadToken
-from notifier.store.models import ListMember, MailingList, Subscriber, SubscriberStatus
+from notifier.store.models import ListMember, MailingList, Subscriber
 from notifier.store.preferences import leave_list
 from notifier.web.pages import page
 from notifier.web.state import WebState
