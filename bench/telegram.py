@@ -48,10 +48,10 @@ from notifier.channels.telegram import OVERALL_PER_SECOND, OVERALL_WINDOW, Teleg
 from notifier.config import Settings
 from notifier.digests import build_list_digest, list_schedule
 from notifier.domain import Cadence, Channel, Scope, Severity, target_of
+from notifier.domain.schedule import last_due
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.render.messages import Renderer
 from notifier.render.telegram_html import TELEGRAM_LIMIT, check_telegram_html
-from notifier.schedule import last_due
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.engine import Store

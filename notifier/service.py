@@ -29,10 +29,10 @@ from notifier.digests import (
     plan_digests,
 )
 from notifier.domain import Cadence, Channel
+from notifier.domain.schedule import DAYS, Schedule
 from notifier.links import Links
 from notifier.render.messages import Renderer
 from notifier.render.templates import check_templates
-from notifier.schedule import DAYS, Schedule
 from notifier.store.engine import Store, open_store
 from notifier.store.models import MailingList, utcnow
 from notifier.watch import WatchReport, watch_once

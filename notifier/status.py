@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from notifier.digests import list_schedule, personal_groups
 from notifier.domain import Cadence, ChatStatus
+from notifier.domain.schedule import next_due
 from notifier.outbox import counts
-from notifier.schedule import next_due
 from notifier.store.cursors import WATCH_CURSOR
 from notifier.store.engine import Store
 from notifier.store.models import (

@@ -22,9 +22,9 @@ from notifier.bot.texts import BAD_LINK, PLAIN_TEXT, REFUSED, STALE_BUTTON
 from notifier.config import Settings
 from notifier.digests import build_list_digest
 from notifier.domain import Cadence, Channel, ChatStatus, Consent, Scope, Severity, SubscriberStatus
+from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.ingest.case_files import load_case_files, parse_case_text, sample_case_files
 from notifier.ingest.list_files import load_list_files
-from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.render.telegram_html import TELEGRAM_LIMIT, check_telegram_html
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases

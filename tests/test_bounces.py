@@ -20,7 +20,7 @@ from notifier.bounces.process import process_bounces
 from notifier.bounces.verp import Verp
 from notifier.config import Settings
 from notifier.domain import Cadence, Channel, Scope
-from notifier.ingest.subscriber_rows import FollowSpec
+from notifier.domain.subscriber_specs import FollowSpec
 from notifier.links import load_secret
 from notifier.service import Pipeline, pipeline
 from notifier.store.models import OutboxMessage, Subscriber

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.domain import Cadence, Scope
-from notifier.ingest.subscriber_rows import FollowSpec
-from notifier.schedule import Schedule, last_due
+from notifier.domain.schedule import Schedule, last_due
+from notifier.domain.subscriber_specs import FollowSpec
 from notifier.service import Pipeline, pipeline
 from notifier.store.models import Subscription
 from notifier.store.preferences import set_digest_schedule
@@ -185,7 +185,7 @@ async def test_a_newcomer_given_an_erased_subscribers_id_starts_afresh(
 ) -> None:
     """SQLite may give an erased subscriber's id to the next one; their digest cursors went
     with them, so the newcomer's first digest holds only news from when they joined."""
-    from notifier.ingest.subscriber_rows import SubscriberSpec
+    from notifier.domain.subscriber_specs import SubscriberSpec
     from notifier.store.subscribers import import_subscribers, remove_subscriber
 
     async with pipeline(settings) as p:

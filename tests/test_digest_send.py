@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from notifier.config import Settings
 from notifier.digests import plan_list_digests, send_list_digest_now
 from notifier.domain import Cadence
+from notifier.domain.schedule import Schedule, last_due, next_due, parse_schedule
 from notifier.render.templates import period_label
-from notifier.schedule import Schedule, last_due, next_due, parse_schedule
 from notifier.service import Pipeline, pipeline
 from notifier.store.subscribers import get_list
 from tests.test_pipeline import maildir, new_update, seed, text_of

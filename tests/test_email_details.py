@@ -25,8 +25,8 @@ from notifier.channels.base import EmailContent, SharedBody
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.domain import Cadence, Channel, Scope, Severity
+from notifier.domain.subscriber_specs import FollowSpec
 from notifier.email_message import EmailBuilder, qp
-from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.render.messages import DIGEST_HTML_BUDGET, RenderedBody, Renderer
 from notifier.render.templates import period_label
 from notifier.render.views import paragraphs

@@ -27,10 +27,10 @@ from notifier.domain import (
     Severity,
     SubscriberStatus,
 )
+from notifier.domain.schedule import Schedule, last_due
+from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
-from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
-from notifier.schedule import Schedule, last_due
 from notifier.service import Pipeline, pipeline, run_once
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.lists import apply_lists

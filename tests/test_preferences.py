@@ -17,10 +17,10 @@ from notifier.countries import resolve_country
 from notifier.digests import plan_digests
 from notifier.digests.personal import PersonalGroup, personal_groups
 from notifier.domain import Cadence, Channel, Consent, OutboxStatus, Scope
+from notifier.domain.schedule import Schedule, last_due
+from notifier.domain.subscriber_specs import FollowSpec
 from notifier.errors import NotFoundError
-from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.links import PREFERENCES, Links
-from notifier.schedule import Schedule, last_due
 from notifier.service import Pipeline, pipeline
 from notifier.store.models import Body, Case, DigestCursor, OutboxMessage, Subscriber, Subscription
 from notifier.store.preferences import set_pause

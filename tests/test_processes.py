@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 from notifier.channels.maildir import CHUNK as MAILDIR_CHUNK
 from notifier.config import Settings
 from notifier.domain import Cadence, Channel, OutboxStatus, Scope, Severity
+from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.faults import CRASH_EXIT_CODE
 from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.engine import open_store

@@ -27,8 +27,9 @@ import pytest
 from notifier.channels.base import EmailContent, SharedBody
 from notifier.config import Settings
 from notifier.domain import CaseStatus, Channel, Severity
+from notifier.domain.case_specs import CaseSpec
 from notifier.email_message import EmailBuilder
-from notifier.ingest.case_files import CaseSpec, load_case_files, sample_case_files
+from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.render.messages import PERSONAL_MARK, FinalMessage, Personal, Renderer
 from notifier.render.telegram_html import (

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notifier.domain import Cadence
-from notifier.schedule import (
+from notifier.domain.schedule import (
     Schedule,
     last_due,
     next_due,

@@ -20,8 +20,8 @@ from sqlalchemy import select, update
 
 from notifier.config import Settings
 from notifier.domain import Cadence, Channel, OutboxStatus, Scope, Severity, SubscriberStatus
+from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.models import OutboxMessage, Subscriber, Update, utcnow

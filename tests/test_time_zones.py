@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from notifier.bot.when import parse_when
-from notifier.ingest.subscriber_rows import check_time_zone
+from notifier.domain.subscriber_specs import check_time_zone
 from notifier.time_zones import known_zones, zone_menu
 
 NO_PLACE = ["Factory", "localtime", "posixrules", "posix/Europe/Berlin", "right/UTC"]

@@ -195,7 +195,7 @@ async def test_withdrawing_stops_the_digests_already_built_that_hold_it(
     withdrawn (it names a witness). Those digests are stopped, the list's and the reader's
     own; the other news in them comes in next week's digest; the withdrawn one never goes."""
     from notifier.domain import Cadence, Scope
-    from notifier.ingest.subscriber_rows import FollowSpec
+    from notifier.domain.subscriber_specs import FollowSpec
 
     async with pipeline(settings) as p:
         await seed(p, with_list=False)
@@ -248,7 +248,7 @@ async def test_a_pruned_body_leaves_no_links_for_a_new_body_with_its_id(
     from sqlalchemy import func
 
     from notifier.domain import Cadence, Scope
-    from notifier.ingest.subscriber_rows import FollowSpec
+    from notifier.domain.subscriber_specs import FollowSpec
     from notifier.outbox import prune
     from notifier.store.models import BodyUpdate
 

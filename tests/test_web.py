@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from notifier.config import Settings
 from notifier.digests import send_list_digest_now
 from notifier.domain import Cadence, Channel, Scope, Severity, SubscriberStatus
+from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.links import UNSUBSCRIBE, Links
 from notifier.service import Pipeline, pipeline
 from notifier.store.cases import add_update, get_case, import_cases

@@ -10,9 +10,7 @@ import typer
 
 from notifier.cli.shell import print_json, run_with_store, say, table
 from notifier.domain import Cadence, Channel, Consent, MemberSource
-from notifier.errors import InputError, Problem
-from notifier.ingest.subscriber_csv import follows_cell, read_subscriber_csv, write_subscriber_csv
-from notifier.ingest.subscriber_rows import (
+from notifier.domain.subscriber_specs import (
     FollowSpec,
     SubscriberSpec,
     check_chat_id,
@@ -20,11 +18,14 @@ from notifier.ingest.subscriber_rows import (
     check_locale,
     check_name,
     check_time_zone,
+    follows_cell,
     parse_cadence,
     parse_channel,
     parse_digest_schedule,
     parse_follow_token,
 )
+from notifier.errors import InputError, Problem
+from notifier.ingest.subscriber_csv import read_subscriber_csv, write_subscriber_csv
 from notifier.store.as_json import subscriber_details, subscriber_row
 from notifier.store.channel_health import smtputf8_warnings
 from notifier.store.engine import Store
@@ -45,7 +46,7 @@ from notifier.store.subscribers import (
 if TYPE_CHECKING:
     from notifier.config import Settings
     from notifier.domain import Cadence, Channel
-    from notifier.ingest.subscriber_rows import FollowSpec
+    from notifier.domain.subscriber_specs import FollowSpec
     from notifier.store.engine import Store
 
 app = typer.Typer(help="Subscribers: who hears about what, how often, where.", no_args_is_help=True)

@@ -12,8 +12,8 @@ import typer
 from notifier import limits
 from notifier.cli.shell import print_json, run_with_store, say, table
 from notifier.domain import Severity
+from notifier.domain.text_fields import check_text
 from notifier.errors import InputError
-from notifier.ingest.text_fields import check_text
 from notifier.store.as_json import update_state_json
 from notifier.store.cases import add_update, get_case
 from notifier.store.engine import Store

@@ -13,10 +13,10 @@ from notifier.digests.content import latest_update_id, load_candidates, sections
 from notifier.digests.periods import label_for, list_period_start, list_schedule
 from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_body
 from notifier.domain import Cadence, Channel, ChatStatus, MessageKind, OutboxStatus, outbox_keys
+from notifier.domain.schedule import last_due, period_key
 from notifier.faults import checkpoint
 from notifier.render.messages import Renderer
 from notifier.render.views import paragraphs
-from notifier.schedule import last_due, period_key
 from notifier.store.engine import Store
 from notifier.store.models import (
     DigestCursor,

@@ -6,8 +6,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from notifier.domain import Cadence
+from notifier.domain.schedule import Schedule, last_due, parse_schedule, period_end
 from notifier.render.templates import period_label
-from notifier.schedule import Schedule, last_due, parse_schedule, period_end
 from notifier.store.models import DigestCursor, MailingList
 
 

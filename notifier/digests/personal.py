@@ -21,9 +21,9 @@ from notifier.digests.content import (
 from notifier.digests.periods import label_for, personal_schedule, previous_due
 from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_bodies
 from notifier.domain import Cadence, Channel, MessageKind, OutboxStatus, outbox_keys
+from notifier.domain.schedule import Schedule, last_due, period_key
 from notifier.faults import checkpoint
 from notifier.render.messages import Renderer
-from notifier.schedule import Schedule, last_due, period_key
 from notifier.store.engine import Store
 from notifier.store.models import DigestCursor, Subscriber, Subscription
 from notifier.store.reach import reachable, receiving

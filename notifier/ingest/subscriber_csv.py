@@ -9,10 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from notifier.domain import Cadence, Channel
-from notifier.errors import InputError, Problem
-from notifier.ingest.spreadsheet_cells import spreadsheet_safe, spreadsheet_value
-from notifier.ingest.subscriber_rows import (
-    FollowSpec,
+from notifier.domain.subscriber_specs import (
     SubscriberSpec,
     check_email,
     check_locale,
@@ -28,6 +25,8 @@ from notifier.ingest.subscriber_rows import (
     parse_moment,
     parse_status,
 )
+from notifier.errors import InputError, Problem
+from notifier.ingest.spreadsheet_cells import spreadsheet_safe, spreadsheet_value
 
 #: Our columns, in the order `export` writes them.
 COLUMNS = [
@@ -316,7 +315,3 @@ def write_subscriber_csv(rows: Iterable[dict[str, str]]) -> Iterator[str]:
         buffer.truncate()
         writer.writerow({column: spreadsheet_safe(value) for column, value in row.items()})
         yield buffer.getvalue()
-
-
-def follows_cell(follows: Iterable[FollowSpec]) -> str:
-    return " ".join(f.token() for f in follows)

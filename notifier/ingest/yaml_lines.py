@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
+from notifier.domain.text_fields import describe_character
 from notifier.errors import Problem
-from notifier.ingest.text_fields import describe_character
 
 
 def yaml_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

@@ -4,7 +4,6 @@ time, not a blank in 10,000 inboxes), HTML autoescaped (case text is data, never
 
 from __future__ import annotations
 
-import re
 import traceback
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -55,7 +54,6 @@ LIST_TEMPLATES = (
     "email/digest.html",
     "telegram/digest.html",
 )
-LIST_TEMPLATE_NAME = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 
 
 def for_list(name: str, template: str | None) -> list[str]:

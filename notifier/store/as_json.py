@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.countries import country_name
 from notifier.domain import Scope
-from notifier.ingest.subscriber_csv import follows_cell
-from notifier.ingest.subscriber_rows import digest_schedule_cell
+from notifier.domain.subscriber_specs import digest_schedule_cell, follows_cell
 from notifier.store.models import Case, ListFollow, MailingList, Subscriber, utcnow
 from notifier.store.subscribers import follow_specs
 from notifier.store.updates import UpdateState

@@ -17,16 +17,16 @@ from sqlalchemy.orm import selectinload
 from notifier import limits
 from notifier.countries import fold
 from notifier.domain import Severity
+from notifier.domain.case_specs import CaseSpec, UpdateSpec
+from notifier.domain.text_fields import check_link, check_text
+from notifier.domain.update_keys import update_key
 from notifier.errors import InputError, NotFoundError, Problem
-from notifier.ingest.case_files import CaseSpec, UpdateSpec
-from notifier.ingest.text_fields import check_link, check_text
-from notifier.ingest.update_keys import update_key
 from notifier.outbox import restart_partial_alerts
 from notifier.store.models import Case, Update, utcnow
 
 if TYPE_CHECKING:
     # Types only: reading the store must not load YAML and the case-file schema.
-    from notifier.ingest.case_files import CaseSpec, UpdateSpec
+    from notifier.domain.case_specs import CaseSpec, UpdateSpec
 
 
 @dataclass

@@ -12,8 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
 from notifier.domain import Consent, MemberSource, Scope, target_of
+from notifier.domain.list_specs import ListSpec
 from notifier.errors import InputError, Problem
-from notifier.ingest.list_files import ListSpec
 from notifier.render.templates import check_list_template, make_environment
 from notifier.store.models import ListFollow, ListMember, MailingList, Subscriber
 from notifier.store.subscribers import import_subscribers, resolve_follows

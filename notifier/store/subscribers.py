@@ -13,8 +13,8 @@ from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
 from notifier.domain import Consent, MemberSource, Scope, SubscriberStatus, outbox_keys, target_of
+from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.errors import ConflictError, InputError, NotFoundError, Problem
-from notifier.ingest.subscriber_rows import FollowSpec, SubscriberSpec
 from notifier.mail_address import stored_address
 from notifier.numbers import as_int
 from notifier.store.cases import resolve_case

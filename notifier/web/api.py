@@ -27,9 +27,8 @@ from sqlalchemy import select
 from notifier import limits
 from notifier.countries import resolve_country
 from notifier.domain import Channel, Consent, MemberSource, OutboxStatus, Severity
-from notifier.errors import InputError, Problem
-from notifier.ingest.case_files import CaseSpec
-from notifier.ingest.subscriber_rows import (
+from notifier.domain.case_specs import CaseSpec
+from notifier.domain.subscriber_specs import (
     SubscriberSpec,
     check_email,
     check_time_zone,
@@ -38,7 +37,8 @@ from notifier.ingest.subscriber_rows import (
     parse_digest_schedule,
     parse_follow_token,
 )
-from notifier.ingest.text_fields import Body, Link, Locale, SourceName, Title
+from notifier.domain.text_fields import Body, Link, Locale, SourceName, Title
+from notifier.errors import InputError, Problem
 from notifier.numbers import MAX_ID
 from notifier.outbox import retry
 from notifier.preview import preview_list

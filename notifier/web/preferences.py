@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from notifier.countries import country_name
 from notifier.domain import Cadence, Channel, Consent, Scope, SubscriberStatus
-from notifier.ingest.subscriber_rows import check_time_zone
+from notifier.domain.subscriber_specs import check_time_zone
 from notifier.links import PREFERENCES, BadToken
 from notifier.numbers import as_id, as_int
 from notifier.render.templates import day_label

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from notifier.domain import Cadence
-from notifier.ingest.case_files import SLUG
+from notifier.domain.case_specs import SLUG
 from notifier.links import BadToken
 from notifier.store.models import MailingList, Subscriber, utcnow
 from notifier.store.preferences import Follow

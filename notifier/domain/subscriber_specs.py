@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -12,9 +13,9 @@ from email_validator import EmailNotValidError, validate_email
 from notifier import limits
 from notifier.countries import resolve_country
 from notifier.domain import Cadence, Channel, Consent, Scope, SubscriberStatus
+from notifier.domain.schedule import DAYS, parse_schedule
+from notifier.domain.text_fields import check_text
 from notifier.errors import NotFoundError, Problem
-from notifier.ingest.text_fields import check_text
-from notifier.schedule import DAYS, parse_schedule
 from notifier.time_zones import usable_zone
 
 E = TypeVar("E", Cadence, Channel, Consent, SubscriberStatus)
@@ -196,3 +197,8 @@ def parse_follow_token(token: str, *, cadence: Cadence, channel: Channel) -> Fol
             raise ValueError(f"follow {token!r} names no case")
         return FollowSpec(Scope.CASE, value.strip(), cadence, channel)
     raise ValueError(f"follow {token!r}: say all, country=CODE or case=SLUG")
+
+
+def follows_cell(follows: Iterable[FollowSpec]) -> str:
+    """Follows as one cell (a CSV column, a JSON field): their tokens, space-separated."""
+    return " ".join(f.token() for f in follows)
