@@ -231,7 +231,7 @@ class Service:
     async def _prune(self) -> None:
         from datetime import timedelta
 
-        from notifier.outbox import prune
+        from notifier.store.outbox import prune
 
         days = self.p.settings.outbox_retention_days
         async with self.p.store.transaction() as session:

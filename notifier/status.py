@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from notifier.digests import list_schedule, personal_groups
 from notifier.domain import Cadence, ChatStatus
 from notifier.domain.schedule import next_due
-from notifier.outbox import counts
 from notifier.store.cursors import WATCH_CURSOR
 from notifier.store.engine import Store
 from notifier.store.models import (
@@ -22,6 +21,7 @@ from notifier.store.models import (
     Subscriber,
     Update,
 )
+from notifier.store.outbox import counts
 from notifier.store.workers import WorkerRow, list_workers
 
 

@@ -308,7 +308,7 @@ async def test_unsubscribed_before_delivery_is_suppressed_not_sent(settings: Set
 
 
 async def test_lease_expiry_makes_a_message_claimable_again(settings: Settings) -> None:
-    from notifier.outbox import claim
+    from notifier.store.outbox import claim
 
     async with pipeline(settings) as p:
         await seed(p, with_list=False)
@@ -330,7 +330,7 @@ async def test_lease_expiry_makes_a_message_claimable_again(settings: Settings) 
 async def test_claims_take_confirmations_then_alerts_then_digests(settings: Settings) -> None:
     """A weekly digest to thousands queued first must not hold back a sign-up's confirmation
     or the day's news: the claim takes them first, oldest first within each kind."""
-    from notifier.outbox import claim
+    from notifier.store.outbox import claim
 
     now = datetime.now(UTC)
     queued = [
@@ -462,7 +462,7 @@ async def test_a_message_failing_past_the_max_age_is_failed(settings: Settings) 
         assert row.last_error is not None
         assert row.last_error.startswith("gave up after 1 attempts: 451")
         # An admin sends it again: a fresh delivery effort, the max-age clock restarted.
-        from notifier.outbox import retry
+        from notifier.store.outbox import retry
 
         async with p.store.transaction() as session:
             assert await retry(session, failed=True, now=late) == 1
@@ -554,7 +554,7 @@ async def test_idle_polls_are_one_indexed_read_each(settings: Settings) -> None:
 
 
 async def test_prune_deletes_only_old_finished_messages(settings: Settings) -> None:
-    from notifier.outbox import prune
+    from notifier.store.outbox import prune
 
     async with pipeline(settings) as p:
         await seed(p, with_list=False)

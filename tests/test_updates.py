@@ -249,8 +249,8 @@ async def test_a_pruned_body_leaves_no_links_for_a_new_body_with_its_id(
 
     from notifier.domain import Cadence, Scope
     from notifier.domain.subscriber_specs import FollowSpec
-    from notifier.outbox import prune
     from notifier.store.models import BodyUpdate
+    from notifier.store.outbox import prune
 
     async with pipeline(settings) as p:
         await seed(p, with_list=False)

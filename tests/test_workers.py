@@ -15,11 +15,11 @@ from notifier.config import Settings
 from notifier.delivery.record import DeliverReport
 from notifier.delivery.recorder import Recorder
 from notifier.domain import Channel, OutboxStatus
-from notifier.outbox import claim
 from notifier.service import pipeline
 from notifier.status import read_status
 from notifier.store.engine import Store
 from notifier.store.models import ChannelLease, OutboxMessage, Worker
+from notifier.store.outbox import claim
 from notifier.store.workers import worker_name
 from tests.smtp_server import SmtpServer
 from tests.test_smtp import news, rows, seed, smtp_settings

@@ -27,13 +27,15 @@ def apply(
     """Make the store's lists match the files. Members the file added and no longer names
     leave; members who joined by themselves or by import stay."""
     from notifier.ingest.list_files import load_list_files
+    from notifier.render.templates import list_template_problems, make_environment
     from notifier.store.lists import apply_lists
 
     specs = load_list_files(paths)
 
     async def job(store: Store, settings: Settings) -> None:
+        found = list_template_problems(make_environment(settings.templates_dir), specs)
         async with store.sessions() as session, session.begin():
-            changes = await apply_lists(session, specs, settings)
+            changes = await apply_lists(session, specs, settings, found=found)
             if dry_run:
                 await session.rollback()
         prefix = "(dry run) " if dry_run else ""

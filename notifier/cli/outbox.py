@@ -87,8 +87,8 @@ def retry_(
 ) -> None:
     """Send messages again: the given ids, or every failed one. Sent messages are never
     re-sent; a subscriber who unsubscribed or bounced still gets nothing."""
-    from notifier.outbox import retry
     from notifier.store.models import utcnow
+    from notifier.store.outbox import retry
 
     if not ids and not failed:
         raise InputError.single("outbox retry", "--id/--failed", "name messages or give --failed")
@@ -112,8 +112,8 @@ def prune_(
     run` does this once a day by itself."""
     from datetime import timedelta
 
-    from notifier.outbox import prune
     from notifier.store.models import utcnow
+    from notifier.store.outbox import prune
 
     async def job(store: Store, settings: Settings) -> None:
         days = older_than if older_than is not None else settings.outbox_retention_days

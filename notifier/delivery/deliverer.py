@@ -22,10 +22,10 @@ from notifier.delivery.recorder import Recorder
 from notifier.domain import Channel
 from notifier.faults import checkpoint
 from notifier.links import Links
-from notifier.outbox import Claimed, anything_due, claim, release
 from notifier.render.messages import Renderer
 from notifier.store.engine import Store
 from notifier.store.models import ChannelLease, utcnow
+from notifier.store.outbox import Claimed, anything_due, claim, release
 from notifier.store.upsert import insert_for
 from notifier.store.workers import worker_name
 

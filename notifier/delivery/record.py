@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.channels.base import Outcome, Result, Sender
 from notifier.config import Settings
 from notifier.domain import ChatStatus, OutboxStatus, SubscriberStatus, outbox_keys
-from notifier.outbox import Claimed, backoff, mark_final, mark_retry, mark_sent
 from notifier.store.chats import move_group
 from notifier.store.models import ChannelHealth, ListChat, OutboxMessage, Subscriber
+from notifier.store.outbox import Claimed, backoff, mark_final, mark_retry, mark_sent
 from notifier.store.upsert import insert_for
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from notifier.channels.base import Outcome, Result
 from notifier.config import Settings
 from notifier.delivery.record import DeliverReport, record
 from notifier.faults import checkpoint
-from notifier.outbox import SENT, Claimed, sent_params
 from notifier.store.engine import Store
 from notifier.store.models import utcnow
+from notifier.store.outbox import SENT, Claimed, sent_params
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ time, not a blank in 10,000 inboxes), HTML autoescaped (case text is data, never
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,8 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
-from notifier.errors import NotifierError
+from notifier.domain.list_specs import ListSpec
+from notifier.errors import NotifierError, Problem
 
 #: Every template notifier renders; `check_templates` renders each with sample data.
 TEMPLATES = (
@@ -204,3 +206,18 @@ def day_label(moment: datetime, zone: str) -> str:
     """'Saturday 5 December 2026': the day `moment` falls on in the time zone `zone`."""
     local = moment.astimezone(ZoneInfo(zone))
     return f"{local:%A} {local.day} {local:%B %Y}"
+
+
+def list_template_problems(
+    env: SandboxedEnvironment, specs: Sequence[tuple[Path, ListSpec]]
+) -> list[Problem]:
+    """What is wrong with the lists' own templates (checked with sample data now, not when a
+    digest is due), each named by the file and line of the list's `template` setting."""
+    problems = []
+    for path, spec in specs:
+        if spec.template is not None:
+            where = spec.template_where or str(path)
+            problems += [
+                Problem(where, "template", p) for p in check_list_template(env, spec.template)
+            ]
+    return problems

@@ -21,8 +21,8 @@ from notifier.domain.case_specs import CaseSpec, UpdateSpec
 from notifier.domain.text_fields import check_link, check_text
 from notifier.domain.update_keys import update_key
 from notifier.errors import InputError, NotFoundError, Problem
-from notifier.outbox import restart_partial_alerts
 from notifier.store.models import Case, Update, utcnow
+from notifier.store.outbox import restart_partial_alerts
 
 if TYPE_CHECKING:
     # Types only: reading the store must not load YAML and the case-file schema.

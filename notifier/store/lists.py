@@ -14,7 +14,6 @@ from notifier.config import Settings
 from notifier.domain import Consent, MemberSource, Scope, target_of
 from notifier.domain.list_specs import ListSpec
 from notifier.errors import InputError, Problem
-from notifier.render.templates import check_list_template, make_environment
 from notifier.store.models import ListFollow, ListMember, MailingList, Subscriber
 from notifier.store.subscribers import import_subscribers, resolve_follows
 
@@ -128,19 +127,17 @@ async def _apply_one(
 
 
 async def apply_lists(
-    session: AsyncSession, specs: Sequence[tuple[Path, ListSpec]], settings: Settings
+    session: AsyncSession,
+    specs: Sequence[tuple[Path, ListSpec]],
+    settings: Settings,
+    *,
+    found: Sequence[Problem] = (),
 ) -> list[ListChange]:
-    """Make the store's lists match the files. Idempotent: applying twice changes nothing."""
+    """Make the store's lists match the files. Idempotent: applying twice changes nothing.
+    `found`: problems the caller found already (the lists' own templates, checked with sample
+    data by notifier.render): reported with the store's, and nothing is applied."""
     changes = []
-    problems: list[Problem] = []
-    env = None
-    for path, spec in specs:
-        if spec.template is not None:  # checked with sample data now, not at the digest
-            env = env or make_environment(settings.templates_dir)
-            where = spec.template_where or str(path)
-            problems += [
-                Problem(where, "template", p) for p in check_list_template(env, spec.template)
-            ]
+    problems: list[Problem] = list(found)
     for path, spec in specs:
         try:
             changes.append(await _apply_one(session, path, spec, settings))

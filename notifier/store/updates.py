@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.domain import MessageKind, OutboxStatus, Severity, outbox_keys
 from notifier.domain.vocabulary import CLAIMABLE as WAITING
 from notifier.errors import ConflictError, NotFoundError
-from notifier.outbox import restart_partial_alerts
 from notifier.store.cases import UPDATE_FILE_FIELDS, check_update_fields, fingerprints
 from notifier.store.models import BodyUpdate, Case, DigestCursor, OutboxMessage, Update, utcnow
+from notifier.store.outbox import restart_partial_alerts
 
 
 @dataclass

@@ -40,7 +40,6 @@ from notifier.domain.subscriber_specs import (
 from notifier.domain.text_fields import Body, Link, Locale, SourceName, Title
 from notifier.errors import InputError, Problem
 from notifier.numbers import MAX_ID
-from notifier.outbox import retry
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
 from notifier.store.as_json import (
@@ -53,6 +52,7 @@ from notifier.store.as_json import (
 from notifier.store.cases import add_update, get_case, import_cases, list_cases
 from notifier.store.lists import list_lists, list_members
 from notifier.store.models import OutboxMessage, Subscriber, utcnow
+from notifier.store.outbox import retry
 from notifier.store.preferences import set_pause
 from notifier.store.subscribers import (
     add_follows,
