@@ -61,9 +61,9 @@ from notifier.digests import personal_schedule, plan_personal_digests
 from notifier.digests.content import latest_update_id, load_candidates, sections_of, select_updates
 from notifier.domain import Cadence, Channel, MessageKind, Scope, SubscriberStatus
 from notifier.domain.schedule import Schedule, last_due
+from notifier.domain.views import CountrySection
 from notifier.render.messages import RenderedBody, Renderer
 from notifier.render.templates import period_label
-from notifier.render.views import CountrySection
 from notifier.store.engine import Store, open_store
 from notifier.store.models import Body, OutboxMessage, Subscriber, Subscription
 

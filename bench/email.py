@@ -55,19 +55,19 @@ from bench.data import (
     table_of,
 )
 from bench.smtp_sink import start_sink, stop_sink
-from notifier.channels.base import EmailContent
+from notifier.channels.email_message import EmailBuilder
 from notifier.channels.smtp import SmtpSender
 from notifier.config import Settings
 from notifier.domain import Cadence, Channel, Scope, Severity, SubscriberStatus, target_of
-from notifier.email_message import EmailBuilder
+from notifier.domain.messages import EmailContent
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.links import Links
 from notifier.render.messages import Personal, Renderer, shared_body
-from notifier.render.views import case_view, update_view
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.engine import open_store
 from notifier.store.models import Case, OutboxMessage, Subscriber, Subscription, Update
+from notifier.store.views import case_view, update_view
 from notifier.watch import watch_once
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,11 +21,11 @@ from notifier.digests.content import (
 from notifier.digests.periods import label_for, list_period_start
 from notifier.domain import Cadence, Channel, outbox_keys
 from notifier.domain.schedule import last_due, next_due
+from notifier.domain.views import paragraphs
 from notifier.errors import NotFoundError
 from notifier.links import Links
 from notifier.render.messages import FinalMessage, Personal, Renderer
 from notifier.render.templates import period_label
-from notifier.render.views import paragraphs
 from notifier.store.engine import Store
 from notifier.store.models import DigestCursor, Subscriber
 from notifier.store.subscribers import get_list

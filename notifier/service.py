@@ -18,7 +18,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
-from notifier.channels.registry import build_senders
 from notifier.config import Settings
 from notifier.delivery import Deliverer, DeliverReport
 from notifier.digests import (
@@ -33,6 +32,7 @@ from notifier.domain.schedule import DAYS, Schedule
 from notifier.links import Links
 from notifier.render.messages import Renderer
 from notifier.render.templates import check_templates
+from notifier.senders import build_senders
 from notifier.store.engine import Store, open_store
 from notifier.store.models import MailingList, utcnow
 from notifier.watch import WatchReport, watch_once

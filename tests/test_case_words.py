@@ -10,10 +10,10 @@ import pytest
 
 from notifier.config import Settings
 from notifier.domain import CaseStatus, Channel, Severity
+from notifier.domain.status_words import STATUS_WORDS, status_words
 from notifier.render.messages import FinalMessage, Personal, Renderer
-from notifier.render.status_words import STATUS_WORDS, status_words
-from notifier.render.views import case_view, update_view
 from notifier.store.models import Case, Update
+from notifier.store.views import case_view, update_view
 from tests.test_render import html_text
 
 READER = Personal(

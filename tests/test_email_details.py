@@ -21,15 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from notifier.channels.base import EmailContent, SharedBody
+from notifier.channels.email_message import EmailBuilder, qp
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.domain import Cadence, Channel, Scope, Severity
+from notifier.domain.messages import EmailContent, SharedBody
 from notifier.domain.subscriber_specs import FollowSpec
-from notifier.email_message import EmailBuilder, qp
+from notifier.domain.views import paragraphs
 from notifier.render.messages import DIGEST_HTML_BUDGET, RenderedBody, Renderer
 from notifier.render.templates import period_label
-from notifier.render.views import paragraphs
 from notifier.service import pipeline
 from notifier.store.cases import add_update, get_case
 from notifier.store.models import OutboxMessage

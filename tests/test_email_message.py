@@ -12,8 +12,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from notifier.channels.base import EmailContent, SharedBody
-from notifier.email_message import EmailBuilder, qp
+from notifier.channels.email_message import EmailBuilder, qp
+from notifier.domain.messages import EmailContent, SharedBody
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 WORDS = ["prayer", "Бахытжан", "中文", "🙏", "a=b", "x" * 90, "café", "tab\there", "end "]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from notifier.channels.base import ChannelState, Limits, Outcome, Outgoing, Report, Result, Results
+from notifier.channels.base import ChannelState, Limits, Report, Results
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.domain import (
@@ -27,6 +27,7 @@ from notifier.domain import (
     Severity,
     SubscriberStatus,
 )
+from notifier.domain.messages import Outcome, Outgoing, Result
 from notifier.domain.schedule import Schedule, last_due
 from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.ingest.case_files import load_case_files, sample_case_files

@@ -24,14 +24,16 @@ from pathlib import Path
 
 import pytest
 
-from notifier.channels.base import EmailContent, SharedBody
+from notifier.channels.email_message import EmailBuilder
 from notifier.config import Settings
 from notifier.domain import CaseStatus, Channel, Severity
 from notifier.domain.case_specs import CaseSpec
-from notifier.email_message import EmailBuilder
+from notifier.domain.messages import EmailContent, SharedBody
+from notifier.domain.views import CaseView, CountrySection, UpdateView, group_updates, paragraphs
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
-from notifier.render.messages import PERSONAL_MARK, FinalMessage, Personal, Renderer
+from notifier.render.marks import PERSONAL_MARK
+from notifier.render.messages import FinalMessage, Personal, Renderer
 from notifier.render.telegram_html import (
     TELEGRAM_LIMIT,
     check_telegram_html,
@@ -43,17 +45,9 @@ from notifier.render.templates import (
     make_environment,
     period_label,
 )
-from notifier.render.views import (
-    CaseView,
-    CountrySection,
-    UpdateView,
-    case_view,
-    group_updates,
-    paragraphs,
-    update_view,
-)
 from notifier.store.cases import _case_fields, _update_fields
 from notifier.store.models import Case, Update
+from notifier.store.views import case_view, update_view
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

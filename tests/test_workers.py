@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, text, update
 
-from notifier.channels.base import Outcome, Result
 from notifier.channels.smtp import UNRECORDED, SmtpSender
 from notifier.config import Settings
 from notifier.delivery.record import DeliverReport
 from notifier.delivery.recorder import Recorder
 from notifier.domain import Channel, OutboxStatus
+from notifier.domain.messages import Outcome, Result
 from notifier.service import pipeline
 from notifier.status import read_status
 from notifier.store.engine import Store

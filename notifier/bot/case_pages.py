@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.countries import country_name
+from notifier.domain.views import CaseView, UpdateView
 from notifier.render.telegram_html import escape, escape_attr
-from notifier.render.views import CaseView, UpdateView, case_view, update_view
 from notifier.store.models import Case, Update
+from notifier.store.views import case_view, update_view
 
 #: How many of a case's updates `/case` shows, newest first.
 LATEST = 3

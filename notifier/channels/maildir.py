@@ -11,17 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from notifier.channels.base import (
-    ChannelState,
-    EmailContent,
-    Limits,
-    Outcome,
-    Outgoing,
-    Report,
-    Result,
-    Results,
-)
-from notifier.email_message import EmailBuilder
+from notifier.channels.base import ChannelState, Limits, Report, Results
+from notifier.channels.email_message import EmailBuilder
+from notifier.domain.messages import EmailContent, Outcome, Outgoing, Result
 
 #: Messages written per trip to a thread: few, because a crash writes them again.
 CHUNK = 8

@@ -31,18 +31,10 @@ from datetime import UTC, datetime
 import aiosmtplib
 from aiolimiter import AsyncLimiter
 
-from notifier.channels.base import (
-    ChannelState,
-    EmailContent,
-    Limits,
-    Outcome,
-    Outgoing,
-    Report,
-    Result,
-    Results,
-)
+from notifier.channels.base import ChannelState, Limits, Report, Results
 from notifier.channels.dkim import DkimSigner
-from notifier.email_message import EmailBuilder
+from notifier.channels.email_message import EmailBuilder
+from notifier.domain.messages import EmailContent, Outcome, Outgoing, Result
 from notifier.mail_address import SERVER_NOTE, SMTPUTF8_NOTE, needs_smtputf8, wire_address
 from notifier.smtp_url import Security, SmtpServer
 

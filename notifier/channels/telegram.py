@@ -42,16 +42,8 @@ from telegram.error import (
 )
 from telegram.ext import AIORateLimiter, ExtBot
 
-from notifier.channels.base import (
-    ChannelState,
-    Limits,
-    Outcome,
-    Outgoing,
-    Report,
-    Result,
-    Results,
-    TelegramContent,
-)
+from notifier.channels.base import ChannelState, Limits, Report, Results
+from notifier.domain.messages import Outcome, Outgoing, Result, TelegramContent
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 # Telegram counts its limits over sliding windows, so nothing here allows a burst.

@@ -11,16 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from notifier.channels.base import (
-    ChannelState,
-    Limits,
-    Outcome,
-    Outgoing,
-    Report,
-    Result,
-    Results,
-    TelegramContent,
-)
+from notifier.channels.base import ChannelState, Limits, Report, Results
+from notifier.domain.messages import Outcome, Outgoing, Result, TelegramContent
 
 #: Messages per write: one fsync each, and what a crash may write twice.
 CHUNK = 20

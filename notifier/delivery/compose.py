@@ -16,15 +16,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.channels.base import EmailContent, Outgoing, SharedBody, TelegramContent
 from notifier.config import Settings
 from notifier.countries import country_name
 from notifier.domain import Channel, ChatStatus, MessageKind, Scope, SubscriberStatus, outbox_keys
+from notifier.domain.messages import EmailContent, Outgoing, SharedBody, TelegramContent
 from notifier.links import CONFIRM_MAX_AGE, Links
 from notifier.mail_address import ascii_domain
 from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
 from notifier.render.telegram_html import split_telegram_html
-from notifier.render.views import case_view, update_view
 from notifier.store.engine import Store
 from notifier.store.models import (
     Body,
@@ -39,6 +38,7 @@ from notifier.store.models import (
     utcnow,
 )
 from notifier.store.reach import can_reach
+from notifier.store.views import case_view, update_view
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.channels.base import Outcome, Outgoing, Result, Sender
+from notifier.channels.base import Sender
 from notifier.config import Settings
 from notifier.delivery.compose import Composer
 from notifier.delivery.heartbeat import Heartbeat
 from notifier.delivery.record import DeliverReport, save_health
 from notifier.delivery.recorder import Recorder
 from notifier.domain import Channel
+from notifier.domain.messages import Outcome, Outgoing, Result
 from notifier.faults import checkpoint
 from notifier.links import Links
 from notifier.render.messages import Renderer

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.channels.base import Outcome, Result, Sender
+from notifier.channels.base import Sender
 from notifier.config import Settings
 from notifier.domain import ChatStatus, OutboxStatus, SubscriberStatus, outbox_keys
+from notifier.domain.messages import Outcome, Result
 from notifier.store.chats import move_group
 from notifier.store.models import ChannelHealth, ListChat, OutboxMessage, Subscriber
 from notifier.store.outbox import Claimed, backoff, mark_final, mark_retry, mark_sent

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.channels.base import Outcome, Result
 from notifier.config import Settings
 from notifier.delivery.record import DeliverReport, record
+from notifier.domain.messages import Outcome, Result
 from notifier.faults import checkpoint
 from notifier.store.engine import Store
 from notifier.store.models import utcnow

@@ -10,15 +10,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.render.views import (
-    CaseView,
-    CountrySection,
-    UpdateView,
-    case_view,
-    group_updates,
-    update_view,
-)
+from notifier.domain.views import CaseView, CountrySection, UpdateView, group_updates
 from notifier.store.models import Case, Update
+from notifier.store.views import case_view, update_view
 
 
 @dataclass(frozen=True)

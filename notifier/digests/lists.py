@@ -14,9 +14,9 @@ from notifier.digests.periods import label_for, list_period_start, list_schedule
 from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_body
 from notifier.domain import Cadence, Channel, ChatStatus, MessageKind, OutboxStatus, outbox_keys
 from notifier.domain.schedule import last_due, period_key
+from notifier.domain.views import paragraphs
 from notifier.faults import checkpoint
 from notifier.render.messages import Renderer
-from notifier.render.views import paragraphs
 from notifier.store.engine import Store
 from notifier.store.models import (
     DigestCursor,

@@ -12,11 +12,12 @@ from typing import Any
 import css_inline
 from markupsafe import Markup
 
-from notifier.channels.base import SharedBody
 from notifier.config import Settings
 from notifier.domain import Channel
+from notifier.domain.messages import SharedBody
+from notifier.domain.views import CaseView, CountrySection, UpdateView, count_updates
+from notifier.render.marks import PERSONAL_MARK, WEB_COPY_MARK
 from notifier.render.templates import for_list, make_environment, render
-from notifier.render.views import CaseView, CountrySection, UpdateView, count_updates
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
@@ -26,12 +27,6 @@ def tidy(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", text).strip() + "\n"
 
 
-#: Where the personal footer goes in a shared body. An HTML comment survives CSS inlining.
-PERSONAL_MARK = "<!--notifier:personal-->"
-#: Where a digest's web copy URL goes. The URL holds the stored body's id, which exists only
-#: once the body is stored, so it is put in at delivery (the same for every reader of the
-#: body). Plain characters: it survives HTML escaping, CSS inlining and sits inside `href`.
-WEB_COPY_MARK = "notifier-web-copy:"
 #: The most a digest email's HTML part may weigh (UTF-8 bytes, after CSS inlining). Gmail
 #: clips a message whose HTML is over about 102 KB: the rest, unsubscribe link included, hides
 #: behind "[Message clipped]". 90 KB leaves room for the reader's footer. Past it, the last

@@ -8,8 +8,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from notifier.render.messages import PERSONAL_MARK
-from notifier.render.views import ActionView, CaseSection, CaseView, CountrySection, UpdateView
+from notifier.domain.views import ActionView, CaseSection, CaseView, CountrySection, UpdateView
+from notifier.render.marks import PERSONAL_MARK
 
 _CASE = CaseView(
     id=1,

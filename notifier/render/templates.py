@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 
 from notifier.domain.list_specs import ListSpec
 from notifier.errors import NotifierError, Problem
+from notifier.render.samples import sample_contexts
 
 #: Every template notifier renders; `check_templates` renders each with sample data.
 TEMPLATES = (
@@ -162,8 +163,6 @@ def _exists(env: SandboxedEnvironment, name: str) -> bool:
 def check_list_template(env: SandboxedEnvironment, template: str) -> list[str]:
     """What is wrong with a list's own templates: none there, or one that fails with sample
     data (file and line)."""
-    from notifier.render.samples import sample_contexts
-
     found = [n for n in LIST_TEMPLATES if _exists(env, f"lists/{template}/{n}")]
     if not found:
         return [
@@ -178,8 +177,6 @@ def check_list_template(env: SandboxedEnvironment, template: str) -> list[str]:
 def check_templates(env: SandboxedEnvironment) -> None:
     """Compile and render every template with sample data, so an error is found before
     anything is sent. Raises TemplateProblem listing every broken template."""
-    from notifier.render.samples import sample_contexts
-
     contexts = sample_contexts()
     checks = [(name, contexts[name]) for name in TEMPLATES]
     # Every list's own templates too, whichever lists use them.

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from notifier.domain import Channel
 from notifier.links import BadToken
-from notifier.render.messages import PERSONAL_MARK
+from notifier.render.marks import PERSONAL_MARK
 from notifier.store.models import Body
 from notifier.web.pages import HEADERS, page
 from notifier.web.state import WebState

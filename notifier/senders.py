@@ -1,4 +1,6 @@
-"""Which sender carries each channel, from the settings (an explicit table, no discovery)."""
+"""Wiring: which sender carries each channel, built from the settings (an explicit table, no
+discovery). It knows every channel, the bounce addresses and the links, so it sits beside
+service.py, above the channels."""
 
 from __future__ import annotations
 

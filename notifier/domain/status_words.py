@@ -7,7 +7,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-from notifier.domain import CaseStatus
+from notifier.domain.vocabulary import CaseStatus
 
 #: Each status as it reads after "Status:" or "Kazakhstan ·": lower case, a few words.
 STATUS_WORDS: Final = MappingProxyType(

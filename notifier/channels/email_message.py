@@ -21,7 +21,7 @@ from email import quoprimime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
-from notifier.channels.base import EmailContent, SharedBody
+from notifier.domain.messages import EmailContent, SharedBody
 from notifier.mail_address import wire_address
 
 CRLF = "\r\n"
