@@ -77,7 +77,8 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     loaders: list[BaseLoader] = []
     if templates_dir is not None:
         loaders.append(FileSystemLoader(str(templates_dir)))
-    loaders.append(PackageLoader("notifier", "templates"))
+    # The shipped ones: the top-level templates/ folder, installed as notifier.templates.
+    loaders.append(PackageLoader("notifier.templates", ""))
     env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
