@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from notifier.config import Settings
+from notifier.domain import Channel
 from notifier.render.messages import Personal, Renderer
 from notifier.render.samples import sample_contexts
-from notifier.store.models import Channel
 from tests.conftest import ROOT
 
 #: What a wheel is built from (pyproject.toml reads README.md as the long description).
