@@ -116,7 +116,7 @@ async def enqueue_alerts(
         literal(now, OutboxMessage.created_at.type).label("created_at"),
     ).where(true())  # SQLite needs a WHERE to tell ON CONFLICT from a join's ON
     insert = (
-        insert_for(session, OutboxMessage.__table__)  # type: ignore[arg-type]
+        insert_for(session, OutboxMessage)
         .from_select(
             [
                 "channel",

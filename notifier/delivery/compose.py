@@ -238,7 +238,7 @@ class Composer:
     async def _load(self, store: Store, ids: Sequence[int]) -> _Batch:
         async with store.read() as session:
             rows = [
-                Row(*values)  # type: ignore[call-arg]  # typed for fewer columns than ROW_COLUMNS
+                Row(*tuple(values))
                 for values in await session.execute(
                     select(*ROW_COLUMNS).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
                 )

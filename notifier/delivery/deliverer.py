@@ -108,7 +108,7 @@ class Deliverer:
         holder = worker_name(await self.heartbeat.worker_id())
         until = now + timedelta(seconds=LEASE_SECONDS)
         async with self.store.transaction() as session:
-            stmt = insert_for(session, ChannelLease.__table__)  # type: ignore[arg-type]
+            stmt = insert_for(session, ChannelLease)
             await session.execute(
                 stmt.values(name=name, holder=holder, until=until).on_conflict_do_update(
                     index_elements=["name"],

@@ -153,7 +153,7 @@ async def save_health(session: AsyncSession, senders: Sequence[Sender], now: dat
             "extra": dict(sender.state.extra),
             "updated_at": now,
         }
-        stmt = insert_for(session, ChannelHealth.__table__)  # type: ignore[arg-type]
+        stmt = insert_for(session, ChannelHealth)
         await session.execute(
             stmt.values(**row).on_conflict_do_update(
                 index_elements=["name"], set_={k: v for k, v in row.items() if k != "name"}

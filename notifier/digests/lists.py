@@ -141,11 +141,7 @@ async def _enqueue_list(
         "channel", "recipient", "subscriber_id", "key", "kind", "list_id", "body_id",
         "status", "attempts", "next_attempt_at", "created_at",
     ]  # fmt: skip
-    stmt = (
-        insert_for(session, OutboxMessage.__table__)  # type: ignore[arg-type]
-        .from_select(columns, rows)
-        .on_conflict_do_nothing()
-    )
+    stmt = insert_for(session, OutboxMessage).from_select(columns, rows).on_conflict_do_nothing()
     result = await session.execute(stmt)
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -53,7 +53,7 @@ async def store_bodies(
         }
         for b in unique.values()
     ]
-    stmt = insert_for(session, Body.__table__).on_conflict_do_nothing()  # type: ignore[arg-type]
+    stmt = insert_for(session, Body).on_conflict_do_nothing()
     await session.execute(stmt, rows)
     ids: dict[str, int] = {}
     digests = list(unique)
@@ -67,7 +67,7 @@ async def store_bodies(
         for update_id in updates.get(digest, ())
     ]
     if links:
-        stmt = insert_for(session, BodyUpdate.__table__).on_conflict_do_nothing()  # type: ignore[arg-type]
+        stmt = insert_for(session, BodyUpdate).on_conflict_do_nothing()
         await session.execute(stmt, links)
     return ids
 
@@ -80,7 +80,7 @@ async def store_body(session: AsyncSession, body: RenderedBody, updates: Sequenc
 async def save_cursors(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     if not rows:
         return
-    stmt = insert_for(session, DigestCursor.__table__)  # type: ignore[arg-type]
+    stmt = insert_for(session, DigestCursor)
     stmt = stmt.on_conflict_do_update(
         index_elements=["digest_key"],
         set_={
@@ -95,6 +95,6 @@ async def save_cursors(session: AsyncSession, rows: Sequence[dict[str, object]])
 async def insert_outbox(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> int:
     if not rows:
         return 0
-    stmt = insert_for(session, OutboxMessage.__table__).on_conflict_do_nothing()  # type: ignore[arg-type]
+    stmt = insert_for(session, OutboxMessage).on_conflict_do_nothing()
     await session.execute(stmt, rows)
     return len(rows)

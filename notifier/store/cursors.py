@@ -16,7 +16,7 @@ async def read_cursor(session: AsyncSession, name: str, *, lock: bool = False) -
     """The cursor's position (0 if new). With `lock`, hold it until the transaction ends, so
     two watchers on PostgreSQL take turns (SQLite's BEGIN IMMEDIATE already does)."""
     await session.execute(
-        insert_for(session, Cursor.__table__)  # type: ignore[arg-type]
+        insert_for(session, Cursor)
         .values(name=name, position=0, updated_at=utcnow())
         .on_conflict_do_nothing()
     )

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Executable, event, text
 from sqlalchemy import create_engine as create_sync_engine
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import PoolProxiedConnection, SingletonThreadPool
+from sqlalchemy.sql.dml import UpdateBase
 
 from notifier.config import Settings
 from notifier.errors import StoreNotFound, StoreUnavailable
@@ -106,7 +107,7 @@ class QuickWriter:
         self._sync: Engine | None = None
         self._now: Engine | None = None
         self._driver: PoolProxiedConnection | None = None
-        self._compiled: dict[Executable, _OnDriver] = {}
+        self._compiled: dict[UpdateBase, _OnDriver] = {}
         self._thread: ThreadPoolExecutor | None = None
         #: Transactions it has committed (each one write of a group of results).
         self.writes = 0
@@ -124,13 +125,13 @@ class QuickWriter:
         with engine.begin() as conn:
             return int(getattr(conn.execute(statement, params), "rowcount", 0) or 0)
 
-    def _run_now(self, statement: Executable, params: Mapping[str, Any]) -> int | None:
+    def _run_now(self, statement: UpdateBase, params: Mapping[str, Any]) -> int | None:
         """On the loop's own connection if the lock is free; None if another connection holds
         it."""
         assert self._now is not None
         if self._driver is None:
             self._driver = self._now.raw_connection()
-        db: sqlite3.Connection = self._driver.driver_connection  # type: ignore[assignment]
+        db = cast(sqlite3.Connection, self._driver.driver_connection)
         on_driver = self._compiled.get(statement)
         if on_driver is None:
             on_driver = self._compiled[statement] = _OnDriver(statement, self._now.dialect)
@@ -150,7 +151,7 @@ class QuickWriter:
             raise
         return touched
 
-    async def execute(self, statement: Executable, params: Mapping[str, Any]) -> int:
+    async def execute(self, statement: UpdateBase, params: Mapping[str, Any]) -> int:
         """Run it with these parameters and commit; returns the rows it touched."""
         if self._sync is not None:
             touched = self._run_now(statement, params)
@@ -186,8 +187,8 @@ class _OnDriver:
     parameters (an IN of n values has n placeholders) and the values as its column types store
     them."""
 
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        self.compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    def __init__(self, statement: UpdateBase, dialect: Dialect) -> None:
+        self.compiled = statement.compile(dialect=dialect)
         self.dialect = dialect
         self._processors: dict[str, Callable[[Any], Any] | None] = {}
 

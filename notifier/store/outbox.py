@@ -48,7 +48,7 @@ class Claimed:
     queued_at: datetime
 
 
-def _due(now: datetime):  # type: ignore[no-untyped-def]
+def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
         and_(status_in(*CLAIMABLE), OutboxMessage.next_attempt_at <= now),
         and_(status_in(OutboxStatus.SENDING), OutboxMessage.lease_until < now),

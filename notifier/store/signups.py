@@ -107,7 +107,7 @@ async def _queue_confirmation(session: AsyncSession, subscriber: Subscriber, now
     # in the web app keep it far lower).
     minute = int(now.timestamp() // 60)
     await session.execute(
-        insert_for(session, OutboxMessage.__table__)  # type: ignore[arg-type]
+        insert_for(session, OutboxMessage)
         .values(
             channel=Channel.EMAIL.value,
             recipient=outbox_keys.subscriber_recipient(subscriber.id),
@@ -152,7 +152,7 @@ async def confirm_signup(
         joins = wanted is not None and (await session.get(MailingList, wanted)) is not None
         if asked_back and joins:
             await session.execute(
-                insert_for(session, ListMember.__table__)  # type: ignore[arg-type]
+                insert_for(session, ListMember)
                 .values(
                     list_id=wanted,
                     subscriber_id=subscriber_id,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from notifier.config import Settings
 from notifier.domain import Consent, MemberSource, Scope, SubscriberStatus, outbox_keys, target_of
@@ -50,7 +51,7 @@ class SubscriberImport:
         return bool(self.created or self.updated or self.joined_list)
 
 
-def _load() -> list[object]:
+def _load() -> list[_AbstractLoad]:
     return [
         selectinload(Subscriber.subscriptions).selectinload(Subscription.case),
         selectinload(Subscriber.memberships).selectinload(ListMember.mailing_list),
@@ -59,7 +60,7 @@ def _load() -> list[object]:
 
 async def find_subscriber(session: AsyncSession, who: str) -> Subscriber | None:
     """By email (any case, an IDN domain as A-labels or as typed) or by Telegram chat id."""
-    query = select(Subscriber).options(*_load())  # type: ignore[arg-type]
+    query = select(Subscriber).options(*_load())
     if (chat_id := as_int(who.strip())) is not None:
         query = query.where(Subscriber.telegram_chat_id == chat_id)
     else:
@@ -190,7 +191,7 @@ async def import_subscribers(
     emails = [s.email for s in specs if s.email]
     for start in range(0, len(emails), _CHUNK):
         chunk = emails[start : start + _CHUNK]
-        query = select(Subscriber).where(Subscriber.email.in_(chunk)).options(*_load())  # type: ignore[arg-type]
+        query = select(Subscriber).where(Subscriber.email.in_(chunk)).options(*_load())
         by_email.update({s.email: s for s in await session.scalars(query) if s.email})
     chats = [s.telegram_chat_id for s in specs if s.telegram_chat_id is not None]
     chat_owner: dict[int, str | None] = {}
@@ -389,7 +390,7 @@ async def reactivate_bounced(session: AsyncSession, subscriber: Subscriber, wher
 async def list_subscribers(
     session: AsyncSession, *, mailing_list: MailingList | None = None
 ) -> list[Subscriber]:
-    query = select(Subscriber).options(*_load()).order_by(Subscriber.email, Subscriber.id)  # type: ignore[arg-type]
+    query = select(Subscriber).options(*_load()).order_by(Subscriber.email, Subscriber.id)
     if mailing_list is not None:
         query = query.join(ListMember).where(ListMember.list_id == mailing_list.id)
     return list(await session.scalars(query))

@@ -170,7 +170,7 @@ async def withdraw_update(
             await _rewind(session, key, body_id)
     await session.flush()
     state.alerts = (await _alert_counts(session, [update_id]))[update_id]
-    count: int = alerts.rowcount  # type: ignore[attr-defined]
+    count = int(getattr(alerts, "rowcount", 0) or 0)
     return Withdrawal(alerts=count, digests=len(digests))
 
 
