@@ -8,12 +8,12 @@ from datetime import date
 
 import pytest
 
-from notifier.config import Settings
-from notifier.render.messages import FinalMessage, Personal, Renderer
+from notifier.render.messages import FinalMessage, Personal
 from notifier.render.status_words import STATUS_WORDS, status_words
 from notifier.render.views import case_view, update_view
 from notifier.store.models import Case, CaseStatus, Channel, Severity, Update
-from tests.test_render import html_text
+from tests.helpers import html_text
+from tests.render_samples import renderer
 
 READER = Personal(
     name="Anna",
@@ -62,7 +62,7 @@ UPDATE = Update(
 
 def outputs(row: Case) -> dict[str, str]:
     """The alert as a reader gets it: email text, email HTML (as text) and Telegram (as text)."""
-    r = Renderer(Settings(public_url="https://notifier.example.org"))
+    r = renderer()
     view = case_view(row)
     email: FinalMessage = r.personalise(
         r.alert(view, update_view(UPDATE), Channel.EMAIL, "en"), READER

@@ -17,7 +17,6 @@ from notifier.countries import resolve_country
 from notifier.digests import plan_digests
 from notifier.digests.personal import PersonalGroup, personal_groups
 from notifier.errors import NotFoundError
-from notifier.ingest.subscriber_rows import FollowSpec
 from notifier.links import PREFERENCES, Links
 from notifier.schedule import Schedule, last_due
 from notifier.service import Pipeline, pipeline
@@ -30,17 +29,13 @@ from notifier.store.models import (
     DigestCursor,
     OutboxMessage,
     OutboxStatus,
-    Scope,
     Subscriber,
     Subscription,
 )
 from notifier.store.preferences import set_pause
 from notifier.watch import watch_once
 from notifier.web.app import create_app
-from tests.test_pipeline import maildir, new_update, seed, subscribe, text_of
-
-KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
-WEEKLY_KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY, Channel.EMAIL)
+from tests.helpers import KZ, WEEKLY_KZ, maildir, new_update, seed, subscribe, text_of
 
 
 class Web:
