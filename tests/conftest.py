@@ -1,39 +1,47 @@
 """Fixtures: a fresh store on SQLite and (when NOTIFIER_TEST_DATABASE_URL is set) PostgreSQL,
-settings built for the test, and a CLI runner that goes through the real `notifier` command."""
+settings built for the test, a CLI runner that goes through the real `notifier` command, the
+app with a client (`api`, `web`, `site`) and a DKIM key. Plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from alembic.script import ScriptDirectory
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from typer.testing import CliRunner, Result
 
-from notifier.cli import app
 from notifier.config import Settings
+from notifier.domain.subscriber_specs import SubscriberSpec
+from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.service import pipeline
+from notifier.store.cases import import_cases
 from notifier.store.engine import Store, create_engine, open_store
 from notifier.store.migrate import alembic_config, upgrade
-from notifier.store.models import Base
+from notifier.store.models import Base, Subscriber
+from notifier.store.subscribers import import_subscribers
+from notifier.web.app import create_app
 from tests.fake_telegram import fake_bot_api  # noqa: F401
-from tests.smtp_server import smtp_server, tls_ca  # noqa: F401
+from tests.helpers import KZ, TOKEN, AppClient, Cli, DkimKey, seed
+from tests.smtp_server import SmtpServer, smtp_server, tls_ca  # noqa: F401
 
 PG_ENV = "NOTIFIER_TEST_DATABASE_URL"
 # python-telegram-bot 22: RetryAfter.retry_after as a timedelta, without a deprecation warning
 # (which, under filterwarnings=error, would replace the RetryAfter itself).
 os.environ.setdefault("PTB_TIMEDELTA", "1")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _reset_postgres(url: str) -> None:
@@ -161,54 +169,75 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "var", database_url=database_url)
 
 
-async def new_store(settings: Settings) -> None:
-    """Create the store the settings name (what `notifier init` does): nothing else creates one."""
-    async with open_store(settings, create=True):
-        pass
-
-
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[Store]:
     async with open_store(settings) as opened:
         yield opened
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The NOTIFIER_* variables that give a process these settings."""
-    env = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[f"NOTIFIER_{name.upper()}"] = str(value)
-    return env
-
-
-@dataclass
-class Cli:
-    """Runs `notifier …` in-process with the test's settings in the environment."""
-
-    settings: Settings
-    cwd: Path
-
-    def __call__(self, *args: str, input: str | None = None) -> Result:
-        env = {"NOTIFIER_CONFIG": ""} | settings_env(self.settings)
-        runner = CliRunner()
-        old = Path.cwd()
-        os.chdir(self.cwd)
-        try:
-            return runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
-        finally:
-            os.chdir(old)
-
-    def ok(self, *args: str, input: str | None = None) -> Result:
-        result = self(*args, input=input)
-        assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr}"
-        return result
-
-
 @pytest.fixture
 def cli(settings: Settings, tmp_path: Path) -> Cli:
     return Cli(settings, tmp_path)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[AppClient]:
+    """The app with an API token (send AUTH), the sample cases and lists, and a client for it."""
+    configured = settings.model_copy(update={"api_token": SecretStr(TOKEN)})
+    async with pipeline(configured) as p:
+        await seed(p)
+        transport = httpx.ASGITransport(app=create_app(configured, p.store))
+        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+            yield p, client
+
+
+@pytest.fixture
+async def web(settings: Settings) -> AsyncIterator[AppClient]:
+    """The app on the sample cases and one subscriber, anna@example.org (id 1), following
+    Kazakhstan; a client for it at the public URL. (test_preferences has a `web` of its own.)"""
+    async with pipeline(settings) as p:
+        async with p.store.transaction() as session:
+            await import_cases(session, load_case_files(sample_case_files()))
+            specs = [SubscriberSpec(where="t", email="anna@example.org", follows=[KZ])]
+            await import_subscribers(session, specs, settings)
+            # Links here are signed for version 1 (a new subscriber's is random).
+            await session.execute(update(Subscriber).values(token_version=1))
+        app = create_app(settings, p.store, scheduler_alive=lambda: True)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
+            yield p, client
+
+
+@pytest.fixture
+async def site(
+    settings: Settings,
+    smtp_server: SmtpServer,  # noqa: F811  (the fixture, imported above)
+) -> AsyncIterator[AppClient]:
+    """The app sending its email to the test SMTP server, on the sample cases and lists; a
+    client for it at the public URL (sign-up pages want `form`'s CSRF token)."""
+    configured = settings.model_copy(
+        update={"smtp_url": SecretStr(f"smtp://{smtp_server.host}:{smtp_server.port}")}
+    )
+    async with pipeline(configured) as p:
+        await seed(p)
+        transport = httpx.ASGITransport(app=create_app(configured, p.store))
+        async with httpx.AsyncClient(transport=transport, base_url=configured.public_url) as c:
+            yield p, c
+
+
+@pytest.fixture
+def dkim_key(tmp_path: Path) -> DkimKey:
+    """A new DKIM key (2048-bit RSA) in a file, and the DNS record of its public key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = tmp_path / "dkim.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return DkimKey(key_file, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public))

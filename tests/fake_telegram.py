@@ -42,7 +42,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal
 
 import pytest
 from aiohttp import web
@@ -60,7 +60,6 @@ __all__ = [
 ]
 
 HOST: Final = "127.0.0.1"
-START_TIMEOUT: Final = 10.0
 DEFAULT_TOKEN: Final = "123456:TEST-TOKEN"
 DEFAULT_USERNAME: Final = "notifier_test_bot"
 GROUP_USER_ID: Final = 4242
@@ -92,7 +91,6 @@ PARSE_MODES: Final = frozenset({"html", "markdown", "markdownv2"})
 
 ChatType = Literal["private", "group", "supergroup"]
 JsonDict = dict[str, Any]
-T = TypeVar("T")
 
 _TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _PATH = re.compile(r"/bot([^/]*)/([^/]*)")

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import pytest
 import trustme
@@ -40,12 +40,10 @@ from tests.loop_thread import LoopThread
 
 HOST = "127.0.0.1"
 SERVER_NAME = "smtp.test"
-START_TIMEOUT = 10.0
 
 Stage = Literal["mail", "rcpt", "data"]
 TlsMode = Literal["none", "starttls", "implicit"]
 _Event = Literal["mail", "rcpt", "data", "421", "drop"]
-T = TypeVar("T")
 
 
 @dataclass

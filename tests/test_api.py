@@ -3,47 +3,14 @@ cases, updates, subscribers and lists, the outbox, and clear 4xx answers for bad
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
-import pytest
-from pydantic import SecretStr
 from sqlalchemy import update
 
-from notifier.config import Settings
 from notifier.domain import SubscriberStatus
-from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.ingest.list_files import load_list_files
-from notifier.service import Pipeline, pipeline
-from notifier.store.cases import import_cases
-from notifier.store.lists import apply_lists
+from notifier.service import Pipeline
 from notifier.store.models import Subscriber
 from notifier.watch import watch_once
-from notifier.web.app import create_app
-from tests.test_web import ROOT_SUBSCRIBERS
-
-TOKEN = "admin-secret-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@asynccontextmanager
-async def admin_api(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
-    """The app with an API token, the sample cases and lists, and a client for it."""
-    configured = settings.model_copy(update={"api_token": SecretStr(TOKEN)})
-    async with pipeline(configured) as p:
-        async with p.store.transaction() as session:
-            await import_cases(session, load_case_files(sample_case_files()))
-            await apply_lists(session, load_list_files([ROOT_SUBSCRIBERS]), configured)
-        transport = httpx.ASGITransport(app=create_app(configured, p.store))
-        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
-            yield p, client
-
-
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
-    async with admin_api(settings) as opened:
-        yield opened
+from tests.helpers import AUTH
 
 
 async def test_without_the_token_everything_is_refused(

@@ -3,25 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
-from notifier.config import Settings
 from notifier.plain_text import LINE_PATTERN, TEXT_PATTERN
-from notifier.service import Pipeline
 from notifier.web.api_errors import ErrorOut
-from tests.test_api import AUTH, admin_api
+from tests.helpers import AUTH, AppClient
 
-API = tuple[Pipeline, httpx.AsyncClient]
 ERROR = {"$ref": "#/components/schemas/ErrorOut"}
-
-
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[API]:
-    async with admin_api(settings) as opened:
-        yield opened
 
 
 def error_of(response: httpx.Response, status: int) -> ErrorOut:
@@ -33,7 +21,7 @@ def error_of(response: httpx.Response, status: int) -> ErrorOut:
     return error
 
 
-async def test_every_refusal_has_the_one_shape(api: API) -> None:
+async def test_every_refusal_has_the_one_shape(api: AppClient) -> None:
     _, client = api
     anonymous = await client.get("/api/cases")
     assert error_of(anonymous, 401).message == "a valid bearer token is required"
@@ -75,7 +63,7 @@ async def test_every_refusal_has_the_one_shape(api: API) -> None:
     assert unknown_method.headers["allow"] == "GET, POST"
 
 
-async def test_openapi_documents_each_routes_errors(api: API) -> None:
+async def test_openapi_documents_each_routes_errors(api: AppClient) -> None:
     _, client = api
     spec = (await client.get("/openapi.json")).json()
     operations = [
@@ -107,7 +95,7 @@ async def test_openapi_documents_each_routes_errors(api: API) -> None:
     assert "HTTPValidationError" not in spec["components"]["schemas"]
 
 
-async def test_openapi_says_which_characters_text_may_hold(api: API) -> None:
+async def test_openapi_says_which_characters_text_may_hold(api: AppClient) -> None:
     _, client = api
     spec = (await client.get("/openapi.json")).json()
     slug = spec["paths"]["/api/cases/{slug}"]["get"]["parameters"][0]

@@ -21,10 +21,9 @@ from notifier.ingest.list_files import load_list_files
 from notifier.store.cases import import_cases
 from notifier.store.engine import open_store
 from notifier.store.lists import apply_lists
+from tests.helpers import EXAMPLE_LISTS, TOKEN
 from tests.live_server import free_port, live_app
-from tests.test_web import ROOT_SUBSCRIBERS
 
-TOKEN = "fuzz-token"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
@@ -35,7 +34,7 @@ def live_api(settings: Settings) -> Iterator[str]:
     async def seed() -> None:
         async with open_store(config, create=True) as store, store.transaction() as session:
             await import_cases(session, load_case_files(sample_case_files()))
-            await apply_lists(session, load_list_files([ROOT_SUBSCRIBERS]), config)
+            await apply_lists(session, load_list_files([EXAMPLE_LISTS]), config)
 
     asyncio.run(seed())
     with live_app(config) as url:

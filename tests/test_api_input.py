@@ -6,23 +6,10 @@ written."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
-from notifier.config import Settings
-from notifier.service import Pipeline
 from notifier.store.updates import get_update
-from tests.test_api import AUTH, admin_api
-
-API = tuple[Pipeline, httpx.AsyncClient]
-
-
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[API]:
-    async with admin_api(settings) as opened:
-        yield opened
+from tests.helpers import AUTH, AppClient
 
 
 def named(response: httpx.Response, *fields: str) -> list[str]:
@@ -33,7 +20,7 @@ def named(response: httpx.Response, *fields: str) -> list[str]:
     return [p["msg"] for p in detail]
 
 
-async def test_a_nul_in_a_path_or_a_query_is_named(api: API) -> None:
+async def test_a_nul_in_a_path_or_a_query_is_named(api: AppClient) -> None:
     _, client = api
     for method, path, body, field in [
         ("GET", "/api/cases/a%00b", None, "slug"),
@@ -61,7 +48,7 @@ async def test_a_nul_in_a_path_or_a_query_is_named(api: API) -> None:
     assert listed.status_code == 200
 
 
-async def test_a_nul_or_a_control_character_in_a_json_body_is_named(api: API) -> None:
+async def test_a_nul_or_a_control_character_in_a_json_body_is_named(api: AppClient) -> None:
     p, client = api
     before = (await client.get("/api/subscribers", headers=AUTH)).json()
     for path, body, field in [
@@ -100,7 +87,7 @@ async def test_a_nul_or_a_control_character_in_a_json_body_is_named(api: API) ->
     assert missing.status_code == 404
 
 
-async def test_a_name_is_one_line_and_a_body_may_have_many(api: API) -> None:
+async def test_a_name_is_one_line_and_a_body_may_have_many(api: AppClient) -> None:
     _, client = api
     for name in ("Anna\r\nBcc: someone@example.org", "Anna\tIvanova", "Anna\u2028Ivanova"):
         response = await client.post(
@@ -116,7 +103,7 @@ async def test_a_name_is_one_line_and_a_body_may_have_many(api: API) -> None:
     assert posted.status_code == 201
 
 
-async def test_ids_past_the_store_range_are_refused_not_a_crash(api: API) -> None:
+async def test_ids_past_the_store_range_are_refused_not_a_crash(api: AppClient) -> None:
     _, client = api
     for huge in ("4611686018427387903", "2147483648", "99999999999999999999999"):
         named(await client.patch(f"/api/updates/{huge}", json={}, headers=AUTH), "update_id")
@@ -131,7 +118,7 @@ async def test_ids_past_the_store_range_are_refused_not_a_crash(api: API) -> Non
     assert last.json()["message"] == "no update 2147483647 (see `notifier updates list`)"
 
 
-async def test_json_types_are_json_schemas_not_pydantics_lax_ones(api: API) -> None:
+async def test_json_types_are_json_schemas_not_pydantics_lax_ones(api: AppClient) -> None:
     _, client = api
     for body, field in [
         ({"title": "x", "urgent": 0}, "urgent"),

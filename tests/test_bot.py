@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,10 +32,9 @@ from notifier.store.engine import Store, open_store
 from notifier.store.lists import apply_lists
 from notifier.store.models import ListChat, MailingList, OutboxMessage, Subscriber, Subscription
 from notifier.store.subscribers import add_follows, get_subscriber, import_subscribers
-from notifier.watch import watch_once
 from tests.fake_telegram import GROUP_USER_ID, FakeBotApi, SentMessage
+from tests.helpers import EXAMPLE_LISTS, deliver, with_bot
 
-ROOT = Path(__file__).resolve().parent.parent
 ANNA = 42
 GROUP = -500
 ADMIN = 7
@@ -153,12 +151,7 @@ def buttons(message: SentMessage) -> list[tuple[str, str]]:
 
 @pytest.fixture
 async def bot(fake_bot_api: FakeBotApi, settings: Settings) -> AsyncIterator[Bot]:
-    settings = settings.model_copy(
-        update={
-            "telegram_bot_token": SecretStr(fake_bot_api.token),
-            "telegram_api_url": fake_bot_api.base_url,
-        }
-    )
+    settings = with_bot(settings, fake_bot_api)
     async with open_store(settings) as store:
         async with store.transaction() as session:
             specs = load_case_files(sample_case_files()) + parse_case_text(EXTRA_CASES, "test")
@@ -191,13 +184,6 @@ async def new_update(store: Store, title: str, *, day: date, body: str = "") -> 
             severity=Severity.NORMAL,
         )
         assert created
-
-
-async def deliver(settings: Settings) -> None:
-    """What `notifier run` does with new updates: match them, then deliver."""
-    async with pipeline(settings) as p:
-        await watch_once(p.store)
-        await p.deliverer.drain()
 
 
 # -- private chats ------------------------------------------------------------------------------
@@ -506,7 +492,7 @@ async def test_garbage_gets_a_helpful_answer(bot: Bot) -> None:
 
 async def apply_prayer_chain(bot: Bot) -> MailingList:
     """The repository's example prayer chain, sent to Telegram as well as by email."""
-    files = load_list_files([ROOT / "subscribers"])
+    files = load_list_files([EXAMPLE_LISTS])
     specs = [
         (path, spec.model_copy(update={"channels": [Channel.EMAIL, Channel.TELEGRAM]}))
         for path, spec in files

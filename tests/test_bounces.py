@@ -19,18 +19,13 @@ from sqlalchemy import select
 from notifier.bounces.process import process_bounces
 from notifier.bounces.verp import Verp
 from notifier.config import Settings
-from notifier.domain import Cadence, Channel, Scope
-from notifier.domain.subscriber_specs import FollowSpec
 from notifier.links import load_secret
-from notifier.service import Pipeline, pipeline
+from notifier.service import pipeline
 from notifier.store.models import OutboxMessage, Subscriber
 from notifier.watch import watch_once
-from tests.conftest import Cli
+from tests.helpers import KZ, Cli, new_update, outbox_rows, seed, smtp_settings, subscribe
 from tests.smtp_server import SmtpServer
-from tests.test_pipeline import new_update, seed, subscribe
-from tests.test_smtp import smtp_settings
 
-KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
 BOUNCES = "bounces@example.org"
 
 
@@ -65,16 +60,11 @@ async def test_email_leaves_from_a_verp_address(
         await new_update(p)
         await watch_once(p.store)
         assert (await p.deliverer.drain()).sent == 1
-        [row] = await outbox(p)
+        [row] = await outbox_rows(p)
     [received] = smtp_server.received
     verp = Verp(BOUNCES, load_secret(configured))
     assert received.mail_from == verp.envelope_from(row.id)
     assert str(received.message["From"]) == "Prayer network <news@example.org>"  # unchanged
-
-
-async def outbox(p: Pipeline) -> list[OutboxMessage]:
-    async with p.store.read() as session:
-        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 def delivery_report(
@@ -134,7 +124,7 @@ async def test_reports_in_the_bounce_maildir_stop_email_to_who_failed_for_good(
             await subscribe(p, f"{name}@example.org", KZ)
         await new_update(p)
         await watch_once(p.store)
-        rows = {r.subscriber_id: r.id for r in await outbox(p)}
+        rows = {r.subscriber_id: r.id for r in await outbox_rows(p)}
         verp = Verp(BOUNCES, load_secret(configured))
         to = {sid: verp.envelope_from(outbox_id) for sid, outbox_id in rows.items()}
         box = mailbox.Maildir(str(tmp_path / "bounces"), create=True)
@@ -243,7 +233,7 @@ async def test_temporary_failures_on_enough_days_make_a_bounce(
         await subscribe(p, "full@example.org", KZ)
         await new_update(p)
         await watch_once(p.store)
-        [row] = await outbox(p)
+        [row] = await outbox_rows(p)
         verp = Verp(BOUNCES, load_secret(configured))
         box = mailbox.Maildir(str(tmp_path / "bounces"), create=True)
         start = datetime(2026, 11, 1, 9, tzinfo=UTC)

@@ -23,12 +23,10 @@ from sqlalchemy import select
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.domain import Severity, SubscriberStatus
-from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.service import pipeline
-from notifier.store.cases import add_update, get_case, import_cases
+from notifier.store.cases import add_update, get_case
 from notifier.store.models import Subscriber, Subscription
-from notifier.watch import watch_once
-from tests.conftest import new_store
+from tests.helpers import deliver, new_store, seed
 from tests.live_server import free_port, live_app
 from tests.smtp_server import SmtpServer
 
@@ -51,15 +49,6 @@ def last_body(server: SmtpServer, to: str) -> str:
     part = message.get_body(("plain",))
     assert part is not None
     return str(part.get_content())
-
-
-def deliver(settings: Settings) -> None:
-    async def go() -> None:
-        async with pipeline(settings) as p:
-            await watch_once(p.store)
-            await p.deliverer.drain()
-
-    run(go())
 
 
 def weekly_digest(settings: Settings) -> None:
@@ -107,12 +96,12 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         network_name="Prayer network",
     )
 
-    async def seed() -> None:
+    async def store_with_cases() -> None:
         await new_store(settings)
-        async with pipeline(settings) as p, p.store.transaction() as session:
-            await import_cases(session, load_case_files(sample_case_files()))
+        async with pipeline(settings) as p:
+            await seed(p, with_list=False)
 
-    run(seed())
+    run(store_with_cases())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with live_app(settings) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -141,7 +130,7 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
         page.screenshot(path=ARTIFACTS / "2-check-inbox.png", full_page=True)
         assert subscriber_state(settings)[0] is SubscriberStatus.PENDING
 
-        deliver(settings)  # the confirmation email goes out
+        run(deliver(settings))  # the confirmation email goes out
         link = re.search(r"http\S+/confirm/\S+", last_body(smtp_server, "reader@example.org"))
         assert link is not None
         page.goto(link.group(0))
@@ -161,7 +150,7 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
                 )  # fmt: skip
 
         run(news())
-        deliver(settings)  # the next alert
+        run(deliver(settings))  # the next alert
         alert = last_body(smtp_server, "reader@example.org")
         assert "Appeal court upholds sentence" in alert
         preferences = re.search(r"http\S+/preferences/\S+", alert)
@@ -225,5 +214,5 @@ def test_subscribe_confirm_alert_preferences_unsubscribe(
     assert subscriber_state(settings)[0] is SubscriberStatus.UNSUBSCRIBED
     sent_before = len(smtp_server.received)
     run(news())
-    deliver(settings)
+    run(deliver(settings))
     assert len(smtp_server.received) == sent_before  # nothing more

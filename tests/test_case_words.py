@@ -8,13 +8,13 @@ from datetime import date
 
 import pytest
 
-from notifier.config import Settings
 from notifier.domain import CaseStatus, Channel, Severity
 from notifier.domain.status_words import STATUS_WORDS, status_words
-from notifier.render.messages import FinalMessage, Personal, Renderer
+from notifier.render.messages import FinalMessage, Personal
 from notifier.store.models import Case, Update
 from notifier.store.views import case_view, update_view
-from tests.test_render import html_text
+from tests.helpers import html_text
+from tests.render_samples import renderer
 
 READER = Personal(
     name="Anna",
@@ -63,7 +63,7 @@ UPDATE = Update(
 
 def outputs(row: Case) -> dict[str, str]:
     """The alert as a reader gets it: email text, email HTML (as text) and Telegram (as text)."""
-    r = Renderer(Settings(public_url="https://notifier.example.org"))
+    r = renderer()
     view = case_view(row)
     email: FinalMessage = r.personalise(
         r.alert(view, update_view(UPDATE), Channel.EMAIL, "en"), READER

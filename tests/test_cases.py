@@ -13,7 +13,7 @@ from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.store.cases import find_cases, import_cases
 from notifier.store.engine import Store, open_store
 from notifier.store.models import Case, Update
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 
 async def test_sample_import_is_idempotent_and_keeps_update_ids(store: Store) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ROOT, Cli
-
-CHAIN = "kazakhstan-prayer-chain"
+from tests.helpers import CHAIN, ROOT, Cli
 
 
 def headers(output: str) -> list[str]:

@@ -18,7 +18,7 @@ from notifier.store.cases import get_case
 from notifier.store.models import ListChat, ListFollow, MailingList, Update
 from notifier.watch import watch_once
 from tests.fake_telegram import FakeBotApi
-from tests.test_telegram import news, rows, seed, with_bot
+from tests.helpers import news, outbox_rows, seed_telegram_followers, with_bot
 
 
 async def telegram_chain(p: Pipeline, *groups: int) -> None:
@@ -41,14 +41,14 @@ async def test_a_group_that_moved_onto_a_chat_already_subscribed_is_recorded(
     """The list's group became a supergroup, and an admin had already subscribed the new
     supergroup too: the digest goes, the old row goes away, and the batch is recorded."""
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
-        await seed(p, [111, 222])
+        await seed_telegram_followers(p, [111, 222])
         await telegram_chain(p, -555, -1001234)
         await news(p, "Hearing")
         fake_bot_api.migrate(-555, -1001234)
         now = datetime.now(UTC)
         await plan_digests(p.store, p.renderer, now=now)
         await p.deliverer.drain(now=now)
-        assert {r.status for r in await rows(p)} == {OutboxStatus.SENT}
+        assert {r.status for r in await outbox_rows(p)} == {OutboxStatus.SENT}
         async with p.store.read() as session:
             chats = list(await session.scalars(select(ListChat.chat_id)))
         assert chats == [-1001234]
@@ -67,7 +67,7 @@ async def test_a_message_that_cannot_be_composed_fails_alone(
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
         if p.store.dialect != "sqlite":
             pytest.skip("PostgreSQL refuses the over-long link itself")
-        await seed(p, [111, 222])
+        await seed_telegram_followers(p, [111, 222])
         await news(p, "Ordinary news")
         async with p.store.transaction() as session:
             case = await get_case(session, "kashkumbaev")
@@ -81,7 +81,7 @@ async def test_a_message_that_cannot_be_composed_fails_alone(
         await watch_once(p.store)
         report = await p.deliverer.drain()
         assert (report.sent, report.failed) == (2, 2)
-        failed = [r for r in await rows(p) if r.status is OutboxStatus.FAILED]
+        failed = [r for r in await outbox_rows(p) if r.status is OutboxStatus.FAILED]
         assert len(failed) == 2
         assert all((r.last_error or "").startswith("could not be composed: ") for r in failed)
         assert (await p.deliverer.drain()).claimed == 0
@@ -97,7 +97,7 @@ async def test_the_telegram_lease_is_kept_while_a_long_batch_sends(
     monkeypatch.setattr(deliverer, "LEASE_SECONDS", 2)
     configured = with_bot(settings, fake_bot_api)
     async with pipeline(configured) as first, pipeline(configured) as second:
-        await seed(first, [111])
+        await seed_telegram_followers(first, [111])
         for i in range(4):
             await news(first, f"News {i}")
         sending = asyncio.create_task(first.deliverer.drain())
@@ -107,7 +107,7 @@ async def test_the_telegram_lease_is_kept_while_a_long_batch_sends(
         assert (await second.deliverer.drain()).claimed == 0
         assert (await sending).sent == 4
         assert (await first.deliverer.drain()).sent == 1  # the late news, by the lease holder
-        queued = await rows(first)
+        queued = await outbox_rows(first)
     assert {r.status for r in queued} == {OutboxStatus.SENT}
     assert max(r.attempts for r in queued) == 1
 
@@ -120,7 +120,7 @@ async def test_a_digest_queued_for_a_group_follows_it_to_its_new_id(
     from notifier.store.chats import move_group
 
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
-        await seed(p, [111])
+        await seed_telegram_followers(p, [111])
         await telegram_chain(p, -555)
         await news(p, "Hearing")
         now = datetime.now(UTC)
@@ -128,5 +128,5 @@ async def test_a_digest_queued_for_a_group_follows_it_to_its_new_id(
         async with p.store.transaction() as session:
             assert await move_group(session, -555, -1001234) == 1
         await p.deliverer.drain(now=now)
-        assert {r.status for r in await rows(p)} == {OutboxStatus.SENT}
+        assert {r.status for r in await outbox_rows(p)} == {OutboxStatus.SENT}
         assert any(m.chat_id == -1001234 for m in fake_bot_api.sent)

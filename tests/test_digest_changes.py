@@ -3,38 +3,20 @@ and none is built for a period that ended before the one they last got."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from notifier.config import Settings
 from notifier.digests import plan_digests
 from notifier.domain import Cadence, Scope
-from notifier.domain.schedule import Schedule, last_due
 from notifier.domain.subscriber_specs import FollowSpec
 from notifier.service import Pipeline, pipeline
 from notifier.store.models import Subscription
 from notifier.store.preferences import set_digest_schedule
 from notifier.store.subscribers import get_subscriber
 from notifier.watch import watch_once
-from tests.test_pipeline import maildir, new_update, seed, subscribe, text_of
-
-DAILY = Schedule(time(7, 0))
-WEEKLY = Schedule(time(7, 0), 0)
-
-
-def next_due(schedule: Schedule, after: datetime, zone: str = "UTC") -> datetime:
-    """A minute after the schedule's next due time after `after`, when the planner runs."""
-    span = timedelta(days=1 if schedule.weekday is None else 7)
-    return last_due(schedule, zone, after + span) + timedelta(minutes=1)
-
-
-def next_daily(after: datetime) -> datetime:
-    return next_due(DAILY, after)
-
-
-def next_weekly(after: datetime, zone: str = "UTC") -> datetime:
-    return next_due(WEEKLY, after, zone)
+from tests.helpers import maildir, new_update, next_daily, next_weekly, seed, subscribe, text_of
 
 
 async def set_cadence(p: Pipeline, email: str, cadence: Cadence) -> None:

@@ -15,9 +15,8 @@ from notifier.domain.schedule import Schedule, last_due, next_due, parse_schedul
 from notifier.render.templates import period_label
 from notifier.service import Pipeline, pipeline
 from notifier.store.subscribers import get_list
-from tests.test_pipeline import maildir, new_update, seed, text_of
+from tests.helpers import CHAIN, maildir, new_update, seed, text_of
 
-CHAIN = "kazakhstan-prayer-chain"
 CHAIN_NAME = "Kazakhstan prayer chain"
 ZONE = "Asia/Almaty"  # the example list: weekly, "mon 07:00" in Almaty
 MONDAY_7 = parse_schedule("mon 07:00", Cadence.WEEKLY)

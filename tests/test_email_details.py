@@ -4,7 +4,6 @@ clip, our own name in EHLO, and the network's name in List-Id and the confirmati
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import email
 import email.policy
@@ -16,17 +15,14 @@ from pathlib import Path
 import dkim
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 from sqlalchemy import update
 
 from notifier.channels.email_message import EmailBuilder, qp
 from notifier.config import Settings
 from notifier.digests import plan_digests
-from notifier.domain import Cadence, Channel, Scope, Severity
+from notifier.domain import Cadence, Channel, Severity
 from notifier.domain.messages import EmailContent, SharedBody
-from notifier.domain.subscriber_specs import FollowSpec
 from notifier.domain.views import paragraphs
 from notifier.render.messages import DIGEST_HTML_BUDGET, RenderedBody, Renderer
 from notifier.render.templates import period_label
@@ -36,20 +32,28 @@ from notifier.store.models import OutboxMessage
 from notifier.store.signups import request_signup
 from notifier.watch import watch_once
 from notifier.web.app import create_app
-from tests.conftest import new_store
-from tests.smtp_server import SmtpServer
-from tests.test_pipeline import maildir, new_update, seed, subscribe, text_of
-from tests.test_render import (
+from tests.helpers import (
+    KZ,
+    WEEKLY_KZ,
+    DkimKey,
+    maildir,
+    new_store,
+    new_update,
+    seed,
+    smtp_settings,
+    subscribe,
+    text_of,
+)
+from tests.render_samples import (
     LIST_READER,
     digest_sections,
     list_description,
     render_digest,
     renderer,
 )
-from tests.test_smtp import KZ, smtp_settings
+from tests.smtp_server import SmtpServer
 
 NETWORK = "Kazakhstan prayer network"
-WEEKLY_KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY, Channel.EMAIL)
 CYRILLIC = (
     "Пастор Бахытжан Кашкумбаев остаётся под стражей; суд отклонил апелляцию. Друзья и "
     "родные просят молиться о нём и писать ему письма поддержки. "
@@ -109,24 +113,6 @@ async def test_a_store_recreated_with_the_same_key_gives_new_ids(tmp_path: Path)
 # --- DKIM -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def dkim_key(tmp_path: Path) -> tuple[Path, bytes]:
-    """A private key file and the DNS TXT record of its public key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_file = tmp_path / "dkim.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return key_file, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
-
-
 def _add_header(data: bytes, line: bytes) -> bytes:
     """Put a header field in right below the DKIM-Signature, where a relay on the way (or a
     forger replaying the message) would add one, above the signed one of the same name."""
@@ -139,13 +125,9 @@ def _add_header(data: bytes, line: bytes) -> bytes:
 
 
 async def test_dkim_oversigns_so_a_header_added_in_transit_breaks_it(
-    settings: Settings, smtp_server: SmtpServer, dkim_key: tuple[Path, bytes]
+    settings: Settings, smtp_server: SmtpServer, dkim_key: DkimKey
 ) -> None:
-    key_file, record = dkim_key
-    configured = smtp_settings(
-        settings, smtp_server, dkim_selector="n2026", dkim_domain="example.org",
-        dkim_private_key_file=key_file,
-    )  # fmt: skip
+    configured = dkim_key.signing(smtp_settings(settings, smtp_server))
     async with pipeline(configured) as p:
         await seed(p, with_list=False)
         await subscribe(p, "anna@example.org", KZ, name="Анна")
@@ -154,12 +136,8 @@ async def test_dkim_oversigns_so_a_header_added_in_transit_breaks_it(
         assert (await p.deliverer.drain()).sent == 1
     [received] = smtp_server.received
 
-    def dns(name: bytes, timeout: int = 5) -> bytes:
-        assert name == b"n2026._domainkey.example.org."
-        return record
-
     assert received.data.startswith(b"DKIM-Signature:")
-    assert dkim.verify(received.data, dnsfunc=dns)  # untouched, it verifies
+    assert dkim.verify(received.data, dnsfunc=dkim_key.dns)  # untouched, it verifies
     added = [
         b"Subject: Urgent: confirm your bank details",
         b"From: Bank <security@bank.example>",
@@ -169,7 +147,7 @@ async def test_dkim_oversigns_so_a_header_added_in_transit_breaks_it(
         b"Message-ID: <forged@example.org>",
     ]
     for line in added:
-        assert not dkim.verify(_add_header(received.data, line), dnsfunc=dns), line
+        assert not dkim.verify(_add_header(received.data, line), dnsfunc=dkim_key.dns), line
 
 
 # --- transfer encoding ----------------------------------------------------------------------

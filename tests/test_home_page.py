@@ -16,7 +16,7 @@ from notifier.service import Pipeline, pipeline
 from notifier.store.lists import apply_lists
 from notifier.store.models import MailingList
 from notifier.web.app import create_app
-from tests.test_web import ROOT_SUBSCRIBERS
+from tests.helpers import EXAMPLE_LISTS
 
 NETWORK = "Kazakhstan <Prayer> & Friends"
 
@@ -69,7 +69,7 @@ async def test_the_home_page_names_the_network_and_its_lists(
 ) -> None:
     p, c = client
     async with p.store.transaction() as session:
-        await apply_lists(session, load_list_files([ROOT_SUBSCRIBERS]), p.settings)
+        await apply_lists(session, load_list_files([EXAMPLE_LISTS]), p.settings)
         session.add(
             MailingList(
                 slug="uzbekistan-weekly", name="Uzbekistan <weekly>", description="Each Friday.",

@@ -21,7 +21,7 @@ from notifier.config import PATH_SETTINGS, Settings, load_settings, locate_confi
 from notifier.store.engine import create_engine, store_location, stored_revisions
 from notifier.store.migrate import alembic_config, upgrade
 from notifier.store.revisions import latest_revision
-from tests.conftest import Cli
+from tests.helpers import Cli
 
 Run = Callable[..., Result]
 

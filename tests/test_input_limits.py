@@ -6,24 +6,15 @@ databases, and nothing is written."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from notifier.config import Settings
-from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.service import Pipeline, pipeline
-from notifier.store.cases import import_cases
-from notifier.web.app import create_app
-from tests.conftest import Cli
-
-PASTOR = "bakhytzhan-kashkumbayev"
-TOKEN = "admin-secret-token"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+from notifier.service import Pipeline
+from tests.helpers import AUTH, PASTOR, Cli
 
 #: One case whose every update has a problem; the 2.2 MB body is what once got through.
 BAD_CASE = """\
@@ -165,17 +156,6 @@ def test_updates_add_and_edit_refuse_what_a_case_file_refuses(cli: Cli, tmp_path
     assert "updates edit [source]: has a control character, ESC (U+001B), at character 2" in (
         edited.stderr
     )
-
-
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
-    configured = settings.model_copy(update={"api_token": SecretStr(TOKEN)})
-    async with pipeline(configured) as p:
-        async with p.store.transaction() as session:
-            await import_cases(session, load_case_files(sample_case_files()))
-        transport = httpx.ASGITransport(app=create_app(configured, p.store))
-        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
-            yield p, client
 
 
 @pytest.mark.parametrize(

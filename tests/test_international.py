@@ -18,10 +18,8 @@ from notifier.domain import OutboxStatus, SubscriberStatus
 from notifier.service import pipeline
 from notifier.store.models import OutboxMessage, Subscriber
 from notifier.watch import watch_once
-from tests.conftest import Cli
+from tests.helpers import KZ, Cli, new_update, seed, smtp_settings, subscribe
 from tests.smtp_server import SmtpServer
-from tests.test_pipeline import new_update, seed, subscribe
-from tests.test_smtp import KZ, smtp_settings
 
 IDN = "anna@xn--bcher-kva.de"  # as people type it from a link: anna@bücher.de
 IDN_SHOWN = "anna@bücher.de"

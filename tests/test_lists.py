@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from notifier.config import Settings
-from tests.conftest import Cli
-from tests.test_pipeline import maildir, text_of
+from tests.helpers import CHAIN, EXAMPLE_LISTS, Cli, maildir, text_of
 
-EXAMPLE_LISTS = Path(__file__).parent.parent / "subscribers"
-CHAIN = "kazakhstan-prayer-chain"
 FILE_MEMBERS = [
     ("anna.petrova@example.org", "Anna Petrova"),
     ("david.okafor@example.org", "David Okafor"),

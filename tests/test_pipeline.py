@@ -3,14 +3,10 @@ channel, digests go once per period, and nothing is sent twice however often a s
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
-import mailbox
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, update
@@ -18,96 +14,15 @@ from sqlalchemy import func, select, update
 from notifier.channels.base import ChannelState, Limits, Report, Results
 from notifier.config import Settings
 from notifier.digests import plan_digests
-from notifier.domain import (
-    Cadence,
-    Channel,
-    MessageKind,
-    OutboxStatus,
-    Scope,
-    Severity,
-    SubscriberStatus,
-)
+from notifier.domain import Cadence, Channel, MessageKind, OutboxStatus, Scope, SubscriberStatus
 from notifier.domain.messages import Outcome, Outgoing, Result
 from notifier.domain.schedule import Schedule, last_due
 from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
-from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.ingest.list_files import load_list_files
-from notifier.service import Pipeline, pipeline, run_once
-from notifier.store.cases import add_update, get_case, import_cases
-from notifier.store.lists import apply_lists
+from notifier.service import pipeline, run_once
 from notifier.store.models import Case, OutboxMessage, Subscriber
-from notifier.store.subscribers import add_follows, get_subscriber, import_subscribers
+from notifier.store.subscribers import get_subscriber, import_subscribers
 from notifier.watch import watch_once
-from tests.conftest import Cli
-
-ROOT = Path(__file__).resolve().parent.parent
-KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
-
-
-def maildir(settings: Settings) -> list[EmailMessage]:
-    """Every message in the Maildir, parsed as a mail client would (headers decoded)."""
-    if not settings.mail_dir.exists():
-        return []
-    box = mailbox.Maildir(str(settings.mail_dir), factory=None, create=False)
-    parsed = []
-    for key in box.iterkeys():
-        message = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        parsed.append(message)
-    return parsed
-
-
-def text_of(message: EmailMessage) -> str:
-    for part in message.walk():
-        if part.get_content_type() == "text/plain":
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            return payload.decode()
-    raise AssertionError("no text part")
-
-
-async def seed(p: Pipeline, *, with_list: bool = True) -> None:
-    async with p.store.transaction() as session:
-        await import_cases(session, load_case_files(sample_case_files()))
-        if with_list:
-            await apply_lists(session, load_list_files([ROOT / "subscribers"]), p.settings)
-
-
-async def subscribe(
-    p: Pipeline, email: str, *follows: FollowSpec, name: str = "", chat: int | None = None
-) -> None:
-    async with p.store.transaction() as session:
-        spec = SubscriberSpec(where="test", email=email, name=name, telegram_chat_id=chat)
-        await import_subscribers(session, [spec], p.settings)
-        await add_follows(session, await get_subscriber(session, email), follows)
-
-
-async def new_update(
-    p: Pipeline,
-    case: str = "kashkumbaev",
-    *,
-    title: str = "Appeal hearing set",
-    urgent: bool = False,
-) -> int:
-    async with p.store.transaction() as session:
-        found = await get_case(session, case)
-        row, created = await add_update(
-            session,
-            found,
-            day=date(2024, 5, 1),
-            title=title,
-            body="The appeal will be heard on 3 May.\n\nPlease pray for a fair hearing.",
-            source_name="Open Doors",
-            source_url="https://example.org/news",
-            severity=Severity.URGENT if urgent else Severity.NORMAL,
-        )
-        assert created
-        return row.id
-
-
-async def outbox_rows(p: Pipeline) -> list[OutboxMessage]:
-    async with p.store.transaction() as session:
-        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+from tests.helpers import KZ, ROOT, Cli, maildir, new_update, outbox_rows, seed, subscribe, text_of
 
 
 def test_cli_round_one_alert_then_nothing_then_list_digest(cli: Cli, settings: Settings) -> None:

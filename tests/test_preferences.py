@@ -16,9 +16,8 @@ from notifier.config import Settings
 from notifier.countries import resolve_country
 from notifier.digests import plan_digests
 from notifier.digests.personal import PersonalGroup, personal_groups
-from notifier.domain import Cadence, Channel, Consent, OutboxStatus, Scope
+from notifier.domain import Cadence, Channel, Consent, OutboxStatus
 from notifier.domain.schedule import Schedule, last_due
-from notifier.domain.subscriber_specs import FollowSpec
 from notifier.errors import NotFoundError
 from notifier.links import PREFERENCES, Links
 from notifier.service import Pipeline, pipeline
@@ -26,10 +25,7 @@ from notifier.store.models import Body, Case, DigestCursor, OutboxMessage, Subsc
 from notifier.store.preferences import set_pause
 from notifier.watch import watch_once
 from notifier.web.app import create_app
-from tests.test_pipeline import maildir, new_update, seed, subscribe, text_of
-
-KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
-WEEKLY_KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.WEEKLY, Channel.EMAIL)
+from tests.helpers import KZ, WEEKLY_KZ, maildir, new_update, seed, subscribe, text_of
 
 
 class Web:

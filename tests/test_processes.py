@@ -9,7 +9,6 @@ import mailbox
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,8 +22,8 @@ from sqlalchemy import func, select
 
 from notifier.channels.maildir import CHUNK as MAILDIR_CHUNK
 from notifier.config import Settings
-from notifier.domain import Cadence, Channel, OutboxStatus, Scope, Severity
-from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
+from notifier.domain import OutboxStatus, Severity
+from notifier.domain.subscriber_specs import SubscriberSpec
 from notifier.faults import CRASH_EXIT_CODE
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.service import pipeline
@@ -33,10 +32,10 @@ from notifier.store.engine import open_store
 from notifier.store.models import OutboxMessage
 from notifier.store.subscribers import import_subscribers
 from notifier.watch import watch_once
-from tests.conftest import new_store
+from tests.helpers import KZ, new_store
+from tests.live_server import free_port
 from tests.smtp_server import SmtpServer
 
-KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
 #: Each test starts whole `notifier` processes (a second or more of imports each, several
 #: times that with the machine's cores busy): a generous limit of their own, and every wait
 #: below is for a condition, bounded only to end a hung test.
@@ -213,12 +212,6 @@ def test_three_workers_on_postgresql_send_5000_messages_exactly_once(
             return int(await session.scalar(select(func.max(OutboxMessage.attempts))) or 0)
 
     assert asyncio.run(attempts()) == 1  # each message claimed by exactly one worker
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_service_alerts_while_running_and_stops_cleanly_on_sigterm(settings: Settings) -> None:

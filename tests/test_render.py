@@ -18,22 +18,16 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage
-from functools import cache
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from notifier.channels.email_message import EmailBuilder
-from notifier.config import Settings
 from notifier.domain import CaseStatus, Channel, Severity
-from notifier.domain.case_specs import CaseSpec
 from notifier.domain.messages import EmailContent, SharedBody
-from notifier.domain.views import CaseView, CountrySection, UpdateView, group_updates, paragraphs
-from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.ingest.list_files import load_list_files
+from notifier.domain.views import CaseView, CountrySection, UpdateView, group_updates
 from notifier.render.marks import PERSONAL_MARK
-from notifier.render.messages import FinalMessage, Personal, Renderer
+from notifier.render.messages import FinalMessage, Personal
 from notifier.render.telegram_html import (
     TELEGRAM_LIMIT,
     check_telegram_html,
@@ -43,39 +37,27 @@ from notifier.render.templates import (
     TemplateProblem,
     check_templates,
     make_environment,
-    period_label,
 )
-from notifier.store.cases import _case_fields, _update_fields
 from notifier.store.models import Case, Update
 from notifier.store.views import case_view, update_view
+from tests.helpers import html_text
+from tests.render_samples import (
+    ALERT_READER,
+    DJABBARBERGENOV,
+    LIST_READER,
+    alert_sample,
+    render_alert,
+    render_digest,
+    renderer,
+    sample_view,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REGENERATE = os.environ.get("NOTIFIER_REGENERATE_GOLDEN", "") not in ("", "0")
 
-KASHKUMBAYEV = "bakhytzhan-kashkumbayev"
-DJABBARBERGENOV = "makhset-djabbarbergenov"
-CASE_IDS = {KASHKUMBAYEV: 1, DJABBARBERGENOV: 2}
-
-PUBLIC_URL = "https://notifier.example.org"
 MAIL_FROM = "Notifier <notifier@example.org>"
 NOW = datetime(2014, 4, 14, 5, 30, tzinfo=UTC)
 FIXED_BOUNDARY = "===============BOUNDARY=="
-
-ALERT_READER = Personal(
-    name="Анна Петрова",
-    email="anna.petrova@example.org",
-    reason="you follow news from Kazakhstan",
-    unsubscribe_url=f"{PUBLIC_URL}/unsubscribe/7.1.Zm9v-YmFy",
-    preferences_url=f"{PUBLIC_URL}/preferences/7.1.Zm9v-YmFy",
-)
-LIST_READER = Personal(
-    name="Анна Петрова",
-    email="anna.petrova@example.org",
-    reason="you are on the list “Kazakhstan prayer chain”",
-    unsubscribe_url=f"{PUBLIC_URL}/unsubscribe/7.1.Zm9v-YmFy",
-    preferences_url=f"{PUBLIC_URL}/preferences/7.1.Zm9v-YmFy",
-)
 
 
 # --- golden files ---------------------------------------------------------------------------------
@@ -107,80 +89,6 @@ def assert_golden(name: str, actual: str) -> None:
             f"{diff}",
             pytrace=False,
         )
-
-
-# --- sample data ----------------------------------------------------------------------------------
-
-
-@cache
-def sample_specs() -> dict[str, CaseSpec]:
-    return {spec.slug: spec for spec in load_case_files(sample_case_files())}
-
-
-@cache
-def sample_rows() -> dict[str, tuple[Case, dict[str, Update]]]:
-    """ORM rows built in memory as the importer would, with fixed ids: cases 1 and 2, updates
-    numbered across both cases oldest first (as the importer gives them out)."""
-    rows: dict[str, tuple[Case, dict[str, Update]]] = {}
-    all_updates = []
-    for slug, spec in sample_specs().items():
-        case = Case(id=CASE_IDS[slug], slug=slug, **_case_fields(spec))
-        rows[slug] = (case, {})
-        all_updates += [(u.date, slug, u) for u in spec.updates]
-    for number, (_, slug, update_spec) in enumerate(sorted(all_updates), start=1):
-        case, updates = rows[slug]
-        updates[update_spec.stable_key()] = Update(
-            id=number, case_id=case.id, key=update_spec.stable_key(), **_update_fields(update_spec)
-        )
-    return rows
-
-
-def sample_view(slug: str, key: str) -> tuple[CaseView, UpdateView]:
-    case, updates = sample_rows()[slug]
-    return case_view(case), update_view(updates[key])
-
-
-def renderer(templates_dir: Path | None = None) -> Renderer:
-    return Renderer(Settings(public_url=PUBLIC_URL, templates_dir=templates_dir))
-
-
-def alert_sample() -> tuple[CaseView, UpdateView]:
-    return sample_view(KASHKUMBAYEV, "2014-04-13-appeal")
-
-
-def digest_sections() -> tuple[CountrySection, ...]:
-    items = [
-        sample_view(KASHKUMBAYEV, "2014-02-27-released"),
-        sample_view(KASHKUMBAYEV, "2014-02-01-rearrested"),
-        sample_view(DJABBARBERGENOV, "2012-12-06-released-to-germany"),
-        sample_view(KASHKUMBAYEV, "2014-02-05-charges-dropped"),
-    ]
-    return group_updates(items)
-
-
-def list_description() -> str:
-    [(_, spec)] = load_list_files([ROOT / "subscribers" / "example-prayer-chain.yaml"])
-    assert spec.name == "Kazakhstan prayer chain"
-    return spec.description
-
-
-def render_alert(channel: Channel, personal: Personal | None = ALERT_READER) -> FinalMessage:
-    r = renderer()
-    case, update = alert_sample()
-    return r.personalise(r.alert(case, update, channel, "en"), personal)
-
-
-def render_digest(channel: Channel, personal: Personal | None = LIST_READER) -> FinalMessage:
-    r = renderer()
-    body = r.digest(
-        title="Kazakhstan prayer chain",
-        intro=paragraphs(list_description()),
-        sections=digest_sections(),
-        period_label=period_label(date(2014, 2, 24), date(2014, 3, 3)),
-        channel=channel,
-        locale="en",
-    )
-    return r.personalise(body, personal)
 
 
 def email_content(final: FinalMessage, personal: Personal, list_id: str) -> EmailContent:
@@ -222,28 +130,6 @@ def telegram_chunks_file(chunks: Iterable[str]) -> str:
         marker = f"======== chunk {number} of {len(chunks)} ({len(chunk)} characters) ========"
         parts.append(f"{marker}\n{chunk}\n")
     return "\n".join(parts)
-
-
-class _Text(HTMLParser):
-    """Text content of HTML: tags dropped, entities resolved (independent of the renderer)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.hrefs += [v or "" for k, v in attrs if k == "href"]
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_text(markup: str) -> tuple[str, list[str]]:
-    parser = _Text()
-    parser.feed(markup)
-    parser.close()
-    return " ".join("".join(parser.parts).split()), parser.hrefs
 
 
 # --- golden: alert --------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from notifier.service import Pipeline
 from notifier.store.engine import open_store
 from notifier.web.app import ROUTERS, create_app, serve
 from tests.live_server import free_port
-from tests.test_web import web  # noqa: F401  (the fixture)
 
 LINE = re.compile(r"(GET|POST|PUT) (\S+) (\d{3}) \d+\.\d ms")
 
@@ -33,7 +32,7 @@ def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, int]]:
 
 
 async def test_a_line_per_request_and_never_a_token(
-    web: tuple[Pipeline, httpx.AsyncClient],  # noqa: F811
+    web: tuple[Pipeline, httpx.AsyncClient],
     settings: Settings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -67,7 +66,7 @@ async def test_a_line_per_request_and_never_a_token(
 
 
 async def test_every_route_with_a_token_is_masked(
-    web: tuple[Pipeline, httpx.AsyncClient],  # noqa: F811
+    web: tuple[Pipeline, httpx.AsyncClient],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A route added later with a {token} in its path is masked too."""

@@ -5,53 +5,20 @@ for known and unknown addresses, bad forms are named, floods are refused."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from notifier.config import Settings
 from notifier.domain import Consent, MemberSource
 from notifier.domain import SubscriberStatus as Status
-from notifier.ingest.case_files import load_case_files, sample_case_files
-from notifier.ingest.list_files import load_list_files
 from notifier.links import Links
-from notifier.service import Pipeline, pipeline
-from notifier.store.cases import import_cases
-from notifier.store.lists import apply_lists
+from notifier.service import Pipeline
 from notifier.store.models import ListMember, OutboxMessage, Subscriber
 from notifier.watch import watch_once
-from notifier.web.app import create_app
+from tests.helpers import form
 from tests.smtp_server import SmtpServer
-from tests.test_web import ROOT_SUBSCRIBERS
-
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@pytest.fixture
-async def site(
-    settings: Settings, smtp_server: SmtpServer
-) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
-    configured = settings.model_copy(
-        update={"smtp_url": SecretStr(f"smtp://{smtp_server.host}:{smtp_server.port}")}
-    )
-    async with pipeline(configured) as p:
-        async with p.store.transaction() as session:
-            await import_cases(session, load_case_files(sample_case_files()))
-            await apply_lists(session, load_list_files([ROOT_SUBSCRIBERS]), configured)
-        transport = httpx.ASGITransport(app=create_app(configured, p.store))
-        async with httpx.AsyncClient(transport=transport, base_url=configured.public_url) as c:
-            yield p, c
-
-
-async def form(client: httpx.AsyncClient, path: str = "/subscribe") -> str:
-    page = await client.get(path)
-    assert page.status_code == 200
-    found = CSRF.search(page.text)
-    assert found is not None
-    return found.group(1)
 
 
 async def subscriber(p: Pipeline, email: str) -> Subscriber | None:

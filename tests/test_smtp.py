@@ -14,67 +14,17 @@ from pathlib import Path
 import dkim
 import pytest
 import trustme
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from notifier.config import Settings
-from notifier.domain import Cadence, Channel, OutboxStatus, Scope, Severity, SubscriberStatus
-from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
-from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.domain import Channel, OutboxStatus, Severity, SubscriberStatus
 from notifier.service import Pipeline, pipeline
-from notifier.store.cases import add_update, get_case, import_cases
+from notifier.store.cases import get_case
 from notifier.store.models import OutboxMessage, Subscriber, Update, utcnow
-from notifier.store.subscribers import import_subscribers
 from notifier.watch import watch_once
-from tests.conftest import Cli
+from tests.helpers import ROOT, Cli, DkimKey, news, outbox_rows, seed_email_followers, smtp_settings
 from tests.smtp_server import SmtpServer, TlsMode
-
-KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def smtp_settings(
-    settings: Settings, server: SmtpServer, scheme: str = "smtp", **more: object
-) -> Settings:
-    url = f"{scheme}://{server.host}:{server.port}"
-    return settings.model_copy(
-        update={
-            "smtp_url": _secret(url),
-            "smtp_timeout": 5.0,
-            "mail_from": "Prayer network <news@example.org>",
-            "public_url": "https://notifier.example.org",
-            **more,
-        }
-    )
-
-
-def _secret(value: str) -> object:
-    from pydantic import SecretStr
-
-    return SecretStr(value)
-
-
-async def seed(p: Pipeline, people: list[tuple[str, str]]) -> None:
-    async with p.store.transaction() as session:
-        await import_cases(session, load_case_files(sample_case_files()))
-        specs = [SubscriberSpec(where="t", email=e, name=n, follows=[KZ]) for e, n in people]
-        await import_subscribers(session, specs, p.settings)
-
-
-async def news(p: Pipeline, title: str = "Appeal court upholds the sentence") -> None:
-    async with p.store.transaction() as session:
-        case = await get_case(session, "kashkumbaev")
-        await add_update(
-            session, case, day=date(2024, 5, 1), title=title, body="The court upheld it.",
-            source_name="Forum 18", source_url="https://www.forum18.org/", severity=Severity.NORMAL,
-        )  # fmt: skip
-    await watch_once(p.store)
-
-
-async def rows(p: Pipeline) -> list[OutboxMessage]:
-    async with p.store.read() as session:
-        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 @asynccontextmanager
@@ -141,12 +91,12 @@ async def test_a_450_is_retried_later_with_the_same_message_id(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
     async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
-        await seed(p, [("anna@example.org", "Anna")])
+        await seed_email_followers(p, [("anna@example.org", "Anna")])
         await news(p)
         smtp_server.reply("data", 450, "4.2.0 Mailbox busy")
         first = await p.deliverer.drain()
         assert (first.sent, first.retried) == (0, 1)
-        [row] = await rows(p)
+        [row] = await outbox_rows(p)
         assert row.status is OutboxStatus.RETRY
         assert row.last_error == "450 4.2.0 Mailbox busy"
         later = await p.deliverer.drain(now=row.next_attempt_at)
@@ -161,7 +111,7 @@ async def test_no_such_user_bounces_that_address_only(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
     async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
-        await seed(p, [("anna@example.org", "Anna"), ("gone@example.org", "Gone")])
+        await seed_email_followers(p, [("anna@example.org", "Anna"), ("gone@example.org", "Gone")])
         await news(p)
         smtp_server.reply("rcpt", 550, "5.1.1 No such user", address="gone@example.org", times=5)
         report = await p.deliverer.drain()
@@ -173,17 +123,18 @@ async def test_no_such_user_bounces_that_address_only(
             )
             assert gone is not None
             assert gone.status is SubscriberStatus.BOUNCED
-        failed = [r for r in await rows(p) if r.status is OutboxStatus.FAILED]
+        failed = [r for r in await outbox_rows(p) if r.status is OutboxStatus.FAILED]
         assert [r.last_error for r in failed] == ["550 5.1.1 No such user"]
         await news(p, "More news")
-        assert len([r for r in await rows(p) if r.subscriber_id == gone.id]) == 1  # no more mail
+        to_gone = [r for r in await outbox_rows(p) if r.subscriber_id == gone.id]
+        assert len(to_gone) == 1  # no more mail
 
 
 async def test_a_5xx_without_5_1_fails_the_message_but_keeps_the_address(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
     async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
-        await seed(p, [("anna@example.org", "Anna")])
+        await seed_email_followers(p, [("anna@example.org", "Anna")])
         await news(p)
         smtp_server.reply("data", 554, "5.7.1 Message rejected as spam")
         assert (await p.deliverer.drain()).failed == 1
@@ -199,7 +150,7 @@ async def test_a_closed_connection_reconnects_and_loses_nothing(
 ) -> None:
     async with smtp_pipeline(smtp_settings(settings, smtp_server, smtp_pool_size=1)) as p:
         people = [(f"p{i}@example.org", f"P {i}") for i in range(5)]
-        await seed(p, people)
+        await seed_email_followers(p, people)
         await news(p)
         if fault == "421":
             smtp_server.reply_421()
@@ -215,7 +166,7 @@ async def test_many_messages_share_a_few_connections(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
     async with smtp_pipeline(smtp_settings(settings, smtp_server, smtp_pool_size=3)) as p:
-        await seed(p, [(f"p{i}@example.org", "") for i in range(60)])
+        await seed_email_followers(p, [(f"p{i}@example.org", "") for i in range(60)])
         await news(p)
         assert (await p.deliverer.drain()).sent == 60
         assert smtp_server.connections == 3
@@ -233,7 +184,7 @@ async def test_an_unreachable_server_fails_nothing_then_pauses_and_recovers(
     from notifier.status import read_status
 
     async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
-        await seed(p, [(f"p{i}@example.org", "") for i in range(3)])
+        await seed_email_followers(p, [(f"p{i}@example.org", "") for i in range(3)])
         await news(p)
         sender = p.deliverer.senders[Channel.EMAIL]
         assert isinstance(sender, SmtpSender)
@@ -246,7 +197,7 @@ async def test_an_unreachable_server_fails_nothing_then_pauses_and_recovers(
             pause = 5.0 * 2 ** (round_ - 1)
             assert sender.state.paused_until is not None
             assert sender.state.paused_until <= time.time() + pause
-            for row in await rows(p):
+            for row in await outbox_rows(p):
                 assert row.status is OutboxStatus.RETRY
                 assert "cannot connect" in (row.last_error or "")
                 # Back when the pause ends, not after an exponential backoff of its own
@@ -278,7 +229,7 @@ async def test_days_of_an_unreachable_server_pause_no_longer_than_the_cap(
     from notifier.channels.smtp import SmtpSender
 
     async with smtp_pipeline(smtp_settings(settings, smtp_server, smtp_pause_max=45)) as p:
-        await seed(p, [("p@example.org", "")])
+        await seed_email_followers(p, [("p@example.org", "")])
         await news(p)
         smtp_server.refuse_connections(True)
         sender = p.deliverer.senders[Channel.EMAIL]
@@ -286,7 +237,7 @@ async def test_days_of_an_unreachable_server_pause_no_longer_than_the_cap(
         sender._failures = 2_000  # what two days of an outage leave behind
         report = await p.deliverer.drain()
         assert (report.failed, report.retried) == (0, 1)
-        [row] = await rows(p)
+        [row] = await outbox_rows(p)
         assert "cannot connect" in (row.last_error or "")
         assert "2001 failed tries" in sender.state.note
         assert sender.state.paused_until is not None
@@ -301,7 +252,7 @@ async def test_an_outage_is_over_when_the_server_is_back(
     every message is due again within one pause (`smtp_pause_max`), not minutes later."""
     configured = smtp_settings(settings, smtp_server, smtp_pause_max=2)
     async with smtp_pipeline(configured) as p:
-        await seed(p, [(f"p{i}@example.org", "") for i in range(20)])
+        await seed_email_followers(p, [(f"p{i}@example.org", "") for i in range(20)])
         await news(p)
         smtp_server.go_down()
         sender = p.deliverer.senders[Channel.EMAIL]
@@ -314,11 +265,11 @@ async def test_an_outage_is_over_when_the_server_is_back(
             await p.deliverer.drain()
             await asyncio.sleep(0.05)
         assert len(smtp_server.received) == 20  # none twice
-        assert {r.status for r in await rows(p)} == {OutboxStatus.SENT}
+        assert {r.status for r in await outbox_rows(p)} == {OutboxStatus.SENT}
         # Waiting after the return was at most one pause: the last failed round's.
-        assert all(r.sent_at is not None for r in await rows(p))
+        assert all(r.sent_at is not None for r in await outbox_rows(p))
         assert sender.state.paused_until is None
-        assert max(r.next_attempt_at.timestamp() for r in await rows(p)) <= back + 2 + 1
+        assert max(r.next_attempt_at.timestamp() for r in await outbox_rows(p)) <= back + 2 + 1
 
 
 @pytest.mark.parametrize(("tls", "scheme"), [("starttls", "smtp+starttls"), ("implicit", "smtps")])
@@ -333,9 +284,9 @@ async def test_tls_with_a_trusted_certificate(
     ) as server:
         url = f"{scheme}://notifier:s3cret@{server.host}:{server.port}"
         configured = smtp_settings(settings, server, smtp_ca_file=ca_file)
-        configured = configured.model_copy(update={"smtp_url": _secret(url)})
+        configured = configured.model_copy(update={"smtp_url": SecretStr(url)})
         async with smtp_pipeline(configured) as p:
-            await seed(p, [("anna@example.org", "Anna")])
+            await seed_email_followers(p, [("anna@example.org", "Anna")])
             await news(p)
             assert (await p.deliverer.drain()).sent == 1
         assert server.received[0].tls
@@ -350,11 +301,11 @@ async def test_an_untrusted_certificate_is_refused_and_mail_waits(
     scheme = "smtp+starttls" if tls == "starttls" else "smtps"
     with SmtpServer(tls=tls, cert=cert) as server:
         async with smtp_pipeline(smtp_settings(settings, server, scheme)) as p:
-            await seed(p, [("anna@example.org", "Anna")])
+            await seed_email_followers(p, [("anna@example.org", "Anna")])
             await news(p)
             report = await p.deliverer.drain()
             assert (report.sent, report.failed, report.retried) == (0, 0, 1)
-            [row] = await rows(p)
+            [row] = await outbox_rows(p)
             assert "certificate" in (row.last_error or "").lower()
         assert server.received == []
 
@@ -366,42 +317,24 @@ async def test_wrong_password_waits_and_says_so(settings: Settings, tls_ca: trus
         tls_ca.cert_pem.write_to_path(str(ca))
         configured = smtp_settings(settings, server, smtp_ca_file=ca).model_copy(
             update={
-                "smtp_url": _secret(f"smtps://notifier@{server.host}:{server.port}"),
-                "smtp_password": _secret("wrong"),
+                "smtp_url": SecretStr(f"smtps://notifier@{server.host}:{server.port}"),
+                "smtp_password": SecretStr("wrong"),
             }
         )
         async with smtp_pipeline(configured) as p:
-            await seed(p, [("anna@example.org", "Anna")])
+            await seed_email_followers(p, [("anna@example.org", "Anna")])
             await news(p)
             assert (await p.deliverer.drain()).retried == 1
-            [row] = await rows(p)
+            [row] = await outbox_rows(p)
             assert (row.last_error or "").startswith("login refused: 535")
 
 
 async def test_dkim_signature_verifies_with_the_public_key(
-    settings: Settings, smtp_server: SmtpServer, tmp_path: Path
+    settings: Settings, smtp_server: SmtpServer, dkim_key: DkimKey
 ) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_file = tmp_path / "dkim.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    import base64
-
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
-    configured = smtp_settings(
-        settings, smtp_server, dkim_selector="n2026", dkim_domain="example.org",
-        dkim_private_key_file=key_file,
-    )  # fmt: skip
+    configured = dkim_key.signing(smtp_settings(settings, smtp_server))
     async with smtp_pipeline(configured) as p:
-        await seed(p, [("anna@example.org", "Анна")])
+        await seed_email_followers(p, [("anna@example.org", "Анна")])
         await news(p)
         assert (await p.deliverer.drain()).sent == 1
     [received] = smtp_server.received
@@ -412,13 +345,9 @@ async def test_dkim_signature_verifies_with_the_public_key(
     assert {"from", "subject", "date", "message-id", "list-id", "list-unsubscribe",
             "list-unsubscribe-post"} <= covered  # fmt: skip
 
-    def dns(name: bytes, timeout: int = 5) -> bytes:
-        assert name == b"n2026._domainkey.example.org."
-        return record
-
-    assert dkim.verify(received.data, dnsfunc=dns)
+    assert dkim.verify(received.data, dnsfunc=dkim_key.dns)
     tampered = received.data.replace(b"Appeal court", b"Appeal COURT", 1)
-    assert not dkim.verify(tampered, dnsfunc=dns)
+    assert not dkim.verify(tampered, dnsfunc=dkim_key.dns)
 
 
 async def test_a_name_with_a_line_break_never_makes_a_header(
@@ -427,7 +356,7 @@ async def test_a_name_with_a_line_break_never_makes_a_header(
     """Every face refuses a line break in a name or a title now; one stored before that (or
     written straight into the store) still never becomes a header."""
     async with smtp_pipeline(smtp_settings(settings, smtp_server)) as p:
-        await seed(p, [("anna@example.org", "Anna\r\nBcc: victim@example.org")])
+        await seed_email_followers(p, [("anna@example.org", "Anna\r\nBcc: victim@example.org")])
         async with p.store.transaction() as session:
             case = await get_case(session, "kashkumbaev")
             session.add(

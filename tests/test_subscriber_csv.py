@@ -19,12 +19,9 @@ from sqlalchemy import select
 from notifier.config import Settings
 from notifier.service import Pipeline
 from notifier.store.models import Subscriber
-from tests.conftest import Cli
+from tests.helpers import CHAIN, EXAMPLE_LISTS, Cli, form
 from tests.smtp_server import SmtpServer
-from tests.test_signup import form, site  # noqa: F401
-from tests.test_web import ROOT_SUBSCRIBERS
 
-CHAIN = "kazakhstan-prayer-chain"
 FORMULA = '=HYPERLINK("http://evil.example/","Click for your prize")'
 
 
@@ -77,7 +74,7 @@ def export_and_import_back(cli: Cli, tmp_path: Path) -> None:
     )
     other = other_store(tmp_path)
     other.ok("init", "--no-config-file")
-    other.ok("lists", "apply", str(ROOT_SUBSCRIBERS))  # the lists the file names
+    other.ok("lists", "apply", str(EXAMPLE_LISTS))  # the lists the file names
     assert (
         "6 created, 4 updated, 0 unchanged"
         in other.ok("subscribers", "import", "people.csv").stdout
@@ -86,7 +83,7 @@ def export_and_import_back(cli: Cli, tmp_path: Path) -> None:
 
 
 async def test_a_formula_from_the_sign_up_form_reaches_the_spreadsheet_as_text(
-    site: tuple[Pipeline, httpx.AsyncClient],  # noqa: F811
+    site: tuple[Pipeline, httpx.AsyncClient],
     smtp_server: SmtpServer,
     settings: Settings,
     tmp_path: Path,
@@ -181,7 +178,7 @@ def test_every_cell_keeps_the_rules_of_its_field(cli: Cli, tmp_path: Path) -> No
 
 
 def test_lists_and_consent_columns_are_read_back(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("lists", "apply", str(ROOT_SUBSCRIBERS))
+    cli.ok("lists", "apply", str(EXAMPLE_LISTS))
     cli.ok("subscribers", "add", "left@example.org", "--list", CHAIN)
     (tmp_path / "people.csv").write_text(
         "email,lists,consent,confirmed_at\n"

@@ -19,11 +19,7 @@ from notifier.store.cases import import_cases
 from notifier.store.engine import Store
 from notifier.store.models import Subscriber, Subscription
 from notifier.store.subscribers import get_subscriber, import_subscribers
-from tests.conftest import Cli
-
-PASTOR = "bakhytzhan-kashkumbayev"
-CHAIN = "kazakhstan-prayer-chain"
-EXAMPLE_LISTS = Path(__file__).parent.parent / "subscribers"
+from tests.helpers import CHAIN, EXAMPLE_LISTS, PASTOR, Cli
 
 GOOD_CSV = """\
 email,name,countries,cases,cadence,time_zone,locale

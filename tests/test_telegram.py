@@ -6,29 +6,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from notifier.channels.telegram import ChatSpacing, Pacer
 from notifier.config import Settings
 from notifier.digests import plan_digests
-from notifier.domain import (
-    Cadence,
-    Channel,
-    ChatStatus,
-    MemberSource,
-    OutboxStatus,
-    Scope,
-    Severity,
-)
-from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.domain import Cadence, Channel, ChatStatus, MemberSource, OutboxStatus, Scope
 from notifier.render.telegram_html import TELEGRAM_LIMIT, check_telegram_html
-from notifier.service import Pipeline, pipeline
+from notifier.service import pipeline
 from notifier.status import read_status
-from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.models import (
     ListChat,
     ListFollow,
@@ -38,64 +27,16 @@ from notifier.store.models import (
     Subscriber,
     Subscription,
 )
-from notifier.watch import watch_once
-from tests.conftest import new_store
 from tests.fake_telegram import FakeBotApi
-
-
-def with_bot(settings: Settings, api: FakeBotApi) -> Settings:
-    return settings.model_copy(
-        update={"telegram_bot_token": SecretStr(api.token), "telegram_api_url": api.base_url}
-    )
-
-
-async def seed(p: Pipeline, chats: list[int]) -> None:
-    """The sample cases, and one Telegram-only subscriber per chat following Kazakhstan."""
-    async with p.store.transaction() as session:
-        await import_cases(session, load_case_files(sample_case_files()))
-        for chat in chats:
-            session.add(
-                Subscriber(
-                    telegram_chat_id=chat,
-                    name=f"Chat {chat}",
-                    subscriptions=[
-                        Subscription(
-                            scope=Scope.COUNTRY,
-                            country="KZ",
-                            target="country:KZ",
-                            cadence=Cadence.INSTANT,
-                            channel=Channel.TELEGRAM,
-                        )
-                    ],
-                )
-            )
-
-
-async def news(
-    p: Pipeline, title: str = "Appeal court upholds the sentence", body: str = ""
-) -> None:
-    async with p.store.transaction() as session:
-        case = await get_case(session, "kashkumbaev")
-        await add_update(
-            session, case, day=date(2024, 5, 1), title=title,
-            body=body or "The court upheld the suspended sentence & the probation.",
-            source_name="Forum 18", source_url="https://www.forum18.org/",
-            severity=Severity.NORMAL,
-        )  # fmt: skip
-    await watch_once(p.store)
-
-
-async def rows(p: Pipeline) -> list[OutboxMessage]:
-    async with p.store.read() as session:
-        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+from tests.helpers import new_store, news, outbox_rows, seed_telegram_followers, with_bot
 
 
 async def test_an_alert_arrives_as_telegram_html(
     settings: Settings, fake_bot_api: FakeBotApi
 ) -> None:
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
-        await seed(p, [111, 222])
-        await news(p)
+        await seed_telegram_followers(p, [111, 222])
+        await news(p, body="The court upheld the suspended sentence & the probation.")
         report = await p.deliverer.drain()
         assert report.sent == 2
     assert sorted(m.chat_id for m in fake_bot_api.sent) == [111, 222]
@@ -112,7 +53,7 @@ async def test_retry_after_waits_and_is_not_failed(
     settings: Settings, fake_bot_api: FakeBotApi
 ) -> None:
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
-        await seed(p, [111])
+        await seed_telegram_followers(p, [111])
         await news(p)
         # Once: python-telegram-bot's limiter waits what Telegram said and tries again.
         fake_bot_api.fail_next(111, 429, "Too Many Requests: retry after 1", retry_after=1)
@@ -123,7 +64,7 @@ async def test_retry_after_waits_and_is_not_failed(
         now = datetime.now(UTC)
         report = await p.deliverer.drain(now=now)
         assert (report.sent, report.failed, report.retried) == (0, 0, 1)
-        waiting = [r for r in await rows(p) if r.status is OutboxStatus.RETRY]
+        waiting = [r for r in await outbox_rows(p) if r.status is OutboxStatus.RETRY]
         assert len(waiting) == 1
         delay = (waiting[0].next_attempt_at - now).total_seconds()
         assert 2 <= delay <= 4
@@ -133,7 +74,7 @@ async def test_blocked_chat_stops_and_status_counts_it(
     settings: Settings, fake_bot_api: FakeBotApi
 ) -> None:
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
-        await seed(p, [111, 222])
+        await seed_telegram_followers(p, [111, 222])
         fake_bot_api.block(222)
         await news(p)
         report = await p.deliverer.drain()
@@ -147,20 +88,21 @@ async def test_blocked_chat_stops_and_status_counts_it(
         status = await read_status(p.store, now=datetime.now(UTC))
         assert status.blocked_chats == 1
         await news(p, "More news")
-        assert [r.subscriber_id for r in await rows(p)].count(blocked.id) == 1  # nothing more
+        queued_for = [r.subscriber_id for r in await outbox_rows(p)]
+        assert queued_for.count(blocked.id) == 1  # nothing more
 
 
 async def test_chat_not_found_fails_and_network_errors_retry(
     settings: Settings, fake_bot_api: FakeBotApi
 ) -> None:
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
-        await seed(p, [111, 222])
+        await seed_telegram_followers(p, [111, 222])
         fake_bot_api.not_found(111)
         fake_bot_api.fail_next(222, 500, "Internal Server Error")
         await news(p)
         report = await p.deliverer.drain()
         assert (report.sent, report.failed, report.retried) == (0, 1, 1)
-        by_status = {r.status: r for r in await rows(p)}
+        by_status = {r.status: r for r in await outbox_rows(p)}
         assert (by_status[OutboxStatus.FAILED].last_error or "").lower() == "chat not found"
         retry = by_status[OutboxStatus.RETRY]
         assert (await p.deliverer.drain(now=retry.next_attempt_at)).sent == 1
@@ -170,13 +112,13 @@ async def test_a_message_in_parts_that_fails_midway_resends_only_the_rest(
     settings: Settings, fake_bot_api: FakeBotApi
 ) -> None:
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
-        await seed(p, [111])
+        await seed_telegram_followers(p, [111])
         long_body = "\n\n".join(f"Paragraph {i}: " + "words of the court " * 60 for i in range(6))
         fake_bot_api.fail_next(111, 500, "Internal Server Error", after=1)  # the second part
         await news(p, "A long hearing", long_body)
         report = await p.deliverer.drain()
         assert (report.sent, report.retried) == (0, 1)
-        [row] = await rows(p)
+        [row] = await outbox_rows(p)
         assert row.parts_sent == 1
         assert (await p.deliverer.drain(now=row.next_attempt_at)).sent == 1
     parts = [m.text for m in fake_bot_api.sent if m.chat_id == 111]
@@ -197,7 +139,7 @@ async def test_a_group_digest_is_split_in_order_and_follows_a_migration(
     configured = with_bot(settings, fake_bot_api)
     await new_store(configured)
     async with pipeline(configured) as p:
-        await seed(p, [])
+        await seed_telegram_followers(p, [])
         async with p.store.transaction() as session:
             chain = MailingList(
                 slug="kz", name="Kazakhstan prayer chain", cadence=Cadence.WEEKLY,
@@ -243,7 +185,7 @@ async def test_every_message_ends_with_how_to_stop_it(
     )
     await new_store(settings)
     async with pipeline(with_bot(settings, fake_bot_api)) as p:
-        await seed(p, [111])  # a person: instant alerts
+        await seed_telegram_followers(p, [111])  # a person: instant alerts
         async with p.store.transaction() as session:
             chain = MailingList(
                 slug="kz", name="Kazakhstan prayer chain", cadence=Cadence.WEEKLY,
@@ -283,7 +225,7 @@ async def test_every_message_ends_with_how_to_stop_it(
 async def test_limits_are_kept_without_a_single_429(settings: Settings) -> None:
     with FakeBotApi(enforce_limits=True) as api:
         async with pipeline(with_bot(settings, api)) as p:
-            await seed(p, list(range(1000, 1040)))
+            await seed_telegram_followers(p, list(range(1000, 1040)))
             await news(p, "One")
             await news(p, "Two")  # a second message to every chat: 1 a second per chat
             report = await p.deliverer.drain()
@@ -296,7 +238,7 @@ async def test_one_process_at_a_time_sends_per_bot_token(
 ) -> None:
     configured = with_bot(settings, fake_bot_api)
     async with pipeline(configured) as first, pipeline(configured) as second:
-        await seed(first, [111])
+        await seed_telegram_followers(first, [111])
         await news(first)
         assert (await first.deliverer.drain()).sent == 1
         await news(first, "Second")
@@ -360,7 +302,7 @@ async def test_email_does_not_wait_behind_telegrams_pace(settings: Settings) -> 
     with FakeBotApi() as api:
         configured = with_bot(settings, api)
         async with pipeline(configured) as p:
-            await seed(p, list(range(1000, 1060)))
+            await seed_telegram_followers(p, list(range(1000, 1060)))
             await news(p, "One")
             async with p.store.transaction() as session:
                 session.add(
@@ -375,7 +317,7 @@ async def test_email_does_not_wait_behind_telegrams_pace(settings: Settings) -> 
                     )
                 )  # fmt: skip
             await news(p, "Two")
-            queued = await rows(p)
+            queued = await outbox_rows(p)
             email = next(r for r in queued if r.channel is Channel.EMAIL)
             assert sum(r.channel is Channel.TELEGRAM and r.id < email.id for r in queued) >= 60
             assert p.deliverer.batch_size(Channel.TELEGRAM) == 60
@@ -416,7 +358,7 @@ async def test_the_bots_replies_and_delivery_share_one_limit(settings: Settings)
     with FakeBotApi(enforce_limits=True) as api:
         configured = with_bot(settings, api)
         async with pipeline(configured) as p:
-            await seed(p, list(range(1000, 1060)))
+            await seed_telegram_followers(p, list(range(1000, 1060)))
             await news(p, "One")
             sender = p.deliverer.senders[Channel.TELEGRAM]
             stop = asyncio.Event()

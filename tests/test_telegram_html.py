@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import random
 import re
-from html.parser import HTMLParser
 
 import pytest
 
@@ -14,23 +13,7 @@ from notifier.render.telegram_html import (
     escape_attr,
     split_telegram_html,
 )
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def text_of(message: str) -> str:
-    """Text content, independently of the module: tags removed, entities unescaped."""
-    parser = _Text()
-    parser.feed(message)
-    parser.close()
-    return "".join(parser.parts)
+from tests.helpers import html_text
 
 
 def squeeze(text: str) -> str:
@@ -43,7 +26,7 @@ def assert_good_split(message: str, chunks: list[str], limit: int) -> None:
         assert len(chunk) <= limit, chunk
         assert check_telegram_html(chunk, limit=limit) == [], chunk
         assert chunk == chunk.strip()
-    assert squeeze("".join(text_of(c) for c in chunks)) == squeeze(text_of(message))
+    assert squeeze("".join(html_text(c)[0] for c in chunks)) == squeeze(html_text(message)[0])
 
 
 # --- checker -------------------------------------------------------------------------------------

@@ -24,12 +24,20 @@ from notifier.store.engine import open_store
 from notifier.store.models import OutboxMessage, Update
 from notifier.store.updates import edit_update, get_update, withdraw_update
 from notifier.watch import watch_once
-from tests.conftest import Cli
-from tests.test_digest_changes import next_weekly
-from tests.test_pipeline import KZ, ROOT, maildir, new_update, seed, subscribe, text_of
+from tests.helpers import (
+    CHAIN,
+    KZ,
+    ROOT,
+    Cli,
+    maildir,
+    new_update,
+    next_weekly,
+    seed,
+    subscribe,
+    text_of,
+)
 
 PASTOR = "kashkumbaev"
-CHAIN = "kazakhstan-prayer-chain"
 
 
 def added_id(output: str) -> int:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import email.policy
 import mailbox
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,37 +14,18 @@ from sqlalchemy import select, update
 
 from notifier.config import Settings
 from notifier.digests import send_list_digest_now
-from notifier.domain import Cadence, Channel, Scope, Severity, SubscriberStatus
-from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
-from notifier.ingest.case_files import load_case_files, sample_case_files
+from notifier.domain import Cadence, Severity, SubscriberStatus
+from notifier.domain.subscriber_specs import SubscriberSpec
 from notifier.links import UNSUBSCRIBE, Links
 from notifier.service import Pipeline, pipeline
-from notifier.store.cases import add_update, get_case, import_cases
+from notifier.store.cases import add_update, get_case
 from notifier.store.models import ListMember, Subscriber, Subscription
 from notifier.store.subscribers import add_follows, get_list, get_subscriber, import_subscribers
 from notifier.watch import watch_once
 from notifier.web.app import create_app
-from tests.test_pipeline import maildir, new_update, seed
+from tests.helpers import CHAIN, KZ, maildir, new_update, seed
 
-KZ = FollowSpec(Scope.COUNTRY, "KZ", Cadence.INSTANT, Channel.EMAIL)
 ANNA = "anna.petrova@example.org"
-CHAIN = "kazakhstan-prayer-chain"
-ROOT_SUBSCRIBERS = Path(__file__).resolve().parent.parent / "subscribers"
-
-
-@pytest.fixture
-async def web(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
-    async with pipeline(settings) as p:
-        async with p.store.transaction() as session:
-            await import_cases(session, load_case_files(sample_case_files()))
-            specs = [SubscriberSpec(where="t", email="anna@example.org", follows=[KZ])]
-            await import_subscribers(session, specs, settings)
-            # Links here are signed for version 1 (a new subscriber's is random).
-            await session.execute(update(Subscriber).values(token_version=1))
-        app = create_app(settings, p.store, scheduler_alive=lambda: True)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as client:
-            yield p, client
 
 
 async def status_by_email(p: Pipeline, address: str) -> SubscriberStatus:

@@ -25,7 +25,7 @@ from notifier.config import Settings
 from notifier.domain import Channel
 from notifier.render.messages import Personal, Renderer
 from notifier.render.samples import sample_contexts
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 #: What a wheel is built from (pyproject.toml reads README.md as the long description).
 SOURCES = ("pyproject.toml", "README.md", "notifier", "templates")

@@ -21,8 +21,8 @@ from notifier.store.engine import Store
 from notifier.store.models import ChannelLease, OutboxMessage, Worker
 from notifier.store.outbox import claim
 from notifier.store.workers import worker_name
+from tests.helpers import news, outbox_rows, seed_email_followers, smtp_settings
 from tests.smtp_server import SmtpServer
-from tests.test_smtp import news, rows, seed, smtp_settings
 
 
 def _settings(settings: Settings) -> Settings:
@@ -59,9 +59,9 @@ async def test_a_silent_worker_loses_its_claims_at_the_next_heartbeat(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
     async with pipeline(smtp_settings(_settings(settings), smtp_server), role="worker") as p:
-        await seed(p, [(f"p{i}@example.org", "") for i in range(5)])
+        await seed_email_followers(p, [(f"p{i}@example.org", "") for i in range(5)])
         await news(p)
-        ids = [r.id for r in await rows(p)]
+        ids = [r.id for r in await outbox_rows(p)]
         silent = await _a_worker_elsewhere(
             p.store, heartbeat_at=datetime.now(UTC) - timedelta(seconds=60), holds=ids[:3]
         )
@@ -89,9 +89,9 @@ async def test_a_worker_whose_own_beats_were_late_judges_no_one(
     """If this worker's own heartbeats stalled (a stalled store or machine stalls everyone),
     another worker's silence proves nothing: it is not taken for dead."""
     async with pipeline(smtp_settings(_settings(settings), smtp_server)) as p:
-        await seed(p, [("p@example.org", "")])
+        await seed_email_followers(p, [("p@example.org", "")])
         await news(p)
-        [row] = await rows(p)
+        [row] = await outbox_rows(p)
         await _a_worker_elsewhere(
             p.store, heartbeat_at=datetime.now(UTC) - timedelta(seconds=60), holds=[row.id]
         )
@@ -99,16 +99,16 @@ async def test_a_worker_whose_own_beats_were_late_judges_no_one(
         await heartbeat.worker_id()
         heartbeat._last_beat = asyncio.get_running_loop().time() - 30  # a stall
         await heartbeat.beat()
-        assert {r.status for r in await rows(p)} == {OutboxStatus.SENDING}
+        assert {r.status for r in await outbox_rows(p)} == {OutboxStatus.SENDING}
         await heartbeat.beat()  # on time again: now the silence counts
-        assert {r.status for r in await rows(p)} == {OutboxStatus.PENDING}
+        assert {r.status for r in await outbox_rows(p)} == {OutboxStatus.PENDING}
 
 
 async def test_a_worker_taken_for_dead_registers_again_and_records_nothing_of_others(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
     async with pipeline(smtp_settings(_settings(settings), smtp_server)) as p:
-        await seed(p, [("p@example.org", "")])
+        await seed_email_followers(p, [("p@example.org", "")])
         await news(p)
         heartbeat = p.deliverer.heartbeat
         first = await heartbeat.worker_id()
@@ -124,9 +124,9 @@ async def test_status_lists_workers_with_their_heartbeat_and_holdings(
     settings: Settings, smtp_server: SmtpServer
 ) -> None:
     async with pipeline(smtp_settings(_settings(settings), smtp_server), role="worker") as p:
-        await seed(p, [(f"p{i}@example.org", "") for i in range(2)])
+        await seed_email_followers(p, [(f"p{i}@example.org", "") for i in range(2)])
         await news(p)
-        ids = [r.id for r in await rows(p)]
+        ids = [r.id for r in await outbox_rows(p)]
         other = await _a_worker_elsewhere(p.store, heartbeat_at=datetime.now(UTC), holds=ids)
         me = await p.deliverer.heartbeat.worker_id()
         status = await read_status(p.store, now=datetime.now(UTC))
@@ -150,11 +150,11 @@ async def test_smtp_lets_a_message_go_only_once_the_one_before_the_last_is_recor
     connection: a crash at any moment sends again at most UNRECORDED per connection."""
     configured = smtp_settings(settings, smtp_server, smtp_pool_size=1)
     async with pipeline(configured) as p:
-        await seed(p, [(f"p{i}@example.org", "") for i in range(8)])
+        await seed_email_followers(p, [(f"p{i}@example.org", "") for i in range(8)])
         await news(p)
         sender = p.deliverer.senders[Channel.EMAIL]
         assert isinstance(sender, SmtpSender)
-        composed = await p.deliverer.composer.compose(p.store, [r.id for r in await rows(p)])
+        composed = await p.deliverer.composer.compose(p.store, [r.id for r in await outbox_rows(p)])
         messages = [m for _, m in composed.outgoing]
         received_when_recorded: list[int] = []
         loop = asyncio.get_running_loop()
@@ -194,7 +194,7 @@ async def test_results_are_written_in_groups_at_once_when_a_sender_waits_and_soo
     it waits on one (`hurry`), else within LINGER; each result's future is done once its row
     says sent."""
     async with pipeline(smtp_settings(_settings(settings), smtp_server), role="worker") as p:
-        await seed(p, [(f"p{i}@example.org", "") for i in range(5)])
+        await seed_email_followers(p, [(f"p{i}@example.org", "") for i in range(5)])
         await news(p)
         worker = await p.deliverer.heartbeat.worker_id()
         async with p.store.transaction() as session:
@@ -220,7 +220,7 @@ async def test_results_are_written_in_groups_at_once_when_a_sender_waits_and_soo
         assert p.store.quick.writes == writes + 2  # the four that came together, in one write
         await recorder.close()
         assert report.sent == 5
-        written = await rows(p)
+        written = await outbox_rows(p)
         assert {r.status for r in written} == {OutboxStatus.SENT}
         # Stored as every other moment is (the loop's writes go to the driver directly).
         assert all(r.sent_at is not None and r.sent_at.tzinfo is not None for r in written)
