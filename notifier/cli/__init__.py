@@ -1,4 +1,4 @@
-"""The `notifier` command: a thin shell over the store and ingest functions.
+"""The `notifier` command: a thin shell over the application layer (notifier.app).
 
 Start-up time: `notifier --help` must answer at once. Importing this package loads Typer and
 the few top-level commands; each command group (cases, subscribers, …) is imported only when

@@ -163,8 +163,8 @@ def import_(
     """Load case files (format: docs/case-files.md). Any problem in any file: nothing changes.
     Updates of a case new to the store are its history and are not sent to anyone (unless
     --announce); updates added to a case already here are news and go out."""
+    from notifier import app as tasks
     from notifier.ingest.case_files import load_case_files, sample_case_files
-    from notifier.store.cases import import_cases
 
     paths = list(files or []) + (sample_case_files() if sample else [])
     if not paths:
@@ -172,10 +172,7 @@ def import_(
     specs = load_case_files(paths)
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.sessions() as session, session.begin():
-            report = await import_cases(session, specs, announce_history=announce)
-            if dry_run:
-                await session.rollback()
+        report = await tasks.import_cases(store, specs, announce=announce, dry_run=dry_run)
         say(("(dry run) " if dry_run else "") + describe_import(report))
 
     run_with_store(ctx, job)

@@ -26,18 +26,13 @@ def apply(
 ) -> None:
     """Make the store's lists match the files. Members the file added and no longer names
     leave; members who joined by themselves or by import stay."""
+    from notifier import app as tasks
     from notifier.ingest.list_files import load_list_files
-    from notifier.render.templates import list_template_problems, make_environment
-    from notifier.store.lists import apply_lists
 
     specs = load_list_files(paths)
 
     async def job(store: Store, settings: Settings) -> None:
-        found = list_template_problems(make_environment(settings.templates_dir), specs)
-        async with store.sessions() as session, session.begin():
-            changes = await apply_lists(session, specs, settings, found=found)
-            if dry_run:
-                await session.rollback()
+        changes = await tasks.apply_lists(store, settings, specs, dry_run=dry_run)
         prefix = "(dry run) " if dry_run else ""
         for change in changes:
             if not change.changed:
@@ -67,12 +62,10 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the mailing lists."""
-    from notifier.store.as_json import list_json
-    from notifier.store.lists import list_lists
+    from notifier import app as tasks
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.read() as session:
-            rows = [list_json(m, n) for m, n in await list_lists(session)]
+        rows = await tasks.mailing_lists(store)
         if as_json:
             print_json(rows)
             return
@@ -103,35 +96,26 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a list: what it follows, when it sends, who is on it and how they joined."""
-    from notifier.store.as_json import list_json
-    from notifier.store.lists import list_members
-    from notifier.store.subscribers import get_list
+    from notifier import app as tasks
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.read() as session:
-            found = await get_list(session, slug, follows=True)
-            members = await list_members(session, found)
-        data = list_json(found, len(members)) | {
-            "members": [
-                {"email": s.email, "name": s.name, "status": s.status.value, "source": src.value}
-                for s, src in members
-            ]
-        }
+        data = await tasks.show_list(store, slug)
         if as_json:
             print_json(data)
             return
-        say(f"{found.name} ({found.slug})")
-        if found.description:
-            say(found.description.strip())
+        say(f"{data['name']} ({data['slug']})")
+        if data["description"]:
+            say(data["description"].strip())
         say(f"follows: {' '.join(data['follows'])}")
         say(
-            f"digest: {found.cadence.value}, {found.schedule} {found.time_zone}; "
-            f"channels: {', '.join(found.channels)}"
+            f"digest: {data['cadence']}, {data['schedule']} {data['time_zone']}; "
+            f"channels: {', '.join(data['channels'])}"
         )
+        members = data["members"]
         table(
             f"{len(members)} member{'s' if len(members) != 1 else ''}",
             ["email", "name", "status", "joined by"],
-            [[m["email"], m["name"], m["status"], m["source"]] for m in data["members"]],
+            [[m["email"], m["name"], m["status"], m["source"]] for m in members],
         )
 
     run_with_store(ctx, job)

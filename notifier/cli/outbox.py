@@ -26,10 +26,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List messages, newest first, with their recipient, attempts and last error."""
-    from sqlalchemy import select
-
+    from notifier import app as tasks
     from notifier.domain import OutboxStatus
-    from notifier.store.models import OutboxMessage, Subscriber
 
     wanted = None
     if status is not None:
@@ -42,29 +40,19 @@ def list_(
             ) from None
 
     async def job(store: Store, _: Settings) -> None:
-        query = (
-            select(OutboxMessage, Subscriber.email, Subscriber.telegram_chat_id)
-            .outerjoin(Subscriber, Subscriber.id == OutboxMessage.subscriber_id)
-            .order_by(OutboxMessage.id.desc())
-            .limit(limit)
-        )
-        if wanted is not None:
-            query = query.where(OutboxMessage.status == wanted)
-        async with store.read() as session:
-            rows = (await session.execute(query)).all()
         data: list[dict[str, Any]] = [
             {
                 "id": m.id,
-                "channel": m.channel.value,
-                "to": email if m.channel.value == "email" else chat,
+                "channel": m.channel,
+                "to": m.email if m.channel == "email" else m.telegram_chat_id,
                 "key": m.key,
-                "status": m.status.value,
+                "status": m.status,
                 "attempts": m.attempts,
                 "next_attempt_at": m.next_attempt_at.isoformat(),
                 "sent_at": m.sent_at.isoformat() if m.sent_at else None,
                 "last_error": m.last_error,
             }
-            for m, email, chat in rows
+            for m in await tasks.outbox_messages(store, status=wanted, limit=limit)
         ]
         if as_json:
             print_json(data)
@@ -87,15 +75,13 @@ def retry_(
 ) -> None:
     """Send messages again: the given ids, or every failed one. Sent messages are never
     re-sent; a subscriber who unsubscribed or bounced still gets nothing."""
-    from notifier.store.models import utcnow
-    from notifier.store.outbox import retry
+    from notifier import app as tasks
 
     if not ids and not failed:
         raise InputError.single("outbox retry", "--id/--failed", "name messages or give --failed")
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
-            count = await retry(session, ids=ids or [], failed=failed, now=utcnow())
+        count = await tasks.retry_messages(store, ids=ids or [], failed=failed)
         say(f"{count} message(s) queued again; `notifier run` (or run --once) sends them")
 
     run_with_store(ctx, job)

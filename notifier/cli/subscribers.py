@@ -8,45 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from notifier import app as tasks
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.domain import Cadence, Channel, Consent, MemberSource
-from notifier.domain.subscriber_specs import (
-    FollowSpec,
-    SubscriberSpec,
-    check_chat_id,
-    check_email,
-    check_locale,
-    check_name,
-    check_time_zone,
-    follows_cell,
-    parse_cadence,
-    parse_channel,
-    parse_digest_schedule,
-    parse_follow_token,
-)
+from notifier.domain import Consent
+from notifier.domain.subscriber_specs import parse_cadence, parse_channel
 from notifier.errors import InputError, Problem
 from notifier.ingest.subscriber_csv import read_subscriber_csv, write_subscriber_csv
-from notifier.store.as_json import subscriber_details, subscriber_row
-from notifier.store.channel_health import smtputf8_warnings
-from notifier.store.engine import Store
 from notifier.store.models import utcnow
-from notifier.store.preferences import set_pause
-from notifier.store.subscribers import (
-    STICKY,
-    add_follows,
-    follow_specs,
-    get_list,
-    get_subscriber,
-    import_subscribers,
-    list_subscribers,
-    reactivate_bounced,
-    remove_subscriber,
-)
 
 if TYPE_CHECKING:
     from notifier.config import Settings
     from notifier.domain import Cadence, Channel
-    from notifier.domain.subscriber_specs import FollowSpec
     from notifier.store.engine import Store
 
 app = typer.Typer(help="Subscribers: who hears about what, how often, where.", no_args_is_help=True)
@@ -55,35 +27,17 @@ ListOption = Annotated[str | None, typer.Option("--list", help="Only this mailin
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 CadenceOption = Annotated[str, typer.Option(help="instant, daily or weekly.")]
 ChannelOption = Annotated[str, typer.Option(help="email or telegram.")]
-
-
-def _follows(
-    countries: list[str], cases: list[str], everything: bool, cadence: str, channel: str
-) -> list[FollowSpec]:
-    import dataclasses
-
-    from notifier.domain import Cadence, Channel
-
-    problems: list[Problem] = []
-    follows: list[FollowSpec] = []
-    cad, chan = Cadence.INSTANT, Channel.EMAIL
-    try:
-        cad, chan = _cadence_and_channel("subscribers add", cadence, channel)
-    except InputError as exc:
-        problems += exc.problems
-    tokens = [("--follow-country", f"country={c}") for c in countries]
-    tokens += [("--follow-case", f"case={c}") for c in cases]
-    tokens += [("--follow-all", "all")] if everything else []
-    for option, token in tokens:
-        try:
-            follow = parse_follow_token(token, cadence=cad, channel=chan)
-        except ValueError as exc:
-            problems.append(Problem("subscribers add", option, str(exc)))
-            continue
-        follows.append(dataclasses.replace(follow, where="subscribers add", origin=option))
-    if problems:
-        raise InputError(problems)
-    return follows
+#: What `subscribers add` calls each field in a problem: its argument or option.
+ADD_FIELDS = {
+    "email": "EMAIL",
+    "name": "--name",
+    "locale": "--locale",
+    "telegram_chat_id": "--telegram-chat-id",
+    "time_zone": "--time-zone",
+    "digest_schedule": "--digest-schedule",
+    "cadence": "--cadence",
+    "channel": "--channel",
+}
 
 
 def _cadence_and_channel(where: str, cadence: str, channel: str) -> tuple[Cadence, Channel]:
@@ -135,78 +89,35 @@ def add(
     ] = None,
 ) -> None:
     """Add a subscriber, or add follows to one who exists."""
-    from notifier.store.subscribers import (
-        get_list,
-        get_subscriber,
-        import_subscribers,
-    )
-
-    problems: list[Problem] = []
-    address, zone, schedule, chat_id = "", None, None, None
-    follows: list[FollowSpec] = []
-    try:
-        address = check_email(email)
-    except ValueError as exc:
-        problems.append(Problem("subscribers add", "EMAIL", str(exc)))
-    try:
-        check_name(name)
-    except ValueError as exc:
-        problems.append(Problem("subscribers add", "--name", str(exc)))
-    try:
-        locale = check_locale(locale) if locale is not None else None
-    except ValueError as exc:
-        problems.append(Problem("subscribers add", "--locale", str(exc)))
-    try:
-        chat_id = check_chat_id(telegram_chat_id) if telegram_chat_id is not None else None
-    except ValueError as exc:
-        problems.append(Problem("subscribers add", "--telegram-chat-id", str(exc)))
-    try:
-        zone = check_time_zone(time_zone) if time_zone else None
-    except ValueError as exc:
-        problems.append(Problem("subscribers add", "--time-zone", str(exc)))
-    try:
-        schedule = parse_digest_schedule(digest_schedule) if digest_schedule else None
-    except ValueError as exc:
-        problems.append(Problem("subscribers add", "--digest-schedule", str(exc)))
-    try:
-        follows = _follows(follow_country or [], follow_case or [], follow_all, cadence, channel)
-    except InputError as exc:
-        problems += exc.problems
-    if problems:
-        raise InputError(problems)
-    spec = SubscriberSpec(
-        where="subscribers add",
-        email=address,
+    options = [("--follow-country", f"country={c}") for c in follow_country or []]
+    options += [("--follow-case", f"case={c}") for c in follow_case or []]
+    options += [("--follow-all", "all")] if follow_all else []
+    form = tasks.SubscriberForm(
+        email=email,
         name=name.strip(),
-        locale=locale,
-        time_zone=zone,
-        digest_schedule=schedule,
-        telegram_chat_id=chat_id,
+        follows=[tasks.FollowEntry(token, option) for option, token in options],
+        cadence=cadence,
+        channel=channel,
+        locale=locale.strip() if locale is not None else None,
+        time_zone=time_zone,
+        digest_schedule=digest_schedule,
+        telegram_chat_id=telegram_chat_id,
+        mailing_list=mailing_list,
     )
+    # Checked before the store is opened: bad input is named even where there is no store.
+    entry = tasks.check_subscriber(form, where="subscribers add", fields=ADD_FIELDS)
 
     async def job(store: Store, settings: Settings) -> None:
-        async with store.transaction() as session:
-            target = await get_list(session, mailing_list) if mailing_list else None
-            report = await import_subscribers(
-                session,
-                [spec],
-                settings,
-                mailing_list=target,
-                source=MemberSource.IMPORT,
-                consent=Consent.CLI,
-            )
-            subscriber = await get_subscriber(session, address)
-            await add_follows(session, subscriber, follows)
-            tokens = follows_cell(follow_specs(subscriber)) or "nothing yet"
-            warnings = await smtputf8_warnings(session, settings, [address])
-        verb = "added" if report.created else "updated"
-        say(f"{verb} {address}; follows: {tokens}")
-        for warning in warnings:
+        added = await tasks.add_subscriber(store, settings, entry, consent=Consent.CLI)
+        verb = "added" if added.created else "updated"
+        say(f"{verb} {added.email}; follows: {added.row['follows'] or 'nothing yet'}")
+        for warning in added.warnings:
             say(f"warning: {warning}")
-        if report.kept_status or subscriber.status in STICKY:
+        if added.status_kept:
             # Following something does not resubscribe them; say so, or the admin would think
             # the new follows will be delivered.
-            say(f"note: {address} is {subscriber.status.value}; its status was left as it is")
+            status = added.row["status"]
+            say(f"note: {added.email} is {status}; its status was left as it is")
 
     run_with_store(ctx, job)
 
@@ -226,20 +137,11 @@ def remove(
     one list, or --erase them entirely."""
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
-            subscriber = await get_subscriber(session, email)
-            if mailing_list:
-                target = await get_list(session, mailing_list)
-                # Loaded explicitly: a lazy load cannot run under asyncio.
-                await session.refresh(subscriber, ["memberships"])
-                before = len(subscriber.memberships)
-                subscriber.memberships = [
-                    m for m in subscriber.memberships if m.list_id != target.id
-                ]
-                left = before != len(subscriber.memberships)
-                say(f"{email} {'left' if left else 'was not on'} {target.slug}")
-                return
-            await remove_subscriber(session, subscriber, erase=erase)
+        if mailing_list:
+            left = await tasks.leave_list(store, email, mailing_list)
+            say(f"{email} {'left' if left else 'was not on'} {mailing_list}")
+            return
+        await tasks.remove_subscriber(store, email, erase=erase)
         say(f"{email} {'erased' if erase else 'unsubscribed'}")
 
     run_with_store(ctx, job)
@@ -254,9 +156,7 @@ def reactivate(
     comes back themselves, from their preference link or the sign-up form.)"""
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
-            subscriber = await get_subscriber(session, email)
-            await reactivate_bounced(session, subscriber, "subscribers reactivate")
+        await tasks.reactivate_subscriber(store, email, where="subscribers reactivate")
         say(f"{email} is active again")
 
     run_with_store(ctx, job)
@@ -272,14 +172,9 @@ def pause(
     page or with /pause in Telegram)."""
     from datetime import timedelta
 
-    from notifier.store.preferences import set_pause
-    from notifier.store.subscribers import get_subscriber
-
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
-            subscriber = await get_subscriber(session, email)
-            until = utcnow() + timedelta(days=days)
-            await set_pause(session, subscriber.id, until)
+        until = utcnow() + timedelta(days=days)
+        await tasks.pause_subscriber(store, email, until)
         say(f"{email} paused until {until:%Y-%m-%d %H:%M} UTC")
 
     run_with_store(ctx, job)
@@ -291,12 +186,9 @@ def resume(
     email: Annotated[str, typer.Argument(help="Email address or Telegram chat id.")],
 ) -> None:
     """End a pause now."""
-    from notifier.store.subscribers import get_subscriber
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
-            subscriber = await get_subscriber(session, email)
-            await set_pause(session, subscriber.id, None)
+        await tasks.pause_subscriber(store, email, None)
         say(f"{email} is no longer paused")
 
     run_with_store(ctx, job)
@@ -309,12 +201,9 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one subscriber: status, follows, lists."""
-    from notifier.store.subscribers import get_subscriber
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.read() as session:
-            subscriber = await get_subscriber(session, email)
-            data = await subscriber_details(session, subscriber)
+        data = await tasks.show_subscriber(store, email)
         lists = data["lists"]
         if as_json:
             print_json(data)
@@ -338,12 +227,9 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List subscribers, optionally the members of one list."""
-    from notifier.store.subscribers import get_list
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.read() as session:
-            target = await get_list(session, mailing_list) if mailing_list else None
-            rows = [subscriber_row(s) for s in await list_subscribers(session, mailing_list=target)]
+        rows = await tasks.subscriber_rows(store, mailing_list=mailing_list)
         if as_json:
             print_json(rows)
             return
@@ -376,23 +262,17 @@ def import_(
 ) -> None:
     """Import subscribers from CSV. A bad row means nothing changes (unless --skip-invalid);
     every bad row is reported. An address already known is updated, never duplicated."""
-    from notifier.store.subscribers import get_list
-
     cad, chan = _cadence_and_channel("subscribers import", cadence, channel)
     specs, notes = read_subscriber_csv(file, cadence=cad, channel=chan)
     for note in notes:
         say(f"note: {note}")
 
     async def job(store: Store, settings: Settings) -> int:
-        async with store.sessions() as session, session.begin():
-            target = await get_list(session, mailing_list) if mailing_list else None
-            report = await import_subscribers(
-                session, specs, settings, mailing_list=target, skip_invalid=skip_invalid
-            )
-            imported = report.created + report.updated + report.unchanged
-            warnings = await smtputf8_warnings(session, settings, imported)
-            if dry_run:
-                await session.rollback()
+        imported = await tasks.import_subscribers(
+            store, settings, specs, mailing_list=mailing_list, skip_invalid=skip_invalid,
+            dry_run=dry_run,
+        )  # fmt: skip
+        report = imported.report
         prefix = "(dry run) " if dry_run else ""
         say(
             f"{prefix}{len(report.created)} created, {len(report.updated)} updated, "
@@ -402,7 +282,7 @@ def import_(
         )
         for email in report.kept_status:
             say(f"note: {email} stays unsubscribed/bounced; an import does not resubscribe anyone")
-        for warning in warnings:
+        for warning in imported.warnings:
             say(f"warning: {warning}")
         if report.skipped:
             say("skipped:")
@@ -426,16 +306,11 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export subscribers; the CSV re-imports to the same state."""
-    from notifier.store.as_json import subscriber_row
-    from notifier.store.subscribers import get_list
-
     if fmt not in {"csv", "json"}:
         raise InputError.single("subscribers export", "--format", f"{fmt!r}: use csv or json")
 
     async def job(store: Store, _: Settings) -> list[dict[str, str]]:
-        async with store.read() as session:
-            target = await get_list(session, mailing_list) if mailing_list else None
-            return [subscriber_row(s) for s in await list_subscribers(session, mailing_list=target)]
+        return await tasks.subscriber_rows(store, mailing_list=mailing_list)
 
     rows = run_with_store(ctx, job)
     stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout

@@ -9,20 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from notifier import app as tasks
 from notifier import limits
 from notifier.cli.shell import print_json, run_with_store, say, table
-from notifier.domain import Severity
 from notifier.domain.text_fields import check_text
 from notifier.errors import InputError
 from notifier.store.as_json import update_state_json
-from notifier.store.cases import add_update, get_case
-from notifier.store.engine import Store
-from notifier.store.updates import (
-    edit_update,
-    get_update,
-    list_updates,
-    withdraw_update,
-)
+from notifier.store.updates import list_updates
 
 if TYPE_CHECKING:
     from notifier.config import Settings
@@ -86,28 +79,18 @@ def add(
     ] = False,
 ) -> None:
     """Add an update to a case; subscribers hear of it on the next watch."""
-    from notifier.domain import Severity
-
     text = _text(body, body_file, "updates add") or ""
     day = _parse_date(on, "updates add") if on else datetime.now().date()
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
-            found = await get_case(session, case)
-            update, created = await add_update(
-                session,
-                found,
-                day=day,
-                title=title,
-                body=text,
-                source_name=source.strip() or None,
-                source_url=url,
-                severity=Severity.URGENT if urgent else Severity.NORMAL,
-            )
-        if created:
-            say(f"added update {update.id} to {found.slug}: {update.event_date} {update.title}")
+        added = await tasks.add_update(
+            store, case, day=day, title=title, body=text, source=source.strip() or None, url=url,
+            urgent=urgent,
+        )  # fmt: skip
+        if added.created:
+            say(f"added update {added.id} to {added.case}: {added.day} {added.title}")
         else:
-            say(f"{found.slug} already has this update (id {update.id}); nothing changed")
+            say(f"{added.case} already has this update (id {added.id}); nothing changed")
 
     run_with_store(ctx, job)
 
@@ -170,27 +153,21 @@ def edit(
     """Correct an update: alerts not yet sent and digests not yet built carry the correction;
     what was sent is not sent again. Importing its case file again keeps the correction, unless
     the file itself changes that field (its newer text wins; the import says so)."""
-    from notifier.store.updates import get_update
-
     command = "updates edit"
     text = _text(body, body_file, command)
     day = _parse_date(on, command) if on else None
-    severity = None if urgent is None else Severity.URGENT if urgent else Severity.NORMAL
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
-            state = await get_update(session, update_id)
-            changed = await edit_update(
-                session, state, title=title, body=text, day=day, source_name=source,
-                source_url=url, severity=severity, where=command,
-            )  # fmt: skip
-        if not changed:
+        corrected = await tasks.correct_update(
+            store, update_id, where=command, title=title, body=text, day=day, source=source,
+            url=url, urgent=urgent,
+        )  # fmt: skip
+        if not corrected.changed:
             say(f"update {update_id}: nothing to change")
             return
-        sent = state.alerts.get("sent", 0)
         say(
-            f"update {update_id} corrected ({', '.join(changed)}): {state.waiting} alert(s) "
-            f"not yet sent carry it; {sent} already sent are not sent again"
+            f"update {update_id} corrected ({', '.join(corrected.changed)}): {corrected.waiting} "
+            f"alert(s) not yet sent carry it; {corrected.sent} already sent are not sent again"
         )
 
     run_with_store(ctx, job)
@@ -203,16 +180,12 @@ def withdraw(ctx: typer.Context, update_id: UpdateId) -> None:
     shows it."""
 
     async def job(store: Store, _: Settings) -> None:
-        async with store.transaction() as session:
-            state = await get_update(session, update_id)
-            already = state.update.withdrawn_at is not None
-            stopped = await withdraw_update(session, state)
-        sent = state.alerts.get("sent", 0)
-        head = "was already withdrawn" if already else "withdrawn"
+        withdrawn = await tasks.withdraw_update(store, update_id)
+        head = "was already withdrawn" if withdrawn.already else "withdrawn"
         say(
-            f"update {update_id} {head}: {stopped.alerts} alert(s) and {stopped.digests} "
-            f"digest(s) not yet sent stopped (their other news comes in the next digest); "
-            f"{sent} alert(s) had been sent"
+            f"update {update_id} {head}: {withdrawn.alerts_stopped} alert(s) and "
+            f"{withdrawn.digests_stopped} digest(s) not yet sent stopped (their other news "
+            f"comes in the next digest); {withdrawn.sent} alert(s) had been sent"
         )
 
     run_with_store(ctx, job)

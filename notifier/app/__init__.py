@@ -1,0 +1,71 @@
+"""The application layer: each thing an administrator does, once, for every face (the CLI, the
+admin API, and any console to come). A function here takes the store (and the settings when it
+needs them) and plain arguments or specs, does the task in one transaction, and returns plain
+results: dataclasses, and dicts shaped as notifier.store.as_json shapes them. It refuses with
+notifier's own errors (notifier.errors: NotFoundError, InputError, ConflictError), each problem
+named; turning them into a message or an HTTP status is the face's work, not this layer's.
+
+Imports run one way: this layer uses the store, ingest, the outbox and the domain below it,
+and nothing in notifier.cli, notifier.web or notifier.bot."""
+
+from __future__ import annotations
+
+from notifier.app.cases import import_cases
+from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
+from notifier.app.outbox import OutboxEntry, outbox_messages, retry_messages
+from notifier.app.subscribers import (
+    FollowEntry,
+    SubscriberAdded,
+    SubscriberEntry,
+    SubscriberForm,
+    SubscribersImported,
+    add_subscriber,
+    check_subscriber,
+    import_subscribers,
+    leave_list,
+    pause_subscriber,
+    reactivate_subscriber,
+    remove_subscriber,
+    show_subscriber,
+    subscriber_rows,
+)
+from notifier.app.updates import (
+    UpdateAdded,
+    UpdateCorrected,
+    UpdateWithdrawn,
+    add_update,
+    correct_update,
+    withdraw_update,
+)
+
+__all__ = [
+    "FollowEntry",
+    "MemberAdded",
+    "OutboxEntry",
+    "SubscriberAdded",
+    "SubscriberEntry",
+    "SubscriberForm",
+    "SubscribersImported",
+    "UpdateAdded",
+    "UpdateCorrected",
+    "UpdateWithdrawn",
+    "add_member",
+    "add_subscriber",
+    "add_update",
+    "apply_lists",
+    "check_subscriber",
+    "correct_update",
+    "import_cases",
+    "import_subscribers",
+    "leave_list",
+    "mailing_lists",
+    "outbox_messages",
+    "pause_subscriber",
+    "reactivate_subscriber",
+    "remove_subscriber",
+    "retry_messages",
+    "show_list",
+    "show_subscriber",
+    "subscriber_rows",
+    "withdraw_update",
+]

@@ -1,0 +1,93 @@
+"""Mailing lists as an administrator keeps them: apply list files, add a member."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from notifier.config import Settings
+from notifier.domain import Consent, MemberSource
+from notifier.domain.list_specs import ListSpec
+from notifier.domain.subscriber_specs import SubscriberSpec, check_email
+from notifier.errors import InputError
+from notifier.render.templates import list_template_problems, make_environment
+from notifier.store import lists as stored
+from notifier.store.as_json import list_json
+from notifier.store.engine import Store
+from notifier.store.subscribers import get_list, import_subscribers
+
+
+async def apply_lists(
+    store: Store,
+    settings: Settings,
+    specs: Sequence[tuple[Path, ListSpec]],
+    *,
+    dry_run: bool = False,
+) -> list[stored.ListChange]:
+    """Make the store's lists match the list files read (`load_list_files`): what changed in
+    each. Members a file added and no longer names leave; those who joined otherwise stay.
+    `dry_run`: say what would change, change nothing. InputError: nothing changes (a list's
+    own templates are checked too, with sample data, now rather than when a digest is due)."""
+    found = list_template_problems(make_environment(settings.templates_dir), specs)
+    async with store.sessions() as session, session.begin():
+        changes = await stored.apply_lists(session, specs, settings, found=found)
+        if dry_run:
+            await session.rollback()
+    return changes
+
+
+@dataclass(frozen=True)
+class MemberAdded:
+    email: str
+    #: False: they were on the list already.
+    joined: bool
+
+
+async def add_member(
+    store: Store,
+    settings: Settings,
+    slug: str,
+    email: str,
+    *,
+    name: str = "",
+    where: str,
+    consent: Consent,
+) -> MemberAdded:
+    """Put someone on a list, adding them as a subscriber if they are new (active: an
+    administrator vouches for them, as `consent` records). InputError for a bad address (before
+    the list is looked for), NotFoundError if there is no such list."""
+    try:
+        address = check_email(email)
+    except ValueError as exc:
+        raise InputError.single(where, "email", str(exc)) from None
+    async with store.transaction() as session:
+        report = await import_subscribers(
+            session,
+            [SubscriberSpec(where=where, email=address, name=name)],
+            settings,
+            mailing_list=await get_list(session, slug),
+            source=MemberSource.IMPORT,
+            consent=consent,
+        )
+    return MemberAdded(address, bool(report.joined_list))
+
+
+async def mailing_lists(store: Store) -> list[dict[str, Any]]:
+    """Every list as `list_json` shows one, with how many members it has."""
+    async with store.read() as session:
+        return [list_json(m, n) for m, n in await stored.list_lists(session)]
+
+
+async def show_list(store: Store, slug: str) -> dict[str, Any]:
+    """One list as `list_json` shows it, and its members: who, and how each joined."""
+    async with store.read() as session:
+        found = await get_list(session, slug, follows=True)
+        members = await stored.list_members(session, found)
+        return list_json(found, len(members)) | {
+            "members": [
+                {"email": s.email, "name": s.name, "status": s.status.value, "source": src.value}
+                for s, src in members
+            ]
+        }
