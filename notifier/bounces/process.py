@@ -28,6 +28,7 @@ from notifier.bounces.verp import Verp
 from notifier.domain import SubscriberStatus
 from notifier.store.engine import Store
 from notifier.store.models import OutboxMessage, Subscriber, utcnow
+from notifier.store.outbox import note_bounce
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,7 @@ async def _mark_bounced(
         )
         .values(status=SubscriberStatus.BOUNCED)
     )
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id)
-        .values(last_error=f"bounced after it was sent: {why}"[:1000])
-    )
+    await note_bounce(session, outbox_id, why)
 
 
 async def _recipient(session: AsyncSession, outbox_id: int) -> Subscriber | None:

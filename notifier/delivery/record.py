@@ -19,7 +19,14 @@ from notifier.domain import ChatStatus, OutboxStatus, SubscriberStatus, outbox_k
 from notifier.domain.messages import Outcome, Result
 from notifier.store.chats import move_group
 from notifier.store.models import ChannelHealth, ListChat, OutboxMessage, Subscriber
-from notifier.store.outbox import Claimed, backoff, mark_final, mark_retry, mark_sent
+from notifier.store.outbox import (
+    Claimed,
+    backoff,
+    mark_final,
+    mark_retry,
+    mark_sent,
+    note_parts_sent,
+)
 from notifier.store.upsert import insert_for
 
 log = logging.getLogger(__name__)
@@ -115,11 +122,7 @@ async def record(
         if result.outcome is Outcome.SENT:
             continue
         if result.parts_sent:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == result.outbox_id)
-                .values(parts_sent=result.parts_sent)
-            )
+            await note_parts_sent(session, result.outbox_id, result.parts_sent)
         error = result.error or result.outcome.value
         report.errors.append(f"#{result.outbox_id}: {error}")
         if result.outcome is Outcome.TEMPORARY:

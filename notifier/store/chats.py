@@ -25,23 +25,21 @@ from notifier.domain import (
     Channel,
     ChatStatus,
     Consent,
-    OutboxStatus,
     Scope,
     SubscriberStatus,
     outbox_keys,
     target_of,
 )
-from notifier.domain.vocabulary import CLAIMABLE
 from notifier.store.models import (
     Case,
     LinkCode,
     ListChat,
     MailingList,
-    OutboxMessage,
     Subscriber,
     Subscription,
     utcnow,
 )
+from notifier.store.outbox import move_chat
 from notifier.store.preferences import follow_on
 
 #: Locales notifier has texts for; a Telegram user's language outside these gets the default.
@@ -359,26 +357,8 @@ async def move_group(session: AsyncSession, old_chat_id: int, new_chat_id: int) 
 async def _move_waiting_messages(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
     """Digests queued for the group under its old id go to the new one (else delivery finds
     no subscription under the old id and drops them); one the new id has already is dropped."""
-    old, new = outbox_keys.chat_recipient(old_chat_id), outbox_keys.chat_recipient(new_chat_id)
-    waiting = CLAIMABLE
-    taken = select(OutboxMessage.key).where(
-        OutboxMessage.recipient == new, OutboxMessage.channel == Channel.TELEGRAM
-    )
-    await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.recipient == old,
-            OutboxMessage.status.in_(waiting),
-            OutboxMessage.key.in_(taken),
-        )
-        .values(status=OutboxStatus.SUPPRESSED, last_error="the group moved; sent to its new id")
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.recipient == old, OutboxMessage.status.in_(waiting))
-        .values(recipient=new)
-        .execution_options(synchronize_session=False)
+    await move_chat(
+        session, outbox_keys.chat_recipient(old_chat_id), outbox_keys.chat_recipient(new_chat_id)
     )
 
 

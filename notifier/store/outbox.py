@@ -1,11 +1,22 @@
-"""The outbox: claim due messages in batches under a lease, record what happened.
+"""The outbox: every change of a message's state is written here.
 
-pending → sending (leased) → sent | retry (next attempt, backoff with jitter) | failed |
-suppressed. A lease that expires (the worker died) makes the message claimable again: at most
-the in-flight few can be sent twice, never lost. On PostgreSQL claims use FOR UPDATE SKIP
-LOCKED, so any number of workers share one outbox; on SQLite BEGIN IMMEDIATE serialises them.
-Each claim also names its worker: when a worker dies, the others give its messages back at
-once (store/workers.py), and the lease is only the last resort."""
+    pending ──claim──▶ sending ──mark_sent──▶ sent
+       ▲                  │ ──mark_retry──▶ retry ──(due again)──▶ sending
+       │                  │ ──mark_final──▶ failed | suppressed
+       └──release / give_back (a worker stopped or died)
+    pending | retry ──withdraw_alerts / withdraw_messages / stop_moved_chat──▶ suppressed
+    failed | retry | suppressed ──retry (an admin)──▶ pending
+
+Who moves them: delivery (claim, mark_*, release), workers' heartbeats (give_back), an
+admin (retry, prune, withdraw_*), the bot (move_chat), bounces (note_bounce), erasure
+(erase_for). Rows are added by matching, digests and sign-ups (each with its own key, see
+notifier.domain.outbox_keys).
+
+A lease that expires (the worker died) makes the message claimable again: at most the
+in-flight few can be sent twice, never lost. On PostgreSQL claims use FOR UPDATE SKIP LOCKED,
+so any number of workers share one outbox; on SQLite BEGIN IMMEDIATE serialises them. Each
+claim also names its worker: when a worker dies, the others give its messages back at once,
+and the lease is only the last resort."""
 
 from __future__ import annotations
 
@@ -27,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import MessageKind, OutboxStatus
+from notifier.domain import Channel, MessageKind, OutboxStatus
 from notifier.domain.vocabulary import CLAIMABLE, FINISHED, RETRYABLE
 from notifier.store.models import Body, BodyUpdate, OutboxMessage, status_in
 
@@ -258,3 +269,113 @@ async def restart_partial_alerts(session: AsyncSession, update_ids: Sequence[int
             )
             .values(parts_sent=0)
         )
+
+
+async def give_back(
+    session: AsyncSession, worker_ids: Sequence[int], *, now: datetime | None = None
+) -> int:
+    """What these workers held goes back to pending (due `now`; unchanged without it): they
+    stopped, or died. Returns how many."""
+    values: dict[str, object] = {
+        "status": OutboxStatus.PENDING,
+        "lease_until": None,
+        "claimed_by": None,
+    }
+    if now is not None:
+        values["next_attempt_at"] = now
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(status_in(OutboxStatus.SENDING), OutboxMessage.claimed_by.in_(worker_ids))
+        .values(**values)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+#: What stops a waiting message when its news is withdrawn.
+_WITHDRAWN = {
+    "status": OutboxStatus.SUPPRESSED,
+    "last_error": "update withdrawn",
+    "lease_until": None,
+}
+
+
+async def withdraw_alerts(session: AsyncSession, update_id: int) -> int:
+    """The update's alerts not yet sent are stopped; returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.update_id == update_id,
+            OutboxMessage.kind == MessageKind.ALERT,
+            OutboxMessage.status.in_(CLAIMABLE),
+        )
+        .values(**_WITHDRAWN)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def waiting_digests_holding(
+    session: AsyncSession, update_id: int
+) -> list[tuple[int, str, int | None]]:
+    """Digests built but not yet sent whose body holds the update: (id, key, body id)."""
+    holders = select(BodyUpdate.body_id).where(BodyUpdate.update_id == update_id)
+    rows = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.body_id).where(
+            OutboxMessage.kind == MessageKind.DIGEST,
+            OutboxMessage.status.in_(CLAIMABLE),
+            OutboxMessage.body_id.in_(holders),
+        )
+    )
+    return [(i, k, b) for i, k, b in rows]
+
+
+async def withdraw_messages(session: AsyncSession, ids: Sequence[int]) -> None:
+    """These waiting messages are stopped: their news was withdrawn."""
+    if ids:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**_WITHDRAWN)
+        )
+
+
+async def move_chat(session: AsyncSession, old: str, new: str) -> None:
+    """Messages waiting for a Telegram group under its old recipient key go to the new one; one
+    the new key has already is stopped instead."""
+    taken = select(OutboxMessage.key).where(
+        OutboxMessage.recipient == new, OutboxMessage.channel == Channel.TELEGRAM
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.recipient == old,
+            OutboxMessage.status.in_(CLAIMABLE),
+            OutboxMessage.key.in_(taken),
+        )
+        .values(status=OutboxStatus.SUPPRESSED, last_error="the group moved; sent to its new id")
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.recipient == old, OutboxMessage.status.in_(CLAIMABLE))
+        .values(recipient=new)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def note_parts_sent(session: AsyncSession, outbox_id: int, parts: int) -> None:
+    """A message in parts failed midway: how many parts went (a retry sends the rest)."""
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(parts_sent=parts)
+    )
+
+
+async def note_bounce(session: AsyncSession, outbox_id: int, why: str) -> None:
+    """A message that was sent bounced later: say so on it (its status stays sent)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id)
+        .values(last_error=f"bounced after it was sent: {why}"[:1000])
+    )
+
+
+async def erase_for(session: AsyncSession, subscriber_id: int) -> None:
+    """Every message of an erased subscriber goes, sent or not."""
+    await session.execute(delete(OutboxMessage).where(OutboxMessage.subscriber_id == subscriber_id))

@@ -25,11 +25,11 @@ from notifier.store.models import (
     ListFollow,
     ListMember,
     MailingList,
-    OutboxMessage,
     Subscriber,
     Subscription,
     utcnow,
 )
+from notifier.store.outbox import erase_for
 from notifier.store.preferences import leave_everything
 
 #: Statuses an import never overrides: a person who left, or whose address bounced, stays so.
@@ -356,9 +356,7 @@ async def remove_subscriber(session: AsyncSession, subscriber: Subscriber, *, er
     """Unsubscribe from everything, Telegram included (kept, so an import cannot bring the
     address back), or erase entirely."""
     if erase:
-        await session.execute(
-            delete(OutboxMessage).where(OutboxMessage.subscriber_id == subscriber.id)
-        )
+        await erase_for(session, subscriber.id)
         # Their digest cursors too (SQLite may give the id to a newcomer).
         await session.execute(
             delete(DigestCursor).where(

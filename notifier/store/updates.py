@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import MessageKind, OutboxStatus, Severity, outbox_keys
 from notifier.domain.vocabulary import CLAIMABLE as WAITING
 from notifier.errors import ConflictError, NotFoundError
+from notifier.store import outbox
 from notifier.store.cases import UPDATE_FILE_FIELDS, check_update_fields, fingerprints
 from notifier.store.models import BodyUpdate, Case, DigestCursor, OutboxMessage, Update, utcnow
 from notifier.store.outbox import restart_partial_alerts
@@ -136,41 +137,14 @@ async def withdraw_update(
     update_id = state.update.id
     if state.update.withdrawn_at is None:
         state.update.withdrawn_at = moment
-    stop = {
-        "status": OutboxStatus.SUPPRESSED,
-        "last_error": "update withdrawn",
-        "lease_until": None,
-    }
-    alerts = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.update_id == update_id,
-            OutboxMessage.kind == MessageKind.ALERT,
-            OutboxMessage.status.in_(WAITING),
-        )
-        .values(**stop)
-    )
-    holders = select(BodyUpdate.body_id).where(BodyUpdate.update_id == update_id)
-    digests = (
-        await session.execute(
-            select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.body_id).where(
-                OutboxMessage.kind == MessageKind.DIGEST,
-                OutboxMessage.status.in_(WAITING),
-                OutboxMessage.body_id.in_(holders),
-            )
-        )
-    ).all()
+    count = await outbox.withdraw_alerts(session, update_id)
+    digests = await outbox.waiting_digests_holding(session, update_id)
     if digests:
-        await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_([row_id for row_id, _, _ in digests]))
-            .values(**stop)
-        )
+        await outbox.withdraw_messages(session, [row_id for row_id, _, _ in digests])
         for key, body_id in {(key, body_id) for _, key, body_id in digests}:
             await _rewind(session, key, body_id)
     await session.flush()
     state.alerts = (await _alert_counts(session, [update_id]))[update_id]
-    count = int(getattr(alerts, "rowcount", 0) or 0)
     return Withdrawal(alerts=count, digests=len(digests))
 
 

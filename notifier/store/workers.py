@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import OutboxStatus
 from notifier.store.models import ChannelLease, OutboxMessage, Worker, status_in
+from notifier.store.outbox import give_back
 
 
 @dataclass(frozen=True)
@@ -113,28 +114,17 @@ async def reclaim(session: AsyncSession, worker_ids: Sequence[int], *, now: date
     their rows gone. Returns how many messages came back."""
     if not worker_ids:
         return 0
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(
-            status_in(OutboxStatus.SENDING),
-            OutboxMessage.claimed_by.in_(worker_ids),
-        )
-        .values(status=OutboxStatus.PENDING, next_attempt_at=now, lease_until=None, claimed_by=None)
-    )
+    taken = await give_back(session, worker_ids, now=now)
     await session.execute(
         delete(ChannelLease).where(ChannelLease.holder.in_([worker_name(i) for i in worker_ids]))
     )
     await session.execute(delete(Worker).where(Worker.id.in_(worker_ids)))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return taken
 
 
 async def unregister(session: AsyncSession, worker_id: int) -> None:
     """A clean stop: anything still claimed goes back, the row goes."""
-    await session.execute(
-        update(OutboxMessage)
-        .where(status_in(OutboxStatus.SENDING), OutboxMessage.claimed_by == worker_id)
-        .values(status=OutboxStatus.PENDING, lease_until=None, claimed_by=None)
-    )
+    await give_back(session, [worker_id])
     await session.execute(delete(ChannelLease).where(ChannelLease.holder == worker_name(worker_id)))
     await session.execute(delete(Worker).where(Worker.id == worker_id))
 
