@@ -15,14 +15,16 @@ adds a follow of a subscriber who had digests before), the new cadence's cursor 
   what came since the follow was made).
 
 Only when no other follow of the subscriber already takes the new cadence on that channel:
-then its cursor is live and stays. An ORM event, so every way of changing a cadence is
-covered; a bulk UPDATE of `subscriptions.cadence` would bypass it (nothing does one)."""
+then its cursor is live and stays. It runs before each flush of the store's own sessions
+(StoreSession, in notifier.store.engine: not every SQLAlchemy session in the process), so
+every way of changing a cadence through the store is covered; a bulk UPDATE of
+`subscriptions.cadence` would bypass it (nothing does one)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -109,8 +111,8 @@ def _with_stale_cursor(session: Session, changes: list[Change]) -> list[Change]:
     return [c for c in changes if c[2] is not None or personal_digest(c[0], c[3], c[1]) in found]
 
 
-@event.listens_for(Session, "before_flush")
-def _carry_cursors(session: Session, flush_context: object, instances: object) -> None:
+def carry_cursors(session: Session, flush_context: object = None, instances: object = None) -> None:
+    """Set the cursors the follows changed in this session need (before they are flushed)."""
     changes = _changes(session)
     if not changes:
         return

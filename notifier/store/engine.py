@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import PoolProxiedConnection, SingletonThreadPool
 from sqlalchemy.sql.dml import UpdateBase
 
 from notifier.config import Settings
 from notifier.errors import StoreNotFound, StoreUnavailable
-from notifier.store import cadence_changes  # noqa: F401  (registers its flush event)
+from notifier.store.cadence_changes import carry_cursors
 from notifier.store.revisions import latest_revision
 
 #: Execution option marking a connection that only reads (SQLite then begins DEFERRED).
@@ -88,6 +89,15 @@ def create_engine(database_url: str) -> AsyncEngine:
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
+
+
+class StoreSession(Session):
+    """The store's sessions. Before each flush, a follow that changed cadence (or a new one) has
+    its digest cursor set where its news stopped (store/cadence_changes.py): whichever path
+    changed it, the preference page, the bot or an import."""
+
+
+event.listen(StoreSession, "before_flush", carry_cursors)
 
 
 class QuickWriter:
@@ -269,8 +279,12 @@ async def open_store(
     engine = create_engine(settings.database_url)
     store = Store(
         engine,
-        async_sessionmaker(engine, expire_on_commit=False),
-        async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False),
+        async_sessionmaker(engine, expire_on_commit=False, sync_session_class=StoreSession),
+        async_sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}),
+            expire_on_commit=False,
+            sync_session_class=StoreSession,
+        ),
         QuickWriter(engine),
     )
     try:
