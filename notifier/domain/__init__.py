@@ -1,7 +1,8 @@
 """The bottom layer: notifier's vocabulary, the keys of its outbox, the specs of what comes in
-and the types of what goes out, in plain Python. It imports nothing of notifier's and no
-framework (no SQLAlchemy, Jinja, FastAPI or python-telegram-bot), so every layer above can
-speak it, and a change to it shows every place it matters."""
+(with their checks), the views templates see and the messages channels send, in plain Python.
+It imports only notifier's base modules (errors, limits, countries, time zones) and no
+framework (no SQLAlchemy, Jinja, FastAPI or python-telegram-bot; `lint-imports` checks), so
+every layer above can speak it, and a change to it shows every place it matters."""
 
 from notifier.domain import outbox_keys
 from notifier.domain.vocabulary import (
