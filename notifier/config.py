@@ -29,6 +29,7 @@ from sqlalchemy.exc import ArgumentError
 
 from notifier.errors import ConfigError
 from notifier.mail_address import ascii_domain, check_host_name
+from notifier.smtp_url import masked_smtp_url, parse_smtp_url
 
 ENV_PREFIX = "NOTIFIER_"
 DEFAULT_CONFIG_NAME = "notifier.toml"
@@ -205,8 +206,6 @@ class Settings(BaseModel):
     @classmethod
     def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            from notifier.smtp_url import parse_smtp_url
-
             parse_smtp_url(value.get_secret_value())  # raises ValueError naming the problem
         return value
 
@@ -288,8 +287,6 @@ class Settings(BaseModel):
             if name == "database_url":
                 value = make_url(value).render_as_string(hide_password=True)
             elif name == "smtp_url" and value is not None:
-                from notifier.smtp_url import masked_smtp_url
-
                 value = masked_smtp_url(value.get_secret_value())
             elif "secret" in name or "token" in name or "password" in name:
                 value = "********" if value else ""

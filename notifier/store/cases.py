@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +23,6 @@ from notifier.domain.update_keys import update_key
 from notifier.errors import InputError, NotFoundError, Problem
 from notifier.store.models import Case, Update, utcnow
 from notifier.store.outbox import restart_partial_alerts
-
-if TYPE_CHECKING:
-    # Types only: reading the store must not load YAML and the case-file schema.
-    from notifier.domain.case_specs import CaseSpec, UpdateSpec
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -150,8 +150,6 @@ async def apply_lists(
 
 async def list_lists(session: AsyncSession) -> list[tuple[MailingList, int]]:
     """Every list with its member count."""
-    from sqlalchemy import func
-
     # Not dict(result): a Result has `keys()`, so dict() takes it for a mapping and fails.
     rows = await session.execute(
         select(ListMember.list_id, func.count()).group_by(ListMember.list_id)
