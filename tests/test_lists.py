@@ -3,12 +3,19 @@ problem in a bad file named by file, line and field, nothing written."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from notifier.config import Settings
+from notifier.domain import Cadence
+from notifier.store.engine import open_store
+from notifier.store.preferences import leave_list
+from notifier.store.signups import confirm_signup, request_signup
+from notifier.store.subscribers import get_list, get_subscriber
 from tests.helpers import CHAIN, EXAMPLE_LISTS, Cli, maildir, text_of
 
 FILE_MEMBERS = [
@@ -291,3 +298,50 @@ def test_a_list_template_that_is_missing_broken_or_drops_the_footer_is_named(
     refused = themed("run", "--once")
     assert refused.exit_code == 1
     assert "lists/broken/email/digest_subject.txt:1" in refused.stderr
+
+
+def test_someone_who_left_a_list_is_not_put_back_by_its_file_until_they_join_again(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Leaving a prayer chain by its digest's unsubscribe link (or the preference page) is the
+    reader's own choice: applying the list file again, an import or an administrator's add
+    that names them does not put them back, and says so. Joining again by the sign-up form
+    does."""
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    shutil.copy(EXAMPLE_LISTS / "example-prayer-chain.yaml", folder)
+    cli.ok("lists", "apply", "lists")
+    anna = "anna.petrova@example.org"
+
+    async def leave() -> None:
+        async with open_store(cli.settings) as store, store.transaction() as session:
+            subscriber = await get_subscriber(session, anna)
+            chain = await get_list(session, CHAIN)
+            assert await leave_list(session, subscriber.id, chain.id)
+
+    asyncio.run(leave())
+    assert anna not in [m["email"] for m in show_list(cli)["members"]]
+
+    out = cli.ok("lists", "apply", "lists").stdout
+    assert f"{CHAIN}: 1 named in the file left the list themselves and stay off it: {anna}" in out
+    assert anna not in [m["email"] for m in show_list(cli)["members"]]
+    added = cli.ok("subscribers", "add", anna, "--list", CHAIN).stdout
+    assert "left the list" in added
+    assert "was not put back" in added
+    assert anna not in [m["email"] for m in show_list(cli)["members"]]
+
+    async def join_again() -> None:
+        # The sign-up form of the list, and the link in the confirmation it sends.
+        async with open_store(cli.settings) as store, store.transaction() as session:
+            chain = await get_list(session, CHAIN)
+            assert await request_signup(
+                session, cli.settings, email=anna, name="Anna", follows=[],
+                cadence=Cadence.WEEKLY, mailing_list=chain, now=datetime.now(UTC),
+            )  # fmt: skip
+            subscriber = await get_subscriber(session, anna)
+            assert await confirm_signup(session, subscriber.id, subscriber.token_version)
+
+    asyncio.run(join_again())
+    assert anna in [m["email"] for m in show_list(cli)["members"]]
+    out = cli.ok("lists", "apply", "lists").stdout
+    assert "stay off" not in out

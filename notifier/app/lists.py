@@ -11,7 +11,7 @@ from notifier.config import Settings
 from notifier.domain import Consent, MemberSource
 from notifier.domain.list_specs import ListSpec
 from notifier.domain.subscriber_specs import SubscriberSpec, check_email
-from notifier.errors import InputError
+from notifier.errors import ConflictError, InputError
 from notifier.render.templates import list_template_problems, make_environment
 from notifier.store import lists as stored
 from notifier.store.as_json import list_json
@@ -57,7 +57,8 @@ async def add_member(
 ) -> MemberAdded:
     """Put someone on a list, adding them as a subscriber if they are new (active: an
     administrator vouches for them, as `consent` records). InputError for a bad address (before
-    the list is looked for), NotFoundError if there is no such list."""
+    the list is looked for), NotFoundError if there is no such list, ConflictError if they
+    left it themselves (they can join again from the sign-up page)."""
     try:
         address = check_email(email)
     except ValueError as exc:
@@ -71,6 +72,13 @@ async def add_member(
             source=MemberSource.IMPORT,
             consent=consent,
         )
+        if report.left_list:
+            raise ConflictError.single(
+                where,
+                "email",
+                f"{address} left the list {slug} themselves; only they can join it again "
+                "(the list's sign-up page)",
+            )
     return MemberAdded(address, bool(report.joined_list))
 
 

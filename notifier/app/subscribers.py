@@ -174,12 +174,18 @@ async def add_subscriber(
         )
         await add_follows(session, await get_subscriber(session, address), entry.follows)
         subscriber = await get_subscriber(session, address)
+        warnings = await smtputf8_warnings(session, settings, [address])
+        if report.left_list:
+            warnings.append(
+                f"{address} left the list {entry.mailing_list} themselves and was not put back "
+                "on it (only they can join it again, from its sign-up page)"
+            )
         return SubscriberAdded(
             email=address,
             created=bool(report.created),
             row=subscriber_row(subscriber),
             status_kept=subscriber.status in STICKY,
-            warnings=await smtputf8_warnings(session, settings, [address]),
+            warnings=warnings,
         )
 
 

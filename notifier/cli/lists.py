@@ -35,6 +35,12 @@ def apply(
         changes = await tasks.apply_lists(store, settings, specs, dry_run=dry_run)
         prefix = "(dry run) " if dry_run else ""
         for change in changes:
+            if change.members_kept_off:
+                gone = ", ".join(change.members_kept_off)
+                say(
+                    f"{prefix}{change.slug}: {len(change.members_kept_off)} named in the file "
+                    f"left the list themselves and stay off it: {gone}"
+                )
             if not change.changed:
                 say(f"{prefix}{change.slug}: no change")
                 continue

@@ -26,6 +26,8 @@ class ListChange:
     follows_changed: bool = False
     members_added: list[str] = field(default_factory=list)
     members_removed: list[str] = field(default_factory=list)
+    #: Named in the file, but they left the list themselves: not put back.
+    members_kept_off: list[str] = field(default_factory=list)
     subscribers_updated: list[str] = field(default_factory=list)
 
     @property
@@ -100,6 +102,7 @@ async def _apply_one(
         consent=Consent.LIST_FILE,
     )
     change.members_added = report.joined_list
+    change.members_kept_off = report.left_list
     change.subscribers_updated = [e for e in report.updated if e not in report.joined_list]
 
     # Members the file put there and no longer names leave; those who joined otherwise stay.

@@ -353,6 +353,22 @@ class ListMember(Base):
     subscriber: Mapped[Subscriber] = relationship(back_populates="memberships")
 
 
+class ListDeparture(Base):
+    """Someone who left a list themselves (its digest's unsubscribe link, the preference page):
+    the list file or an import that still names them does not put them back. Joining again
+    by themselves (the sign-up form) ends it."""
+
+    __tablename__ = "list_departures"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    left_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Cursor(Base):
     """A named position that only moves forward, e.g. the last update the watcher matched."""
 

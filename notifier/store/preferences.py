@@ -11,8 +11,16 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import Cadence, Channel, Scope, SubscriberStatus, target_of
-from notifier.store.models import Case, ListMember, Subscriber, Subscription
+from notifier.store.models import (
+    Case,
+    ListDeparture,
+    ListMember,
+    Subscriber,
+    Subscription,
+    utcnow,
+)
 from notifier.store.reach import can_reach
+from notifier.store.upsert import insert_for
 
 #: When a digest goes out: "07:00", hours and minutes on a 24-hour clock.
 DIGEST_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -122,13 +130,21 @@ async def leave_everything(session: AsyncSession, subscriber: Subscriber) -> Non
 
 async def leave_list(session: AsyncSession, subscriber_id: int, list_id: int) -> bool:
     """The subscriber leaves one prayer chain (the preference page, or the unsubscribe link of
-    its digest); whether they were on it."""
+    its digest); whether they were on it. It is their own choice, so it is remembered: the
+    list's file, applied again, does not put them back."""
     result = await session.execute(
         delete(ListMember).where(
             ListMember.subscriber_id == subscriber_id, ListMember.list_id == list_id
         )
     )
-    return bool(getattr(result, "rowcount", 0))
+    left = bool(getattr(result, "rowcount", 0))
+    if left:
+        await session.execute(
+            insert_for(session, ListDeparture)
+            .values(list_id=list_id, subscriber_id=subscriber_id, left_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+    return left
 
 
 async def set_digest_schedule(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -30,7 +30,14 @@ from notifier.domain import (
     SubscriberStatus,
     outbox_keys,
 )
-from notifier.store.models import ListMember, MailingList, OutboxMessage, Subscriber, utcnow
+from notifier.store.models import (
+    ListDeparture,
+    ListMember,
+    MailingList,
+    OutboxMessage,
+    Subscriber,
+    utcnow,
+)
 from notifier.store.preferences import Follow, follow_targets
 from notifier.store.upsert import insert_for
 
@@ -98,8 +105,18 @@ async def request_signup(
                 list_id=mailing_list.id, subscriber_id=subscriber.id, source=MemberSource.SELF
             )
         )
+        await _returned(session, mailing_list.id, subscriber.id)
     await _queue_confirmation(session, subscriber, now)
     return True
+
+
+async def _returned(session: AsyncSession, list_id: int, subscriber_id: int) -> None:
+    """They joined the list again by themselves: it no longer counts that they once left."""
+    await session.execute(
+        delete(ListDeparture).where(
+            ListDeparture.list_id == list_id, ListDeparture.subscriber_id == subscriber_id
+        )
+    )
 
 
 async def _queue_confirmation(session: AsyncSession, subscriber: Subscriber, now: datetime) -> None:
@@ -160,6 +177,8 @@ async def confirm_signup(
                 )
                 .on_conflict_do_nothing()
             )
+            assert wanted is not None  # joins
+            await _returned(session, wanted, subscriber_id)
     elif subscriber.status is not SubscriberStatus.ACTIVE:
         # Left (or bounced) since, without asking back: an old confirmation does not bring
         # them back.

@@ -22,6 +22,7 @@ from notifier.store.cases import resolve_case
 from notifier.store.models import (
     Case,
     DigestCursor,
+    ListDeparture,
     ListFollow,
     ListMember,
     MailingList,
@@ -44,6 +45,8 @@ class SubscriberImport:
     unchanged: list[str] = field(default_factory=list)
     kept_status: list[str] = field(default_factory=list)
     joined_list: list[str] = field(default_factory=list)
+    #: Named for the list, but they left it themselves: not put back.
+    left_list: list[str] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)
 
     @property
@@ -193,6 +196,16 @@ async def import_subscribers(
         chunk = emails[start : start + _CHUNK]
         query = select(Subscriber).where(Subscriber.email.in_(chunk)).options(*_load())
         by_email.update({s.email: s for s in await session.scalars(query) if s.email})
+    # Who left which list themselves: no file or import puts them back.
+    departed: set[tuple[int, int]] = set()
+    existing = [s.id for s in by_email.values()]
+    for start in range(0, len(existing), _CHUNK):
+        left = await session.execute(
+            select(ListDeparture.list_id, ListDeparture.subscriber_id).where(
+                ListDeparture.subscriber_id.in_(existing[start : start + _CHUNK])
+            )
+        )
+        departed.update((list_id, sid) for list_id, sid in left)
     chats = [s.telegram_chat_id for s in specs if s.telegram_chat_id is not None]
     chat_owner: dict[int, str | None] = {}
     for start in range(0, len(chats), _CHUNK):
@@ -247,6 +260,10 @@ async def import_subscribers(
             changed = _set_follows(subscriber, follows) or changed
         if spec.lists is not None:
             wanted = [lists[slug] for slug in spec.lists]
+            kept_off = [m for m in wanted if (m.id, subscriber.id) in departed]
+            if kept_off:
+                report.left_list.append(spec.email)
+            wanted = [m for m in wanted if m not in kept_off]
             changed = _set_lists(subscriber, wanted, keep=mailing_list) or changed
         if kept:
             report.kept_status.append(spec.email)
@@ -256,7 +273,10 @@ async def import_subscribers(
             report.updated.append(spec.email)
         else:
             report.unchanged.append(spec.email)
-        if mailing_list is not None and _join(subscriber, mailing_list, source):
+        if mailing_list is not None and (mailing_list.id, subscriber.id) in departed:
+            if spec.email not in report.left_list:
+                report.left_list.append(spec.email)
+        elif mailing_list is not None and _join(subscriber, mailing_list, source):
             report.joined_list.append(spec.email)
     await session.flush()
     return report
