@@ -16,7 +16,7 @@ from notifier.store.engine import open_store
 from notifier.store.preferences import leave_list
 from notifier.store.signups import confirm_signup, request_signup
 from notifier.store.subscribers import get_list, get_subscriber
-from tests.helpers import CHAIN, EXAMPLE_LISTS, Cli, maildir, text_of
+from tests.helpers import AUTH, CHAIN, EXAMPLE_LISTS, AppClient, Cli, maildir, text_of
 
 FILE_MEMBERS = [
     ("anna.petrova@example.org", "Anna Petrova"),
@@ -345,3 +345,14 @@ def test_someone_who_left_a_list_is_not_put_back_by_its_file_until_they_join_aga
     assert anna in [m["email"] for m in show_list(cli)["members"]]
     out = cli.ok("lists", "apply", "lists").stdout
     assert "stay off" not in out
+
+
+async def test_the_api_will_not_put_back_on_a_list_someone_who_left_it(api: AppClient) -> None:
+    p, client = api
+    anna = "anna.petrova@example.org"
+    async with p.store.transaction() as session:
+        subscriber = await get_subscriber(session, anna)
+        assert await leave_list(session, subscriber.id, (await get_list(session, CHAIN)).id)
+    answer = await client.post(f"/api/lists/{CHAIN}/members", json={"email": anna}, headers=AUTH)
+    assert answer.status_code == 409
+    assert "left the list" in answer.json()["message"]

@@ -214,10 +214,15 @@ async def one_list(state: State, slug: Annotated[str, Path(max_length=120)]) -> 
     return await tasks.show_list(state.store, slug)
 
 
-@router.post("/lists/{slug}/members", status_code=status.HTTP_201_CREATED, responses=LOOKUP | BODY)
+@router.post(
+    "/lists/{slug}/members",
+    status_code=status.HTTP_201_CREATED,
+    responses=LOOKUP | BODY | errors(409),
+)
 async def add_member(
     state: State, slug: Annotated[str, Path(max_length=120)], body: MemberIn
 ) -> dict[str, Any]:
+    """Put someone on a list (409 if they left it themselves: only they can join again)."""
     added = await tasks.add_member(
         state.store, state.settings, slug, body.email, name=body.name, where="api",
         consent=Consent.API,
