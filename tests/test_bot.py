@@ -482,6 +482,9 @@ async def test_garbage_gets_a_helpful_answer(bot: Bot) -> None:
     assert await bot.press(ANNA, "f:p:no-such-case") == STALE_BUTTON
     assert await bot.press(ANNA, "nonsense") == STALE_BUTTON
     assert await bot.press(ANNA, "s:1") == STALE_BUTTON  # a group's button in a private chat
+    # Forged ids past any row's are stale buttons, not a database error.
+    assert await bot.press(ANNA, "f:i:" + "9" * 30) == STALE_BUTTON
+    assert await bot.press(ANNA, "f:i:-1") == STALE_BUTTON
     # A reply that fails is followed by an apology, not silence.
     bot.api.fail_next(ANNA, 500, "Internal Server Error")
     assert (await bot.say(ANNA, "/following"))[-1].text.startswith("Sorry, something went wrong")

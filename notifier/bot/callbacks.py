@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import Cadence, Scope
-from notifier.numbers import as_int
+from notifier.numbers import as_id
 from notifier.store.chats import Target
 from notifier.store.models import Case
 
@@ -70,7 +70,7 @@ def parse(data: str | None) -> Pressed | None:
         return None
     if action == CADENCE and rest in {c.value for c in Cadence}:
         return Pressed(action, value=rest)
-    if action in (SUBSCRIBE, UNSUBSCRIBE) and as_int(rest) is not None:
+    if action in (SUBSCRIBE, UNSUBSCRIBE) and as_id(rest) is not None:  # no row past MAX_ID
         return Pressed(action, value=rest)
     return None
 
@@ -87,7 +87,7 @@ async def target_of_press(
         return None if country is None else Target.of_country(country.alpha_2)
     if pressed.kind == "p":
         query = select(Case).where(Case.slug == pressed.value)
-    elif pressed.kind == "i" and (case_id := as_int(pressed.value)) is not None:
+    elif pressed.kind == "i" and (case_id := as_id(pressed.value)) is not None:
         query = select(Case).where(Case.id == case_id)
     else:
         return None
