@@ -256,6 +256,10 @@ async def test_a_thirty_update_cyrillic_digest_stays_under_the_clip_size(
         await plan_digests(p.store, p.renderer, now=now)
         assert (await p.deliverer.drain(now=now)).sent == 1
         [digest] = maildir(settings)
+        # A reader's own digest is a list of its own to mail clients, not the alerts'.
+        assert str(digest["List-Id"]) == (
+            f"{settings.network_name} digests <digests.{settings.mail_domain}>"
+        )
         html = html_of(digest)
         text = text_of(digest)
         assert len(html.encode()) < 102_400  # Gmail's clip size, footer included

@@ -450,10 +450,13 @@ class Composer:
             if len(self._shared) > self.cache_size:
                 self._shared.clear()
             shared = self._shared[body.digest] = shared_body(body, web_url)
+        network = self.settings.network_name
         if mailing_list is not None:
             list_id = f"{mailing_list.name} <{mailing_list.slug}.{self.domain}>"
+        elif row.kind is MessageKind.DIGEST:  # a reader's own daily or weekly digest
+            list_id = f"{network} digests <digests.{self.domain}>"
         else:
-            list_id = f"{self.settings.network_name} alerts <alerts.{self.domain}>"
+            list_id = f"{network} alerts <alerts.{self.domain}>"
         return Outgoing(
             row.id,
             EmailContent(
