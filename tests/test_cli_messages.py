@@ -75,3 +75,12 @@ def test_subscribers_add_list_says_what_it_does_and_does_it(cli: Cli) -> None:
     cli.ok("subscribers", "add", "new@example.org", "--list", CHAIN)
     members = json.loads(cli.ok("lists", "show", CHAIN, "--json").stdout)["members"]
     assert "new@example.org" in [m["email"] for m in members]
+
+
+def test_outbox_list_refuses_a_limit_out_of_range_by_name(cli: Cli) -> None:
+    for wrong, said in (("0", "greater than or equal to 1"), ("1" + "0" * 20, "less than")):
+        refused = cli("outbox", "list", "--limit", wrong)
+        assert refused.exit_code == 2
+        assert "--limit" in refused.stderr
+        assert said in refused.stderr
+    assert cli("outbox", "list", "--limit", "1000").exit_code == 0

@@ -22,7 +22,9 @@ def list_(
     status: Annotated[
         str | None, typer.Option(help="pending, sending, sent, retry, failed or suppressed.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, help="At most this many (1 to 1000), newest first.")
+    ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List messages, newest first, with their recipient, attempts and last error."""
