@@ -1,1 +1,23 @@
 """The store: cases and their updates, subscribers, subscriptions and mailing lists."""
+
+#: What other packages may import from this one (modules and names); the rest is its own.
+#: tests/test_layers.py holds every import from outside to it.
+__all__ = [
+    "as_json",
+    "cases",
+    "channel_health",
+    "chats",
+    "cursors",
+    "engine",
+    "lists",
+    "models",
+    "outbox",
+    "preferences",
+    "reach",
+    "signups",
+    "subscribers",
+    "updates",
+    "upsert",
+    "views",
+    "workers",
+]
