@@ -58,3 +58,6 @@ LOCALE = 20
 TIME_ZONE = 64
 #: A Telegram chat id, either sign: Telegram's use 52 bits; the store's column holds 63.
 TELEGRAM_CHAT_ID = 2**62
+#: A console password: long passphrases welcome; past this it is not a password (Argon2 hashes
+#: any length, but a megabyte posted to the login form should not be).
+PASSWORD = 1_000

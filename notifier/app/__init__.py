@@ -37,6 +37,8 @@ from notifier.app.updates import (
     correct_update,
     withdraw_update,
 )
+from notifier.app.users import add_user, remove_user, set_role, user_row, users
+from notifier.app.users import check_user as users_check
 
 __all__ = [
     "FollowEntry",
@@ -52,6 +54,7 @@ __all__ = [
     "add_member",
     "add_subscriber",
     "add_update",
+    "add_user",
     "apply_lists",
     "check_subscriber",
     "correct_update",
@@ -63,9 +66,14 @@ __all__ = [
     "pause_subscriber",
     "reactivate_subscriber",
     "remove_subscriber",
+    "remove_user",
     "retry_messages",
+    "set_role",
     "show_list",
     "show_subscriber",
     "subscriber_rows",
+    "user_row",
+    "users",
+    "users_check",
     "withdraw_update",
 ]

@@ -37,12 +37,13 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
     "digest": ("notifier.cli.digest", "Digests: preview and send."),
     "outbox": ("notifier.cli.outbox", "The outbox: every message, its status and its last error."),
     "bounces": ("notifier.cli.bounces", "Bounces that arrive after sending."),
+    "users": ("notifier.cli.users", "Console users: owners, editors and list coordinators."),
 }
 
 #: The order of `notifier --help`.
 ORDER = (
     "init", "run", "worker", "web", "status", "cases", "updates", "subscribers", "lists",
-    "config", "db", "digest", "outbox", "bounces",
+    "config", "db", "digest", "outbox", "bounces", "users",
 )  # fmt: skip
 
 

@@ -98,6 +98,15 @@ class ChatStatus(enum.StrEnum):
     REMOVED = "removed"  # the bot was removed from the group, or an admin unsubscribed it
 
 
+class Role(enum.StrEnum):
+    """What a console user may do: owners everything (users and the audit log too); editors
+    cases and updates; coordinators only the lists named for them."""
+
+    OWNER = "owner"
+    EDITOR = "editor"
+    COORDINATOR = "coordinator"
+
+
 #: A message someone is waiting for: due now or at its next attempt.
 CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.RETRY)
 #: What an admin may send again (not what was sent, nor what is being sent now).

@@ -18,6 +18,7 @@ __all__ = [
     "subscribers",
     "updates",
     "upsert",
+    "users",
     "views",
     "workers",
 ]

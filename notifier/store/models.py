@@ -54,6 +54,9 @@ from notifier.domain.vocabulary import (
     OutboxStatus as OutboxStatus,
 )
 from notifier.domain.vocabulary import (
+    Role,
+)
+from notifier.domain.vocabulary import (
     Scope as Scope,
 )
 from notifier.domain.vocabulary import (
@@ -351,6 +354,37 @@ class ListMember(Base):
 
     mailing_list: Mapped[MailingList] = relationship(back_populates="members")
     subscriber: Mapped[Subscriber] = relationship(back_populates="memberships")
+
+
+class User(Base):
+    """Someone who runs notifier from the console (or its API): an owner, an editor, or a
+    coordinator of the lists named for them. The password is kept only as an Argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    #: Argon2id, with its parameters and salt (argon2-cffi's encoded form); None until set.
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    lists: Mapped[list[MailingList]] = relationship(
+        secondary="user_lists", order_by="MailingList.slug"
+    )
+
+
+class UserList(Base):
+    """A list a coordinator coordinates."""
+
+    __tablename__ = "user_lists"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class ListDeparture(Base):

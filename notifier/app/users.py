@@ -1,0 +1,110 @@
+"""Console accounts, as an owner keeps them: add, list, change a role, remove. The same
+functions serve `notifier users …` now and the console's Users page next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from notifier import limits
+from notifier.domain import Role
+from notifier.domain.subscriber_specs import check_email
+from notifier.errors import InputError, Problem
+from notifier.store import users as stored
+from notifier.store.engine import Store
+from notifier.store.models import MailingList, User
+from notifier.store.subscribers import get_list
+
+#: Shorter is guessable; a passphrase of a few words passes.
+PASSWORD_MIN = 12
+
+
+def check_user(
+    email: str, role: str, lists: Sequence[str], password: str | None, *, where: str
+) -> tuple[str, Role]:
+    """The address and role, checked with the lists and password before the store is opened:
+    every problem named (email, role, lists, password)."""
+    problems = []
+    address = email
+    try:
+        address = check_email(email)
+    except ValueError as exc:
+        problems.append(Problem(where, "email", str(exc)))
+    try:
+        chosen = Role(role.strip().lower())
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        problems.append(Problem(where, "role", f"{role!r}: one of {allowed}"))
+        chosen = Role.EDITOR  # not used: the problems are raised below
+    else:
+        if chosen is Role.COORDINATOR and not lists:
+            problems.append(Problem(where, "list", "a coordinator needs the lists they run"))
+        if chosen is not Role.COORDINATOR and lists:
+            problems.append(Problem(where, "list", f"only coordinators have lists, not {role}"))
+    if password is not None:
+        if len(password) < PASSWORD_MIN:
+            problems.append(
+                Problem(where, "password", f"at least {PASSWORD_MIN} characters, please")
+            )
+        elif len(password) > limits.PASSWORD:
+            problems.append(Problem(where, "password", f"at most {limits.PASSWORD} characters"))
+        elif "\x00" in password:
+            problems.append(Problem(where, "password", "contains a NUL character"))
+    if problems:
+        raise InputError(problems)
+    return address, chosen
+
+
+def user_row(user: User) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "role": user.role.value,
+        "lists": [m.slug for m in user.lists],
+        "password": "set" if user.password_hash is not None else "not set",
+        "created_at": user.created_at.isoformat(),
+    }
+
+
+async def _lists(session: Any, slugs: Sequence[str]) -> list[MailingList]:
+    return [await get_list(session, slug) for slug in dict.fromkeys(slugs)]
+
+
+async def add_user(
+    store: Store,
+    email: str,
+    role: str,
+    lists: Sequence[str] = (),
+    *,
+    password: str | None = None,
+    where: str,
+) -> dict[str, Any]:
+    """A new account (InputError naming each bad field, NotFoundError for a list that does not
+    exist, ConflictError if the address has an account). Its row, without the password."""
+    address, chosen = check_user(email, role, lists, password, where=where)
+    async with store.transaction() as session:
+        user = await stored.add_user(
+            session, address, chosen, await _lists(session, lists), password=password, where=where
+        )
+        return user_row(user)
+
+
+async def users(store: Store) -> list[dict[str, Any]]:
+    async with store.read() as session:
+        return [user_row(u) for u in await stored.list_users(session)]
+
+
+async def set_role(
+    store: Store, email: str, role: str, lists: Sequence[str] = (), *, where: str
+) -> dict[str, Any]:
+    """Change what the account may do (a coordinator's lists with it)."""
+    address, chosen = check_user(email, role, lists, None, where=where)
+    async with store.transaction() as session:
+        user = await stored.get_user(session, address)
+        stored.set_role(user, chosen, await _lists(session, lists))
+        await session.flush()
+        return user_row(user)
+
+
+async def remove_user(store: Store, email: str) -> None:
+    async with store.transaction() as session:
+        await stored.remove_user(session, await stored.get_user(session, email.strip().lower()))

@@ -1,0 +1,116 @@
+"""`notifier users add|list|set-role|remove`: the console's accounts. A password is read from
+standard input (`--password-stdin`), never from the command line (where `ps` and the shell's
+history would keep it), and never shown."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from notifier.cli.shell import print_json, run_with_store, say, table
+
+if TYPE_CHECKING:
+    from notifier.config import Settings
+    from notifier.store.engine import Store
+
+app = typer.Typer(help="Console users: owners, editors and list coordinators.")
+
+RoleOption = Annotated[
+    str,
+    typer.Option("--role", help="owner (everything), editor (cases and updates) or coordinator."),
+]
+ListsOption = Annotated[
+    list[str] | None,
+    typer.Option("--list", help="A list a coordinator runs (repeat for more)."),
+]
+
+
+def _password_from_stdin() -> str:
+    """The first line of standard input, without its line break."""
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Their email address: their login.")],
+    role: RoleOption,
+    lists: ListsOption = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read their password from standard input.")
+    ] = False,
+) -> None:
+    """Give someone an account."""
+    from notifier import app as tasks
+
+    password = _password_from_stdin() if password_stdin else None
+    # Checked before the store is opened: bad input is named even where there is no store.
+    tasks.users_check(email, role, lists or [], password, where="users add")
+
+    async def job(store: Store, _: Settings) -> None:
+        row = await tasks.add_user(
+            store, email, role, lists or [], password=password, where="users add"
+        )
+        lists_part = f" for {', '.join(row['lists'])}" if row["lists"] else ""
+        say(f"added {row['email']} as {row['role']}{lists_part}; password {row['password']}")
+
+    run_with_store(ctx, job)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every account, its role and lists (never a password)."""
+    from notifier import app as tasks
+
+    async def job(store: Store, _: Settings) -> None:
+        rows = await tasks.users(store)
+        if as_json:
+            print_json(rows)
+            return
+        table(
+            f"{len(rows)} user(s)",
+            ["email", "role", "lists", "password"],
+            [[r["email"], r["role"], ", ".join(r["lists"]), r["password"]] for r in rows],
+        )
+
+    run_with_store(ctx, job)
+
+
+@app.command("set-role")
+def set_role(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    role: RoleOption,
+    lists: ListsOption = None,
+) -> None:
+    """Change what an account may do (and a coordinator's lists)."""
+    from notifier import app as tasks
+
+    tasks.users_check(email, role, lists or [], None, where="users set-role")
+
+    async def job(store: Store, _: Settings) -> None:
+        row = await tasks.set_role(store, email, role, lists or [], where="users set-role")
+        lists_part = f" for {', '.join(row['lists'])}" if row["lists"] else ""
+        say(f"{row['email']} is now {row['role']}{lists_part}")
+
+    run_with_store(ctx, job)
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+) -> None:
+    """Take an account away."""
+    from notifier import app as tasks
+
+    async def job(store: Store, _: Settings) -> None:
+        await tasks.remove_user(store, email)
+        say(f"removed {email}")
+
+    run_with_store(ctx, job)

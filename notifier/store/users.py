@@ -1,0 +1,89 @@
+"""Console accounts: add, find, list, change a role and its lists, set a password, remove.
+Passwords are hashed here, with Argon2id (argon2-cffi's defaults: memory-hard, salted), and
+never stored, returned or logged in clear."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from notifier.domain import Role
+from notifier.errors import ConflictError, NotFoundError
+from notifier.store.models import MailingList, User
+
+_HASHER = PasswordHasher()
+
+
+def password_hash(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether `password` is the user's (False when none is set)."""
+    if user.password_hash is None:
+        return False
+    try:
+        return _HASHER.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def find_user(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(
+        select(User).where(User.email == email).options(selectinload(User.lists))
+    )
+
+
+async def get_user(session: AsyncSession, email: str) -> User:
+    user = await find_user(session, email)
+    if user is None:
+        raise NotFoundError(f"no user {email!r}")
+    return user
+
+
+async def add_user(
+    session: AsyncSession,
+    email: str,
+    role: Role,
+    lists: Sequence[MailingList],
+    *,
+    password: str | None = None,
+    where: str,
+) -> User:
+    """A new account; ConflictError if the address has one already."""
+    if await find_user(session, email) is not None:
+        raise ConflictError.single(where, "email", f"{email} has an account already")
+    user = User(
+        email=email,
+        role=role,
+        lists=list(lists),
+        password_hash=password_hash(password) if password is not None else None,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list(
+        await session.scalars(select(User).options(selectinload(User.lists)).order_by(User.email))
+    )
+
+
+def set_role(user: User, role: Role, lists: Sequence[MailingList]) -> None:
+    """The user's role, and the lists they coordinate (none unless a coordinator)."""
+    user.role = role
+    user.lists = list(lists) if role is Role.COORDINATOR else []
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = password_hash(password)
+
+
+async def remove_user(session: AsyncSession, user: User) -> None:
+    await session.execute(delete(User).where(User.id == user.id))
