@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from notifier import limits
 from notifier.domain import Role
 from notifier.domain.subscriber_specs import check_email
@@ -30,17 +32,14 @@ def check_user(
         address = check_email(email)
     except ValueError as exc:
         problems.append(Problem(where, "email", str(exc)))
-    try:
-        chosen = Role(role.strip().lower())
-    except ValueError:
+    chosen = next((r for r in Role if r.value == role.strip().lower()), None)
+    if chosen is None:
         allowed = ", ".join(r.value for r in Role)
         problems.append(Problem(where, "role", f"{role!r}: one of {allowed}"))
-        chosen = Role.EDITOR  # not used: the problems are raised below
-    else:
-        if chosen is Role.COORDINATOR and not lists:
-            problems.append(Problem(where, "list", "a coordinator needs the lists they run"))
-        if chosen is not Role.COORDINATOR and lists:
-            problems.append(Problem(where, "list", f"only coordinators have lists, not {role}"))
+    elif chosen is Role.COORDINATOR and not lists:
+        problems.append(Problem(where, "list", "a coordinator needs the lists they run"))
+    elif chosen is not Role.COORDINATOR and lists:
+        problems.append(Problem(where, "list", f"only coordinators have lists, not {role}"))
     if password is not None:
         if len(password) < PASSWORD_MIN:
             problems.append(
@@ -50,7 +49,7 @@ def check_user(
             problems.append(Problem(where, "password", f"at most {limits.PASSWORD} characters"))
         elif "\x00" in password:
             problems.append(Problem(where, "password", "contains a NUL character"))
-    if problems:
+    if problems or chosen is None:
         raise InputError(problems)
     return address, chosen
 
@@ -65,7 +64,7 @@ def user_row(user: User) -> dict[str, Any]:
     }
 
 
-async def _lists(session: Any, slugs: Sequence[str]) -> list[MailingList]:
+async def _lists(session: AsyncSession, slugs: Sequence[str]) -> list[MailingList]:
     return [await get_list(session, slug) for slug in dict.fromkeys(slugs)]
 
 

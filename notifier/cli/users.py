@@ -5,7 +5,7 @@ history would keep it), and never shown."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +25,11 @@ ListsOption = Annotated[
     list[str] | None,
     typer.Option("--list", help="A list a coordinator runs (repeat for more)."),
 ]
+
+
+def _role(row: dict[str, Any]) -> str:
+    """ "coordinator for kazakhstan-prayer-chain", "editor"."""
+    return str(row["role"]) + (f" for {', '.join(row['lists'])}" if row["lists"] else "")
 
 
 def _password_from_stdin() -> str:
@@ -53,8 +58,7 @@ def add(
         row = await tasks.add_user(
             store, email, role, lists or [], password=password, where="users add"
         )
-        lists_part = f" for {', '.join(row['lists'])}" if row["lists"] else ""
-        say(f"added {row['email']} as {row['role']}{lists_part}; password {row['password']}")
+        say(f"added {row['email']} as {_role(row)}; password {row['password']}")
 
     run_with_store(ctx, job)
 
@@ -95,8 +99,7 @@ def set_role(
 
     async def job(store: Store, _: Settings) -> None:
         row = await tasks.set_role(store, email, role, lists or [], where="users set-role")
-        lists_part = f" for {', '.join(row['lists'])}" if row["lists"] else ""
-        say(f"{row['email']} is now {row['role']}{lists_part}")
+        say(f"{row['email']} is now {_role(row)}")
 
     run_with_store(ctx, job)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Executable, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import DBAPIError
@@ -131,7 +131,7 @@ class QuickWriter:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quick-writer")
 
     @staticmethod
-    def _run(engine: Engine, statement: Executable, params: Mapping[str, Any]) -> int:
+    def _run(engine: Engine, statement: UpdateBase, params: Mapping[str, Any]) -> int:
         with engine.begin() as conn:
             return int(getattr(conn.execute(statement, params), "rowcount", 0) or 0)
 

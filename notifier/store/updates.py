@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import MessageKind, OutboxStatus, Severity, outbox_keys
-from notifier.domain.vocabulary import CLAIMABLE as WAITING
+from notifier.domain.vocabulary import CLAIMABLE
 from notifier.errors import ConflictError, NotFoundError
 from notifier.store import outbox
 from notifier.store.cases import UPDATE_FILE_FIELDS, check_update_fields, fingerprints
@@ -34,7 +34,7 @@ class UpdateState:
 
     @property
     def waiting(self) -> int:
-        return sum(self.alerts.get(s.value, 0) for s in (*WAITING, OutboxStatus.SENDING))
+        return sum(self.alerts.get(s.value, 0) for s in (*CLAIMABLE, OutboxStatus.SENDING))
 
 
 async def _alert_counts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, int]]:
