@@ -4,7 +4,7 @@ It imports only notifier's base modules (errors, limits, countries, time zones) 
 framework (no SQLAlchemy, Jinja, FastAPI or python-telegram-bot; `lint-imports` checks), so
 every layer above can speak it, and a change to it shows every place it matters."""
 
-from notifier.domain import outbox_keys
+from notifier.domain import actors, outbox_keys
 from notifier.domain.vocabulary import (
     CLAIMABLE,
     EMAIL_STOPPED,
@@ -44,6 +44,7 @@ __all__ = [
     "Scope",
     "Severity",
     "SubscriberStatus",
+    "actors",
     "case_specs",
     "list_specs",
     "messages",

@@ -4,6 +4,7 @@
 #: tests/test_layers.py holds every import from outside to it.
 __all__ = [
     "as_json",
+    "audit",
     "cases",
     "channel_health",
     "chats",

@@ -369,9 +369,65 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    #: A TOTP second factor's secret (base32), once the user has confirmed it; None: none.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: A one-time set-password link's token, as its SHA-256 (hex), and when it stops working.
+    reset_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    reset_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     lists: Mapped[list[MailingList]] = relationship(
         secondary="user_lists", order_by="MailingList.slug"
     )
+
+
+class ConsoleSession(Base):
+    """A signed-in console session, kept here so logout and "sign out everywhere" end it for
+    good. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: The form token of this session (CSRF): every form posts it back.
+    csrf: Mapped[str] = mapped_column(String(64))
+    #: False until a user with a second factor has given its code.
+    verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The client's address when it signed in (shown on the user's sessions).
+    client: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ApiToken(Base):
+    """A user's own token for /api, acting with the user's role. Shown once; only its SHA-256
+    is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class AuditEntry(Base):
+    """One write, by whom: a console user, an API token or the CLI's operating-system user
+    (notifier.domain.actors.Actor.label), what it did to what, and a before/after summary."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(500), index=True)
+    #: What was done, as `area.verb` (e.g. `case.edit`, `list.send-now`, `user.add`).
+    action: Mapped[str] = mapped_column(String(60))
+    #: What it was done to, for people (a case's slug, an update's id, an address, a list).
+    target: Mapped[str] = mapped_column(String(400), default="")
+    #: {"before": {...}, "after": {...}}: the fields that changed, or what was made or removed.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class UserList(Base):
