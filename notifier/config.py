@@ -68,6 +68,14 @@ class Settings(BaseModel):
     #: Key that signs unsubscribe and preference links; default: generated once and kept in
     #: `<data_dir>/secret.key`. Changing it invalidates every link already sent.
     secret_key: SecretStr | None = None
+    #: The console (/admin) signs a user out after this many minutes without a request…
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    #: …and after this many hours in all, however busy.
+    console_session_hours: int = Field(default=12, ge=1, le=30 * 24)
+    #: Owners must set up a second factor (TOTP) before they can use the console.
+    console_owner_totp: bool = False
+    #: How long a set-password link (`notifier users reset-password`) works, in hours.
+    console_reset_hours: int = Field(default=24, ge=1, le=7 * 24)
     #: A folder whose templates override the shipped ones, file by file.
     templates_dir: Path | None = None
     #: The sender of every email, and the domain of Message-IDs and List-Ids.

@@ -24,16 +24,17 @@ from typer.testing import CliRunner, Result
 
 from notifier.cli import app
 from notifier.config import Settings
-from notifier.domain import Cadence, Channel, Scope, Severity
+from notifier.domain import Cadence, Channel, Role, Scope, Severity
 from notifier.domain.schedule import Schedule, last_due
 from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.service import Pipeline, pipeline
+from notifier.store import users as stored_users
 from notifier.store.cases import add_update, get_case, import_cases
 from notifier.store.engine import open_store
 from notifier.store.lists import apply_lists
-from notifier.store.models import OutboxMessage, Subscriber, Subscription
+from notifier.store.models import MailingList, OutboxMessage, Subscriber, Subscription
 from notifier.store.subscribers import add_follows, get_subscriber, import_subscribers
 from notifier.watch import watch_once
 from tests.fake_telegram import FakeBotApi
@@ -344,3 +345,46 @@ def next_daily(after: datetime) -> datetime:
 def next_weekly(after: datetime, zone: str = "UTC") -> datetime:
     """When the planner runs for the next weekly digest (Monday 07:00) after `after`."""
     return next_due(WEEKLY, after, zone)
+
+
+# --- the console ------------------------------------------------------------------------------
+
+#: Console accounts the console tests sign in as: (email, role, lists); every password is
+#: CONSOLE_PASSWORD.
+CONSOLE_USERS = (
+    ("owner@example.org", "owner", ()),
+    ("editor@example.org", "editor", ()),
+    ("coordinator@example.org", "coordinator", ("kazakhstan-prayer-chain",)),
+)
+CONSOLE_PASSWORD = "correct horse battery staple"
+
+
+async def add_console_users(p: Pipeline) -> None:
+    """The three CONSOLE_USERS (the example list must be in the store: `seed`)."""
+    async with p.store.transaction() as session:
+        lists = {m.slug: m for m in await session.scalars(select(MailingList))}
+        for email, role, slugs in CONSOLE_USERS:
+            await stored_users.add_user(
+                session,
+                email,
+                Role(role),
+                [lists[s] for s in slugs],
+                password=CONSOLE_PASSWORD,
+                where="test",
+            )
+
+
+async def console_sign_in(
+    client: httpx.AsyncClient, email: str, password: str = CONSOLE_PASSWORD
+) -> httpx.Response:
+    """Sign in through the console's form (its form token first); the answer to the POST."""
+    token = await form(client, "/admin/login")
+    return await client.post(
+        "/admin/login",
+        data={"email": email, "password": password, "csrf": token, "next": "/admin"},
+    )
+
+
+async def console_form(client: httpx.AsyncClient, path: str) -> str:
+    """The session's form token, as a console page holds it."""
+    return await form(client, path)

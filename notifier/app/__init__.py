@@ -13,6 +13,7 @@ from __future__ import annotations
 from notifier.app.cases import import_cases
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
 from notifier.app.outbox import OutboxEntry, outbox_messages, retry_messages
+from notifier.app.sessions import issue_reset
 from notifier.app.subscribers import (
     FollowEntry,
     SubscriberAdded,
@@ -60,6 +61,7 @@ __all__ = [
     "correct_update",
     "import_cases",
     "import_subscribers",
+    "issue_reset",
     "leave_list",
     "mailing_lists",
     "outbox_messages",

@@ -117,3 +117,23 @@ def remove(
         say(f"removed {email}")
 
     run_with_store(ctx, job)
+
+
+@app.command("reset-password")
+def reset_password(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+) -> None:
+    """Print a one-time link that lets them set a new password (an earlier link stops working;
+    the link works for `console_reset_hours`, 24 by default)."""
+    import getpass
+
+    from notifier import app as tasks
+    from notifier.domain.actors import Actor
+
+    async def job(store: Store, settings: Settings) -> None:
+        link = await tasks.issue_reset(store, settings, Actor.cli(getpass.getuser()), email)
+        say(f"send {email.strip().lower()} this link to set their password (it works once):")
+        print(link)
+
+    run_with_store(ctx, job)

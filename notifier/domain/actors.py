@@ -114,5 +114,9 @@ class Actor:
         return True
 
     @property
+    def may_manage_users(self) -> bool:
+        return self.may(Area.USERS, write=True)
+
+    @property
     def sees_every_list(self) -> bool:
         return self.role is not Role.COORDINATOR

@@ -8,6 +8,7 @@ __all__ = [
     "cases",
     "channel_health",
     "chats",
+    "console_sessions",
     "cursors",
     "engine",
     "lists",

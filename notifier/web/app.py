@@ -14,7 +14,16 @@ from notifier.config import Settings
 from notifier.errors import NotifierError
 from notifier.links import Links
 from notifier.store.engine import Store
-from notifier.web import api, digest_copy, health, home, preferences, subscribe, unsubscribe
+from notifier.web import (
+    api,
+    console,
+    digest_copy,
+    health,
+    home,
+    preferences,
+    subscribe,
+    unsubscribe,
+)
 from notifier.web.api_errors import add_error_handlers
 from notifier.web.api_input import document_text_rules
 from notifier.web.pages import page_environment
@@ -29,6 +38,7 @@ ROUTERS = (
     subscribe.router,
     digest_copy.router,
     health.router,
+    *console.ROUTERS,
     api.router,
 )
 
@@ -47,6 +57,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     add_error_handlers(app)
+    console.add_console_handlers(app)
     prefixes = token_prefixes(route for router in ROUTERS for route in router.routes)
     app.add_middleware(RequestLog, prefixes=prefixes)
     openapi = app.openapi

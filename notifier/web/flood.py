@@ -13,6 +13,16 @@ class SlidingWindow:
         self.seconds = seconds
         self._hits: dict[str, deque[float]] = {}
 
+    def full(self, key: str, *, now: float | None = None) -> bool:
+        """Whether `key` has used up its hits (nothing is counted)."""
+        moment = time.monotonic() if now is None else now
+        hits = self._hits.get(key)
+        if not hits:
+            return False
+        while hits and hits[0] <= moment - self.seconds:
+            hits.popleft()
+        return len(hits) >= self.limit
+
     def allow(self, key: str, *, now: float | None = None) -> bool:
         """Count a hit for `key`; False if it is over the limit (the hit is not counted)."""
         moment = time.monotonic() if now is None else now

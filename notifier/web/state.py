@@ -24,3 +24,6 @@ class WebState:
     #: Sign-up floods: 3 requests an hour per address, 20 per 10 minutes per client.
     flood_by_address: SlidingWindow = field(default_factory=lambda: SlidingWindow(3, 3600))
     flood_by_client: SlidingWindow = field(default_factory=lambda: SlidingWindow(20, 600))
+    #: Console sign-in failures: 5 per 15 minutes per account, 20 per 15 minutes per client.
+    login_by_account: SlidingWindow = field(default_factory=lambda: SlidingWindow(5, 900))
+    login_by_client: SlidingWindow = field(default_factory=lambda: SlidingWindow(20, 900))
