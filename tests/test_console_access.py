@@ -21,6 +21,7 @@ from notifier.store.models import AuditEntry, ConsoleSession, utcnow
 from notifier.web.app import create_app
 from tests.helpers import (
     CONSOLE_PASSWORD,
+    AppClient,
     add_console_users,
     console_form,
     console_sign_in,
@@ -32,7 +33,7 @@ OWNER, EDITOR, COORDINATOR = "owner@example.org", "editor@example.org", "coordin
 
 
 @pytest.fixture
-async def console(settings: Settings) -> AsyncIterator[tuple[Pipeline, httpx.AsyncClient]]:
+async def console(settings: Settings) -> AsyncIterator[AppClient]:
     async with pipeline(settings) as p:
         await seed(p)
         await add_console_users(p)
@@ -47,7 +48,7 @@ def client_of(p: Pipeline) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url=p.settings.public_url)
 
 
-async def test_a_page_sends_a_stranger_to_sign_in_and_back(console: tuple) -> None:
+async def test_a_page_sends_a_stranger_to_sign_in_and_back(console: AppClient) -> None:
     _p, client = console
     answer = await client.get("/admin/users")
     assert answer.status_code == 303
@@ -79,7 +80,7 @@ async def test_cookies_are_secure_when_the_site_is_https(settings: Settings) -> 
 
 
 async def test_a_wrong_password_and_an_unknown_address_get_the_same_answer(
-    console: tuple,
+    console: AppClient,
 ) -> None:
     _p, client = console
     wrong = await console_sign_in(client, OWNER, "not the password at all")
@@ -99,7 +100,7 @@ async def test_a_wrong_password_and_an_unknown_address_get_the_same_answer(
     ],
 )
 async def test_bad_sign_in_input_is_named_not_a_500(
-    console: tuple, email: str, password: str, named: str
+    console: AppClient, email: str, password: str, named: str
 ) -> None:
     _, client = console
     answer = await console_sign_in(client, email, password)
@@ -107,7 +108,7 @@ async def test_bad_sign_in_input_is_named_not_a_500(
     assert named in answer.text
 
 
-async def test_sign_in_is_rate_limited_per_account(console: tuple) -> None:
+async def test_sign_in_is_rate_limited_per_account(console: AppClient) -> None:
     _p, client = console
     for _ in range(5):
         assert (await console_sign_in(client, EDITOR, "wrong password here")).status_code == 400
@@ -119,7 +120,7 @@ async def test_sign_in_is_rate_limited_per_account(console: tuple) -> None:
     assert (await console_sign_in(client, OWNER)).status_code == 303
 
 
-async def test_a_form_without_the_session_token_changes_nothing(console: tuple) -> None:
+async def test_a_form_without_the_session_token_changes_nothing(console: AppClient) -> None:
     _p, client = console
     await console_sign_in(client, OWNER)
     answer = await client.post(
@@ -130,7 +131,7 @@ async def test_a_form_without_the_session_token_changes_nothing(console: tuple) 
     assert "new@example.org" not in (await client.get("/admin/users")).text
 
 
-async def test_logout_ends_the_session_for_good(console: tuple) -> None:
+async def test_logout_ends_the_session_for_good(console: AppClient) -> None:
     p, client = console
     await console_sign_in(client, OWNER)
     old = client.cookies.get("notifier_session", path="/admin")
@@ -145,7 +146,7 @@ async def test_logout_ends_the_session_for_good(console: tuple) -> None:
         assert await session.scalar(select(func.count()).select_from(ConsoleSession)) == 0
 
 
-async def test_sign_out_everywhere_ends_every_session(console: tuple) -> None:
+async def test_sign_out_everywhere_ends_every_session(console: AppClient) -> None:
     p, client = console
     async with client_of(p) as other:
         await console_sign_in(other, OWNER)
@@ -158,7 +159,7 @@ async def test_sign_out_everywhere_ends_every_session(console: tuple) -> None:
         assert (await client.get("/admin/users")).status_code == 303
 
 
-async def test_sessions_time_out_idle_and_in_all(console: tuple) -> None:
+async def test_sessions_time_out_idle_and_in_all(console: AppClient) -> None:
     p, _client = console
     started = await sessions.sign_in(p.store, OWNER, CONSOLE_PASSWORD, client="test")
     now = utcnow()
@@ -179,7 +180,7 @@ async def test_sessions_time_out_idle_and_in_all(console: tuple) -> None:
     assert moment - now <= timedelta(hours=p.settings.console_session_hours, minutes=40)
 
 
-async def test_roles_reach_only_their_sections(console: tuple) -> None:
+async def test_roles_reach_only_their_sections(console: AppClient) -> None:
     p, client = console
     await console_sign_in(client, EDITOR)
     refused = await client.get("/admin/users")
@@ -190,7 +191,7 @@ async def test_roles_reach_only_their_sections(console: tuple) -> None:
         assert (await other.get("/admin/users")).status_code == 403
 
 
-async def test_a_second_factor_guards_the_next_sign_in(console: tuple) -> None:
+async def test_a_second_factor_guards_the_next_sign_in(console: AppClient) -> None:
     p, client = console
     await console_sign_in(client, EDITOR)
     setup = await client.get("/admin/account/second-factor")
@@ -240,7 +241,7 @@ async def test_owners_must_set_a_second_factor_when_the_settings_say_so(
             assert (await c.get("/admin/account/second-factor")).status_code == 200
 
 
-async def test_a_set_password_link_works_once(console: tuple) -> None:
+async def test_a_set_password_link_works_once(console: AppClient) -> None:
     p, client = console
     link = await sessions.issue_reset(p.store, p.settings, Actor.cli("tester"), EDITOR)
     path = link.removeprefix(p.settings.public_url)
@@ -261,7 +262,7 @@ async def test_a_set_password_link_works_once(console: tuple) -> None:
     assert actions[:2] == ["user.reset-password", "user.set-password"]
 
 
-async def test_an_owner_adds_a_user_who_gets_a_link(console: tuple) -> None:
+async def test_an_owner_adds_a_user_who_gets_a_link(console: AppClient) -> None:
     p, client = console
     await console_sign_in(client, OWNER)
     token = await console_form(client, "/admin/users")
