@@ -135,6 +135,7 @@ async def test_logout_ends_the_session_for_good(console: AppClient) -> None:
     p, client = console
     await console_sign_in(client, OWNER)
     old = client.cookies.get("notifier_session", path="/admin")
+    assert old is not None
     token = await console_form(client, "/admin/account")
     out = await client.post("/admin/logout", data={"csrf": token})
     assert out.status_code == 303
