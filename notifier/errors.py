@@ -60,3 +60,7 @@ class InputError(NotifierError, ValueError):
 class ConflictError(InputError):
     """Input that is well formed but clashes with what the store holds now (a withdrawn update
     corrected, an address reactivated that did not bounce): the same request may work later."""
+
+
+class ForbiddenError(NotifierError):
+    """The actor's role does not allow this (notifier.domain.actors.ACCESS); the face says 403."""
