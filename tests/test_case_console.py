@@ -86,7 +86,13 @@ async def test_search_by_any_spelling_country_and_status(cases: Store) -> None:
 async def test_bad_search_filters_are_named(cases: Store) -> None:
     with pytest.raises(InputError) as bad:
         await search_cases(
-            cases, EDITOR, text="a\x00b", country="Atlantis", status="lost", limit=0, after="x" * 500
+            cases,
+            EDITOR,
+            text="a\x00b",
+            country="Atlantis",
+            status="lost",
+            limit=0,
+            after="x" * 500,
         )
     assert set(problems(bad)) == {"text", "country", "status", "limit", "after"}
     assert "control character" in problems(bad)["text"]
@@ -132,7 +138,9 @@ async def test_create_and_edit_every_field_audited(cases: Store) -> None:
 
     renamed = await save_case(cases, EDITOR, edited | {"slug": "ana-lopez-perez"}, slug="ana-lopez")
     assert renamed.after == {"slug": "ana-lopez-perez"}
-    assert (await case_detail(cases, EDITOR, "ana-lopez-perez"))["spec"]["slug"] == "ana-lopez-perez"
+    assert (await case_detail(cases, EDITOR, "ana-lopez-perez"))["spec"][
+        "slug"
+    ] == "ana-lopez-perez"
     assert [c["slug"] for c in (await search_cases(cases, EDITOR, text="lopes")).cases] == [
         "ana-lopez-perez"
     ]
