@@ -16,7 +16,7 @@ from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
 from notifier.render.messages import FinalMessage, Personal, Renderer
 from notifier.render.templates import period_label
-from notifier.store.cases import _case_fields, _update_fields
+from notifier.store.cases import _update_fields, case_fields
 from notifier.store.models import Case, Update
 from notifier.store.views import case_view, update_view
 from tests.helpers import EXAMPLE_LISTS
@@ -56,7 +56,7 @@ def sample_rows() -> dict[str, tuple[Case, dict[str, Update]]]:
     rows: dict[str, tuple[Case, dict[str, Update]]] = {}
     all_updates = []
     for slug, spec in sample_specs().items():
-        case = Case(id=CASE_IDS[slug], slug=slug, **_case_fields(spec))
+        case = Case(id=CASE_IDS[slug], slug=slug, **case_fields(spec))
         rows[slug] = (case, {})
         all_updates += [(u.date, slug, u) for u in spec.updates]
     for number, (_, slug, update_spec) in enumerate(sorted(all_updates), start=1):

@@ -10,7 +10,17 @@ and nothing in notifier.cli, notifier.web or notifier.bot."""
 
 from __future__ import annotations
 
-from notifier.app.cases import import_cases
+from notifier.app.access import require
+from notifier.app.cases import (
+    CasePage,
+    CaseSaved,
+    CasesUploaded,
+    case_detail,
+    import_case_text,
+    import_cases,
+    save_case,
+    search_cases,
+)
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
 from notifier.app.outbox import OutboxEntry, outbox_messages, retry_messages
 from notifier.app.sessions import issue_reset
@@ -31,34 +41,55 @@ from notifier.app.subscribers import (
     subscriber_rows,
 )
 from notifier.app.updates import (
+    Audience,
+    AudienceList,
+    SentToSelf,
     UpdateAdded,
     UpdateCorrected,
+    UpdateDraft,
+    UpdatePreview,
     UpdateWithdrawn,
+    WithdrawPreview,
     add_update,
     correct_update,
+    preview_update,
+    test_send,
+    update_audience,
+    withdraw_preview,
     withdraw_update,
 )
 from notifier.app.users import add_user, remove_user, set_role, user_row, users
 from notifier.app.users import check_user as users_check
 
 __all__ = [
+    "Audience",
+    "AudienceList",
+    "CasePage",
+    "CaseSaved",
+    "CasesUploaded",
     "FollowEntry",
     "MemberAdded",
     "OutboxEntry",
+    "SentToSelf",
     "SubscriberAdded",
     "SubscriberEntry",
     "SubscriberForm",
     "SubscribersImported",
     "UpdateAdded",
     "UpdateCorrected",
+    "UpdateDraft",
+    "UpdatePreview",
     "UpdateWithdrawn",
+    "WithdrawPreview",
     "add_member",
     "add_subscriber",
     "add_update",
     "add_user",
     "apply_lists",
+    "case_detail",
     "check_subscriber",
     "correct_update",
+    "import_case_text",
     "import_cases",
     "import_subscribers",
     "issue_reset",
@@ -66,16 +97,23 @@ __all__ = [
     "mailing_lists",
     "outbox_messages",
     "pause_subscriber",
+    "preview_update",
     "reactivate_subscriber",
     "remove_subscriber",
     "remove_user",
+    "require",
     "retry_messages",
+    "save_case",
+    "search_cases",
     "set_role",
     "show_list",
     "show_subscriber",
     "subscriber_rows",
+    "test_send",
+    "update_audience",
     "user_row",
     "users",
     "users_check",
+    "withdraw_preview",
     "withdraw_update",
 ]

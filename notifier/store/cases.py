@@ -48,7 +48,8 @@ class ImportReport:
         )
 
 
-def _case_fields(spec: CaseSpec) -> dict[str, Any]:
+def case_fields(spec: CaseSpec) -> dict[str, Any]:
+    """A case's columns as a case file (or the console's case form) gives them."""
     return {
         "name": spec.name,
         "spellings": list(spec.spellings),
@@ -157,10 +158,10 @@ async def import_cases(
         case = existing.get(spec.slug)
         announce = case is not None or announce_history
         if case is None:
-            case = Case(slug=spec.slug, updates=[], **_case_fields(spec))
+            case = Case(slug=spec.slug, updates=[], **case_fields(spec))
             session.add(case)
             report.cases_created.append(spec.slug)
-        elif _assign(case, _case_fields(spec)):
+        elif _assign(case, case_fields(spec)):
             report.cases_changed.append(spec.slug)
         else:
             report.cases_unchanged.append(spec.slug)
