@@ -60,3 +60,8 @@ class InputError(NotifierError, ValueError):
 class ConflictError(InputError):
     """Input that is well formed but clashes with what the store holds now (a withdrawn update
     corrected, an address reactivated that did not bounce): the same request may work later."""
+
+
+class ForbiddenError(NotifierError, PermissionError):
+    """The actor may not do this (their role, or a list that is not theirs): the message says
+    what was refused, never what is there."""

@@ -10,6 +10,8 @@ and nothing in notifier.cli, notifier.web or notifier.bot."""
 
 from __future__ import annotations
 
+from notifier.app.access import require
+from notifier.app.audit import AuditRow, audit_entries
 from notifier.app.cases import import_cases
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
 from notifier.app.outbox import OutboxEntry, outbox_messages, retry_messages
@@ -29,6 +31,14 @@ from notifier.app.subscribers import (
     show_subscriber,
     subscriber_rows,
 )
+from notifier.app.tokens import (
+    TokenRow,
+    check_token_name,
+    create_token,
+    revoke_token,
+    token_actor,
+    tokens,
+)
 from notifier.app.updates import (
     UpdateAdded,
     UpdateCorrected,
@@ -41,6 +51,7 @@ from notifier.app.users import add_user, remove_user, set_role, user_row, users
 from notifier.app.users import check_user as users_check
 
 __all__ = [
+    "AuditRow",
     "FollowEntry",
     "MemberAdded",
     "OutboxEntry",
@@ -48,6 +59,7 @@ __all__ = [
     "SubscriberEntry",
     "SubscriberForm",
     "SubscribersImported",
+    "TokenRow",
     "UpdateAdded",
     "UpdateCorrected",
     "UpdateWithdrawn",
@@ -56,8 +68,11 @@ __all__ = [
     "add_update",
     "add_user",
     "apply_lists",
+    "audit_entries",
     "check_subscriber",
+    "check_token_name",
     "correct_update",
+    "create_token",
     "import_cases",
     "import_subscribers",
     "leave_list",
@@ -67,11 +82,15 @@ __all__ = [
     "reactivate_subscriber",
     "remove_subscriber",
     "remove_user",
+    "require",
     "retry_messages",
+    "revoke_token",
     "set_role",
     "show_list",
     "show_subscriber",
     "subscriber_rows",
+    "token_actor",
+    "tokens",
     "user_row",
     "users",
     "users_check",
