@@ -54,7 +54,7 @@ def _require_list(by: Actor, mailing_list: str | None) -> None:
     require(by, Area.SUBSCRIBERS, write=True, mailing_list=mailing_list)
     if mailing_list is None and not by.sees_every_list:
         raise ForbiddenError(
-            f"{by.label} (coordinator) adds subscribers only to their own lists: name one"
+            f"{by.label} (coordinator) may not add subscribers but to their own lists: name one"
         )
 
 
