@@ -23,6 +23,7 @@ from notifier.countries import resolve_country
 from notifier.domain import Channel, Consent, OutboxStatus
 from notifier.domain.actors import Actor, Area
 from notifier.domain.case_specs import CaseSpec
+from notifier.errors import InputError
 from notifier.numbers import MAX_ID
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
@@ -347,8 +348,11 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """The audit log, newest first (owners): `before_id` pages on to older entries."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=dt.UTC)
+    if since is not None:
+        try:
+            since = since.astimezone(dt.UTC) if since.tzinfo else since.replace(tzinfo=dt.UTC)
+        except OverflowError:
+            raise InputError.single("query", "since", "out of range") from None
     rows = await tasks.audit_entries(
         state.store, by, since=since, actor=actor, before_id=before_id, limit=limit
     )
