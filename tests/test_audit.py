@@ -317,5 +317,8 @@ async def test_the_apis_entries_say_which_token(api: tuple[Pipeline, httpx.Async
         "message": "token:newsroom (ed@example.org) (editor) may not see audit",
         "detail": [],
     }
-    bad = await client.get("/api/audit", params={"limit": 0}, headers=AUTH)
-    assert bad.status_code == 422
+    for bad_query in ({"limit": 0}, {"since": "0.5"}, {"since": "2026-05-01"}):
+        bad = await client.get("/api/audit", params=bad_query, headers=AUTH)
+        assert bad.status_code == 422, bad_query
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert (await client.get("/api/audit", params={"since": later}, headers=AUTH)).json() == []
