@@ -18,6 +18,10 @@ class NotFoundError(NotifierError, LookupError):
     """A case, subscriber, list or country that does not exist."""
 
 
+class ForbiddenError(NotifierError):
+    """The actor may not see or change this (another coordinator's list, a role's limits)."""
+
+
 class StoreNotFound(NotifierError, LookupError):
     """No store where the settings point. notifier never makes one by itself (`notifier init`
     does), so a command run from the wrong folder cannot quietly start an empty store there."""

@@ -12,7 +12,24 @@ from __future__ import annotations
 
 from notifier.app.cases import import_cases
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
-from notifier.app.outbox import OutboxEntry, outbox_messages, retry_messages
+from notifier.app.outbox import (
+    BounceEntry,
+    OutboxEntry,
+    bounces_page,
+    outbox_messages,
+    outbox_page,
+    retry_messages,
+)
+from notifier.app.paging import Page
+from notifier.app.subscriber_search import (
+    BounceInfo,
+    ConsentRecord,
+    Membership,
+    SubscriberDetail,
+    SubscriberHit,
+    search_subscribers,
+    subscriber_page,
+)
 from notifier.app.subscribers import (
     FollowEntry,
     SubscriberAdded,
@@ -41,12 +58,19 @@ from notifier.app.users import add_user, remove_user, set_role, user_row, users
 from notifier.app.users import check_user as users_check
 
 __all__ = [
+    "BounceEntry",
+    "BounceInfo",
+    "ConsentRecord",
     "FollowEntry",
     "MemberAdded",
+    "Membership",
     "OutboxEntry",
+    "Page",
     "SubscriberAdded",
+    "SubscriberDetail",
     "SubscriberEntry",
     "SubscriberForm",
+    "SubscriberHit",
     "SubscribersImported",
     "UpdateAdded",
     "UpdateCorrected",
@@ -56,6 +80,7 @@ __all__ = [
     "add_update",
     "add_user",
     "apply_lists",
+    "bounces_page",
     "check_subscriber",
     "correct_update",
     "import_cases",
@@ -63,14 +88,17 @@ __all__ = [
     "leave_list",
     "mailing_lists",
     "outbox_messages",
+    "outbox_page",
     "pause_subscriber",
     "reactivate_subscriber",
     "remove_subscriber",
     "remove_user",
     "retry_messages",
+    "search_subscribers",
     "set_role",
     "show_list",
     "show_subscriber",
+    "subscriber_page",
     "subscriber_rows",
     "user_row",
     "users",
