@@ -179,6 +179,30 @@ class BounceEntry:
     last_report_sent_at: datetime | None
 
 
+async def last_bounce_reports(
+    session: AsyncSession, subscriber_ids: Sequence[int]
+) -> dict[int, tuple[int, str, datetime | None]]:
+    """Per subscriber, the last message of theirs that bounced after it was sent: (its id, the
+    report, when it was sent). One query: a range of ix_outbox_subscriber per subscriber."""
+    if not subscriber_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            OutboxMessage.subscriber_id,
+            OutboxMessage.id,
+            OutboxMessage.last_error,
+            OutboxMessage.sent_at,
+        )
+        .where(
+            OutboxMessage.subscriber_id.in_(subscriber_ids),
+            OutboxMessage.last_error.startswith(BOUNCED_AFTER_SENT, autoescape=True),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    # In id order: each subscriber's last one is the one kept.
+    return {who: (id_, error or "", sent) for who, id_, error, sent in rows if who is not None}
+
+
 #: `bounces_page(which=...)`: bounced for good, temporary failures being counted, or both.
 BOUNCE_KINDS = ("bounced", "soft")
 
@@ -212,21 +236,7 @@ async def bounces_page(
     async with store.read() as session:
         found = list(await session.scalars(query))
         page = page_of(found, limit, lambda s: s.id)
-        reports = {}
-        for s in page.items:
-            row = (
-                await session.execute(
-                    select(OutboxMessage.id, OutboxMessage.last_error, OutboxMessage.sent_at)
-                    .where(
-                        OutboxMessage.subscriber_id == s.id,
-                        OutboxMessage.last_error.startswith(BOUNCED_AFTER_SENT, autoescape=True),
-                    )
-                    .order_by(OutboxMessage.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            if row is not None:
-                reports[s.id] = row
+        reports = await last_bounce_reports(session, [s.id for s in page.items])
     return Page(
         [
             BounceEntry(

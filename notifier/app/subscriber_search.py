@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier import limits
-from notifier.app.outbox import OutboxEntry, outbox_entries
+from notifier.app.outbox import OutboxEntry, last_bounce_reports, outbox_entries
 from notifier.app.paging import (
     Page,
     check_limit,
@@ -43,7 +43,6 @@ from notifier.store.models import (
     Subscription,
     utcnow,
 )
-from notifier.store.outbox import BOUNCED_AFTER_SENT
 from notifier.store.subscribers import follow_specs
 
 WHERE = "subscriber search"
@@ -310,17 +309,7 @@ async def subscriber_page(
             before=before,
             limit=messages_limit,
         )
-        report = (
-            await session.execute(
-                select(OutboxMessage.id, OutboxMessage.last_error)
-                .where(
-                    OutboxMessage.subscriber_id == subscriber_id,
-                    OutboxMessage.last_error.startswith(BOUNCED_AFTER_SENT, autoescape=True),
-                )
-                .order_by(OutboxMessage.id.desc())
-                .limit(1)
-            )
-        ).first()
+        report = (await last_bounce_reports(session, [subscriber_id])).get(subscriber_id)
     now = utcnow()
     paused = subscriber.paused_until
     return SubscriberDetail(
