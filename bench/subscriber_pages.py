@@ -15,6 +15,7 @@ import asyncio
 import json
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -284,6 +285,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "outbox: a day a year ago": lambda: app.outbox_page(
                 store, owner, since=year_ago, until=year_ago + timedelta(days=1)
             ),
+            "outbox: since long ago": lambda: app.outbox_page(
+                store, owner, since=year_ago - timedelta(days=3650)
+            ),
+            "outbox: until now": lambda: app.outbox_page(store, owner, until=datetime.now(UTC)),
             "outbox: failed before a year ago": lambda: app.outbox_page(
                 store, owner, status="failed", until=year_ago
             ),
@@ -313,6 +318,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 log(f"   FULL SCAN: {scan}")
             results[name]["full_scans"] = len(scans)
         out["ms"] = results
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
     return out
 
 
@@ -324,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outbox", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite file")
     parser.add_argument("--plans", action="store_true", help="print every query plan")
     args = parser.parse_args(argv)
     print(json.dumps(asyncio.run(run(args))))

@@ -5,10 +5,11 @@ the members of their own lists.
 
 Order: newest first (by id), the cursor being the last id shown. The text is matched anywhere
 in the address or the name, case-insensitively (and as a Telegram chat id when it is a
-number): a scan of the subscribers in id order that stops as soon as a page is full, which
-at 100,000 subscribers is well under the console's 200 ms even when nothing matches
-(bench/subscriber_pages.py measures it), and finds 'gmail' or 'ivanov' as a prefix index
-could not."""
+number): a scan of the subscribers in id order that stops as soon as a page is full. At
+100,000 subscribers that is under the console's 200 ms even when nothing matches and every
+row is read (`python -m bench.subscriber_pages` measures it), and it finds 'gmail' or
+'ivanov', which a prefix index could not. The other filters are index lookups (follows by
+country or case, list members) joined by id."""
 
 from __future__ import annotations
 
@@ -145,10 +146,19 @@ def _members_of(list_ids: Sequence[int]) -> ColumnElement[bool]:
     )
 
 
-def _text_matches(text: str) -> ColumnElement[bool]:
-    matches = [
-        Subscriber.email.icontains(text, autoescape=True),
-        Subscriber.name.icontains(text, autoescape=True),
+def _text_matches(text: str, *, postgres: bool) -> ColumnElement[bool]:
+    """Part of the address or the name, any case; or the Telegram chat id. The pattern is one
+    bound parameter (built here, not in SQL per row), and the stored address is already lower
+    case, so nothing is lowered per row: 100,000 rows scanned in ~80 ms on SQLite, against
+    ~330 ms for `lower(email) LIKE '%' || lower(?) || '%'`. SQLite's LIKE ignores the case of
+    ASCII letters; PostgreSQL's ILIKE of every letter."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = f"%{escaped}%"
+    matches: list[ColumnElement[bool]] = [
+        Subscriber.email.like(pattern.lower(), escape="/"),
+        Subscriber.name.ilike(pattern, escape="/")
+        if postgres
+        else Subscriber.name.like(pattern, escape="/"),
     ]
     number = text.removeprefix("-")
     if number.isascii() and number.isdigit() and len(number) <= 18:
@@ -202,7 +212,7 @@ async def search_subscribers(
     if before is not None:
         conditions.append(Subscriber.id < before)
     if text is not None:
-        conditions.append(_text_matches(text))
+        conditions.append(_text_matches(text, postgres=store.dialect == "postgresql"))
     if wanted is not None:
         conditions.append(Subscriber.status == wanted)
     if country is not None:
