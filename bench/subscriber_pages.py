@@ -29,6 +29,7 @@ from sqlalchemy import event, select
 
 from bench.data import bulk_insert, empty_store, fix_sequences, settings_for, settle, table_of
 from notifier import app
+from notifier.app.paging import dated_cursor
 from notifier.domain import CaseStatus, Role
 from notifier.domain.actors import Actor
 from notifier.store.engine import Store
@@ -246,7 +247,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 .limit(1)
             )
         assert member is not None
-        deep = str(args.outbox // 3)
+        async with store.read() as session:
+            third = await session.get(OutboxMessage, args.outbox // 3)
+        assert third is not None
+        deep = dated_cursor(third.created_at, third.id)
         year_ago = datetime.now(UTC) - timedelta(days=365)
         scenarios: dict[str, Callable[[], Awaitable[object]]] = {
             "search: first page": lambda: app.search_subscribers(store, owner),

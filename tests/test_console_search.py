@@ -292,6 +292,8 @@ async def test_the_outbox_filtered_a_page_at_a_time(store: Store, people: dict[s
         ({"until": naive}, "until"),
         ({"since": T0, "until": T0}, "until"),
         ({"after": "1.5"}, "after"),
+        ({"after": "123"}, "after"),
+        ({"after": "99999999999999999999-1"}, "after"),
         ({"limit": -1}, "limit"),
     ]
     for filters, field in cases:
@@ -335,7 +337,8 @@ async def test_the_pages_queries_use_their_indexes(store: Store, people: dict[st
             "SELECT id FROM outbox WHERE subscriber_id = 1 ORDER BY id DESC LIMIT 51"
         )
         assert "ix_outbox_subscriber" in history
-        failed = await plan(
-            "SELECT id FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT 51"
-        )
+        newest = "ORDER BY created_at DESC, id DESC LIMIT 51"
+        failed = await plan(f"SELECT id FROM outbox WHERE status = 'failed' {newest}")
         assert "ix_outbox_failed" in failed
+        dated = await plan(f"SELECT id FROM outbox WHERE created_at >= '2026-11-01' {newest}")
+        assert "ix_outbox_created" in dated

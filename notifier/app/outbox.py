@@ -9,15 +9,24 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.app.paging import Page, check_aware, check_limit, page_of, parse_cursor
+from notifier.app.paging import (
+    Page,
+    check_aware,
+    check_limit,
+    cursor,
+    dated_cursor,
+    page_of,
+    parse_cursor,
+    parse_dated_cursor,
+)
 from notifier.domain import Channel, MessageKind, OutboxStatus, SubscriberStatus
 from notifier.domain.actors import Actor, Area
 from notifier.errors import ForbiddenError, InputError
 from notifier.store.engine import Store
-from notifier.store.models import OutboxMessage, Subscriber, utcnow
+from notifier.store.models import OutboxMessage, Subscriber, UTCDateTime, utcnow
 from notifier.store.outbox import BOUNCED_AFTER_SENT, retry
 
 E = TypeVar("E", bound=StrEnum)
@@ -76,23 +85,38 @@ async def outbox_entries(
     session: AsyncSession,
     conditions: Sequence[ColumnElement[bool]],
     *,
-    before: int | None,
+    before: int | None = None,
+    before_dated: tuple[datetime, int] | None = None,
+    by_date: bool = False,
     limit: int,
 ) -> Page[OutboxEntry]:
-    """A page of the messages meeting every condition, newest first, ids below `before`."""
+    """A page of the messages meeting every condition, newest first: by id (`before`: ids
+    below it), or with `by_date` by when they were made (`before_dated`: a `dated_cursor`)."""
     query = (
         select(OutboxMessage, Subscriber.email, Subscriber.telegram_chat_id)
         .outerjoin(Subscriber, Subscriber.id == OutboxMessage.subscriber_id)
-        .order_by(OutboxMessage.id.desc())
         .limit(limit + 1)
     )
     wanted = list(conditions)
-    if before is not None:
-        wanted.append(OutboxMessage.id < before)
+    if by_date:
+        query = query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        if before_dated is not None:
+            at, row_id = before_dated
+            wanted.append(
+                tuple_(OutboxMessage.created_at, OutboxMessage.id)
+                < tuple_(literal(at, UTCDateTime()), literal(row_id, Integer()))
+            )
+    else:
+        query = query.order_by(OutboxMessage.id.desc())
+        if before is not None:
+            wanted.append(OutboxMessage.id < before)
     if wanted:
         query = query.where(and_(*wanted))
     rows = [(m, email, chat) for m, email, chat in (await session.execute(query)).all()]
-    return page_of(_entries(rows), limit, lambda e: e.id)
+    entries = _entries(rows)
+    if by_date:
+        return page_of(entries, limit, lambda e: dated_cursor(e.created_at, e.id))
+    return page_of(entries, limit, lambda e: cursor(e.id))
 
 
 async def outbox_messages(
@@ -133,9 +157,10 @@ async def outbox_page(
     limit: int = 50,
 ) -> Page[OutboxEntry]:
     """The console's outbox: messages of that status, channel and kind, made from `since` up to
-    (not including) `until`, newest first, `limit` at a time (`after`: the `next` of the page
-    before), each with its last error. Owners and editors (Area.OUTBOX); ForbiddenError for
-    others, InputError naming the field for bad input."""
+    (not including) `until`, newest first by when they were made (ix_outbox_created holds
+    that order, so a date range is read in order and stops when the page is full), `limit`
+    at a time (`after`: the `next` of the page before), each with its last error. Owners and
+    editors (Area.OUTBOX); ForbiddenError for others, InputError naming the field."""
     where = "outbox"
     _require(by, Area.OUTBOX)
     conditions: list[ColumnElement[bool]] = []
@@ -146,7 +171,7 @@ async def outbox_page(
     until = check_aware(until, where=where, field="until")
     if since is not None and until is not None and since >= until:
         raise InputError.single(where, "until", "must be later than since")
-    before = parse_cursor(after, where=where)
+    before = parse_dated_cursor(after, where=where)
     check_limit(limit, where=where)
     if wanted_status is not None:
         conditions.append(OutboxMessage.status == wanted_status)
@@ -159,7 +184,9 @@ async def outbox_page(
     if until is not None:
         conditions.append(OutboxMessage.created_at < until)
     async with store.read() as session:
-        return await outbox_entries(session, conditions, before=before, limit=limit)
+        return await outbox_entries(
+            session, conditions, before_dated=before, by_date=True, limit=limit
+        )
 
 
 @dataclass(frozen=True)
@@ -235,7 +262,7 @@ async def bounces_page(
         query = query.where(Subscriber.id < before)
     async with store.read() as session:
         found = list(await session.scalars(query))
-        page = page_of(found, limit, lambda s: s.id)
+        page = page_of(found, limit, lambda s: cursor(s.id))
         reports = await last_bounce_reports(session, [s.id for s in page.items])
     return Page(
         [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from notifier import limits
@@ -34,16 +34,41 @@ class Page(Generic[T]):
         return self.next is not None
 
 
-def page_of(rows: Sequence[T], limit: int, id_of: Callable[[T], int]) -> Page[T]:
+def page_of(rows: Sequence[T], limit: int, cursor_of: Callable[[T], str]) -> Page[T]:
     """The first `limit` of `rows` (fetched as `limit + 1`, the extra one saying there is more),
-    the next cursor being the id of the last row kept."""
+    the next cursor being that of the last row kept."""
     kept = list(rows[:limit])
     more = len(rows) > limit
-    return Page(kept, cursor(id_of(kept[-1])) if more and kept else None)
+    return Page(kept, cursor_of(kept[-1]) if more and kept else None)
 
 
 def cursor(row_id: int) -> str:
     return str(row_id)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def dated_cursor(at: datetime, row_id: int) -> str:
+    """The cursor of a page in date order: the last row's time (in microseconds) and id."""
+    return f"{(at - _EPOCH) // timedelta(microseconds=1)}-{row_id}"
+
+
+def parse_dated_cursor(
+    value: str | None, *, where: str, field: str = "after"
+) -> tuple[datetime, int] | None:
+    """(time, id) of a `dated_cursor`; InputError naming `field` if it is not one we gave."""
+    if value is None or value == "":
+        return None
+    micros, dash, row_id = value.partition("-")
+    if (
+        len(value) > 2 * _CURSOR_DIGITS + 1
+        or not dash
+        or not (micros.isascii() and micros.isdigit() and row_id.isascii() and row_id.isdigit())
+        or int(micros) >= (datetime(9999, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+    ):
+        raise InputError.single(where, field, f"{value[:40]!r} is not a page cursor")
+    return _EPOCH + timedelta(microseconds=int(micros)), int(row_id)
 
 
 def parse_cursor(value: str | None, *, where: str, field: str = "after") -> int | None:

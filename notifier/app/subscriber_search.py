@@ -27,6 +27,7 @@ from notifier.app.paging import (
     Page,
     check_limit,
     check_search_text,
+    cursor,
     page_of,
     parse_cursor,
 )
@@ -239,7 +240,7 @@ async def search_subscribers(
             conditions.append(_members_of(own))
         query = query.where(and_(*conditions)) if conditions else query
         found = list(await session.scalars(query.order_by(Subscriber.id.desc()).limit(limit + 1)))
-        page = page_of(found, limit, lambda s: s.id)
+        page = page_of(found, limit, lambda s: cursor(s.id))
         lists = await _lists_of(session, [s.id for s in page.items], own)
     now = utcnow()
     return Page(

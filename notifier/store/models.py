@@ -573,6 +573,7 @@ class OutboxMessage(Base):
         # looks for. Partial, so a message sent leaves nothing to update here.
         Index(
             "ix_outbox_failed",
+            "created_at",
             "id",
             sqlite_where=text(FAILED_SQL),
             postgresql_where=text(FAILED_SQL),

@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_failed",
         "outbox",
-        ["id"],
+        ["created_at", "id"],
         sqlite_where=sa.text(FAILED_SQL),
         postgresql_where=sa.text(FAILED_SQL),
     )
