@@ -147,19 +147,28 @@ def _members_of(list_ids: Sequence[int]) -> ColumnElement[bool]:
     )
 
 
+def _name_like(pattern: str, *, postgres: bool, ascii_only: bool) -> ColumnElement[bool]:
+    """The name matches `pattern` in any case. PostgreSQL's ILIKE folds every letter's case,
+    which costs: over 100,000 names ~105 ms. Text in ASCII needs only ASCII letters folded, as
+    ILIKE does under the "C" collation (~40 ms); other text (Cyrillic: 'Анна' finds 'АННА')
+    is folded in full. SQLite's LIKE folds ASCII letters only, whatever the text."""
+    if not postgres:
+        return Subscriber.name.like(pattern, escape="/")
+    if ascii_only:
+        return Subscriber.name.collate("C").ilike(pattern, escape="/")
+    return Subscriber.name.ilike(pattern, escape="/")
+
+
 def _text_matches(text: str, *, postgres: bool) -> ColumnElement[bool]:
     """Part of the address or the name, any case; or the Telegram chat id. The pattern is one
     bound parameter (built here, not in SQL per row), and the stored address is already lower
     case, so nothing is lowered per row: 100,000 rows scanned in ~80 ms on SQLite, against
-    ~330 ms for `lower(email) LIKE '%' || lower(?) || '%'`. SQLite's LIKE ignores the case of
-    ASCII letters; PostgreSQL's ILIKE of every letter."""
+    ~330 ms for `lower(email) LIKE '%' || lower(?) || '%'`."""
     escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
     pattern = f"%{escaped}%"
     matches: list[ColumnElement[bool]] = [
         Subscriber.email.like(pattern.lower(), escape="/"),
-        Subscriber.name.ilike(pattern, escape="/")
-        if postgres
-        else Subscriber.name.like(pattern, escape="/"),
+        _name_like(pattern, postgres=postgres, ascii_only=text.isascii()),
     ]
     number = text.removeprefix("-")
     if number.isascii() and number.isdigit() and len(number) <= 18:
