@@ -20,6 +20,8 @@ T = TypeVar("T")
 MAX_PAGE = 200
 #: A cursor is a row id in decimal: past this many digits it is not one of ours.
 _CURSOR_DIGITS = 19
+#: The highest id a row can have (the ids are 32-bit integers on PostgreSQL).
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def parse_dated_cursor(
         or not dash
         or not (micros.isascii() and micros.isdigit() and row_id.isascii() and row_id.isdigit())
         or int(micros) >= (datetime(9999, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+        or int(row_id) > MAX_ID + 1
     ):
         raise InputError.single(where, field, f"{value[:40]!r} is not a page cursor")
     return _EPOCH + timedelta(microseconds=int(micros)), int(row_id)
@@ -75,7 +78,12 @@ def parse_cursor(value: str | None, *, where: str, field: str = "after") -> int 
     """The row id a cursor stands for; InputError naming `field` if it is not one we gave."""
     if value is None or value == "":
         return None
-    if len(value) > _CURSOR_DIGITS or not value.isascii() or not value.isdigit():
+    if (
+        len(value) > _CURSOR_DIGITS
+        or not value.isascii()
+        or not value.isdigit()
+        or int(value) > MAX_ID + 1
+    ):
         raise InputError.single(where, field, f"{value[:40]!r} is not a page cursor")
     return int(value)
 

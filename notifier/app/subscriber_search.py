@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 from notifier import limits
 from notifier.app.outbox import OutboxEntry, last_bounce_reports, outbox_entries
 from notifier.app.paging import (
+    MAX_ID,
     Page,
     check_limit,
     check_search_text,
@@ -305,7 +306,7 @@ async def subscriber_page(
     _require(by, Area.SUBSCRIBERS)
     before = parse_cursor(messages_after, where=where, field="messages_after")
     check_limit(messages_limit, where=where, field="messages_limit")
-    if not 0 < subscriber_id <= limits.TELEGRAM_CHAT_ID:
+    if not 0 < subscriber_id <= MAX_ID:
         raise NotFoundError(f"no subscriber {subscriber_id}")
     async with store.read() as session:
         subscriber = await session.scalar(
