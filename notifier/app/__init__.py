@@ -23,8 +23,25 @@ from notifier.app.cases import (
     search_cases,
 )
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
-from notifier.app.outbox import OutboxEntry, outbox_messages, retry_messages
+from notifier.app.outbox import (
+    BounceEntry,
+    OutboxEntry,
+    bounces_page,
+    outbox_messages,
+    outbox_page,
+    retry_messages,
+)
+from notifier.app.paging import Page
 from notifier.app.sessions import issue_reset
+from notifier.app.subscriber_search import (
+    BounceInfo,
+    ConsentRecord,
+    Membership,
+    SubscriberDetail,
+    SubscriberHit,
+    search_subscribers,
+    subscriber_page,
+)
 from notifier.app.subscribers import (
     FollowEntry,
     SubscriberAdded,
@@ -74,16 +91,23 @@ __all__ = [
     "Audience",
     "AudienceList",
     "AuditRow",
+    "BounceEntry",
+    "BounceInfo",
     "CasePage",
     "CaseSaved",
     "CasesUploaded",
+    "ConsentRecord",
     "FollowEntry",
     "MemberAdded",
+    "Membership",
     "OutboxEntry",
+    "Page",
     "SentToSelf",
     "SubscriberAdded",
+    "SubscriberDetail",
     "SubscriberEntry",
     "SubscriberForm",
+    "SubscriberHit",
     "SubscribersImported",
     "TokenRow",
     "UpdateAdded",
@@ -98,6 +122,7 @@ __all__ = [
     "add_user",
     "apply_lists",
     "audit_entries",
+    "bounces_page",
     "case_detail",
     "check_subscriber",
     "check_token_name",
@@ -110,6 +135,7 @@ __all__ = [
     "leave_list",
     "mailing_lists",
     "outbox_messages",
+    "outbox_page",
     "pause_subscriber",
     "preview_update",
     "reactivate_subscriber",
@@ -120,9 +146,11 @@ __all__ = [
     "revoke_token",
     "save_case",
     "search_cases",
+    "search_subscribers",
     "set_role",
     "show_list",
     "show_subscriber",
+    "subscriber_page",
     "subscriber_rows",
     "test_send",
     "token_actor",

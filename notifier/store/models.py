@@ -513,6 +513,7 @@ class BodyUpdate(Base):
 #: The predicates of the outbox's partial indexes, as SQL.
 WAITING_SQL = "status IN ('pending', 'retry')"
 IN_FLIGHT_SQL = "status = 'sending'"
+FAILED_SQL = "status = 'failed'"
 
 
 def status_in(*statuses: OutboxStatus) -> ColumnElement[bool]:
@@ -561,6 +562,21 @@ class OutboxMessage(Base):
             "lease_until",
             sqlite_where=text(IN_FLIGHT_SQL),
             postgresql_where=text(IN_FLIGHT_SQL),
+        ),
+        # The console's pages. One subscriber's messages (their page, their bounce reports,
+        # erasing them): a range of this index instead of a scan of millions of rows.
+        Index("ix_outbox_subscriber", "subscriber_id", "id"),
+        # The outbox by date. Written once with the row and never changed, so delivery, which
+        # changes a row's status many times, pays nothing for it.
+        Index("ix_outbox_created", "created_at", "id"),
+        # The failed ones, newest first: few among millions sent, and what an administrator
+        # looks for. Partial, so a message sent leaves nothing to update here.
+        Index(
+            "ix_outbox_failed",
+            "created_at",
+            "id",
+            sqlite_where=text(FAILED_SQL),
+            postgresql_where=text(FAILED_SQL),
         ),
         {"sqlite_autoincrement": True},
     )

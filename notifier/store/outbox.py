@@ -367,12 +367,16 @@ async def note_parts_sent(session: AsyncSession, outbox_id: int, parts: int) -> 
     )
 
 
+#: How `last_error` of a message that bounced after it was sent begins (the bounces page).
+BOUNCED_AFTER_SENT = "bounced after it was sent: "
+
+
 async def note_bounce(session: AsyncSession, outbox_id: int, why: str) -> None:
     """A message that was sent bounced later: say so on it (its status stays sent)."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == outbox_id)
-        .values(last_error=f"bounced after it was sent: {why}"[:1000])
+        .values(last_error=f"{BOUNCED_AFTER_SENT}{why}"[:1000])
     )
 
 
