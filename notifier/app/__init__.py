@@ -11,6 +11,7 @@ and nothing in notifier.cli, notifier.web or notifier.bot."""
 from __future__ import annotations
 
 from notifier.app.cases import import_cases
+from notifier.app.dashboard import Dashboard, dashboard
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
 from notifier.app.outbox import OutboxEntry, outbox_messages, retry_messages
 from notifier.app.subscribers import (
@@ -41,6 +42,7 @@ from notifier.app.users import add_user, remove_user, set_role, user_row, users
 from notifier.app.users import check_user as users_check
 
 __all__ = [
+    "Dashboard",
     "FollowEntry",
     "MemberAdded",
     "OutboxEntry",
@@ -58,6 +60,7 @@ __all__ = [
     "apply_lists",
     "check_subscriber",
     "correct_update",
+    "dashboard",
     "import_cases",
     "import_subscribers",
     "leave_list",
