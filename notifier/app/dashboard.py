@@ -13,9 +13,10 @@ Days are UTC days. No open or click tracking is kept, on purpose: there is none 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, Date, cast, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -319,6 +320,13 @@ async def _next_digests(
     )
 
 
+def _utc_day(session: AsyncSession, column: Any) -> ColumnElement[Any]:
+    """The UTC day of a stored time, in SQL (SQLite keeps UTC text; PostgreSQL a timestamptz)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.date(column)
+    return cast(func.timezone("UTC", column), Date)
+
+
 def _day_range(first: date, today: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((today - first).days + 1)]
 
@@ -354,15 +362,18 @@ async def _list_days(
     joined: dict[date, int] = {}
     left: dict[date, int] = {}
     if list_ids:
-        start = datetime.combine(first, datetime.min.time(), tzinfo=utcnow().tzinfo)
+        start = datetime.combine(first, time.min, tzinfo=UTC)
         for column, into, model in (
             (ListMember.joined_at, joined, ListMember),
             (ListDeparture.left_at, left, ListDeparture),
         ):
-            for (at,) in await session.execute(
-                select(column).where(model.list_id.in_(list_ids), column >= start)
+            day = _utc_day(session, column)
+            for on, n in await session.execute(
+                select(day, func.count())
+                .where(model.list_id.in_(list_ids), column >= start)
+                .group_by(day)
             ):
-                into[at.date()] = into.get(at.date(), 0) + 1
+                into[on if isinstance(on, date) else date.fromisoformat(on)] = n
     return tuple(
         Day(day, joined.get(day, 0), left.get(day, 0), None, None, None)
         for day in _day_range(first, today)
