@@ -684,7 +684,8 @@ class DailyCount(Base):
     - `joined` / `left` / `bounced` (channel ""): a subscriber became active (added active, or
       confirmed, or came back), unsubscribed, or bounced.
 
-    They count events, so deleting rows later (pruning, erasure) leaves the history as it was.
+    They count events, so deleting rows later (pruning, erasure) leaves the history as it was;
+    an erased subscriber (deleted, not unsubscribed) is not counted as having left.
     """
 
     __tablename__ = "daily_counts"
