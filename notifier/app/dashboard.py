@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, cast, func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.config import Settings
@@ -172,20 +172,20 @@ async def dashboard(
     scoped = not by.sees_every_list
     smtp_configured = settings.smtp_url is not None
     telegram = settings.telegram_bot_token is not None
-    try:
-        async with store.read() as session:
+    async with store.read() as session:
+        try:
             await session.execute(text("SELECT 1"))
-            health = await _health(session, now, smtp_configured, telegram)
-            lists = await _lists(session, by)
-            digests = await _next_digests(session, lists, now)
-            if scoped:
-                outbox = None
-                days = await _list_days(session, [m.id for m in lists], first, today)
-            else:
-                outbox = await _outbox(session, first)
-                days = await _days(session, first, today)
-    except (OSError, SQLAlchemyError, StoreUnavailable) as exc:
-        return _unreachable(now, scoped, exc, smtp_configured, telegram)
+        except (OSError, DBAPIError, StoreUnavailable) as exc:  # say which kind, not a trace
+            return _unreachable(now, scoped, exc, smtp_configured, telegram)
+        health = await _health(session, now, smtp_configured, telegram)
+        lists = await _lists(session, by)
+        digests = await _next_digests(session, lists, now)
+        outbox: tuple[ChannelOutbox, ...] | None = None
+        if scoped:
+            days = await _list_days(session, [m.id for m in lists], first, today)
+        else:
+            outbox = await _outbox(session, first)
+            days = await _days(session, first, today)
     return Dashboard(now, scoped, health, outbox, digests, days)
 
 
