@@ -22,6 +22,7 @@ from notifier.app.cases import (
     save_case,
     search_cases,
 )
+from notifier.app.dashboard import Dashboard, dashboard
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
 from notifier.app.outbox import (
     BounceEntry,
@@ -97,6 +98,7 @@ __all__ = [
     "CaseSaved",
     "CasesUploaded",
     "ConsentRecord",
+    "Dashboard",
     "FollowEntry",
     "MemberAdded",
     "Membership",
@@ -128,6 +130,7 @@ __all__ = [
     "check_token_name",
     "correct_update",
     "create_token",
+    "dashboard",
     "import_case_text",
     "import_cases",
     "import_subscribers",

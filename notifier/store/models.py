@@ -185,6 +185,15 @@ def new_token_version() -> int:
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    __table_args__ = (
+        # The few chats that blocked the bot, counted without reading every subscriber.
+        Index(
+            "ix_subscribers_telegram_blocked",
+            "telegram_blocked_at",
+            sqlite_where=text("telegram_blocked_at IS NOT NULL"),
+            postgresql_where=text("telegram_blocked_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
@@ -340,7 +349,11 @@ class ListFollow(Base):
 
 class ListMember(Base):
     __tablename__ = "list_members"
-    __table_args__ = (Index("ix_list_members_subscriber", "subscriber_id", "list_id"),)
+    __table_args__ = (
+        Index("ix_list_members_subscriber", "subscriber_id", "list_id"),
+        # A list's members who joined lately (the dashboard's last 30 days): a range scan.
+        Index("ix_list_members_joined", "list_id", "joined_at"),
+    )
 
     list_id: Mapped[int] = mapped_column(
         ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
@@ -449,6 +462,7 @@ class ListDeparture(Base):
     by themselves (the sign-up form) ends it."""
 
     __tablename__ = "list_departures"
+    __table_args__ = (Index("ix_list_departures_left", "list_id", "left_at"),)
 
     list_id: Mapped[int] = mapped_column(
         ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
@@ -671,3 +685,36 @@ class LinkCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DailyCount(Base):
+    """How many times something happened on a day (UTC), per channel where one applies ("" where
+    none does): what the dashboard's last 30 days are read from, a few rows a day whatever the
+    size of the outbox and of the subscribers.
+
+    Kept by triggers of the database itself (migration 0021), in the transaction of the change
+    they count, so every path that changes a status is counted and none can forget:
+
+    - `sent` / `failed` (per channel): an outbox row's status became sent (on the day of its
+      `sent_at`) or failed (on the day it failed).
+    - `joined` / `left` / `bounced` (channel ""): a subscriber became active (added active, or
+      confirmed, or came back), unsubscribed, or bounced.
+
+    They count events, so deleting rows later (pruning, erasure) leaves the history as it was;
+    an erased subscriber (deleted, not unsubscribed) is not counted as having left.
+    """
+
+    __tablename__ = "daily_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(20), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+#: The metrics of `daily_counts`, as the triggers write them.
+SENT_METRIC = "sent"
+FAILED_METRIC = "failed"
+JOINED_METRIC = "joined"
+LEFT_METRIC = "left"
+BOUNCED_METRIC = "bounced"

@@ -1,0 +1,426 @@
+"""Benchmark: the console's pages, server time, at the size of a large network.
+
+    python -m bench.console [--subscribers 100000] [--messages 1000000] [--runs 30]
+
+Builds a store with `--subscribers` subscribers (spread over 50 countries and 2,000 cases,
+four statuses, 20 lists, 1–3 follows each; 2% of the Telegram chats blocked the bot) and
+`--messages` outbox rows (both channels, alerts, digests and confirmations, over 60 days: sent,
+failed and suppressed, and the last day's waiting, retrying and in-flight few), and the daily
+counts that history would have left. The fill is bulk (executemany on SQLite, COPY on
+PostgreSQL) and its time is printed.
+
+A SQLite store is cached under `--cache-dir` (default `~/.cache/notifier-bench`), keyed by the
+schema revision, the sizes and the seed: a rerun copies it instead of filling again (`--fresh`
+fills anyway). A PostgreSQL database (`--database-url`, a database of its own: see README) is
+filled when empty, reused when it already holds exactly these sizes, refused otherwise unless
+`--reset`.
+
+Then each named page in PAGES runs `--runs` times (after two untimed runs): p50 and p95 of
+its server time, and each p50 over the baseline's (a trivial query through the same store, in
+the same run: machines are shared and noisy, so read the ratios). A page is an async callable
+taking the Context (the store, the settings and, for pages measured through HTTP, a client of
+the app over httpx.ASGITransport): the console's pages join the table by name as they come.
+
+Progress on stderr; one JSON line, last, on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from alembic.script import ScriptDirectory
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import make_url
+
+from bench.data import (
+    COUNTRIES,
+    Batch,
+    ListSpec,
+    Mix,
+    Picker,
+    Population,
+    add_cases,
+    add_lists,
+    bulk_insert,
+    dialect_of,
+    empty_store,
+    fix_sequences,
+    generate,
+    log,
+    parse_count,
+    peak_rss_mb,
+    settings_for,
+    settle,
+    table_of,
+    zipf_weights,
+)
+from notifier.app import dashboard
+from notifier.config import Settings
+from notifier.domain import Cadence, Channel, MessageKind, OutboxStatus, Scope
+from notifier.domain.actors import Actor
+from notifier.domain.vocabulary import Role, SubscriberStatus
+from notifier.store.engine import Store, open_store
+from notifier.store.migrate import alembic_config
+from notifier.store.models import (
+    DailyCount,
+    ListMember,
+    MailingList,
+    OutboxMessage,
+    Subscriber,
+    Subscription,
+)
+
+#: The goal of issue 12, on the reference machine (for reading: nothing here gates on time).
+GOAL_MS = 200
+DAYS = 60
+LISTS = 20
+CASES = 2000
+OWNER = Actor.cli("bench")
+
+
+@dataclass
+class Context:
+    """What a page is measured with."""
+
+    store: Store
+    settings: Settings
+    #: A client of the web app (httpx over ASGITransport), for pages measured through HTTP.
+    client: httpx.AsyncClient | None
+    coordinator: Actor
+
+
+Page = Callable[[Context], Awaitable[object]]
+
+
+async def _baseline(ctx: Context) -> object:
+    async with ctx.store.read() as session:
+        return await session.scalar(text("SELECT 1"))
+
+
+async def _dashboard_owner(ctx: Context) -> object:
+    return await dashboard(ctx.store, ctx.settings, OWNER)
+
+
+async def _dashboard_coordinator(ctx: Context) -> object:
+    return await dashboard(ctx.store, ctx.settings, ctx.coordinator)
+
+
+#: Name -> page. The first is the baseline every ratio is taken over.
+PAGES: dict[str, Page] = {
+    "baseline (SELECT 1)": _baseline,
+    "dashboard (owner)": _dashboard_owner,
+    "dashboard (coordinator of 2 lists)": _dashboard_coordinator,
+}
+
+
+# -- the fill ----------------------------------------------------------------------------------
+
+
+def _revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return str(head)
+
+
+def _at(now: datetime, rng: random.Random, days: int = DAYS) -> datetime:
+    return now - timedelta(seconds=rng.random() * days * 86400)
+
+
+def _subscriber_batches(
+    rng: random.Random, count: int, list_ids: list[int], now: datetime, counts: Counter[Any]
+) -> Iterator[Batch]:
+    mix = Mix(
+        countries=Picker(list(COUNTRIES[:50]), zipf_weights(50, 1.0)),
+        cases=Picker(list(range(1, CASES + 1)), zipf_weights(CASES, 1.0)),
+        scope=Picker([Scope.COUNTRY, Scope.CASE, Scope.ALL], [0.45, 0.5, 0.05]),
+        cadence=Picker([Cadence.INSTANT, Cadence.DAILY, Cadence.WEEKLY], [0.8, 0.1, 0.1]),
+        status=Picker(
+            [
+                SubscriberStatus.ACTIVE,
+                SubscriberStatus.PENDING,
+                SubscriberStatus.UNSUBSCRIBED,
+                SubscriberStatus.BOUNCED,
+            ],
+            [0.88, 0.04, 0.06, 0.02],
+        ),
+        list_ids=tuple(list_ids),
+        list_share=1.5 / len(list_ids),
+    )
+    for batch in generate(rng, mix, Population(), created_at=now, subscribers=count):
+        for row in batch.subscribers:
+            created = _at(now, rng, 2 * DAYS)
+            row["created_at"] = row["updated_at"] = created
+            status = row["status"]
+            if status != SubscriberStatus.PENDING.value:
+                counts[(created.date(), "joined", "")] += 1
+            if status in (SubscriberStatus.UNSUBSCRIBED.value, SubscriberStatus.BOUNCED.value):
+                gone = created + (now - created) * rng.random()
+                metric = "left" if status == SubscriberStatus.UNSUBSCRIBED.value else "bounced"
+                counts[(gone.date(), metric, "")] += 1
+            if row["telegram_chat_id"] is not None and rng.random() < 0.02:
+                row["telegram_blocked_at"] = _at(now, rng)
+            else:
+                row["telegram_blocked_at"] = None
+        for row in batch.subscriptions:
+            row["created_at"] = now
+        for row in batch.members:
+            row["joined_at"] = _at(now, rng, 2 * DAYS)
+        yield batch
+
+
+def _outbox_rows(
+    rng: random.Random, count: int, subscribers: int, list_ids: list[int], now: datetime,
+    counts: Counter[Any], batch: int = 50_000,
+) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
+    """`count` rows: sends (an alert, a list digest or a confirmation) of ~2,000 recipients
+    each, spread over the days; all finished but the last day's few."""
+    rows: list[dict[str, Any]] = []
+    made = 0
+    send = 0
+    while made < count:
+        send += 1
+        created = now - timedelta(days=DAYS) * ((count - made) / count)
+        roll = rng.random()
+        kind = MessageKind.ALERT if roll < 0.8 else MessageKind.DIGEST
+        if roll > 0.97:
+            kind = MessageKind.CONFIRM
+        size = 1 if kind is MessageKind.CONFIRM else rng.randint(500, 3500)
+        size = min(size, count - made)
+        list_id = rng.choice(list_ids) if kind is MessageKind.DIGEST else None
+        key = {
+            MessageKind.ALERT: f"alert:{send}",
+            MessageKind.DIGEST: f"digest:list:{list_id}:{send}",
+            MessageKind.CONFIRM: f"confirm:{send}",
+        }[kind]
+        recent = now - created < timedelta(hours=6)
+        first = rng.randint(1, max(1, subscribers - size))
+        for n in range(size):
+            sid = first + n
+            channel = Channel.EMAIL if rng.random() < 0.8 else Channel.TELEGRAM
+            r = rng.random()
+            sent_at = lease = error = None
+            attempts = 1
+            if recent and r < 0.3:
+                status = OutboxStatus.PENDING
+                attempts = 0
+            elif recent and r < 0.33:
+                status, error = OutboxStatus.RETRY, "421 try again later"
+            elif recent and r < 0.34:
+                status, lease = OutboxStatus.SENDING, now + timedelta(minutes=5)
+            elif r < 0.96:
+                status = OutboxStatus.SENT
+                sent_at = created + timedelta(seconds=rng.random() * 600)
+                counts[(sent_at.date(), "sent", channel.value)] += 1
+            elif r < 0.98:
+                status, error = OutboxStatus.FAILED, "550 5.1.1 no such user"
+                counts[(created.date(), "failed", channel.value)] += 1
+            else:
+                status, error = OutboxStatus.SUPPRESSED, "update withdrawn"
+            rows.append(
+                {
+                    "channel": channel.value,
+                    "recipient": f"subscriber:{sid}",
+                    "subscriber_id": sid,
+                    "key": key,
+                    "kind": kind.value,
+                    "update_id": send if kind is MessageKind.ALERT else None,
+                    "list_id": list_id,
+                    "body_id": None,
+                    "status": status.value,
+                    "attempts": attempts,
+                    "next_attempt_at": created,
+                    "lease_until": lease,
+                    "last_error": error,
+                    "created_at": created,
+                    "queued_at": created,
+                    "sent_at": sent_at,
+                    "parts_sent": 0,
+                    "claimed_by": None,
+                }
+            )
+            made += 1
+            if len(rows) >= batch:
+                yield rows
+                rows = []
+    if rows:
+        yield rows
+
+
+async def fill(store: Store, *, subscribers: int, messages: int, seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    counts: Counter[Any] = Counter()
+    await add_cases(store, CASES, list(COUNTRIES[:50]), rng, now)
+    specs = [
+        ListSpec(f"list-{i:02d}", (Cadence.WEEKLY, Cadence.DAILY, Cadence.INSTANT)[i % 3],
+                 (Channel.EMAIL, Channel.TELEGRAM), countries=(COUNTRIES[i],))
+        for i in range(LISTS)
+    ]  # fmt: skip
+    list_ids = await add_lists(store, specs, now)
+    log(f"filling {subscribers:,} subscribers")
+    made = {"subscribers": 0, "subscriptions": 0, "list_members": 0, "outbox": 0}
+    for batch in _subscriber_batches(rng, subscribers, list_ids, now, counts):
+        await bulk_insert(store, table_of(Subscriber), batch.subscribers)
+        await bulk_insert(store, table_of(Subscription), batch.subscriptions)
+        await bulk_insert(store, table_of(ListMember), batch.members)
+        made["subscribers"] += len(batch.subscribers)
+        made["subscriptions"] += len(batch.subscriptions)
+        made["list_members"] += len(batch.members)
+        log(f"  {made['subscribers']:,} subscribers")
+    log(f"filling {messages:,} outbox rows")
+    for rows in _outbox_rows(rng, messages, subscribers, list_ids, now, counts):
+        await bulk_insert(store, table_of(OutboxMessage), rows)
+        made["outbox"] += len(rows)
+        if made["outbox"] % 200_000 < len(rows):
+            log(f"  {made['outbox']:,} outbox rows")
+    await fix_sequences(store, ["subscribers", "subscriptions", "outbox"])
+    # The history the triggers would have counted, in place of the bulk insert's "all today".
+    async with store.transaction() as session:
+        await session.execute(delete(DailyCount))
+    await bulk_insert(
+        store,
+        table_of(DailyCount),
+        [
+            {"day": day, "metric": metric, "channel": channel, "count": n}
+            for (day, metric, channel), n in sorted(counts.items())
+        ],
+    )
+    made["daily_counts"] = len(counts)
+    return made
+
+
+async def _sizes(store: Store) -> dict[str, int]:
+    async with store.read() as session:
+        subscribers = await session.scalar(select(func.count()).select_from(Subscriber))
+        outbox = await session.scalar(select(func.max(OutboxMessage.id)))
+    return {"subscribers": int(subscribers or 0), "outbox": int(outbox or 0)}
+
+
+def _cached_file(args: argparse.Namespace) -> Path:
+    name = f"console-r{_revision()}-{args.subscribers}-{args.messages}-s{args.seed}.db"
+    return Path(args.cache_dir).expanduser() / name
+
+
+async def _prepare(args: argparse.Namespace, workdir: Path) -> tuple[Settings, dict[str, Any]]:
+    """The filled store's settings, and how it came to be (filled, in how long, or reused)."""
+    settings = settings_for(args.database_url, workdir)
+    sqlite = dialect_of(settings) == "sqlite"
+    report: dict[str, Any] = {"cached": False, "fill_s": None}
+    cached = _cached_file(args) if sqlite else None
+    target = Path(make_url(settings.database_url).database or "") if sqlite else None
+    if cached is not None and target is not None and cached.exists() and not args.fresh:
+        log(f"reusing {cached}")
+        shutil.copyfile(cached, target)
+        report["cached"] = str(cached)
+        return settings, report
+    if not sqlite:
+        async with open_store(settings, create=True) as store:
+            sizes = await _sizes(store)
+        if sizes == {"subscribers": args.subscribers, "outbox": args.messages} and not args.reset:
+            log("reusing the filled PostgreSQL database")
+            report["cached"] = "database"
+            return settings, report
+    started = time.perf_counter()
+    async with empty_store(settings, reset=args.reset) as store:
+        report["made"] = await fill(
+            store, subscribers=args.subscribers, messages=args.messages, seed=args.seed
+        )
+        report["fill_s"] = round(time.perf_counter() - started, 1)
+        await settle(store, sqlite_analyze=False)
+    report["fill_and_settle_s"] = round(time.perf_counter() - started, 1)
+    log(f"filled in {report['fill_s']} s")
+    if cached is not None and target is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, cached.with_suffix(".tmp"))
+        cached.with_suffix(".tmp").replace(cached)
+        log(f"cached as {cached}")
+    return settings, report
+
+
+async def _coordinator(store: Store) -> Actor:
+    async with store.read() as session:
+        slugs = list(
+            await session.scalars(select(MailingList.slug).order_by(MailingList.slug).limit(2))
+        )
+    return Actor.console_user("coordinator@example.org", Role.COORDINATOR, frozenset(slugs))
+
+
+def _ms(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 2), "p95_ms": round(p95 * 1000, 2)}
+
+
+async def measure(ctx: Context, runs: int) -> dict[str, dict[str, float]]:
+    """Round by round, each page once (so the machine's load falls on every page alike)."""
+    times: dict[str, list[float]] = {name: [] for name in PAGES}
+    for round_ in range(runs + 2):
+        for name, page in PAGES.items():
+            start = time.perf_counter()
+            await page(ctx)
+            if round_ >= 2:
+                times[name].append(time.perf_counter() - start)
+    results = {name: _ms(values) for name, values in times.items()}
+    base = results[next(iter(PAGES))]["p50_ms"] or 0.001
+    for figures in results.values():
+        figures["ratio_p50"] = round(figures["p50_ms"] / base, 1)
+    return results
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
+        workdir = Path(tmp)
+        settings, report = await _prepare(args, workdir)
+        async with open_store(settings) as store:
+            sizes = await _sizes(store)
+            ctx = Context(store, settings, None, await _coordinator(store))
+            log(f"measuring {len(PAGES)} pages, {args.runs} runs each")
+            pages = await measure(ctx, args.runs)
+        if args.keep and dialect_of(settings) == "sqlite":
+            kept = Path(tempfile.mkdtemp(prefix="bench-console-kept-"))
+            shutil.copytree(workdir, kept, dirs_exist_ok=True)
+            log(f"kept {kept}")
+    return {
+        "bench": "console",
+        "db": dialect_of(settings),
+        "sizes": sizes,
+        "runs": args.runs,
+        "goal_ms": GOAL_MS,
+        "pages": pages,
+        **report,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
+    parser.add_argument("--subscribers", type=parse_count, default=100_000)
+    parser.add_argument("--messages", type=parse_count, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=30, help="timed runs of each page (30)")
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--cache-dir", default="~/.cache/notifier-bench")
+    parser.add_argument("--fresh", action="store_true", help="fill again, not from the cache")
+    parser.add_argument("--reset", action="store_true", help="empty the database first")
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite file afterwards")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    result = asyncio.run(main_async(args))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
