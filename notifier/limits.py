@@ -64,3 +64,6 @@ TELEGRAM_CHAT_ID = 2**62
 #: A console password: long passphrases welcome; past this it is not a password (Argon2 hashes
 #: any length, but a megabyte posted to the login form should not be).
 PASSWORD = 1_000
+#: A row's id as a page's address or form gives it (an update's, say): the store's integer
+#: ids hold 31 bits, so anything past this is no row at all.
+ROW_ID = 2**31 - 1
