@@ -13,6 +13,7 @@ from starlette.datastructures import FormData, UploadFile
 from notifier import app as tasks
 from notifier import limits
 from notifier.app import sessions
+from notifier.app.cases import check_case_spec
 from notifier.domain import CaseStatus
 from notifier.domain.actors import Area
 from notifier.domain.vocabulary import ActionKind
@@ -143,6 +144,17 @@ def spec_of_form(
     return spec, numbers, problems
 
 
+def _every_problem(spec: dict[str, Any], problems: list[Problem]) -> None:
+    """The form's own problems (a line not split as the page says) with every other one."""
+    if not problems:
+        return
+    try:
+        check_case_spec(spec)
+    except InputError as exc:
+        problems = problems + exc.problems
+    raise InputError(problems)
+
+
 def form_errors(problems: list[Problem], numbers: dict[str, list[int]]) -> dict[str, str]:
     """Each problem beside its form field: 'sources.1.url' is the sources box, the line it
     was typed on; 'letter.address' the letter's address box."""
@@ -206,6 +218,8 @@ async def cases(
         errors = errors_by_field(exc.problems)
         if "text" in errors:
             errors["q"] = errors.pop("text")
+        for name in [n for n in errors if n not in ("q", "country", "status", "")]:
+            errors[""] = f"{name}: {errors.pop(name)}"  # the page's address: after, limit
         return console_page(
             request, signed, "cases", status=400, errors=errors, found=None, filters=filters,
             writer=signed.actor.may(Area.CASES, write=True), **_choices(),
@@ -240,8 +254,7 @@ async def create_case(request: Request, signed: Writer) -> Response:
     typed = typed_form(await posted(request, signed))
     spec, numbers, problems = spec_of_form(typed)
     try:
-        if problems:
-            raise InputError(problems)
+        _every_problem(spec, problems)
         saved = await tasks.save_case(state.store, signed.actor, spec)
     except InputError as exc:
         shown = {k: _clean(v) for k, v in typed.items()}
@@ -275,7 +288,10 @@ async def upload(request: Request, signed: Writer) -> Response:
     if not isinstance(sent, UploadFile) or not sent.filename:
         return _upload_page(request, signed, status=400, errors={"file": "choose a case file"})
     # A character is at most 4 bytes: past this the file is too long whatever it holds.
-    data = await sent.read(limits.CASE_FILE * 4 + 1)
+    try:
+        data = await sent.read(limits.CASE_FILE * 4 + 1)
+    finally:
+        await sent.close()
     name = sent.filename
     try:
         text = data.decode("utf-8")
@@ -290,7 +306,7 @@ async def upload(request: Request, signed: Writer) -> Response:
         return _upload_page(
             request, signed, status=400, problems=exc.problems, errors={"file": "see below"}
         )
-    return _upload_page(request, signed, report=uploaded.report, name=name)
+    return _upload_page(request, signed, report=uploaded.report, file_name=name)
 
 
 # --- one case --------------------------------------------------------------------------------
@@ -338,8 +354,7 @@ async def save_case(request: Request, signed: Writer, slug: str) -> Response:
     typed = typed_form(await posted(request, signed))
     spec, numbers, problems = spec_of_form(typed)
     try:
-        if problems:
-            raise InputError(problems)
+        _every_problem(spec, problems)
         saved = await tasks.save_case(state.store, signed.actor, spec, slug=slug)
     except NotFoundError as exc:
         return console_page(request, signed, "not_found", status=404, what=str(exc))
