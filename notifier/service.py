@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
+from notifier.app.sessions import prune_sessions
 from notifier.config import Settings
 from notifier.delivery import Deliverer, DeliverReport
 from notifier.digests import (
@@ -238,6 +239,7 @@ class Service:
             count = await prune(session, before=utcnow() - timedelta(days=days))
         if count:
             log.info("outbox: deleted %d finished message(s) older than %d days", count, days)
+        await prune_sessions(self.p.store, self.p.settings)
         maildir = self.p.settings.bounce_maildir
         if maildir is not None:
             from notifier.bounces.process import prune_reports

@@ -285,3 +285,13 @@ async def test_an_owner_adds_a_user_who_gets_a_link(console: AppClient) -> None:
     )
     assert added.status_code == 201
     assert f"{p.settings.public_url}/admin/set-password/" in added.text
+
+
+async def test_timed_out_sessions_are_tidied_away(console: AppClient) -> None:
+    p, _ = console
+    old = await sessions.sign_in(p.store, OWNER, CONSOLE_PASSWORD, client="test")
+    assert old.token
+    later = utcnow() + timedelta(minutes=p.settings.console_idle_minutes + 1)
+    fresh = await sessions.sign_in(p.store, EDITOR, CONSOLE_PASSWORD, client="t", now=later)
+    assert await sessions.prune_sessions(p.store, p.settings, now=later) == 1
+    assert await sessions.current(p.store, p.settings, fresh.token, now=later) is not None

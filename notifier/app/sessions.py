@@ -146,6 +146,12 @@ async def current(
     )
 
 
+async def prune_sessions(store: Store, settings: Settings, *, now: datetime | None = None) -> int:
+    """Delete every timed-out session (the scheduler's daily tidy-up)."""
+    async with store.transaction() as session:
+        return await kept.prune(session, _timeouts(settings), now or utcnow())
+
+
 async def give_code(store: Store, token: str, code: str) -> None:
     """The second factor of a session that is waiting for it; InputError if the code is wrong."""
     where = "second factor"

@@ -131,3 +131,14 @@ async def user_of_reset(session: AsyncSession, token: str, now: datetime) -> Use
 def spend_reset(user: User) -> None:
     user.reset_hash = None
     user.reset_expires_at = None
+
+
+async def prune(session: AsyncSession, timeouts: Timeouts, now: datetime) -> int:
+    """Delete the sessions that have timed out (no one will come back with them)."""
+    result = await session.execute(
+        delete(ConsoleSession).where(
+            (ConsoleSession.last_seen_at < now - timeouts.idle)
+            | (ConsoleSession.created_at < now - timeouts.absolute)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

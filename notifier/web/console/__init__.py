@@ -53,9 +53,9 @@ def add_console_handlers(app: FastAPI) -> None:
         return console_page(
             request,
             await session_of(request),
-            "forbidden",
+            "stale_form",
             status=403,
-            reason="the form was from an old page or another site: nothing was changed. "
+            reason="The form was from an old page or another site, so nothing was changed. "
             "Go back, reload the page and send it again.",
         )
 

@@ -1,0 +1,133 @@
+"""The console in headless Chromium (Debian's, driven by Playwright): every page of the role
+table (tests/console_routes.py) opened by an owner, at desk and phone width, checked by
+axe-core for serious and critical accessibility violations, and kept as a screenshot in
+test-artifacts/console/; then the journeys people make."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from notifier.config import Settings
+from notifier.service import pipeline
+from tests.console_routes import ROUTES
+from tests.helpers import CONSOLE_PASSWORD, add_console_users, new_store, seed
+from tests.live_server import free_port, live_app
+
+T = TypeVar("T")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "console"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
+)
+#: Widths the console must work at: a desk, and a small phone.
+WIDTHS = {"desk": 1280, "phone": 375}
+SERIOUS = {"serious", "critical"}
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run store work on a loop of its own: Playwright's sync API holds this thread's loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@dataclass
+class Console:
+    settings: Settings
+    base: str
+    browser: Browser
+
+    def signed_in(self, email: str, width: int = WIDTHS["desk"]) -> Page:
+        """A new browser context (its own cookies) signed in as `email`."""
+        context = self.browser.new_context(
+            viewport={"width": width, "height": 900}, bypass_csp=True
+        )
+        page = context.new_page()
+        page.goto(f"{self.base}/admin/login")
+        page.fill("#f-email", email)
+        page.fill("#f-password", CONSOLE_PASSWORD)
+        page.click("button[type=submit]")
+        assert "/admin/login" not in page.url, page.inner_text("main")
+        return page
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    tmp = tmp_path_factory.mktemp("console")
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp / "var",
+        database_url=f"sqlite+aiosqlite:///{tmp / 'n.db'}",
+        public_url=f"http://127.0.0.1:{port}",
+        web_port=port,
+        mail_from="Prayer network <news@example.org>",
+        network_name="Prayer network",
+    )
+
+    async def prepare() -> None:
+        await new_store(settings)
+        async with pipeline(settings) as p:
+            await seed(p)
+            await add_console_users(p)
+
+    run(prepare())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with live_app(settings) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )  # fmt: skip
+        yield Console(settings, base, browser)
+        browser.close()
+
+
+def _violations(page: Page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_every_console_page_passes_axe(console: Console, width: str) -> None:
+    page = console.signed_in("owner@example.org", WIDTHS[width])
+    found: dict[str, list[str]] = {}
+    pages = [r for r in ROUTES if r.method == "GET" and r.name]
+    for route in pages:
+        answer = page.goto(f"{console.base}{route.path}")
+        assert answer is not None
+        assert answer.status == 200, f"{route.path}: {answer.status}"
+        page.screenshot(path=ARTIFACTS / f"{route.name}-{width}.png", full_page=True)
+        if problems := _violations(page):
+            found[route.path] = problems
+    # The sign-in page too, signed out.
+    fresh = console.browser.new_context(viewport={"width": WIDTHS[width], "height": 900})
+    login = fresh.new_page()
+    login.goto(f"{console.base}/admin/login")
+    login.screenshot(path=ARTIFACTS / f"login-{width}.png", full_page=True)
+    if problems := _violations(login):
+        found["/admin/login"] = problems
+    assert found == {}
+    # Nothing wider than the screen: a phone scrolls down, not sideways.
+    if width == "phone":
+        for route in pages:
+            page.goto(f"{console.base}{route.path}")
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{route.path} is {overflow}px wider than a phone"
