@@ -60,7 +60,8 @@ class Settings(BaseModel):
     default_locale: str = "en"
     #: Base URL of the web app, used for links in messages.
     public_url: str = "http://127.0.0.1:8000"
-    #: Bearer token for the admin API under /api (without one the API refuses everyone).
+    #: Bearer token for the admin API under /api, acting as an owner (without one, only users'
+    #: own API tokens are taken).
     api_token: SecretStr | None = None
     #: Where the web app listens (`notifier run` and `notifier web`).
     web_host: str = "127.0.0.1"

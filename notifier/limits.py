@@ -64,6 +64,10 @@ TELEGRAM_CHAT_ID = 2**62
 #: A console password: long passphrases welcome; past this it is not a password (Argon2 hashes
 #: any length, but a megabyte posted to the login form should not be).
 PASSWORD = 1_000
+#: A user's name for one of their API tokens.
+TOKEN_NAME = 100
+#: The most audit entries one page (`notifier audit list`, the API) shows.
+AUDIT_PAGE = 1_000
 #: A row's id as a page's address or form gives it (an update's, say): the store's integer
 #: ids hold 31 bits, so anything past this is no row at all.
 ROW_ID = 2**31 - 1

@@ -15,6 +15,7 @@ import pytest
 from notifier import app as tasks
 from notifier.config import Settings
 from notifier.domain import Consent
+from notifier.domain.actors import Actor
 from notifier.errors import ConflictError, InputError, NotFoundError
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.ingest.list_files import load_list_files
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PASTOR = "kashkumbaev"  # a spelling of the case's name
 PASTOR_SLUG = "bakhytzhan-kashkumbayev"
 CHAIN = "kazakhstan-prayer-chain"
+BY = Actor.cli("tester")
 
 
 def test_the_layer_loads_no_face_and_exports_what_it_says() -> None:
@@ -62,16 +64,16 @@ def test_one_check_names_each_problem_as_the_face_asking_names_its_field() -> No
 
 async def test_each_task_in_one_call(store: Store, settings: Settings) -> None:
     cases = load_case_files(sample_case_files())
-    tried = await tasks.import_cases(store, cases, dry_run=True)
-    assert (await tasks.import_cases(store, cases)).cases_created == tried.cases_created
+    tried = await tasks.import_cases(store, cases, by=BY, dry_run=True)
+    assert (await tasks.import_cases(store, cases, by=BY)).cases_created == tried.cases_created
     assert PASTOR_SLUG in tried.cases_created
     lists = load_list_files([ROOT / "subscribers"])
-    assert [c.created for c in await tasks.apply_lists(store, settings, lists, dry_run=True)] == [
-        True
-    ]
-    assert await tasks.mailing_lists(store) == []
-    await tasks.apply_lists(store, settings, lists)
-    assert [m["slug"] for m in await tasks.mailing_lists(store)] == [CHAIN]
+    assert [
+        c.created for c in await tasks.apply_lists(store, settings, lists, by=BY, dry_run=True)
+    ] == [True]
+    assert await tasks.mailing_lists(store, by=BY) == []
+    await tasks.apply_lists(store, settings, lists, by=BY)
+    assert [m["slug"] for m in await tasks.mailing_lists(store, by=BY)] == [CHAIN]
 
     entry = tasks.check_subscriber(
         tasks.SubscriberForm(
@@ -79,32 +81,36 @@ async def test_each_task_in_one_call(store: Store, settings: Settings) -> None:
         ),
         where="test",
     )
-    added = await tasks.add_subscriber(store, settings, entry, consent=Consent.API)
+    added = await tasks.add_subscriber(store, settings, entry, by=BY, consent=Consent.API)
     assert (added.email, added.created, added.status_kept) == ("anna@example.org", True, False)
     assert added.row["lists"] == CHAIN
-    again = await tasks.add_subscriber(store, settings, entry, consent=Consent.API)
+    again = await tasks.add_subscriber(store, settings, entry, by=BY, consent=Consent.API)
     assert (again.created, again.row["follows"]) == (False, added.row["follows"])
     assert "anna@example.org" in {
-        m["email"] for m in (await tasks.show_list(store, CHAIN))["members"]
+        m["email"] for m in (await tasks.show_list(store, CHAIN, by=BY))["members"]
     }
     nowhere = tasks.check_subscriber(
         tasks.SubscriberForm("b@example.org", mailing_list="no-such-list"), where="test"
     )
     with pytest.raises(NotFoundError, match="no list 'no-such-list'"):
-        await tasks.add_subscriber(store, settings, nowhere, consent=Consent.API)
+        await tasks.add_subscriber(store, settings, nowhere, by=BY, consent=Consent.API)
 
     news = await tasks.add_update(
-        store, PASTOR, day=date(2026, 3, 1), title="Apeal heard", source="Forum 18"
+        store, PASTOR, by=BY, day=date(2026, 3, 1), title="Apeal heard", source="Forum 18"
     )
     assert (news.created, news.case) == (True, PASTOR_SLUG)
-    assert not (await tasks.add_update(store, PASTOR, day=news.day, title=news.title)).created
-    corrected = await tasks.correct_update(store, news.id, where="test", title="Appeal heard")
+    assert not (
+        await tasks.add_update(store, PASTOR, by=BY, day=news.day, title=news.title)
+    ).created
+    corrected = await tasks.correct_update(
+        store, news.id, by=BY, where="test", title="Appeal heard"
+    )
     assert (corrected.changed, corrected.update["title"]) == (["title"], "Appeal heard")
-    withdrawn = await tasks.withdraw_update(store, news.id)
+    withdrawn = await tasks.withdraw_update(store, news.id, by=BY)
     assert not withdrawn.already
     assert withdrawn.update["withdrawn_at"] is not None
-    assert (await tasks.withdraw_update(store, news.id)).already
+    assert (await tasks.withdraw_update(store, news.id, by=BY)).already
     with pytest.raises(ConflictError, match="was withdrawn"):
-        await tasks.correct_update(store, news.id, where="test", title="Too late")
+        await tasks.correct_update(store, news.id, by=BY, where="test", title="Too late")
     with pytest.raises(NotFoundError, match="no update 999999"):
-        await tasks.withdraw_update(store, 999_999)
+        await tasks.withdraw_update(store, 999_999, by=BY)

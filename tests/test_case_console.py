@@ -42,7 +42,7 @@ NEW_CASE: dict[str, Any] = {
 
 @pytest.fixture
 async def cases(store: Store) -> Store:
-    await import_cases(store, load_case_files(sample_case_files()))
+    await import_cases(store, load_case_files(sample_case_files()), by=Actor.cli("test"))
     return store
 
 

@@ -21,6 +21,7 @@ from notifier.domain import MessageKind, OutboxStatus, Role
 from notifier.domain.actors import Actor
 from notifier.senders import email_sender
 from notifier.service import Pipeline, pipeline
+from notifier.store.audit import entries
 from notifier.store.models import Case, OutboxMessage
 from notifier.watch import watch_once
 from notifier.web.app import create_app
@@ -407,6 +408,9 @@ async def test_preview_with_the_audience_then_publish_urgent(console: AppClient)
         ch: sum(1 for m in queued if m.channel.value == ch) for ch in ("email", "telegram")
     }
     assert by_channel == audience.alerts  # what the page said is what the watcher queued
+    async with p.store.read() as session:
+        log = [(e.actor, e.action) for e in await entries(session)]
+    assert ("user:editor@example.org", "update.add") in log
 
 
 async def test_the_latest_updates_correct_and_withdraw(console: AppClient) -> None:

@@ -11,6 +11,7 @@ and nothing in notifier.cli, notifier.web or notifier.bot."""
 from __future__ import annotations
 
 from notifier.app.access import require
+from notifier.app.audit import AuditRow, audit_entries
 from notifier.app.cases import (
     CasePage,
     CaseSaved,
@@ -40,6 +41,14 @@ from notifier.app.subscribers import (
     show_subscriber,
     subscriber_rows,
 )
+from notifier.app.tokens import (
+    TokenRow,
+    check_token_name,
+    create_token,
+    revoke_token,
+    token_actor,
+    tokens,
+)
 from notifier.app.updates import (
     Audience,
     AudienceList,
@@ -66,6 +75,7 @@ from notifier.app.users import check_user as users_check
 __all__ = [
     "Audience",
     "AudienceList",
+    "AuditRow",
     "CasePage",
     "CaseSaved",
     "CasesUploaded",
@@ -77,6 +87,7 @@ __all__ = [
     "SubscriberEntry",
     "SubscriberForm",
     "SubscribersImported",
+    "TokenRow",
     "UpdateAdded",
     "UpdateCorrected",
     "UpdateDraft",
@@ -89,9 +100,12 @@ __all__ = [
     "add_update",
     "add_user",
     "apply_lists",
+    "audit_entries",
     "case_detail",
     "check_subscriber",
+    "check_token_name",
     "correct_update",
+    "create_token",
     "import_case_text",
     "import_cases",
     "import_subscribers",
@@ -107,6 +121,7 @@ __all__ = [
     "remove_user",
     "require",
     "retry_messages",
+    "revoke_token",
     "save_case",
     "search_cases",
     "set_role",
@@ -114,6 +129,8 @@ __all__ = [
     "show_subscriber",
     "subscriber_rows",
     "test_send",
+    "token_actor",
+    "tokens",
     "update_audience",
     "user_row",
     "users",

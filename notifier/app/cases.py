@@ -18,6 +18,7 @@ from notifier.domain.case_specs import CaseSpec
 from notifier.domain.text_fields import check_text, friendly_reason, too_long
 from notifier.errors import ConflictError, InputError, NotFoundError, Problem
 from notifier.ingest.case_files import parse_case_text
+from notifier.store import audit
 from notifier.store import cases as stored
 from notifier.store import updates as stored_updates
 from notifier.store.as_json import case_json
@@ -27,13 +28,31 @@ from notifier.store.models import Case
 
 
 async def import_cases(
-    store: Store, specs: Sequence[CaseSpec], *, announce: bool = False, dry_run: bool = False
+    store: Store,
+    specs: Sequence[CaseSpec],
+    *,
+    by: Actor,
+    announce: bool = False,
+    dry_run: bool = False,
 ) -> stored.ImportReport:
     """Create or update each case and its updates (all or nothing). The updates of a case new to
     the store are its history, not sent to anyone unless `announce`; updates added to a case
     already here are news and go out. `dry_run`: report, change nothing."""
+    require(by, Area.CASES, write=True)
     async with store.sessions() as session, session.begin():
         report = await stored.import_cases(session, specs, announce_history=announce)
+        audit.record(
+            session,
+            by,
+            "case.import",
+            ", ".join(spec.slug for spec in specs),
+            after={
+                "created": report.cases_created,
+                "changed": report.cases_changed,
+                "updates_added": report.updates_added,
+                "updates_changed": report.updates_changed,
+            },
+        )
         if dry_run:
             await session.rollback()
     return report

@@ -8,7 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from notifier.app.access import require
 from notifier.domain import OutboxStatus
+from notifier.domain.actors import Actor, Area
+from notifier.store import audit
 from notifier.store.engine import Store
 from notifier.store.models import OutboxMessage, Subscriber, utcnow
 from notifier.store.outbox import retry
@@ -65,8 +68,16 @@ async def outbox_messages(
     ]
 
 
-async def retry_messages(store: Store, *, ids: Sequence[int] = (), failed: bool = False) -> int:
+async def retry_messages(
+    store: Store, *, by: Actor, ids: Sequence[int] = (), failed: bool = False
+) -> int:
     """Send these messages (or every failed one) again; how many were queued. Sent messages are
     never sent again; someone who unsubscribed or bounced still gets nothing."""
+    require(by, Area.OUTBOX, write=True)
     async with store.transaction() as session:
-        return await retry(session, ids=ids, failed=failed, now=utcnow())
+        queued = await retry(session, ids=ids, failed=failed, now=utcnow())
+        target = " ".join(str(i) for i in ids)
+        if failed:
+            target = f"failed {target}".strip()
+        audit.record(session, by, "outbox.retry", target, after={"queued": queued})
+        return queued

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from notifier.app.access import require, require_member
 from notifier.config import Settings
 from notifier.domain import Cadence, Channel, Consent, MemberSource
+from notifier.domain.actors import Actor, Area
 from notifier.domain.subscriber_specs import (
     FollowSpec,
     SubscriberSpec,
@@ -27,11 +29,13 @@ from notifier.domain.subscriber_specs import (
     parse_digest_schedule,
     parse_follow_token,
 )
-from notifier.errors import InputError, Problem
+from notifier.errors import ForbiddenError, InputError, Problem
+from notifier.store import audit
 from notifier.store import subscribers as stored
 from notifier.store.as_json import subscriber_details, subscriber_row
 from notifier.store.channel_health import smtputf8_warnings
 from notifier.store.engine import Store
+from notifier.store.models import Subscriber
 from notifier.store.preferences import set_pause
 from notifier.store.subscribers import (
     STICKY,
@@ -43,6 +47,29 @@ from notifier.store.subscribers import (
 
 V = TypeVar("V")
 T = TypeVar("T")
+
+
+def _require_list(by: Actor, mailing_list: str | None) -> None:
+    """A write that adds people: a coordinator adds them only to a list of theirs."""
+    require(by, Area.SUBSCRIBERS, write=True, mailing_list=mailing_list)
+    if mailing_list is None and not by.sees_every_list:
+        raise ForbiddenError(
+            f"{by.label} (coordinator) may not add subscribers but to their own lists: name one"
+        )
+
+
+async def _member(session: Any, by: Actor, who: str, *, write: bool) -> Subscriber:
+    """The subscriber `who`, if `by` may reach them (NotFoundError, ForbiddenError)."""
+    require(by, Area.SUBSCRIBERS, write=write)
+    subscriber = await get_subscriber(session, who)
+    require_member(by, subscriber, write=write)
+    return subscriber
+
+
+def _target(subscriber: Subscriber) -> str:
+    if subscriber.email:
+        return subscriber.email
+    return f"telegram {subscriber.telegram_chat_id}"
 
 
 @dataclass(frozen=True)
@@ -155,15 +182,18 @@ def check_subscriber(
 
 
 async def add_subscriber(
-    store: Store, settings: Settings, entry: SubscriberEntry, *, consent: Consent
+    store: Store, settings: Settings, entry: SubscriberEntry, *, by: Actor, consent: Consent
 ) -> SubscriberAdded:
     """Add the subscriber, active (an administrator vouches for them, as `consent` records), or
     update the one with that address and add the follows to theirs. NotFoundError if the list
     or a followed case does not exist."""
     address = entry.spec.email
     assert address is not None
+    _require_list(by, entry.mailing_list)
     async with store.transaction() as session:
         target = await get_list(session, entry.mailing_list) if entry.mailing_list else None
+        known = await stored.find_subscriber(session, address)
+        before = subscriber_row(known) if known is not None else {}
         report = await stored.import_subscribers(
             session,
             [entry.spec],
@@ -180,24 +210,40 @@ async def add_subscriber(
                 f"{address} left the list {entry.mailing_list} themselves and was not put back "
                 "on it (only they can join it again, from its sign-up page)"
             )
+        row = subscriber_row(subscriber)
+        was, now = audit.changes(before, row) if before else ({}, row)
+        audit.record(session, by, "subscriber.add", address, before=was, after=now)
         return SubscriberAdded(
             email=address,
             created=bool(report.created),
-            row=subscriber_row(subscriber),
+            row=row,
             status_kept=subscriber.status in STICKY,
             warnings=warnings,
         )
 
 
-async def remove_subscriber(store: Store, who: str, *, erase: bool = False) -> None:
+async def remove_subscriber(store: Store, who: str, *, by: Actor, erase: bool = False) -> None:
     """Unsubscribe them from everything (kept as unsubscribed, so no import brings them back),
-    or erase every trace of them."""
+    or erase every trace of them (the audit log then keeps only their number, not who)."""
     async with store.transaction() as session:
-        await stored.remove_subscriber(session, await get_subscriber(session, who), erase=erase)
+        subscriber = await _member(session, by, who, write=True)
+        if erase:
+            audit.record(session, by, "subscriber.erase", f"subscriber {subscriber.id}")
+        else:
+            audit.record(
+                session,
+                by,
+                "subscriber.remove",
+                _target(subscriber),
+                before={"status": subscriber.status.value},
+                after={"status": "unsubscribed"},
+            )
+        await stored.remove_subscriber(session, subscriber, erase=erase)
 
 
-async def leave_list(store: Store, who: str, slug: str) -> bool:
+async def leave_list(store: Store, who: str, slug: str, *, by: Actor) -> bool:
     """Take them off one list; False if they were not on it."""
+    require(by, Area.SUBSCRIBERS, write=True, mailing_list=slug)
     async with store.transaction() as session:
         subscriber = await get_subscriber(session, who)
         target = await get_list(session, slug)
@@ -205,39 +251,76 @@ async def leave_list(store: Store, who: str, slug: str) -> bool:
         await session.refresh(subscriber, ["memberships"])
         before = len(subscriber.memberships)
         subscriber.memberships = [m for m in subscriber.memberships if m.list_id != target.id]
-        return before != len(subscriber.memberships)
+        left = before != len(subscriber.memberships)
+        audit.record(
+            session,
+            by,
+            "subscriber.leave-list",
+            f"{_target(subscriber)} from {slug}",
+            before={"member": True} if left else None,
+            after={"member": False} if left else None,
+        )
+        return left
 
 
-async def reactivate_subscriber(store: Store, who: str, *, where: str) -> dict[str, str]:
+async def reactivate_subscriber(store: Store, who: str, *, by: Actor, where: str) -> dict[str, str]:
     """Mail a bounced address again; ConflictError for any other status. Their row after."""
     async with store.transaction() as session:
-        subscriber = await get_subscriber(session, who)
+        subscriber = await _member(session, by, who, write=True)
+        was = subscriber.status.value
         await reactivate_bounced(session, subscriber, where)
+        audit.record(
+            session,
+            by,
+            "subscriber.reactivate",
+            _target(subscriber),
+            before={"status": was},
+            after={"status": subscriber.status.value},
+        )
         return subscriber_row(subscriber)
 
 
-async def pause_subscriber(store: Store, who: str, until: datetime | None) -> dict[str, Any]:
+async def pause_subscriber(
+    store: Store, who: str, until: datetime | None, *, by: Actor
+) -> dict[str, Any]:
     """Send them nothing until `until` (None: end a pause now), as their preference page or
     /pause would; what `subscriber_details` tells of them after."""
     async with store.transaction() as session:
-        subscriber = await get_subscriber(session, who)
+        subscriber = await _member(session, by, who, write=True)
+        was = subscriber.paused_until
         await set_pause(session, subscriber.id, until)
         await session.refresh(subscriber)
+        audit.record(
+            session,
+            by,
+            "subscriber.pause" if until is not None else "subscriber.resume",
+            _target(subscriber),
+            before={"paused_until": was.isoformat() if was else None},
+            after={"paused_until": until.isoformat() if until else None},
+        )
         return await subscriber_details(session, subscriber)
 
 
-async def subscriber_rows(store: Store, *, mailing_list: str | None = None) -> list[dict[str, str]]:
-    """Every subscriber (or the members of one list, by slug) as the export shows them."""
+async def subscriber_rows(
+    store: Store, *, by: Actor, mailing_list: str | None = None
+) -> list[dict[str, str]]:
+    """Every subscriber (or the members of one list, by slug) as the export shows them; a
+    coordinator sees only the members of their lists."""
+    require(by, Area.SUBSCRIBERS, mailing_list=mailing_list)
     async with store.read() as session:
         target = await get_list(session, mailing_list) if mailing_list else None
         found = await stored.list_subscribers(session, mailing_list=target)
-        return [subscriber_row(s) for s in found]
+        return [
+            subscriber_row(s)
+            for s in found
+            if by.sees_every_list or {m.mailing_list.slug for m in s.memberships} & by.lists
+        ]
 
 
-async def show_subscriber(store: Store, who: str) -> dict[str, Any]:
+async def show_subscriber(store: Store, who: str, *, by: Actor) -> dict[str, Any]:
     """One subscriber (by address or Telegram chat id) as `subscriber_details` tells of one."""
     async with store.read() as session:
-        return await subscriber_details(session, await get_subscriber(session, who))
+        return await subscriber_details(session, await _member(session, by, who, write=False))
 
 
 @dataclass(frozen=True)
@@ -254,6 +337,7 @@ async def import_subscribers(
     settings: Settings,
     specs: Sequence[SubscriberSpec],
     *,
+    by: Actor,
     mailing_list: str | None = None,
     skip_invalid: bool = False,
     dry_run: bool = False,
@@ -262,10 +346,23 @@ async def import_subscribers(
     on the list if one is named. A bad row: InputError naming every one, and nothing changes;
     unless `skip_invalid`, which imports the good rows and reports the bad. `dry_run`: report,
     change nothing."""
+    _require_list(by, mailing_list)
     async with store.sessions() as session, session.begin():
         target = await get_list(session, mailing_list) if mailing_list else None
         report = await stored.import_subscribers(
             session, specs, settings, mailing_list=target, skip_invalid=skip_invalid
+        )
+        audit.record(
+            session,
+            by,
+            "subscriber.import",
+            mailing_list or "",
+            after={
+                "created": len(report.created),
+                "updated": len(report.updated),
+                "joined_list": len(report.joined_list),
+                "skipped": len(report.skipped),
+            },
         )
         imported = report.created + report.updated + report.unchanged
         warnings = await smtputf8_warnings(session, settings, imported)

@@ -26,6 +26,7 @@ from notifier.match import alert_recipients, lists_following
 from notifier.preview import SAMPLE_READER
 from notifier.render.messages import Personal, RenderedBody, Renderer, shared_body
 from notifier.render.telegram_html import split_telegram_html
+from notifier.store import audit
 from notifier.store import updates as stored
 from notifier.store.as_json import update_state_json
 from notifier.store.audit import record
@@ -48,6 +49,22 @@ from notifier.store.views import case_view, update_view
 
 def _severity(urgent: bool) -> Severity:
     return Severity.URGENT if urgent else Severity.NORMAL
+
+
+def _fields(update: Update) -> dict[str, Any]:
+    """An update's fields as the audit log keeps them."""
+    return {
+        "date": update.event_date.isoformat(),
+        "title": update.title,
+        "body": update.body,
+        "source": update.source_name,
+        "url": update.source_url,
+        "urgent": update.severity is Severity.URGENT,
+    }
+
+
+def _target(update: Update, case: str) -> str:
+    return f"update {update.id} ({case})"
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,7 @@ async def add_update(
     store: Store,
     case: str,
     *,
+    by: Actor,
     day: date,
     title: str,
     body: str = "",
@@ -99,6 +117,7 @@ async def add_update(
 ) -> UpdateAdded:
     """Add news to a case (by slug or any spelling); the watcher sends it like any other.
     NotFoundError if there is no such case, InputError naming each bad field."""
+    require(by, Area.UPDATES, write=True)
     async with store.transaction() as session:
         found = await get_case(session, case)
         update, created = await store_update(
@@ -111,6 +130,14 @@ async def add_update(
             source_url=url,
             severity=_severity(urgent),
         )
+        # The case had it already: nothing was made, and nothing is said to have been.
+        audit.record(
+            session,
+            by,
+            "update.add",
+            _target(update, found.slug),
+            after=_fields(update) if created else None,
+        )
         return UpdateAdded(update.id, found.slug, update.event_date, update.title, created)
 
 
@@ -118,6 +145,7 @@ async def correct_update(
     store: Store,
     update_id: int,
     *,
+    by: Actor,
     where: str,
     title: str | None = None,
     body: str | None = None,
@@ -129,24 +157,44 @@ async def correct_update(
     """Correct the fields given (None: leave it): alerts not yet sent and digests not yet built
     carry the correction. NotFoundError if there is no such update, ConflictError if it was
     withdrawn, InputError naming each bad field (under `where`)."""
+    require(by, Area.UPDATES, write=True)
     async with store.transaction() as session:
         state = await stored.get_update(session, update_id)
+        before = _fields(state.update)
         changed = await stored.edit_update(
             session, state, title=title, body=body, day=day, source_name=source,
             source_url=url, severity=None if urgent is None else _severity(urgent), where=where,
+        )  # fmt: skip
+        was, now = audit.changes(before, _fields(state.update))
+        audit.record(
+            session, by, "update.correct", _target(state.update, state.case.slug),
+            before=was, after=now,
         )  # fmt: skip
         return UpdateCorrected(
             changed, state.waiting, state.alerts.get("sent", 0), update_state_json(state)
         )
 
 
-async def withdraw_update(store: Store, update_id: int) -> UpdateWithdrawn:
+async def withdraw_update(store: Store, update_id: int, *, by: Actor) -> UpdateWithdrawn:
     """Withdraw an update: alerts and digests not yet sent that hold it stop now; digests and
     case pages leave it out from then on. Withdrawing twice stops nothing more."""
+    require(by, Area.UPDATES, write=True)
     async with store.transaction() as session:
         state = await stored.get_update(session, update_id)
         already = state.update.withdrawn_at is not None
         stopped = await stored.withdraw_update(session, state)
+        audit.record(
+            session,
+            by,
+            "update.withdraw",
+            _target(state.update, state.case.slug),
+            before=None if already else {"withdrawn": False},
+            after={
+                "withdrawn": True,
+                "alerts_stopped": stopped.alerts,
+                "digests_stopped": stopped.digests,
+            },
+        )
         return UpdateWithdrawn(
             already=already,
             alerts_stopped=stopped.alerts,

@@ -9,9 +9,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import limits
+from notifier.app.access import require
 from notifier.domain import Role
+from notifier.domain.actors import Actor, Area
 from notifier.domain.subscriber_specs import check_email
 from notifier.errors import InputError, Problem
+from notifier.store import audit
 from notifier.store import users as stored
 from notifier.store.engine import Store
 from notifier.store.models import MailingList, User
@@ -74,17 +77,27 @@ async def add_user(
     role: str,
     lists: Sequence[str] = (),
     *,
+    by: Actor,
     password: str | None = None,
     where: str,
 ) -> dict[str, Any]:
     """A new account (InputError naming each bad field, NotFoundError for a list that does not
     exist, ConflictError if the address has an account). Its row, without the password."""
+    require(by, Area.USERS, write=True)
     address, chosen = check_user(email, role, lists, password, where=where)
     async with store.transaction() as session:
         user = await stored.add_user(
             session, address, chosen, await _lists(session, lists), password=password, where=where
         )
-        return user_row(user)
+        row = user_row(user)
+        audit.record(session, by, "user.add", address, after=_audited(row))
+        return row
+
+
+def _audited(row: dict[str, Any]) -> dict[str, Any]:
+    """What the audit log keeps of an account: its role and lists (and whether it has a
+    password, never the password)."""
+    return {k: row[k] for k in ("role", "lists", "password")}
 
 
 async def users(store: Store) -> list[dict[str, Any]]:
@@ -93,17 +106,26 @@ async def users(store: Store) -> list[dict[str, Any]]:
 
 
 async def set_role(
-    store: Store, email: str, role: str, lists: Sequence[str] = (), *, where: str
+    store: Store, email: str, role: str, lists: Sequence[str] = (), *, by: Actor, where: str
 ) -> dict[str, Any]:
     """Change what the account may do (a coordinator's lists with it)."""
+    require(by, Area.USERS, write=True)
     address, chosen = check_user(email, role, lists, None, where=where)
     async with store.transaction() as session:
         user = await stored.get_user(session, address)
+        before = _audited(user_row(user))
         stored.set_role(user, chosen, await _lists(session, lists))
         await session.flush()
-        return user_row(user)
+        row = user_row(user)
+        was, now = audit.changes(before, _audited(row))
+        audit.record(session, by, "user.set-role", address, before=was, after=now)
+        return row
 
 
-async def remove_user(store: Store, email: str) -> None:
+async def remove_user(store: Store, email: str, *, by: Actor) -> None:
+    require(by, Area.USERS, write=True)
     async with store.transaction() as session:
-        await stored.remove_user(session, await stored.get_user(session, email.strip().lower()))
+        user = await stored.get_user(session, email.strip().lower())
+        before = _audited(user_row(user))
+        await stored.remove_user(session, user)
+        audit.record(session, by, "user.remove", user.email, before=before)

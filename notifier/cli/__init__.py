@@ -38,12 +38,13 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
     "outbox": ("notifier.cli.outbox", "The outbox: every message, its status and its last error."),
     "bounces": ("notifier.cli.bounces", "Bounces that arrive after sending."),
     "users": ("notifier.cli.users", "Console users: owners, editors and list coordinators."),
+    "audit": ("notifier.cli.audit", "The audit log: every write, by whom, when, and what changed."),
 }
 
 #: The order of `notifier --help`.
 ORDER = (
     "init", "run", "worker", "web", "status", "cases", "updates", "subscribers", "lists",
-    "config", "db", "digest", "outbox", "bounces", "users",
+    "config", "db", "digest", "outbox", "bounces", "users", "audit",
 )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.cli.shell import cli_actor, print_json, run_with_store, say, table
 from notifier.errors import InputError
 
 if TYPE_CHECKING:
@@ -172,7 +172,9 @@ def import_(
     specs = load_case_files(paths)
 
     async def job(store: Store, _: Settings) -> None:
-        report = await tasks.import_cases(store, specs, announce=announce, dry_run=dry_run)
+        report = await tasks.import_cases(
+            store, specs, by=cli_actor(), announce=announce, dry_run=dry_run
+        )
         say(("(dry run) " if dry_run else "") + describe_import(report))
 
     run_with_store(ctx, job)

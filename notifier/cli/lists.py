@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.cli.shell import cli_actor, print_json, run_with_store, say, table
 
 if TYPE_CHECKING:
     from notifier.config import Settings
@@ -32,7 +32,7 @@ def apply(
     specs = load_list_files(paths)
 
     async def job(store: Store, settings: Settings) -> None:
-        changes = await tasks.apply_lists(store, settings, specs, dry_run=dry_run)
+        changes = await tasks.apply_lists(store, settings, specs, by=cli_actor(), dry_run=dry_run)
         prefix = "(dry run) " if dry_run else ""
         for change in changes:
             if change.members_kept_off:
@@ -71,7 +71,7 @@ def list_(
     from notifier import app as tasks
 
     async def job(store: Store, _: Settings) -> None:
-        rows = await tasks.mailing_lists(store)
+        rows = await tasks.mailing_lists(store, by=cli_actor())
         if as_json:
             print_json(rows)
             return
@@ -105,7 +105,7 @@ def show(
     from notifier import app as tasks
 
     async def job(store: Store, _: Settings) -> None:
-        data = await tasks.show_list(store, slug)
+        data = await tasks.show_list(store, slug, by=cli_actor())
         if as_json:
             print_json(data)
             return

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.cli.shell import cli_actor, print_json, run_with_store, say, table
 from notifier.errors import InputError
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def retry_(
         raise InputError.single("outbox retry", "--id/--failed", "name messages or give --failed")
 
     async def job(store: Store, _: Settings) -> None:
-        count = await tasks.retry_messages(store, ids=ids or [], failed=failed)
+        count = await tasks.retry_messages(store, by=cli_actor(), ids=ids or [], failed=failed)
         say(f"{count} message(s) queued again; `notifier run` (or run --once) sends them")
 
     run_with_store(ctx, job)

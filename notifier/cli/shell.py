@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from notifier.config import ConfigSource, Settings
+    from notifier.domain.actors import Actor
     from notifier.store.engine import Store
 
 T = TypeVar("T")
@@ -35,6 +36,24 @@ def console(*, stderr: bool = False) -> Console:
         # Piped or captured output is read by people and tools alike; do not squeeze it to 80.
         made.width = 160
     return made
+
+
+def os_user() -> str:
+    """Who runs the command, as the operating system says ("unknown" if it cannot)."""
+    import getpass
+
+    try:
+        return getpass.getuser() or "unknown"
+    except (OSError, KeyError, ImportError):
+        return "unknown"
+
+
+@cache
+def cli_actor() -> Actor:
+    """Who every write of the CLI is made by, in the audit log: `cli:<os user>`, an owner."""
+    from notifier.domain.actors import Actor
+
+    return Actor.cli(os_user())
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from notifier import app as tasks
-from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.cli.shell import cli_actor, print_json, run_with_store, say, table
 from notifier.domain import Consent
 from notifier.domain.subscriber_specs import parse_cadence, parse_channel
 from notifier.errors import InputError, Problem
@@ -108,7 +108,9 @@ def add(
     entry = tasks.check_subscriber(form, where="subscribers add", fields=ADD_FIELDS)
 
     async def job(store: Store, settings: Settings) -> None:
-        added = await tasks.add_subscriber(store, settings, entry, consent=Consent.CLI)
+        added = await tasks.add_subscriber(
+            store, settings, entry, by=cli_actor(), consent=Consent.CLI
+        )
         verb = "added" if added.created else "updated"
         say(f"{verb} {added.email}; follows: {added.row['follows'] or 'nothing yet'}")
         for warning in added.warnings:
@@ -138,10 +140,10 @@ def remove(
 
     async def job(store: Store, _: Settings) -> None:
         if mailing_list:
-            left = await tasks.leave_list(store, email, mailing_list)
+            left = await tasks.leave_list(store, email, mailing_list, by=cli_actor())
             say(f"{email} {'left' if left else 'was not on'} {mailing_list}")
             return
-        await tasks.remove_subscriber(store, email, erase=erase)
+        await tasks.remove_subscriber(store, email, by=cli_actor(), erase=erase)
         say(f"{email} {'erased' if erase else 'unsubscribed'}")
 
     run_with_store(ctx, job)
@@ -156,7 +158,9 @@ def reactivate(
     comes back themselves, from their preference link or the sign-up form.)"""
 
     async def job(store: Store, _: Settings) -> None:
-        await tasks.reactivate_subscriber(store, email, where="subscribers reactivate")
+        await tasks.reactivate_subscriber(
+            store, email, by=cli_actor(), where="subscribers reactivate"
+        )
         say(f"{email} is active again")
 
     run_with_store(ctx, job)
@@ -174,7 +178,7 @@ def pause(
 
     async def job(store: Store, _: Settings) -> None:
         until = utcnow() + timedelta(days=days)
-        await tasks.pause_subscriber(store, email, until)
+        await tasks.pause_subscriber(store, email, until, by=cli_actor())
         say(f"{email} paused until {until:%Y-%m-%d %H:%M} UTC")
 
     run_with_store(ctx, job)
@@ -188,7 +192,7 @@ def resume(
     """End a pause now."""
 
     async def job(store: Store, _: Settings) -> None:
-        await tasks.pause_subscriber(store, email, None)
+        await tasks.pause_subscriber(store, email, None, by=cli_actor())
         say(f"{email} is no longer paused")
 
     run_with_store(ctx, job)
@@ -203,7 +207,7 @@ def show(
     """Show one subscriber: status, follows, lists."""
 
     async def job(store: Store, _: Settings) -> None:
-        data = await tasks.show_subscriber(store, email)
+        data = await tasks.show_subscriber(store, email, by=cli_actor())
         lists = data["lists"]
         if as_json:
             print_json(data)
@@ -229,7 +233,7 @@ def list_(
     """List subscribers, optionally the members of one list."""
 
     async def job(store: Store, _: Settings) -> None:
-        rows = await tasks.subscriber_rows(store, mailing_list=mailing_list)
+        rows = await tasks.subscriber_rows(store, by=cli_actor(), mailing_list=mailing_list)
         if as_json:
             print_json(rows)
             return
@@ -269,8 +273,8 @@ def import_(
 
     async def job(store: Store, settings: Settings) -> int:
         imported = await tasks.import_subscribers(
-            store, settings, specs, mailing_list=mailing_list, skip_invalid=skip_invalid,
-            dry_run=dry_run,
+            store, settings, specs, by=cli_actor(), mailing_list=mailing_list,
+            skip_invalid=skip_invalid, dry_run=dry_run,
         )  # fmt: skip
         report = imported.report
         prefix = "(dry run) " if dry_run else ""
@@ -310,7 +314,7 @@ def export(
         raise InputError.single("subscribers export", "--format", f"{fmt!r}: use csv or json")
 
     async def job(store: Store, _: Settings) -> list[dict[str, str]]:
-        return await tasks.subscriber_rows(store, mailing_list=mailing_list)
+        return await tasks.subscriber_rows(store, by=cli_actor(), mailing_list=mailing_list)
 
     rows = run_with_store(ctx, job)
     stream = out.open("w", encoding="utf-8", newline="") if out else sys.stdout

@@ -11,7 +11,7 @@ import typer
 
 from notifier import app as tasks
 from notifier import limits
-from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.cli.shell import cli_actor, print_json, run_with_store, say, table
 from notifier.domain.text_fields import check_text
 from notifier.errors import InputError
 from notifier.store.as_json import update_state_json
@@ -84,8 +84,8 @@ def add(
 
     async def job(store: Store, _: Settings) -> None:
         added = await tasks.add_update(
-            store, case, day=day, title=title, body=text, source=source.strip() or None, url=url,
-            urgent=urgent,
+            store, case, by=cli_actor(), day=day, title=title, body=text,
+            source=source.strip() or None, url=url, urgent=urgent,
         )  # fmt: skip
         if added.created:
             say(f"added update {added.id} to {added.case}: {added.day} {added.title}")
@@ -159,8 +159,8 @@ def edit(
 
     async def job(store: Store, _: Settings) -> None:
         corrected = await tasks.correct_update(
-            store, update_id, where=command, title=title, body=text, day=day, source=source,
-            url=url, urgent=urgent,
+            store, update_id, by=cli_actor(), where=command, title=title, body=text, day=day,
+            source=source, url=url, urgent=urgent,
         )  # fmt: skip
         if not corrected.changed:
             say(f"update {update_id}: nothing to change")
@@ -180,7 +180,7 @@ def withdraw(ctx: typer.Context, update_id: UpdateId) -> None:
     shows it."""
 
     async def job(store: Store, _: Settings) -> None:
-        withdrawn = await tasks.withdraw_update(store, update_id)
+        withdrawn = await tasks.withdraw_update(store, update_id, by=cli_actor())
         head = "was already withdrawn" if withdrawn.already else "withdrawn"
         say(
             f"update {update_id} {head}: {withdrawn.alerts_stopped} alert(s) and "

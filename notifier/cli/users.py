@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from notifier.cli.shell import print_json, run_with_store, say, table
+from notifier.cli.shell import cli_actor, print_json, run_with_store, say, table
 
 if TYPE_CHECKING:
     from notifier.config import Settings
@@ -56,7 +56,7 @@ def add(
 
     async def job(store: Store, _: Settings) -> None:
         row = await tasks.add_user(
-            store, email, role, lists or [], password=password, where="users add"
+            store, email, role, lists or [], by=cli_actor(), password=password, where="users add"
         )
         say(f"added {row['email']} as {_role(row)}; password {row['password']}")
 
@@ -98,7 +98,9 @@ def set_role(
     tasks.users_check(email, role, lists or [], None, where="users set-role")
 
     async def job(store: Store, _: Settings) -> None:
-        row = await tasks.set_role(store, email, role, lists or [], where="users set-role")
+        row = await tasks.set_role(
+            store, email, role, lists or [], by=cli_actor(), where="users set-role"
+        )
         say(f"{row['email']} is now {_role(row)}")
 
     run_with_store(ctx, job)
@@ -113,7 +115,7 @@ def remove(
     from notifier import app as tasks
 
     async def job(store: Store, _: Settings) -> None:
-        await tasks.remove_user(store, email)
+        await tasks.remove_user(store, email, by=cli_actor())
         say(f"removed {email}")
 
     run_with_store(ctx, job)
@@ -126,13 +128,10 @@ def reset_password(
 ) -> None:
     """Print a one-time link that lets them set a new password (an earlier link stops working;
     the link works for `console_reset_hours`, 24 by default)."""
-    import getpass
-
     from notifier import app as tasks
-    from notifier.domain.actors import Actor
 
     async def job(store: Store, settings: Settings) -> None:
-        link = await tasks.issue_reset(store, settings, Actor.cli(getpass.getuser()), email)
+        link = await tasks.issue_reset(store, settings, cli_actor(), email)
         say(f"send {email.strip().lower()} this link to set their password (it works once):")
         print(link)
 

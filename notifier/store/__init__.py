@@ -3,6 +3,7 @@
 #: What other packages may import from this one (modules and names); the rest is its own.
 #: tests/test_layers.py holds every import from outside to it.
 __all__ = [
+    "api_tokens",
     "as_json",
     "audit",
     "cases",

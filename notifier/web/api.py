@@ -1,5 +1,8 @@
-"""The admin API under /api, with a bearer token from the settings (`api_token`; without one
-the API answers 401 to everyone). It covers what the CLI covers for cases, updates,
+"""The admin API under /api, with a bearer token: the settings' `api_token` (acting as an
+owner), or a user's own API token (acting with the user's role; a coordinator's only on their
+lists); any other token, or none, is a 401. Every route's area is in ROUTE_ACCESS, checked
+against the role-by-area table (notifier.domain.actors) before the route runs: a 403 names what
+was refused. It covers what the CLI covers for cases, updates,
 subscribers, lists and the outbox, each route a thin shell over the same application layer
 (notifier.app) as the CLI's command. Bodies are validated (notifier.web.api_bodies) and every
 refusal is a clear 4xx with what was wrong, in one shape (notifier.web.api_errors): routes and
@@ -10,15 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 
 from notifier import app as tasks
 from notifier.countries import resolve_country
 from notifier.domain import Channel, Consent, OutboxStatus
+from notifier.domain.actors import Actor, Area
 from notifier.domain.case_specs import CaseSpec
+from notifier.errors import InputError
 from notifier.numbers import MAX_ID
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
@@ -39,31 +46,78 @@ def _state(request: Request) -> WebState:
     return state
 
 
-def authorized(
+async def authorized(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> WebState:
+) -> Actor:
+    """Who the bearer token acts as: the configured `api_token` (an owner), or a user's own
+    token (their role and lists); a 401 for anything else."""
     state = _state(request)
     expected = state.settings.api_token
     given = credentials.credentials if credentials else ""
     # Bytes: compare_digest refuses non-ASCII str (a 500 instead of a 401).
     wanted = expected.get_secret_value().encode() if expected is not None else None
-    if wanted is None or not hmac.compare_digest(given.encode(), wanted):
+    if wanted is not None and hmac.compare_digest(given.encode(), wanted):
+        return Actor.configured_token()
+    actor = await tasks.token_actor(state.store, given, now=utcnow()) if given else None
+    if actor is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "a valid bearer token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return state
+    return actor
 
 
-State = Annotated[WebState, Depends(authorized)]
-# The token first: without it, nothing about the request is looked at.
+def _web_state(request: Request, _: Annotated[Actor, Depends(authorized)]) -> WebState:
+    return _state(request)
+
+
+State = Annotated[WebState, Depends(_web_state)]
+By = Annotated[Actor, Depends(authorized)]
+
+#: What each route (by its function's name) needs: an area, and whether it changes it. A
+#: coordinator's list-scoped areas are narrowed further by the route or the application layer.
+ROUTE_ACCESS: dict[str, tuple[Area, bool]] = {
+    "cases": (Area.CASES, False),
+    "case": (Area.CASES, False),
+    "import_case": (Area.CASES, True),
+    "new_update": (Area.UPDATES, True),
+    "updates": (Area.UPDATES, False),
+    "correct_update": (Area.UPDATES, True),
+    "withdraw": (Area.UPDATES, True),
+    "subscribers": (Area.SUBSCRIBERS, False),
+    "subscriber": (Area.SUBSCRIBERS, False),
+    "add_subscriber": (Area.SUBSCRIBERS, True),
+    "delete_subscriber": (Area.SUBSCRIBERS, True),
+    "reactivate_subscriber": (Area.SUBSCRIBERS, True),
+    "pause_subscriber": (Area.SUBSCRIBERS, True),
+    "resume_subscriber": (Area.SUBSCRIBERS, True),
+    "lists": (Area.LISTS, False),
+    "one_list": (Area.LISTS, False),
+    "add_member": (Area.LISTS, True),
+    "digest_preview": (Area.LISTS, False),
+    "outbox": (Area.OUTBOX, False),
+    "outbox_retry": (Area.OUTBOX, True),
+    "audit": (Area.AUDIT, False),
+}
+
+
+def permitted(request: Request, by: By) -> None:
+    """A 403 (ForbiddenError) unless the actor's role may use the route's area; before the
+    input is looked at. A route missing from ROUTE_ACCESS is refused to all but owners."""
+    route = request.scope.get("route")
+    name = getattr(route, "name", "")
+    area, write = ROUTE_ACCESS.get(name, (Area.USERS, True))
+    tasks.require(by, area, write=write)
+
+
+# The token first: without it, nothing about the request is looked at; then the role.
 router = APIRouter(
     prefix="/api",
     tags=["admin"],
-    dependencies=[Depends(authorized), Depends(check_input)],
-    responses=errors(401),
+    dependencies=[Depends(authorized), Depends(permitted), Depends(check_input)],
+    responses=errors(401, 403),
 )
 #: A path or query parameter naming something: it may not exist, or not be a name at all.
 LOOKUP = errors(404, 422)
@@ -87,9 +141,9 @@ async def case(state: State, slug: Annotated[str, Path(max_length=200)]) -> dict
 
 
 @router.post("/cases", status_code=status.HTTP_201_CREATED, responses=BODY)
-async def import_case(state: State, spec: CaseSpec) -> dict[str, Any]:
+async def import_case(state: State, by: By, spec: CaseSpec) -> dict[str, Any]:
     """Create or update a case (the case file format, as JSON)."""
-    report = await tasks.import_cases(state.store, [spec])
+    report = await tasks.import_cases(state.store, [spec], by=by)
     return {
         "created": bool(report.cases_created),
         "changed": bool(report.cases_changed),
@@ -100,11 +154,11 @@ async def import_case(state: State, spec: CaseSpec) -> dict[str, Any]:
 
 @router.post("/cases/{slug}/updates", status_code=status.HTTP_201_CREATED, responses=LOOKUP | BODY)
 async def new_update(
-    state: State, slug: Annotated[str, Path(max_length=200)], update: UpdateIn
+    state: State, by: By, slug: Annotated[str, Path(max_length=200)], update: UpdateIn
 ) -> dict[str, Any]:
     """Add news to a case; the watcher sends it like any other."""
     added = await tasks.add_update(
-        state.store, slug, day=update.date or utcnow().date(), title=update.title,
+        state.store, slug, by=by, day=update.date or utcnow().date(), title=update.title,
         body=update.body, source=update.source, url=str(update.url) if update.url else None,
         urgent=update.urgent,
     )  # fmt: skip
@@ -128,21 +182,23 @@ UpdateId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.patch("/updates/{update_id}", responses=LOOKUP | BODY | errors(409))
-async def correct_update(state: State, update_id: UpdateId, body: UpdateEdit) -> dict[str, Any]:
+async def correct_update(
+    state: State, by: By, update_id: UpdateId, body: UpdateEdit
+) -> dict[str, Any]:
     """Correct an update: alerts not yet sent and digests not yet built carry the correction.
     409 if it was withdrawn."""
     corrected = await tasks.correct_update(
-        state.store, update_id, where="api", title=body.title, body=body.body, day=body.date,
+        state.store, update_id, by=by, where="api", title=body.title, body=body.body, day=body.date,
         source=body.source, url=str(body.url) if body.url else None, urgent=body.urgent,
     )  # fmt: skip
     return corrected.update | {"changed": corrected.changed}
 
 
 @router.post("/updates/{update_id}/withdraw", responses=LOOKUP)
-async def withdraw(state: State, update_id: UpdateId) -> dict[str, Any]:
+async def withdraw(state: State, by: By, update_id: UpdateId) -> dict[str, Any]:
     """Withdraw an update: alerts and digests not yet sent that hold it stop now; digests and
     case pages leave it out from then on."""
-    withdrawn = await tasks.withdraw_update(state.store, update_id)
+    withdrawn = await tasks.withdraw_update(state.store, update_id, by=by)
     return withdrawn.update | {
         "stopped": withdrawn.alerts_stopped,
         "digests_stopped": withdrawn.digests_stopped,
@@ -151,67 +207,75 @@ async def withdraw(state: State, update_id: UpdateId) -> dict[str, Any]:
 
 @router.get("/subscribers", responses=LOOKUP)
 async def subscribers(
-    state: State, list: Annotated[str | None, Query(max_length=120)] = None
+    state: State, by: By, list: Annotated[str | None, Query(max_length=120)] = None
 ) -> list[dict[str, str]]:
-    return await tasks.subscriber_rows(state.store, mailing_list=list)
+    """Every subscriber (a coordinator: the members of their lists), or one list's members."""
+    return await tasks.subscriber_rows(state.store, by=by, mailing_list=list)
 
 
 @router.get("/subscribers/{email}", responses=LOOKUP)
-async def subscriber(state: State, email: Annotated[str, Path(max_length=320)]) -> dict[str, Any]:
+async def subscriber(
+    state: State, by: By, email: Annotated[str, Path(max_length=320)]
+) -> dict[str, Any]:
     """One subscriber as `notifier subscribers show --json` tells it."""
-    return await tasks.show_subscriber(state.store, email)
+    return await tasks.show_subscriber(state.store, email, by=by)
 
 
 @router.post("/subscribers", status_code=status.HTTP_201_CREATED, responses=LOOKUP | BODY)
-async def add_subscriber(state: State, body: SubscriberIn) -> dict[str, str]:
+async def add_subscriber(state: State, by: By, body: SubscriberIn) -> dict[str, str]:
     """Add a subscriber (active: an admin vouches for them), or add follows to one. 404 if the
     list does not exist."""
     entry = tasks.check_subscriber(body.form(), where="api")
-    added = await tasks.add_subscriber(state.store, state.settings, entry, consent=Consent.API)
+    added = await tasks.add_subscriber(
+        state.store, state.settings, entry, by=by, consent=Consent.API
+    )
     return added.row
 
 
 @router.delete("/subscribers/{email}", responses=LOOKUP)
 async def delete_subscriber(
-    state: State, email: Annotated[str, Path(max_length=320)], erase: bool = False
+    state: State, by: By, email: Annotated[str, Path(max_length=320)], erase: bool = False
 ) -> dict[str, str]:
-    await tasks.remove_subscriber(state.store, email, erase=erase)
+    await tasks.remove_subscriber(state.store, email, by=by, erase=erase)
     return {"email": email, "result": "erased" if erase else "unsubscribed"}
 
 
 @router.post("/subscribers/{email}/reactivate", responses=LOOKUP | errors(409))
 async def reactivate_subscriber(
-    state: State, email: Annotated[str, Path(max_length=320)]
+    state: State, by: By, email: Annotated[str, Path(max_length=320)]
 ) -> dict[str, str]:
     """Mail a bounced address again (409 for any other status)."""
-    return await tasks.reactivate_subscriber(state.store, email, where="api")
+    return await tasks.reactivate_subscriber(state.store, email, by=by, where="api")
 
 
 @router.post("/subscribers/{email}/pause", responses=LOOKUP | BODY)
 async def pause_subscriber(
-    state: State, email: Annotated[str, Path(max_length=320)], body: PauseIn
+    state: State, by: By, email: Annotated[str, Path(max_length=320)], body: PauseIn
 ) -> dict[str, Any]:
     """Send nothing to them for `days` (as their preference page or /pause would)."""
     until = utcnow() + dt.timedelta(days=body.days)
-    return await tasks.pause_subscriber(state.store, email, until)
+    return await tasks.pause_subscriber(state.store, email, until, by=by)
 
 
 @router.post("/subscribers/{email}/resume", responses=LOOKUP)
 async def resume_subscriber(
-    state: State, email: Annotated[str, Path(max_length=320)]
+    state: State, by: By, email: Annotated[str, Path(max_length=320)]
 ) -> dict[str, Any]:
     """End a pause now."""
-    return await tasks.pause_subscriber(state.store, email, None)
+    return await tasks.pause_subscriber(state.store, email, None, by=by)
 
 
 @router.get("/lists")
-async def lists(state: State) -> list[dict[str, Any]]:
-    return await tasks.mailing_lists(state.store)
+async def lists(state: State, by: By) -> list[dict[str, Any]]:
+    """Every list (a coordinator: their own)."""
+    return await tasks.mailing_lists(state.store, by=by)
 
 
 @router.get("/lists/{slug}", responses=LOOKUP)
-async def one_list(state: State, slug: Annotated[str, Path(max_length=120)]) -> dict[str, Any]:
-    return await tasks.show_list(state.store, slug)
+async def one_list(
+    state: State, by: By, slug: Annotated[str, Path(max_length=120)]
+) -> dict[str, Any]:
+    return await tasks.show_list(state.store, slug, by=by)
 
 
 @router.post(
@@ -220,11 +284,11 @@ async def one_list(state: State, slug: Annotated[str, Path(max_length=120)]) -> 
     responses=LOOKUP | BODY | errors(409),
 )
 async def add_member(
-    state: State, slug: Annotated[str, Path(max_length=120)], body: MemberIn
+    state: State, by: By, slug: Annotated[str, Path(max_length=120)], body: MemberIn
 ) -> dict[str, Any]:
     """Put someone on a list (409 if they left it themselves: only they can join again)."""
     added = await tasks.add_member(
-        state.store, state.settings, slug, body.email, name=body.name, where="api",
+        state.store, state.settings, slug, body.email, by=by, name=body.name, where="api",
         consent=Consent.API,
     )  # fmt: skip
     return {"email": added.email, "joined": added.joined}
@@ -251,17 +315,20 @@ async def outbox(
 
 
 @router.post("/outbox/retry", responses=BODY)
-async def outbox_retry(state: State, body: RetryIn) -> dict[str, int]:
-    return {"queued": await tasks.retry_messages(state.store, ids=body.ids, failed=body.failed)}
+async def outbox_retry(state: State, by: By, body: RetryIn) -> dict[str, int]:
+    queued = await tasks.retry_messages(state.store, by=by, ids=body.ids, failed=body.failed)
+    return {"queued": queued}
 
 
 @router.get("/lists/{slug}/digest-preview", responses=LOOKUP)
 async def digest_preview(
     state: State,
+    by: By,
     slug: Annotated[str, Path(max_length=120)],
     format: Literal["text", "html", "telegram"] = "text",
     recent: Annotated[int, Query(ge=0, le=100)] = 0,
 ) -> dict[str, Any]:
+    tasks.require(by, Area.LISTS, mailing_list=slug)
     renderer = Renderer(state.settings)
     channel = Channel.TELEGRAM if format == "telegram" else Channel.EMAIL
     message, why = await preview_list(
@@ -271,3 +338,38 @@ async def digest_preview(
         return {"empty": True, "reason": why}
     body = message.html if format == "html" else message.text
     return {"empty": False, "subject": message.subject, "body": body}
+
+
+#: RFC 3339, as the schema's `date-time` says (pydantic alone would take 0.5, a Unix time).
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)")
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("a date and time with its offset, as 2026-05-01T09:30:00Z")
+    return value
+
+
+Moment = Annotated[dt.datetime, BeforeValidator(_rfc3339)]
+
+
+@router.get("/audit", responses=errors(422))
+async def audit(
+    state: State,
+    by: By,
+    since: Moment | None = None,
+    actor: Annotated[str | None, Query(max_length=500)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """The audit log, newest first (owners): from `since` (RFC 3339) on, by one `actor`;
+    `before_id` pages on to older entries."""
+    if since is not None:
+        try:
+            since = since.astimezone(dt.UTC) if since.tzinfo else since.replace(tzinfo=dt.UTC)
+        except OverflowError:
+            raise InputError.single("query", "since", "out of range") from None
+    rows = await tasks.audit_entries(
+        state.store, by, since=since, actor=actor, before_id=before_id, limit=limit
+    )
+    return [r.as_json() for r in rows]

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from notifier.errors import ConflictError, InputError, NotFoundError, Problem
+from notifier.errors import ConflictError, ForbiddenError, InputError, NotFoundError, Problem
 
 #: Where FastAPI says a field came from: the first item of a validation error's `loc`.
 _SOURCES = {"body", "query", "path", "header", "cookie"}
@@ -50,6 +50,7 @@ _DOCUMENTED: dict[int, dict[str, Any]] = {
         "description": "No valid bearer token (or no `api_token` set).",
         "headers": {"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}},
     },
+    403: {"description": "The token's role may not do this (or not on this list)."},
     404: {"description": "What the path or a parameter names does not exist."},
     409: {"description": "The request clashes with what the store holds now."},
     422: {"description": "Bad input: each problem with the field it is in."},
@@ -127,6 +128,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return _answer(404, str(exc))
 
 
+async def forbidden(request: Request, exc: Exception) -> Response:
+    """403 in the API's one error shape (the console answers its own pages with a page)."""
+    return _answer(403, str(exc))
+
+
 #: The methods a 405 may name.
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -157,4 +163,5 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _invalid_input)
     app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(ForbiddenError, forbidden)
     app.add_exception_handler(HTTPException, _http_error)

@@ -4,9 +4,10 @@ editors and list coordinators, each page's permission checked on the server."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from notifier.errors import ForbiddenError
+from notifier.web.api_errors import forbidden
 from notifier.web.console import account, cases, home, login, updates, users
 from notifier.web.console.access import (
     BadFormToken,
@@ -44,7 +45,7 @@ def add_console_handlers(app: FastAPI) -> None:
     async def not_allowed(request: Request, exc: Exception) -> Response:
         reason = exc.what if isinstance(exc, NotAllowed) else str(exc)
         if not request.url.path.startswith("/admin"):  # the API's refusals stay JSON
-            return JSONResponse({"detail": reason}, status_code=403)
+            return await forbidden(request, exc)
         return console_page(
             request, await session_of(request), "forbidden", status=403, reason=reason
         )

@@ -110,7 +110,7 @@ async def draft(request: Request, signed: Writer, slug: str) -> Response:
         day, _ = check_draft(draft)
         added = await tasks.add_update(
             state.store, slug, day=day, title=draft.title, body=draft.body,
-            source=draft.source, url=draft.url, urgent=draft.urgent,
+            source=draft.source, url=draft.url, urgent=draft.urgent, by=signed.actor,
         )  # fmt: skip
         outcome = "published" if added.created else "already"
         return see_other(f"/admin/cases/{added.case}?saved={outcome}#updates")
@@ -222,7 +222,7 @@ async def correct(request: Request, signed: Writer, update_id: str) -> Response:
         day, _ = check_draft(draft)
         corrected = await tasks.correct_update(
             state.store, update["id"], where=DRAFT, title=draft.title, body=draft.body, day=day,
-            source=draft.source, url=draft.url, urgent=draft.urgent,
+            source=draft.source, url=draft.url, urgent=draft.urgent, by=signed.actor,
         )  # fmt: skip
     except InputError as exc:
         errors = errors_by_field(exc.problems)
@@ -255,7 +255,7 @@ async def withdraw(request: Request, signed: Writer, update_id: str) -> Response
     if number is None:
         return _missing(request, signed, update_id)
     try:
-        done = await tasks.withdraw_update(state.store, number)
+        done = await tasks.withdraw_update(state.store, number, by=signed.actor)
     except NotFoundError:
         return _missing(request, signed, update_id)
     if done.already:

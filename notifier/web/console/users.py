@@ -43,7 +43,7 @@ async def _users_page(
         status=status,
         users=await tasks.users(state.store),
         roles=[r.value for r in Role],
-        all_lists=await tasks.mailing_lists(state.store),
+        all_lists=await tasks.mailing_lists(state.store, by=signed.actor),
         **context,
     )
 
@@ -60,7 +60,7 @@ async def add_user(request: Request, signed: Owner) -> Response:
     email, role = text_of(form, "email"), text_of(form, "role")
     lists = [v for v in form.getlist("lists") if isinstance(v, str)]
     try:
-        row = await tasks.add_user(state.store, email, role, lists, where=WHERE)
+        row = await tasks.add_user(state.store, email, role, lists, by=signed.actor, where=WHERE)
         link = await sessions.issue_reset(state.store, state.settings, signed.actor, row["email"])
     except (InputError, NotFoundError) as exc:
         problems = exc.problems if isinstance(exc, InputError) else []
@@ -90,7 +90,7 @@ async def _user_page(
         status=status,
         user=found,
         roles=[r.value for r in Role],
-        all_lists=await tasks.mailing_lists(state.store),
+        all_lists=await tasks.mailing_lists(state.store, by=signed.actor),
         **context,
     )
 
@@ -106,7 +106,9 @@ async def set_role(request: Request, signed: Owner, email: str) -> Response:
     form = await posted(request, signed)
     lists = [v for v in form.getlist("lists") if isinstance(v, str)]
     try:
-        await tasks.set_role(state.store, email, text_of(form, "role"), lists, where=WHERE)
+        await tasks.set_role(
+            state.store, email, text_of(form, "role"), lists, by=signed.actor, where=WHERE
+        )
     except (InputError, NotFoundError) as exc:
         problems = exc.problems if isinstance(exc, InputError) else []
         errors = errors_by_field(problems) if problems else {"lists": str(exc)}
@@ -143,5 +145,5 @@ async def remove(request: Request, signed: Owner, email: str) -> Response:
         return await _user_page(
             request, signed, email, status=409, errors={"": "you cannot remove your own account"}
         )
-    await tasks.remove_user(state.store, email)
+    await tasks.remove_user(state.store, email, by=signed.actor)
     return see_other("/admin/users")
