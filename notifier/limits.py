@@ -68,3 +68,6 @@ PASSWORD = 1_000
 TOKEN_NAME = 100
 #: The most audit entries one page (`notifier audit list`, the API) shows.
 AUDIT_PAGE = 1_000
+#: A row's id as a page's address or form gives it (an update's, say): the store's integer
+#: ids hold 31 bits, so anything past this is no row at all.
+ROW_ID = 2**31 - 1

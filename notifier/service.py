@@ -33,7 +33,7 @@ from notifier.domain.schedule import DAYS, Schedule
 from notifier.links import Links
 from notifier.render.messages import Renderer
 from notifier.render.templates import check_templates
-from notifier.senders import build_senders
+from notifier.senders import build_senders, email_sender
 from notifier.store.engine import Store, open_store
 from notifier.store.models import MailingList, utcnow
 from notifier.watch import WatchReport, watch_once
@@ -304,8 +304,12 @@ class Service:
         if not self.deliver_only:
             from notifier.web.app import create_app
 
+            settings = self.p.settings
             app = create_app(
-                self.p.settings, self.p.store, scheduler_alive=lambda: self.scheduler.running
+                settings,
+                self.p.store,
+                scheduler_alive=lambda: self.scheduler.running,
+                email_sender=lambda: email_sender(settings),
             )
             web_task = asyncio.create_task(self._web(app), name="web")
         bot_task = None

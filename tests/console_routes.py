@@ -16,6 +16,8 @@ OWNERS = frozenset({OWNER})
 WRITERS = frozenset({OWNER, EDITOR})  # cases and updates
 LIST = "kazakhstan-prayer-chain"
 OTHER_LIST = "central-asia-weekly"
+#: A sample case (update 1 is one of its updates).
+CASE = "bakhytzhan-kashkumbayev"
 #: Routes anyone may open, signed in or not (signing in itself).
 PUBLIC = frozenset(
     {
@@ -77,4 +79,20 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "POST", "/admin/users/{email}/remove", "/admin/users/editor@example.org/remove", OWNERS
     ),
+    Route("GET", "/admin/cases", "/admin/cases", EVERYONE, "cases"),
+    Route("GET", "/admin/cases/new", "/admin/cases/new", WRITERS, "case-new"),
+    Route("POST", "/admin/cases/new", "/admin/cases/new", WRITERS),
+    Route("GET", "/admin/cases/upload", "/admin/cases/upload", WRITERS, "case-upload"),
+    Route("POST", "/admin/cases/upload", "/admin/cases/upload", WRITERS),
+    Route("GET", "/admin/cases/{slug}", f"/admin/cases/{CASE}", EVERYONE, "case"),
+    Route("POST", "/admin/cases/{slug}", f"/admin/cases/{CASE}", WRITERS),
+    Route("POST", "/admin/cases/{slug}/updates", f"/admin/cases/{CASE}/updates", WRITERS),
+    Route("GET", "/admin/updates", "/admin/updates", EVERYONE, "updates"),
+    Route("GET", "/admin/updates/{update_id}", "/admin/updates/1", WRITERS, "update"),
+    Route("POST", "/admin/updates/{update_id}", "/admin/updates/1", WRITERS),
+    Route(
+        "GET", "/admin/updates/{update_id}/withdraw", "/admin/updates/1/withdraw", WRITERS,
+        "update-withdraw",
+    ),
+    Route("POST", "/admin/updates/{update_id}/withdraw", "/admin/updates/1/withdraw", WRITERS),
 )  # fmt: skip

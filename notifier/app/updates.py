@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Subquery, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import limits
 from notifier.app.access import require
 from notifier.channels.base import Sender
 from notifier.config import Settings
@@ -207,6 +208,8 @@ async def withdraw_update(store: Store, update_id: int, *, by: Actor) -> UpdateW
 
 #: Where a draft's problems are said to be.
 DRAFT = "update form"
+#: The most updates one page of the latest shows.
+PAGE_MOST = 200
 #: The earliest and the latest (days ahead) an update's date may be.
 EARLIEST = date(1900, 1, 1)
 DAYS_AHEAD = 366
@@ -470,6 +473,36 @@ async def withdraw_preview(store: Store, by: Actor, update_id: int) -> WithdrawP
             digests=digests,
             sent=state.alerts.get("sent", 0),
         )
+
+
+@dataclass(frozen=True)
+class UpdatePage:
+    """One page of the latest updates across cases, newest first (each as
+    `update_state_json` shows it, with its case's name), and `before` to pass for the next
+    page (None: the last)."""
+
+    updates: list[dict[str, Any]]
+    before: int | None
+
+
+async def latest_updates(
+    store: Store, by: Actor, *, before: int | None = None, limit: int = 50
+) -> UpdatePage:
+    """The updates entered last, across every case, newest first; `before` an update's id:
+    the page after it. InputError naming a limit or `before` out of range."""
+    require(by, Area.UPDATES)
+    problems = []
+    if not 1 <= limit <= PAGE_MOST:
+        problems.append(Problem("updates", "limit", f"from 1 to {PAGE_MOST}, not {limit}"))
+    if before is not None and not 1 <= before <= limits.ROW_ID:
+        problems.append(Problem("updates", "before", f"from 1 to {limits.ROW_ID}, not {before}"))
+    if problems:
+        raise InputError(problems)
+    async with store.read() as session:
+        states = await stored.list_updates(session, limit=limit + 1, before=before)
+    shown = states[:limit]
+    rows = [update_state_json(s) | {"case_name": s.case.name} for s in shown]
+    return UpdatePage(rows, shown[-1].update.id if len(states) > limit else None)
 
 
 async def test_send(

@@ -91,6 +91,7 @@ def web(
     import asyncio
     import signal
 
+    from notifier.senders import email_sender
     from notifier.store.engine import open_store
     from notifier.web.app import create_app, serve
 
@@ -104,6 +105,7 @@ def web(
             loop.add_signal_handler(sig, stop.set)
         async with open_store(settings) as store:
             say(f"notifier web on http://{settings.web_host}:{settings.web_port}; Ctrl-C stops")
-            await serve(create_app(settings, store), settings, stop)
+            app = create_app(settings, store, email_sender=lambda: email_sender(settings))
+            await serve(app, settings, stop)
 
     run_async(go())

@@ -51,12 +51,15 @@ async def _alert_counts(session: AsyncSession, ids: list[int]) -> dict[int, dict
 
 
 async def list_updates(
-    session: AsyncSession, *, case: Case | None = None, limit: int = 50
+    session: AsyncSession, *, case: Case | None = None, limit: int = 50, before: int | None = None
 ) -> list[UpdateState]:
-    """The latest entered updates (of one case, or all), newest first, with their alerts."""
+    """The latest entered updates (of one case, or all), newest first, with their alerts;
+    `before` an update's id: those entered before it (the next page)."""
     query = select(Update, Case).join(Case, Case.id == Update.case_id)
     if case is not None:
         query = query.where(Update.case_id == case.id)
+    if before is not None:
+        query = query.where(Update.id < before)
     rows = (await session.execute(query.order_by(Update.id.desc()).limit(limit))).all()
     counts = await _alert_counts(session, [u.id for u, _ in rows])
     return [UpdateState(u, c, counts[u.id]) for u, c in rows]

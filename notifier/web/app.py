@@ -10,6 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from notifier import __version__
+from notifier.channels.base import Sender
 from notifier.config import Settings
 from notifier.errors import NotifierError
 from notifier.links import Links
@@ -44,8 +45,14 @@ ROUTERS = (
 
 
 def create_app(
-    settings: Settings, store: Store, *, scheduler_alive: Callable[[], bool] | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    scheduler_alive: Callable[[], bool] | None = None,
+    email_sender: Callable[[], Sender] | None = None,
 ) -> FastAPI:
+    """The web app. `email_sender` makes the installation's email sender (notifier.senders'
+    `email_sender` for these settings), for the console's test sends; None: no test sends."""
     app = FastAPI(title="notifier", version=__version__, docs_url=None, redoc_url=None)
     app.state.notifier = WebState(
         settings=settings,
@@ -53,6 +60,7 @@ def create_app(
         links=Links.from_settings(settings),
         env=page_environment(settings),
         scheduler_alive=scheduler_alive,
+        email_sender=email_sender,
     )
     for router in ROUTERS:
         app.include_router(router)

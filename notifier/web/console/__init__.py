@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from notifier.errors import ForbiddenError
 from notifier.web.api_errors import forbidden
-from notifier.web.console import account, home, login, users
+from notifier.web.console import account, cases, home, login, updates, users
 from notifier.web.console.access import (
     BadFormToken,
     NotAllowed,
@@ -21,7 +21,14 @@ from notifier.web.console.access import (
 )
 
 #: The console's routes, in the order they are tried.
-ROUTERS = (home.router, login.router, account.router, users.router)
+ROUTERS = (
+    home.router,
+    login.router,
+    account.router,
+    users.router,
+    cases.router,
+    updates.router,
+)
 
 
 def add_console_handlers(app: FastAPI) -> None:
