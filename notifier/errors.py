@@ -18,6 +18,10 @@ class NotFoundError(NotifierError, LookupError):
     """A case, subscriber, list or country that does not exist."""
 
 
+class ForbiddenError(NotifierError):
+    """The actor's role (or, for a coordinator, their lists) does not allow this."""
+
+
 class StoreNotFound(NotifierError, LookupError):
     """No store where the settings point. notifier never makes one by itself (`notifier init`
     does), so a command run from the wrong folder cannot quietly start an empty store there."""

@@ -48,6 +48,8 @@ SPELLINGS = 50
 ACTIONS = 50
 SOURCES = 100
 
+#: A list's own templates: the name of its folder under lists/ (store: 60).
+LIST_TEMPLATE = 60
 #: A mailing list's description, shown where people sign up.
 DESCRIPTION = 2_000
 #: An email address: RFC 5321 allows 64 + 1 + 255 (store: 320).

@@ -11,6 +11,26 @@ and nothing in notifier.cli, notifier.web or notifier.bot."""
 from __future__ import annotations
 
 from notifier.app.cases import import_cases
+from notifier.app.list_console import (
+    DigestPreview,
+    DigestSent,
+    ListSaved,
+    MemberChange,
+    MemberPage,
+    MembersImported,
+    SentNow,
+    add_list_member,
+    digest_archive,
+    digest_preview,
+    export_list_members,
+    import_list_members,
+    list_detail,
+    list_members,
+    lists_for,
+    remove_list_member,
+    save_list,
+    send_now,
+)
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
 from notifier.app.outbox import OutboxEntry, outbox_messages, retry_messages
 from notifier.app.subscribers import (
@@ -41,9 +61,16 @@ from notifier.app.users import add_user, remove_user, set_role, user_row, users
 from notifier.app.users import check_user as users_check
 
 __all__ = [
+    "DigestPreview",
+    "DigestSent",
     "FollowEntry",
+    "ListSaved",
     "MemberAdded",
+    "MemberChange",
+    "MemberPage",
+    "MembersImported",
     "OutboxEntry",
+    "SentNow",
     "SubscriberAdded",
     "SubscriberEntry",
     "SubscriberForm",
@@ -51,6 +78,7 @@ __all__ = [
     "UpdateAdded",
     "UpdateCorrected",
     "UpdateWithdrawn",
+    "add_list_member",
     "add_member",
     "add_subscriber",
     "add_update",
@@ -58,16 +86,26 @@ __all__ = [
     "apply_lists",
     "check_subscriber",
     "correct_update",
+    "digest_archive",
+    "digest_preview",
+    "export_list_members",
     "import_cases",
+    "import_list_members",
     "import_subscribers",
     "leave_list",
+    "list_detail",
+    "list_members",
+    "lists_for",
     "mailing_lists",
     "outbox_messages",
     "pause_subscriber",
     "reactivate_subscriber",
+    "remove_list_member",
     "remove_subscriber",
     "remove_user",
     "retry_messages",
+    "save_list",
+    "send_now",
     "set_role",
     "show_list",
     "show_subscriber",

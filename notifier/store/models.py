@@ -45,6 +45,9 @@ from notifier.domain.vocabulary import (
     Consent as Consent,
 )
 from notifier.domain.vocabulary import (
+    ListOrigin as ListOrigin,
+)
+from notifier.domain.vocabulary import (
     MemberSource as MemberSource,
 )
 from notifier.domain.vocabulary import (
@@ -286,6 +289,11 @@ class MailingList(Base):
     )
     #: The list's own digest templates (`lists/<template>/…` under templates_dir), if any.
     template: Mapped[str | None] = mapped_column(String(60))
+    #: Where its settings are kept: a list file (the console shows them read-only) or the
+    #: console. Lists from before the console all came from files.
+    origin: Mapped[ListOrigin] = mapped_column(
+        _enum(ListOrigin, "list_origin"), default=ListOrigin.FILE, server_default="file"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
