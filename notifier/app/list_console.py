@@ -579,10 +579,14 @@ async def send_now(
     _check(by, slug, write=True)
     render = renderer or Renderer(settings)
     now = utcnow()
-    async with store.transaction() as session:
+    async with store.sessions() as session, session.begin():
         found = await get_list(session, slug, follows=True)
         report = await send_list_digest_now(session, render, found, now=now)
-        if report.messages:
+        if report.empty:
+            # Nothing new: nothing written either, so news a moment later can go at once
+            # (a digest built, even empty, covers its minute).
+            await session.rollback()
+        elif report.messages:
             audit.record(session, by, "lists.send_now", slug, after={"messages": report.messages})
     return SentNow(report.messages, bool(report.empty), report.digests == 0)
 
