@@ -30,7 +30,7 @@ from notifier.store.lists import apply_lists
 from notifier.store.models import AuditEntry, Body, MailingList, Subscriber, utcnow
 from notifier.store.preferences import leave_list
 from notifier.store.subscribers import get_list, get_subscriber
-from tests.helpers import CHAIN, EXAMPLE_LISTS, maildir, new_update, seed, text_of
+from tests.helpers import CHAIN, EXAMPLE_LISTS, PASTOR, maildir, new_update, seed, text_of
 
 OWNER = Actor.cli("tester")
 EDITOR = Actor.console_user("editor@example.org", Role.EDITOR, frozenset())
@@ -364,6 +364,9 @@ async def test_preview_send_now_once_and_the_archive(p: Pipeline) -> None:
     assert "Hearing moved to Friday" in email.text
     assert "Hearing moved to Friday" in email.html
     assert set(preview.messages) == {Channel.EMAIL}  # the list sends by email only
+    both = await tasks.digest_preview(p.store, s, EDITOR, CHAIN)  # email and Telegram
+    assert set(both.messages) == {Channel.EMAIL, Channel.TELEGRAM}
+    assert "Hearing moved to Friday" in both.messages[Channel.TELEGRAM].text
     assert preview.due is not None
     assert preview.due > utcnow()
 
@@ -414,3 +417,48 @@ async def test_preview_send_now_once_and_the_archive(p: Pipeline) -> None:
         ("user:coord@example.org", MINE, {"after": {"messages": 3}}),
         ("cli:tester", CHAIN, {"after": {"messages": 4}}),
     ]
+
+
+async def test_every_boundary_refuses_what_the_store_could_not_hold(p: Pipeline) -> None:
+    """NUL bytes, over-long text and numbers out of range are refused by name before the
+    store sees them (PostgreSQL would refuse a NUL with an error of its own)."""
+    s = p.settings
+    for slug in ("a\x00b", "x" * 121, "Not-A-Slug"):
+        with pytest.raises(NotFoundError, match="no list"):
+            await tasks.list_detail(p.store, OWNER, slug)
+        with pytest.raises(NotFoundError):
+            await tasks.save_list(p.store, s, OWNER, NEW_LIST, slug=slug)
+        with pytest.raises(ForbiddenError):
+            await tasks.list_members(p.store, COORDINATOR, slug)
+    with pytest.raises(InputError) as raised:
+        await tasks.save_list(p.store, s, OWNER, NEW_LIST | {"slug": "bad\x00slug"})
+    assert [x.field for x in raised.value.problems] == ["slug"]
+    for who in ("a\x00b@example.org", "x" * 400 + "@example.org", str(2**63)):
+        with pytest.raises(InputError, match=r"\[email\]"):
+            await tasks.remove_list_member(p.store, OWNER, MINE, who)
+    with pytest.raises(InputError, match=r"\[after\]"):
+        await tasks.list_members(p.store, OWNER, MINE, after=2**63)
+    with pytest.raises(InputError, match=r"\[limit\]"):
+        await tasks.list_members(p.store, OWNER, MINE, limit=10_000)
+    for before in ("2026-11-30T02:00Z\x00", "z" * 500):
+        with pytest.raises(InputError, match=r"\[before\]"):
+            await tasks.digest_archive(p.store, s, OWNER, MINE, before=before)
+    with pytest.raises(InputError, match=r"\[recent\]"):
+        await tasks.digest_preview(p.store, s, OWNER, MINE, recent=-1)
+    with pytest.raises(InputError, match=r"\[name\]"):
+        await tasks.import_list_members(p.store, s, OWNER, MINE, "email\n", name="f\x00.csv")
+
+
+async def test_a_list_follows_cases_by_slug(p: Pipeline) -> None:
+    saved = await tasks.save_list(
+        p.store, p.settings, OWNER,
+        NEW_LIST | {"follows": ["case=kashkumbaev", "country=KZ"]}, slug=MINE,
+    )  # fmt: skip
+    assert saved.changed == ["follows"]
+    shown = await tasks.list_detail(p.store, OWNER, MINE)
+    # A case by any of its spellings, kept by its slug.
+    assert sorted(shown["follows"]) == [f"case={PASTOR}", "country=KZ"]
+    entry = (await audit_log(p))[-1]
+    assert entry.summary["after"]["follows"] == shown["follows"]
+    again = NEW_LIST | {"follows": ["country=KZ", f"case={PASTOR}"]}
+    assert (await tasks.save_list(p.store, p.settings, OWNER, again, slug=MINE)).changed == []

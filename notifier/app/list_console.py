@@ -13,6 +13,7 @@ that names it later takes it over."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,14 +24,17 @@ from pydantic import ValidationError
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import limits
 from notifier.config import Settings
 from notifier.digests import list_schedule, send_list_digest_now
 from notifier.domain import Cadence, Channel, Consent, ListOrigin, MemberSource, outbox_keys
 from notifier.domain.actors import Actor, Area
+from notifier.domain.case_specs import SLUG
 from notifier.domain.list_specs import ListSpec
 from notifier.domain.schedule import next_due
 from notifier.domain.subscriber_specs import (
     SubscriberSpec,
+    check_chat_id,
     check_email,
     check_name,
     parse_follow_token,
@@ -39,6 +43,7 @@ from notifier.domain.text_fields import friendly_reason
 from notifier.errors import ConflictError, ForbiddenError, InputError, NotFoundError, Problem
 from notifier.ingest.subscriber_csv import parse_subscriber_csv, write_subscriber_csv
 from notifier.links import Links
+from notifier.numbers import as_int
 from notifier.preview import preview_list
 from notifier.render.messages import Renderer
 from notifier.render.templates import list_template_problems, make_environment
@@ -89,22 +94,35 @@ NOT_MEMBER_COLUMNS = (
     "digest_schedule",
     "telegram_chat_id",
 )
+#: A digest's period as its outbox key ends: a UTC minute.
+PERIOD = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z")
+#: The largest id a page may start after (the store's ids are 64-bit at most).
+MOST_ID = 2**62
 #: A digest's messages not yet sent or failed: still to go.
 WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.RETRY)
 #: Most members or digests on one page.
 PAGE_MOST = 500
+FILE_EDIT = "this list is kept in a list file: change it there and run `notifier lists apply`"
 FILE_NOTE = (
     "This list is kept in a list file (subscribers/{slug}.yaml or wherever `notifier lists "
     "apply` reads it): change its settings there. Members added here stay."
 )
 
 
-def _check(by: Actor, slug: str | None, *, write: bool) -> None:
-    """ForbiddenError unless `by` may read (or change) the list `slug` (None: the lists page)."""
+def _check(by: Actor, slug: str | None, *, write: bool, new: bool = False) -> None:
+    """ForbiddenError unless `by` may read (or change) the list `slug` (None: the lists page);
+    then NotFoundError for what cannot be a list's slug (too long, NUL…: never sent to the
+    store), unless it is a `new` list's, which `save_list` names as a bad field."""
     if not by.may(Area.LISTS, write=write, mailing_list=slug):
         verb = "change" if write else "see"
-        what = f"the list {slug!r}" if slug is not None else "lists"
+        what = f"the list {slug[: limits.SLUG]!r}" if slug is not None else "lists"
         raise ForbiddenError(f"{by.label} may not {verb} {what}")
+    if slug is not None and not new and not _slug_ok(slug):
+        raise NotFoundError(f"no list {slug[: limits.SLUG]!r}")
+
+
+def _slug_ok(slug: str) -> bool:
+    return len(slug) <= limits.SLUG and SLUG.fullmatch(slug) is not None
 
 
 def _limit(limit: int, where: str) -> int:
@@ -206,7 +224,7 @@ async def save_list(
     written; ConflictError for a slug taken or a list kept in a file; ForbiddenError for an
     editor, or a coordinator and a list not theirs (a coordinator never makes one)."""
     target = slug if slug is not None else str(spec.get("slug", ""))
-    _check(by, target, write=True)
+    _check(by, target, write=True, new=slug is None)
     where = f"list {target}" if target else "new list"
     data = dict(spec)
     problems = [
@@ -232,16 +250,13 @@ async def save_list(
             for p in list_template_problems(env, [(Path(where), checked)])
         ]
     async with store.transaction() as session:
-        existing = await stored.find_list(session, target) if target else None
+        existing = await stored.find_list(session, target) if _slug_ok(target) else None
         if slug is not None and existing is None:
             raise NotFoundError(f"no list {slug!r}")
         if slug is None and existing is not None:
             raise ConflictError.single(where, "slug", f"there is a list {target!r} already")
         if existing is not None and existing.origin is ListOrigin.FILE:
-            raise ConflictError.single(
-                where, "list", FILE_NOTE.format(slug=target).split(":")[0].rstrip(".")
-                + ": change it in its file and run `notifier lists apply`"
-            )  # fmt: skip
+            raise ConflictError.single(where, "list", FILE_EDIT)
         if checked is None:
             problems += await _follow_problems(session, data.get("follows"), where)
             raise InputError(problems)
@@ -286,6 +301,8 @@ async def list_members(
     memberships, so a page of a 100,000-member list costs what a page of a small one does)."""
     _check(by, slug, write=False)
     _limit(limit, f"list {slug} members")
+    if after is not None and not 0 <= after <= MOST_ID:
+        raise InputError.single(f"list {slug} members", "after", f"{after}: not a member's id")
     async with store.read() as session:
         found = await get_list(session, slug)
         query = (
@@ -386,14 +403,19 @@ async def remove_list_member(store: Store, by: Actor, slug: str, email: str) -> 
     back, so they are taken off there."""
     _check(by, slug, write=True)
     where = f"list {slug}"
+    chat = as_int(email.strip())
+    try:
+        who = str(check_chat_id(chat)) if chat is not None else check_email(email)
+    except ValueError as exc:
+        raise InputError.single(where, "email", str(exc)) from None
     async with store.transaction() as session:
         found = await get_list(session, slug)
-        subscriber = await find_subscriber(session, email)
+        subscriber = await find_subscriber(session, who)
         member = (
             None if subscriber is None else await session.get(ListMember, (found.id, subscriber.id))
         )
         if subscriber is None or member is None:
-            return MemberChange(email.strip().lower(), False)
+            return MemberChange(who, False)
         address = subscriber.email or str(subscriber.telegram_chat_id)
         if member.source is MemberSource.FILE and found.origin is ListOrigin.FILE:
             raise ConflictError.single(
@@ -454,6 +476,10 @@ async def import_list_members(
     column), unless `skip_invalid`, which imports the good rows and lists the bad. Only the
     columns MEMBER_COLUMNS are read; the others are named in `notes`."""
     _check(by, slug, write=True)
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise InputError.single(f"list {slug} import", "name", str(exc)) from None
     specs, notes = parse_subscriber_csv(csv_text, name)
     ignored = sorted(
         {
@@ -620,6 +646,10 @@ async def digest_archive(
     its web copy. `before`: the `period` of the last one shown, for the next page."""
     _check(by, slug, write=False)
     _limit(limit, f"list {slug} archive")
+    if before is not None and not PERIOD.fullmatch(before):
+        raise InputError.single(
+            f"list {slug} archive", "before", "a digest's period, e.g. 2026-11-30T02:00Z"
+        )
     links = Links.from_settings(settings)
     async with store.read() as session:
         found = await get_list(session, slug)
