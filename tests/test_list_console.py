@@ -395,9 +395,14 @@ async def test_preview_send_now_once_and_the_archive(p: Pipeline) -> None:
     assert archive[0].period > archive[1].period  # newest first
     assert [a.recipients for a in archive] == [3, 3]
     first = archive[1].channels[0]
-    assert (first["channel"], first["sent"], first["failed"], first["waiting"]) == (
-        "email", 3, 0, 0,
-    )  # fmt: skip
+    assert (first["channel"], first["recipients"]) == ("email", 3)
+    delivery = await tasks.digest_delivery(p.store, s, COORDINATOR, MINE, archive[1].period)
+    assert delivery.channels == [first | {"sent": 3, "failed": 0, "waiting": 0}]
+    assert delivery.last_sent_at is not None
+    with pytest.raises(NotFoundError):
+        await tasks.digest_delivery(p.store, s, COORDINATOR, MINE, "2020-01-01T00:00Z")
+    with pytest.raises(ForbiddenError):
+        await tasks.digest_delivery(p.store, s, COORDINATOR, CHAIN, archive[1].period)
     links = Links.from_settings(s)
     body_id = links.verify_digest(first["web_copy"].rsplit("/", 1)[1])
     async with p.store.read() as session:

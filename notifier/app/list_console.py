@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import limits
@@ -54,7 +54,6 @@ from notifier.store.engine import Store
 from notifier.store.models import (
     ListMember,
     MailingList,
-    MessageKind,
     OutboxMessage,
     OutboxStatus,
     Subscriber,
@@ -619,17 +618,84 @@ async def send_now(
 
 @dataclass(frozen=True)
 class DigestSent:
-    #: The period it was built for (a UTC instant to the minute): also `before` for the next page.
+    #: The period it was built for (a UTC instant to the minute): also `before` for the next
+    #: page of the archive, and what `digest_delivery` takes.
     period: str
-    #: When it was queued, and when its last message went.
+    #: When it was queued.
     queued_at: datetime
-    last_sent_at: datetime | None
-    #: Per channel: recipients, sent, failed, waiting, and (email) the web copy's link.
+    #: Per channel: recipients and (email) the web copy's link; from `digest_delivery`, also
+    #: how many were sent, failed and are still to go.
     channels: list[dict[str, Any]]
+    #: When its last message went (`digest_delivery` only).
+    last_sent_at: datetime | None = None
 
     @property
     def recipients(self) -> int:
         return sum(int(c["recipients"]) for c in self.channels)
+
+
+def _period(slug: str, period: str, field: str) -> str:
+    if not PERIOD.fullmatch(period):
+        raise InputError.single(
+            f"list {slug} archive", field, "a digest's period, e.g. 2026-11-30T02:00Z"
+        )
+    return period
+
+
+async def _digest(
+    session: AsyncSession, links: Links, key: str, *, delivery: bool
+) -> DigestSent | None:
+    """One digest from its outbox rows: per channel, an index-only count and one row for its
+    body and time; with `delivery`, its rows by status too (one digest's rows, not the
+    archive's)."""
+    counted = list(
+        await session.execute(
+            select(OutboxMessage.channel, func.count())
+            .where(OutboxMessage.key == key)
+            .group_by(OutboxMessage.channel)
+            .order_by(OutboxMessage.channel)
+        )
+    )
+    if not counted:
+        return None
+    channels, queued = [], []
+    for channel, recipients in counted:
+        body, created = (
+            await session.execute(
+                select(OutboxMessage.body_id, OutboxMessage.created_at)
+                .where(OutboxMessage.key == key, OutboxMessage.channel == channel)
+                .limit(1)
+            )
+        ).one()
+        queued.append(created)
+        channels.append(
+            {
+                "channel": channel.value,
+                "recipients": int(recipients),
+                "web_copy": links.digest_url(body) if channel is Channel.EMAIL and body else None,
+            }
+        )
+    last_sent = None
+    if delivery:
+        rows = await session.execute(
+            select(
+                OutboxMessage.channel,
+                func.sum(case((OutboxMessage.status == OutboxStatus.SENT, 1), else_=0)),
+                func.sum(case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0)),
+                func.sum(case((OutboxMessage.status.in_(WAITING), 1), else_=0)),
+                func.max(OutboxMessage.sent_at),
+            )
+            .where(OutboxMessage.key == key)
+            .group_by(OutboxMessage.channel)
+        )
+        by_channel = {row[0].value: row for row in rows}
+        for entry in channels:
+            _, sent, failed, waiting, at = by_channel[entry["channel"]]
+            entry |= {"sent": int(sent or 0), "failed": int(failed or 0)}
+            entry["waiting"] = int(waiting or 0)
+            if at is not None and (last_sent is None or at > last_sent):
+                last_sent = at
+    return DigestSent(outbox_keys.digest_of(key)[1], min(queued), channels, last_sent)
 
 
 async def digest_archive(
@@ -643,70 +709,53 @@ async def digest_archive(
 ) -> list[DigestSent]:
     """Every digest of the list still in the outbox (rows are pruned after
     outbox_retention_days), newest first: when, to how many on each channel, and the link to
-    its web copy. `before`: the `period` of the last one shown, for the next page."""
+    its web copy. `before`: the `period` of the last one shown, for the next page. How each
+    one's delivery went: `digest_delivery`."""
     _check(by, slug, write=False)
     _limit(limit, f"list {slug} archive")
-    if before is not None and not PERIOD.fullmatch(before):
-        raise InputError.single(
-            f"list {slug} archive", "before", "a digest's period, e.g. 2026-11-30T02:00Z"
-        )
+    if before is not None:
+        _period(slug, before, "before")
     links = Links.from_settings(settings)
     async with store.read() as session:
         found = await get_list(session, slug)
         prefix = outbox_keys.digest_message(outbox_keys.list_digest(found.id), "")
-        # A range on the key (the outbox's unique index starts with it), not a scan.
-        upper = prefix + "\uffff" if before is None else prefix + before
-        keys = list(
-            await session.scalars(
+        # Each digest found by one step down the outbox's unique index (its key comes first):
+        # `limit` seeks, whatever the number of rows each digest has. Periods are digits
+        # ('2026-…'), so `prefix + "9"` is above them in any collation; a key of another list
+        # that a database's collation sorts in between (one that ignores punctuation puts
+        # list 50's among list 5's) is stepped over.
+        upper = prefix + (before or "9")
+        archive: list[DigestSent] = []
+        while len(archive) < limit:
+            key = await session.scalar(
                 select(OutboxMessage.key)
                 .where(OutboxMessage.key > prefix, OutboxMessage.key < upper)
-                .group_by(OutboxMessage.key)
                 .order_by(OutboxMessage.key.desc())
-                .limit(limit)
+                .limit(1)
             )
-        )
-        if not keys:
-            return []
-        rows = await session.execute(
-            select(
-                OutboxMessage.key,
-                OutboxMessage.channel,
-                func.min(OutboxMessage.body_id),
-                func.count(),
-                func.sum(case((OutboxMessage.status == OutboxStatus.SENT, 1), else_=0)),
-                func.sum(case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0)),
-                func.sum(case((OutboxMessage.status.in_(WAITING), 1), else_=0)),
-                func.min(OutboxMessage.created_at),
-                func.max(OutboxMessage.sent_at),
-            )
-            .where(and_(OutboxMessage.key.in_(keys), OutboxMessage.kind == MessageKind.DIGEST))
-            .group_by(OutboxMessage.key, OutboxMessage.channel)
-        )
-    by_key: dict[str, list[Any]] = {}
-    for row in rows:
-        by_key.setdefault(row[0], []).append(row)
-    archive = []
-    for key in keys:
-        parts = sorted(by_key.get(key, []), key=lambda r: r[1].value)
-        channels = [
-            {
-                "channel": channel.value,
-                "recipients": int(count),
-                "sent": int(sent or 0),
-                "failed": int(failed or 0),
-                "waiting": int(waiting or 0),
-                "web_copy": links.digest_url(body) if channel is Channel.EMAIL and body else None,
-            }
-            for _, channel, body, count, sent, failed, waiting, _, _ in parts
-        ]
-        queued = min(r[7] for r in parts)
-        sent_times = [r[8] for r in parts if r[8] is not None]
-        archive.append(
-            DigestSent(
-                period=outbox_keys.digest_of(key)[1],
-                queued_at=queued,
-                last_sent_at=max(sent_times) if sent_times else None,
-                channels=channels,
-            )
-        )
+            if key is None:
+                break
+            upper = key
+            if not (key.startswith(prefix) and PERIOD.fullmatch(key.removeprefix(prefix))):
+                continue
+            digest = await _digest(session, links, key, delivery=False)
+            if digest is not None:
+                archive.append(digest)
     return archive
+
+
+async def digest_delivery(
+    store: Store, settings: Settings, by: Actor, slug: str, period: str
+) -> DigestSent:
+    """One digest of the list as `digest_archive` shows it, with how its delivery went on each
+    channel (sent, failed, still to go) and when its last message went. NotFoundError if the
+    outbox holds no such digest."""
+    _check(by, slug, write=False)
+    _period(slug, period, "period")
+    async with store.read() as session:
+        found = await get_list(session, slug)
+        key = outbox_keys.digest_message(outbox_keys.list_digest(found.id), period)
+        digest = await _digest(session, Links.from_settings(settings), key, delivery=True)
+    if digest is None:
+        raise NotFoundError(f"no digest of {slug} for {period} in the outbox")
+    return digest
