@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +52,7 @@ from notifier.store import lists as stored
 from notifier.store.as_json import list_json, subscriber_row
 from notifier.store.engine import Store
 from notifier.store.models import (
+    ListDigest,
     ListMember,
     MailingList,
     OutboxMessage,
@@ -642,60 +643,26 @@ def _period(slug: str, period: str, field: str) -> str:
     return period
 
 
-async def _digest(
-    session: AsyncSession, links: Links, key: str, *, delivery: bool
-) -> DigestSent | None:
-    """One digest from its outbox rows: per channel, an index-only count and one row for its
-    body and time; with `delivery`, its rows by status too (one digest's rows, not the
-    archive's)."""
-    counted = list(
-        await session.execute(
-            select(OutboxMessage.channel, func.count())
-            .where(OutboxMessage.key == key)
-            .group_by(OutboxMessage.channel)
-            .order_by(OutboxMessage.channel)
+def _archived(rows: Sequence[ListDigest], links: Links) -> list[DigestSent]:
+    """Digests from their archive rows (one per channel), in the rows' order of periods."""
+    by_period: dict[str, list[ListDigest]] = {}
+    for row in rows:
+        by_period.setdefault(row.period, []).append(row)
+    return [
+        DigestSent(
+            period,
+            min(r.queued_at for r in parts),
+            [
+                {
+                    "channel": r.channel.value,
+                    "recipients": r.recipients,
+                    "web_copy": links.digest_url(r.body_id) if r.channel is Channel.EMAIL else None,
+                }
+                for r in sorted(parts, key=lambda r: r.channel.value)
+            ],
         )
-    )
-    if not counted:
-        return None
-    channels, queued = [], []
-    for channel, recipients in counted:
-        body, created = (
-            await session.execute(
-                select(OutboxMessage.body_id, OutboxMessage.created_at)
-                .where(OutboxMessage.key == key, OutboxMessage.channel == channel)
-                .limit(1)
-            )
-        ).one()
-        queued.append(created)
-        channels.append(
-            {
-                "channel": channel.value,
-                "recipients": int(recipients),
-                "web_copy": links.digest_url(body) if channel is Channel.EMAIL and body else None,
-            }
-        )
-    last_sent = None
-    if delivery:
-        rows = await session.execute(
-            select(
-                OutboxMessage.channel,
-                func.sum(case((OutboxMessage.status == OutboxStatus.SENT, 1), else_=0)),
-                func.sum(case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0)),
-                func.sum(case((OutboxMessage.status.in_(WAITING), 1), else_=0)),
-                func.max(OutboxMessage.sent_at),
-            )
-            .where(OutboxMessage.key == key)
-            .group_by(OutboxMessage.channel)
-        )
-        by_channel = {row[0].value: row for row in rows}
-        for entry in channels:
-            _, sent, failed, waiting, at = by_channel[entry["channel"]]
-            entry |= {"sent": int(sent or 0), "failed": int(failed or 0)}
-            entry["waiting"] = int(waiting or 0)
-            if at is not None and (last_sent is None or at > last_sent):
-                last_sent = at
-    return DigestSent(outbox_keys.digest_of(key)[1], min(queued), channels, last_sent)
+        for period, parts in by_period.items()
+    ]
 
 
 async def digest_archive(
@@ -707,55 +674,65 @@ async def digest_archive(
     before: str | None = None,
     limit: int = 50,
 ) -> list[DigestSent]:
-    """Every digest of the list still in the outbox (rows are pruned after
-    outbox_retention_days), newest first: when, to how many on each channel, and the link to
-    its web copy. `before`: the `period` of the last one shown, for the next page. How each
-    one's delivery went: `digest_delivery`."""
+    """Every digest the list has sent, newest first: when, to how many on each channel, and
+    the link to its web copy (which says the digest is gone once its outbox rows are pruned,
+    after outbox_retention_days). `before`: the `period` of the last one shown, for the next
+    page. How one digest's delivery went: `digest_delivery`."""
     _check(by, slug, write=False)
     _limit(limit, f"list {slug} archive")
     if before is not None:
         _period(slug, before, "before")
-    links = Links.from_settings(settings)
     async with store.read() as session:
         found = await get_list(session, slug)
-        prefix = outbox_keys.digest_message(outbox_keys.list_digest(found.id), "")
-        # Each digest found by one step down the outbox's unique index (its key comes first):
-        # `limit` seeks, whatever the number of rows each digest has. Periods are digits
-        # ('2026-…'), so `prefix + "9"` is above them in any collation; a key of another list
-        # that a database's collation sorts in between (one that ignores punctuation puts
-        # list 50's among list 5's) is stepped over.
-        upper = prefix + (before or "9")
-        archive: list[DigestSent] = []
-        while len(archive) < limit:
-            key = await session.scalar(
-                select(OutboxMessage.key)
-                .where(OutboxMessage.key > prefix, OutboxMessage.key < upper)
-                .order_by(OutboxMessage.key.desc())
-                .limit(1)
-            )
-            if key is None:
-                break
-            upper = key
-            if not (key.startswith(prefix) and PERIOD.fullmatch(key.removeprefix(prefix))):
-                continue
-            digest = await _digest(session, links, key, delivery=False)
-            if digest is not None:
-                archive.append(digest)
-    return archive
+        query = select(ListDigest.period).where(ListDigest.list_id == found.id)
+        if before is not None:
+            query = query.where(ListDigest.period < before)
+        periods = query.group_by(ListDigest.period).order_by(ListDigest.period.desc()).limit(limit)
+        rows = await session.scalars(
+            select(ListDigest)
+            .where(ListDigest.list_id == found.id, ListDigest.period.in_(periods))
+            .order_by(ListDigest.period.desc())
+        )
+        return _archived(list(rows), Links.from_settings(settings))
 
 
 async def digest_delivery(
     store: Store, settings: Settings, by: Actor, slug: str, period: str
 ) -> DigestSent:
     """One digest of the list as `digest_archive` shows it, with how its delivery went on each
-    channel (sent, failed, still to go) and when its last message went. NotFoundError if the
-    outbox holds no such digest."""
+    channel (sent, failed, still to go: from its outbox rows, while the outbox keeps them) and
+    when its last message went. NotFoundError if the list sent no digest for that period."""
     _check(by, slug, write=False)
     _period(slug, period, "period")
     async with store.read() as session:
         found = await get_list(session, slug)
+        rows = list(
+            await session.scalars(
+                select(ListDigest).where(
+                    ListDigest.list_id == found.id, ListDigest.period == period
+                )
+            )
+        )
+        if not rows:
+            raise NotFoundError(f"no digest of {slug} for {period}")
         key = outbox_keys.digest_message(outbox_keys.list_digest(found.id), period)
-        digest = await _digest(session, Links.from_settings(settings), key, delivery=True)
-    if digest is None:
-        raise NotFoundError(f"no digest of {slug} for {period} in the outbox")
-    return digest
+        status = {
+            channel.value: (int(sent or 0), int(failed or 0), int(waiting or 0), at)
+            for channel, sent, failed, waiting, at in await session.execute(
+                select(
+                    OutboxMessage.channel,
+                    func.sum(case((OutboxMessage.status == OutboxStatus.SENT, 1), else_=0)),
+                    func.sum(case((OutboxMessage.status == OutboxStatus.FAILED, 1), else_=0)),
+                    func.sum(case((OutboxMessage.status.in_(WAITING), 1), else_=0)),
+                    func.max(OutboxMessage.sent_at),
+                )
+                .where(OutboxMessage.key == key)
+                .group_by(OutboxMessage.channel)
+            )
+        }
+    digest = _archived(rows, Links.from_settings(settings))[0]
+    for entry in digest.channels:
+        sent, failed, waiting, _ = status.get(entry["channel"], (0, 0, 0, None))
+        entry |= {"sent": sent, "failed": failed, "waiting": waiting}
+    times = [at for *_, at in status.values() if at is not None]
+    return dataclasses.replace(digest, last_sent_at=max(times) if times else None)

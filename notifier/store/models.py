@@ -451,6 +451,24 @@ class UserList(Base):
     )
 
 
+class ListDigest(Base):
+    """A list's digest as it was built, per channel: its archive in the console (when, to how
+    many, its web copy), kept when the outbox rows it counts are pruned."""
+
+    __tablename__ = "list_digests"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The period's key ('2026-11-30T02:00Z'), as its outbox rows' key ends.
+    period: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), primary_key=True)
+    body_id: Mapped[int] = mapped_column(Integer)
+    #: Messages queued: one per member reachable on the channel (and per Telegram group).
+    recipients: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ListDeparture(Base):
     """Someone who left a list themselves (its digest's unsubscribe link, the preference page):
     the list file or an import that still names them does not put them back. Joining again
