@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from notifier import app as tasks
 from notifier.config import Settings
@@ -26,7 +26,9 @@ from notifier.ingest.list_files import load_list_files
 from notifier.links import Links
 from notifier.service import Pipeline, pipeline
 from notifier.store import audit
+from notifier.store.engine import create_engine
 from notifier.store.lists import apply_lists
+from notifier.store.migrate import upgrade
 from notifier.store.models import AuditEntry, Body, MailingList, Subscriber, utcnow
 from notifier.store.preferences import leave_list
 from notifier.store.subscribers import get_list, get_subscriber
@@ -467,3 +469,64 @@ async def test_a_list_follows_cases_by_slug(p: Pipeline) -> None:
     assert entry.summary["after"]["follows"] == shown["follows"]
     again = NEW_LIST | {"follows": ["country=KZ", f"case={PASTOR}"]}
     assert (await tasks.save_list(p.store, p.settings, OWNER, again, slug=MINE)).changed == []
+
+
+@pytest.mark.empty_database
+async def test_the_migration_keeps_lists_as_file_lists_and_archives_their_digests(
+    settings: Settings,
+) -> None:
+    """Lists from before the console came from files; the digests the outbox holds fill the
+    archive, one row per list, period and channel."""
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine, "0020")
+        now = utcnow()
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO mailing_lists (id, slug, name, description, cadence, schedule, "
+                    "time_zone, channels, protect_content, created_at, updated_at) VALUES "
+                    "(5, 'five', 'Five', '', 'weekly', 'mon 07:00', 'UTC', '[\"email\"]', "
+                    "false, :now, :now)"
+                ),
+                {"now": now},
+            )
+            rows = [
+                ("email", f"subscriber:{i}", "digest:list:5:2026-11-30T02:00Z", 7) for i in range(3)
+            ] + [
+                ("telegram", "chat:-100", "digest:list:5:2026-11-30T02:00Z", 8),
+                ("email", "subscriber:1", "digest:list:5:2026-11-23T02:00Z", 6),
+                ("email", "subscriber:1", "digest:subscriber:1:weekly:email:2026-11-30T02:00Z", 9),
+            ]
+            for channel, recipient, key, body in rows:
+                await conn.execute(
+                    text(
+                        "INSERT INTO outbox (channel, recipient, key, kind, list_id, body_id, "
+                        "status, attempts, next_attempt_at, created_at, parts_sent) VALUES "
+                        "(:channel, :recipient, :key, 'digest', :list_id, :body, 'sent', 1, "
+                        ":now, :now, 0)"
+                    ),
+                    {
+                        "channel": channel, "recipient": recipient, "key": key, "body": body,
+                        "now": now, "list_id": 5 if ":list:" in key else None,
+                    },
+                )  # fmt: skip
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            origin = await conn.scalar(text("SELECT origin FROM mailing_lists"))
+            archived = list(
+                await conn.execute(
+                    text(
+                        "SELECT list_id, period, channel, body_id, recipients FROM list_digests "
+                        "ORDER BY period, channel"
+                    )
+                )
+            )
+        assert origin == "file"
+        assert [tuple(r) for r in archived] == [
+            (5, "2026-11-23T02:00Z", "email", 6, 1),
+            (5, "2026-11-30T02:00Z", "email", 7, 3),
+            (5, "2026-11-30T02:00Z", "telegram", 8, 1),
+        ]
+    finally:
+        await engine.dispose()
