@@ -58,6 +58,13 @@ ROUTES: tuple[Route, ...] = (
         "POST", "/admin/account/second-factor/off", "/admin/account/second-factor/off", EVERYONE
     ),
     Route("POST", "/admin/sign-out-everywhere", "/admin/sign-out-everywhere", EVERYONE),
+    Route("GET", "/admin/account/tokens", "/admin/account/tokens", EVERYONE, "tokens"),
+    Route("POST", "/admin/account/tokens", "/admin/account/tokens", EVERYONE),
+    Route(
+        "POST", "/admin/account/tokens/{token_id}/revoke", "/admin/account/tokens/1/revoke",
+        EVERYONE,
+    ),
+    Route("GET", "/admin/audit", "/admin/audit", OWNERS, "audit"),
     Route("GET", "/admin/users", "/admin/users", OWNERS, "users"),
     Route("POST", "/admin/users", "/admin/users", OWNERS),
     Route("GET", "/admin/users/{email}", "/admin/users/editor@example.org", OWNERS, "user"),

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from notifier.errors import ForbiddenError
 from notifier.web.api_errors import forbidden
-from notifier.web.console import account, cases, home, login, updates, users
+from notifier.web.console import account, audit, cases, home, login, tokens, updates, users
 from notifier.web.console.access import (
     BadFormToken,
     NotAllowed,
@@ -25,7 +25,9 @@ ROUTERS = (
     home.router,
     login.router,
     account.router,
+    tokens.router,
     users.router,
+    audit.router,
     cases.router,
     updates.router,
 )
