@@ -10,6 +10,7 @@ and nothing in notifier.cli, notifier.web or notifier.bot."""
 
 from __future__ import annotations
 
+from notifier.app import sessions
 from notifier.app.access import require
 from notifier.app.audit import AuditRow, audit_entries
 from notifier.app.cases import (
@@ -17,6 +18,7 @@ from notifier.app.cases import (
     CaseSaved,
     CasesUploaded,
     case_detail,
+    check_case_spec,
     import_case_text,
     import_cases,
     save_case,
@@ -89,6 +91,7 @@ from notifier.app.tokens import (
     tokens,
 )
 from notifier.app.updates import (
+    DRAFT,
     Audience,
     AudienceList,
     SentToSelf,
@@ -100,6 +103,7 @@ from notifier.app.updates import (
     UpdateWithdrawn,
     WithdrawPreview,
     add_update,
+    check_draft,
     correct_update,
     latest_updates,
     preview_update,
@@ -112,6 +116,7 @@ from notifier.app.users import add_user, remove_user, set_role, user_row, users
 from notifier.app.users import check_user as users_check
 
 __all__ = [
+    "DRAFT",
     "Audience",
     "AudienceList",
     "AuditRow",
@@ -158,6 +163,8 @@ __all__ = [
     "audit_entries",
     "bounces_page",
     "case_detail",
+    "check_case_spec",
+    "check_draft",
     "check_subscriber",
     "check_token_name",
     "correct_update",
@@ -194,6 +201,7 @@ __all__ = [
     "search_cases",
     "search_subscribers",
     "send_now",
+    "sessions",
     "set_role",
     "show_list",
     "show_subscriber",
