@@ -158,6 +158,11 @@ def _when(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
 
 
+def _their_time(at: datetime | None, zone: str) -> str:
+    """A time as the subscriber lives it (a pause ends at the start of a day of theirs)."""
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} ({zone})" if at is not None else ""
+
+
 async def _detail(
     request: Request, signed: sessions.SignedIn, subscriber_id: str, messages_after: str = ""
 ) -> tasks.SubscriberDetail | None:
@@ -203,7 +208,7 @@ def _subscriber_page(
         request, signed, "subscriber", status=status, s=detail, label=_label(detail),
         consent_how=CONSENT.get(detail.consent.consent or "", "no record: added before notifier "
                                 "kept one, or not confirmed yet"),
-        when=_when, writer=signed.actor.may(Area.SUBSCRIBERS, write=True),
+        when=_when, their_time=_their_time, writer=signed.actor.may(Area.SUBSCRIBERS, write=True),
         earliest=(utcnow().date() + timedelta(days=1)).isoformat(),
         latest=(utcnow().date() + timedelta(days=LONGEST_PAUSE)).isoformat(),
         **context,
