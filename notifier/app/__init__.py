@@ -25,6 +25,7 @@ from notifier.app.cases import (
 from notifier.app.dashboard import Dashboard, dashboard
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
 from notifier.app.outbox import (
+    BOUNCE_KINDS,
     BounceEntry,
     OutboxEntry,
     bounces_page,
@@ -91,6 +92,7 @@ from notifier.app.users import add_user, remove_user, set_role, user_row, users
 from notifier.app.users import check_user as users_check
 
 __all__ = [
+    "BOUNCE_KINDS",
     "Audience",
     "AudienceList",
     "AuditRow",

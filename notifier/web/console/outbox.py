@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from notifier import app as tasks
 from notifier.app import sessions
-from notifier.app.outbox import BOUNCE_KINDS
 from notifier.domain import RETRYABLE, Channel, MessageKind, OutboxStatus
 from notifier.domain.actors import Area
 from notifier.errors import InputError
@@ -177,7 +176,7 @@ async def bounces(
     filters = {"which": _clean(which), "limit": size}
     context: dict[str, Any] = {
         "filters": filters,
-        "kinds": BOUNCE_KINDS,
+        "kinds": tasks.BOUNCE_KINDS,
         "when": _when,
         "found": None,
         "after": "",
