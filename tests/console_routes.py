@@ -14,10 +14,14 @@ OWNER, EDITOR, COORDINATOR = "owner", "editor", "coordinator"
 EVERYONE = frozenset({OWNER, EDITOR, COORDINATOR})
 OWNERS = frozenset({OWNER})
 WRITERS = frozenset({OWNER, EDITOR})  # cases and updates
+READERS = frozenset({OWNER, EDITOR})  # the outbox and bounces
+MEMBERS = frozenset({OWNER, COORDINATOR})  # changing a member of the coordinator's list
 LIST = "kazakhstan-prayer-chain"
 OTHER_LIST = "central-asia-weekly"
 #: A sample case (update 1 is one of its updates).
 CASE = "bakhytzhan-kashkumbayev"
+#: A subscriber on LIST (the example list's first member).
+MEMBER = 1
 #: Routes anyone may open, signed in or not (signing in itself).
 PUBLIC = frozenset(
     {
@@ -102,4 +106,41 @@ ROUTES: tuple[Route, ...] = (
         "update-withdraw",
     ),
     Route("POST", "/admin/updates/{update_id}/withdraw", "/admin/updates/1/withdraw", WRITERS),
+    Route("GET", "/admin/subscribers", "/admin/subscribers", EVERYONE, "subscribers"),
+    Route(
+        "GET", "/admin/subscribers/{subscriber_id}", f"/admin/subscribers/{MEMBER}", EVERYONE,
+        "subscriber",
+    ),
+    Route(
+        "POST", "/admin/subscribers/{subscriber_id}/pause", f"/admin/subscribers/{MEMBER}/pause",
+        MEMBERS,
+    ),
+    Route(
+        "POST", "/admin/subscribers/{subscriber_id}/resume",
+        f"/admin/subscribers/{MEMBER}/resume", MEMBERS,
+    ),
+    Route(
+        "POST", "/admin/subscribers/{subscriber_id}/reactivate",
+        f"/admin/subscribers/{MEMBER}/reactivate", MEMBERS,
+    ),
+    Route(
+        "GET", "/admin/subscribers/{subscriber_id}/unsubscribe",
+        f"/admin/subscribers/{MEMBER}/unsubscribe", MEMBERS, "subscriber-unsubscribe",
+    ),
+    Route(
+        "POST", "/admin/subscribers/{subscriber_id}/unsubscribe",
+        f"/admin/subscribers/{MEMBER}/unsubscribe", MEMBERS,
+    ),
+    Route(
+        "GET", "/admin/subscribers/{subscriber_id}/erase",
+        f"/admin/subscribers/{MEMBER}/erase", MEMBERS, "subscriber-erase",
+    ),
+    Route(
+        "POST", "/admin/subscribers/{subscriber_id}/erase",
+        f"/admin/subscribers/{MEMBER}/erase", MEMBERS,
+    ),
+    Route("GET", "/admin/outbox", "/admin/outbox", READERS, "outbox"),
+    Route("POST", "/admin/outbox/retry-failed", "/admin/outbox/retry-failed", OWNERS),
+    Route("POST", "/admin/outbox/{message_id}/retry", "/admin/outbox/1/retry", OWNERS),
+    Route("GET", "/admin/bounces", "/admin/bounces", READERS, "bounces"),
 )  # fmt: skip

@@ -48,6 +48,7 @@ from notifier.app.list_console import (
 )
 from notifier.app.lists import MemberAdded, add_member, apply_lists, mailing_lists, show_list
 from notifier.app.outbox import (
+    BOUNCE_KINDS,
     BounceEntry,
     OutboxEntry,
     bounces_page,
@@ -116,6 +117,7 @@ from notifier.app.users import add_user, remove_user, set_role, user_row, users
 from notifier.app.users import check_user as users_check
 
 __all__ = [
+    "BOUNCE_KINDS",
     "DRAFT",
     "Audience",
     "AudienceList",

@@ -8,7 +8,18 @@ from fastapi.responses import Response
 
 from notifier.errors import ForbiddenError
 from notifier.web.api_errors import forbidden
-from notifier.web.console import account, audit, cases, home, login, tokens, updates, users
+from notifier.web.console import (
+    account,
+    audit,
+    cases,
+    home,
+    login,
+    outbox,
+    subscribers,
+    tokens,
+    updates,
+    users,
+)
 from notifier.web.console.access import (
     BadFormToken,
     NotAllowed,
@@ -30,6 +41,8 @@ ROUTERS = (
     audit.router,
     cases.router,
     updates.router,
+    subscribers.router,
+    outbox.router,
 )
 
 
