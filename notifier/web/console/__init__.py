@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from notifier.errors import ForbiddenError
 from notifier.web.api_errors import forbidden
-from notifier.web.console import account, cases, home, login, updates, users
+from notifier.web.console import account, cases, home, lists, login, updates, users
 from notifier.web.console.access import (
     BadFormToken,
     NotAllowed,
@@ -28,6 +28,7 @@ ROUTERS = (
     users.router,
     cases.router,
     updates.router,
+    lists.router,
 )
 
 
