@@ -50,6 +50,9 @@ SOURCES = 100
 
 #: A case file uploaded in the console (characters): a hundred cases with their histories.
 CASE_FILE = 2_000_000
+#: A list's member file (CSV) uploaded in the console, in bytes: some 200,000 rows of address
+#: and name, far more than a prayer chain has; past it the file is refused by name, unread.
+MEMBER_FILE = 10_000_000
 
 #: A list's own templates: the name of its folder under lists/ (store: 60).
 LIST_TEMPLATE = 60

@@ -20,7 +20,15 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from notifier.config import Settings
 from notifier.service import pipeline
 from tests.console_routes import ROUTES
-from tests.helpers import CONSOLE_PASSWORD, add_console_users, deliver, maildir, new_store, seed
+from tests.helpers import (
+    CONSOLE_PASSWORD,
+    add_console_users,
+    add_other_list,
+    deliver,
+    maildir,
+    new_store,
+    seed,
+)
 from tests.live_server import free_port, live_app
 
 T = TypeVar("T")
@@ -78,6 +86,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         async with pipeline(settings) as p:
             await seed(p)
             await add_console_users(p)
+            await add_other_list(p)
 
     run(prepare())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from notifier.web.console import (
     audit,
     cases,
     home,
+    lists,
     login,
     outbox,
     subscribers,
@@ -43,6 +44,7 @@ ROUTERS = (
     updates.router,
     subscribers.router,
     outbox.router,
+    lists.router,
 )
 
 
