@@ -16,18 +16,26 @@ from typing import Any, TypeVar
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import select
 
 from notifier.config import Settings
+from notifier.domain.subscriber_specs import SubscriberSpec
 from notifier.service import pipeline
+from notifier.store.models import Subscriber
+from notifier.store.subscribers import import_subscribers
+from notifier.watch import watch_once
 from tests.console_routes import ROUTES
 from tests.helpers import (
     CONSOLE_PASSWORD,
+    KZ,
     add_console_users,
     add_other_list,
     deliver,
     maildir,
     new_store,
+    new_update,
     seed,
+    text_of,
 )
 from tests.live_server import free_port, live_app
 
@@ -206,3 +214,84 @@ def test_owner_editor_journey_to_the_maildir(console: Console) -> None:
     assert "You are signed out" in editor.inner_text("main")
     editor.goto(f"{console.base}/admin/cases")
     assert "/admin/login" in editor.url
+
+
+def _outsider_id(settings: Settings) -> int:
+    """A subscriber who follows Kazakhstan on their own, on no list; and news for the chain's
+    next digest (an editor's update, matched as `notifier run` matches it)."""
+
+    async def go() -> int:
+        async with pipeline(settings) as p:
+            await new_update(p, title="Hearing moved to January")
+            await watch_once(p.store)
+            async with p.store.transaction() as session:
+                specs = [SubscriberSpec(where="t", email="outsider@example.org", follows=[KZ])]
+                await import_subscribers(session, specs, settings)
+            async with p.store.read() as session:
+                found = await session.scalar(
+                    select(Subscriber.id).where(Subscriber.email == "outsider@example.org")
+                )
+                assert found is not None
+                return found
+
+    return run(go())
+
+
+def test_coordinator_journey_their_list_only(console: Console) -> None:
+    """An owner adds a coordinator of the prayer chain, who sees only that list, previews its
+    digest and sends it now (it arrives in the Maildir), and is refused another list and a
+    subscriber who is not on theirs; the audit log shows it; signing out ends the session."""
+    outsider = _outsider_id(console.settings)
+    owner = console.signed_in("owner@example.org")
+    owner.goto(f"{console.base}/admin/users")
+    owner.fill("#f-email", "chain@example.org")
+    owner.select_option("#f-role", "coordinator")
+    owner.check("input[name=lists][value=kazakhstan-prayer-chain]")
+    owner.click("text=Add and make a set-password link")
+    coordinator = _set_password_and_sign_in(console, _link_shown(owner), "chain@example.org")
+
+    coordinator.goto(f"{console.base}/admin/lists")
+    lists = coordinator.inner_text("main")
+    assert "Kazakhstan prayer chain" in lists
+    assert "Central Asia weekly" not in lists
+    nav = coordinator.inner_text("nav.sections")
+    assert "Users" not in nav
+    assert "Outbox" not in nav
+    coordinator.screenshot(path=ARTIFACTS / "journey-4-coordinator-lists.png", full_page=True)
+
+    chain = f"{console.base}/admin/lists/kazakhstan-prayer-chain"
+    coordinator.goto(f"{chain}/digest")
+    assert "Kazakhstan" in coordinator.inner_text("main")
+    coordinator.screenshot(path=ARTIFACTS / "journey-5-digest-preview.png", full_page=True)
+    before = {str(m["Message-ID"]) for m in maildir(console.settings)}
+    coordinator.goto(f"{chain}/send")
+    coordinator.click("text=Yes, send it now")
+    assert "The digest is on its way" in coordinator.inner_text("main")
+    run(deliver(console.settings))
+    digests = [m for m in maildir(console.settings) if str(m["Message-ID"]) not in before]
+    received = {str(m["To"]).split("<")[-1].rstrip(">") for m in digests}
+    assert received == {
+        "anna.petrova@example.org",
+        "david.okafor@example.org",
+        "maria.schmidt@example.org",
+        "prayer-team@example.org",
+    }
+    assert all("Hearing moved to January" in text_of(m) for m in digests)
+
+    for refused in (
+        f"{console.base}/admin/lists/central-asia-weekly",
+        f"{console.base}/admin/subscribers/{outsider}",
+        f"{console.base}/admin/users",
+    ):
+        answer = coordinator.goto(refused)
+        assert answer is not None
+        assert answer.status == 403, refused
+    coordinator.screenshot(path=ARTIFACTS / "journey-6-coordinator-refused.png", full_page=True)
+
+    owner.goto(f"{console.base}/admin/audit?actor=user:chain@example.org")
+    log = owner.inner_text("main")
+    assert "user.set-password" in log
+    assert "send" in log
+    coordinator.click("header >> text=Sign out")
+    coordinator.goto(chain)
+    assert "/admin/login" in coordinator.url
