@@ -224,6 +224,8 @@ def test_service_alerts_while_running_and_stops_cleanly_on_sigterm(settings: Set
         while time.monotonic() < deadline and len(message_ids(settings)) < 3:
             time.sleep(0.2)
         assert len(message_ids(settings)) == 3
+        # The web app listens beside the scheduler; it may bind after the first sends.
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), what="the web app")
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert health.json() == {"ok": True, "store": "ok", "scheduler": "ok"}
         added = notifier(
@@ -240,6 +242,14 @@ def test_service_alerts_while_running_and_stops_cleanly_on_sigterm(settings: Set
     assert service.returncode == 0, err
     assert "notifier stopped" in out
     assert asyncio.run(statuses(settings)) == {OutboxStatus.SENT.value: 6}
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=10)
+    except httpx.ConnectError:
+        return False
+    return True
 
 
 def wait_for(condition: Callable[[], bool], *, what: str, timeout: float = 90) -> None:
