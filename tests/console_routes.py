@@ -47,6 +47,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin", "/admin", EVERYONE),
+    Route("GET", "/admin/dashboard", "/admin/dashboard", EVERYONE, "dashboard"),
     Route("GET", "/admin/account", "/admin/account", EVERYONE, "account"),
     Route("POST", "/admin/account/password", "/admin/account/password", EVERYONE),
     Route(

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from notifier.errors import ForbiddenError
 from notifier.web.api_errors import forbidden
-from notifier.web.console import account, cases, home, login, updates, users
+from notifier.web.console import account, cases, dashboard, home, login, updates, users
 from notifier.web.console.access import (
     BadFormToken,
     NotAllowed,
@@ -25,6 +25,7 @@ ROUTERS = (
     home.router,
     login.router,
     account.router,
+    dashboard.router,
     users.router,
     cases.router,
     updates.router,
