@@ -95,6 +95,7 @@ from notifier.store.models import (
     Update,
     User,
 )
+from notifier.web import console
 from notifier.web.app import create_app
 
 #: The goal of issue 12, on the reference machine (for reading: nothing here gates on time).
@@ -630,13 +631,15 @@ async def _signed_in(app: Any, settings: Settings, email: str) -> httpx.AsyncCli
     return client
 
 
-def console_pages(app: Any) -> tuple[dict[str, Page], list[str], list[str]]:
+def console_pages() -> tuple[dict[str, Page], list[str], list[str]]:
     """The CONSOLE pages the app has, and (for the report) the console GET routes with no
     page in CONSOLE, and the CONSOLE routes the app does not have."""
     routes = {
-        r.path for r in app.routes
-        if isinstance(r, APIRoute) and r.path.startswith("/admin") and "GET" in (r.methods or ())
-    }  # fmt: skip
+        route.path
+        for router in console.ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ())
+    }
     pages = {e.name: http_page(e) for e in CONSOLE if e.route in routes}
     unmeasured = sorted(routes - NOT_MEASURED - {e.route for e in CONSOLE})
     missing = sorted({e.route for e in CONSOLE} - routes)
@@ -657,7 +660,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 store, settings, owner, await _coordinator(store),
                 {"owner": owner, "coordinator": coordinator}, clock, examples,
             )  # fmt: skip
-            http, unmeasured, not_in_app = console_pages(clock.app)
+            http, unmeasured, not_in_app = console_pages()
             chosen = {**PAGES, **http}
             log(f"measuring {len(chosen)} pages, {args.runs} runs each")
             try:
