@@ -39,14 +39,16 @@ class UpdateState:
 
 async def _alert_counts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    # By key ("alert:<id>", first in the outbox's unique index): the update's own rows only.
+    # outbox.update_id has no index; filtering on it read the whole outbox (a second at 1M).
+    keys = {outbox_keys.alert_key(i): i for i in ids}
     rows = await session.execute(
-        select(OutboxMessage.update_id, OutboxMessage.status, func.count())
-        .where(OutboxMessage.update_id.in_(ids), OutboxMessage.kind == MessageKind.ALERT)
-        .group_by(OutboxMessage.update_id, OutboxMessage.status)
+        select(OutboxMessage.key, OutboxMessage.status, func.count())
+        .where(OutboxMessage.key.in_(keys), OutboxMessage.kind == MessageKind.ALERT)
+        .group_by(OutboxMessage.key, OutboxMessage.status)
     )
-    for update_id, status, n in rows:
-        if update_id is not None:
-            counts[update_id][status.value] = n
+    for key, status, n in rows:
+        counts[keys[key]][status.value] = n
     return counts
 
 
