@@ -50,7 +50,12 @@ SOURCES = 100
 
 #: A case file uploaded in the console (characters): a hundred cases with their histories.
 CASE_FILE = 2_000_000
+#: A list's member file (CSV) uploaded in the console, in bytes: some 200,000 rows of address
+#: and name, far more than a prayer chain has; past it the file is refused by name, unread.
+MEMBER_FILE = 10_000_000
 
+#: A list's own templates: the name of its folder under lists/ (store: 60).
+LIST_TEMPLATE = 60
 #: A mailing list's description, shown where people sign up.
 DESCRIPTION = 2_000
 #: An email address: RFC 5321 allows 64 + 1 + 255 (store: 320).

@@ -23,9 +23,11 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
+from notifier import app as tasks
 from notifier.cli import app
 from notifier.config import Settings
 from notifier.domain import Cadence, Channel, Role, Scope, Severity
+from notifier.domain.actors import Actor
 from notifier.domain.schedule import Schedule, last_due
 from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -375,6 +377,26 @@ async def add_console_users(p: Pipeline) -> None:
                 session, email, Role(role), [lists[s] for s in slugs], where="test"
             )
             user.password_hash = console_password_hash()
+
+
+#: A list made in the console (its settings edited there), run by no coordinator of
+#: CONSOLE_USERS: what `add_other_list` makes.
+OTHER_LIST_SPEC: dict[str, object] = {
+    "slug": "central-asia-weekly",
+    "name": "Central Asia weekly",
+    "description": "Each Friday: news of Christians imprisoned in Central Asia.",
+    "follows": ["country=KZ"],
+    "cadence": "weekly",
+    "schedule": "fri 18:00",
+    "time_zone": "Asia/Almaty",
+    "channels": ["email"],
+    "protect_content": False,
+}
+
+
+async def add_other_list(p: Pipeline) -> None:
+    """OTHER_LIST_SPEC's list, made as the console makes one (an owner, through the app)."""
+    await tasks.save_list(p.store, p.settings, Actor.cli("tests"), OTHER_LIST_SPEC)
 
 
 async def console_sign_in(

@@ -20,7 +20,15 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from notifier.config import Settings
 from notifier.service import pipeline
 from tests.console_routes import ROUTES
-from tests.helpers import CONSOLE_PASSWORD, add_console_users, new_store, seed
+from tests.helpers import (
+    CONSOLE_PASSWORD,
+    add_console_users,
+    add_other_list,
+    deliver,
+    maildir,
+    new_store,
+    seed,
+)
 from tests.live_server import free_port, live_app
 
 T = TypeVar("T")
@@ -78,6 +86,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         async with pipeline(settings) as p:
             await seed(p)
             await add_console_users(p)
+            await add_other_list(p)
 
     run(prepare())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -131,3 +140,69 @@ def test_every_console_page_passes_axe(console: Console, width: str) -> None:
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{route.path} is {overflow}px wider than a phone"
+
+
+def _link_shown(page: Page) -> str:
+    """The one-time set-password link the Users page shows after adding someone."""
+    return page.inner_text(".once code").strip()
+
+
+def _set_password_and_sign_in(console: Console, link: str, email: str) -> Page:
+    context = console.browser.new_context(viewport={"width": WIDTHS["desk"], "height": 900})
+    page = context.new_page()
+    page.goto(link)
+    page.fill("#f-password", CONSOLE_PASSWORD)
+    page.fill("#f-again", CONSOLE_PASSWORD)
+    page.click("button[type=submit]")
+    assert "Your password is set" in page.inner_text("main")
+    page.fill("#f-email", email)
+    page.fill("#f-password", CONSOLE_PASSWORD)
+    page.click("button[type=submit]")
+    assert "/admin/login" not in page.url
+    return page
+
+
+def test_owner_editor_journey_to_the_maildir(console: Console) -> None:
+    """An owner adds an editor, who sets a password from the link, writes an urgent update,
+    previews it and who will get it, publishes it, and it arrives in the Maildir; the audit
+    log shows each step; signing out ends the session."""
+    owner = console.signed_in("owner@example.org")
+    owner.goto(f"{console.base}/admin/users")
+    owner.fill("#f-email", "ed@example.org")
+    owner.select_option("#f-role", "editor")
+    owner.click("text=Add and make a set-password link")
+    link = _link_shown(owner)
+    owner.screenshot(path=ARTIFACTS / "journey-1-user-added.png", full_page=True)
+
+    editor = _set_password_and_sign_in(console, link, "ed@example.org")
+    editor.goto(f"{console.base}/admin/cases/bakhytzhan-kashkumbayev")
+    editor.fill("#f-date", "2026-12-01")
+    editor.fill("#f-title", "Moved to a prison hospital")
+    editor.fill("#f-body", "He was moved on Monday. Pray for his health.")
+    editor.check("#f-urgent")
+    editor.click("button[value=preview]")
+    main = editor.inner_text("main")
+    assert "Moved to a prison hospital" in main
+    assert "Who will get it" in main or "audience" in main.lower()
+    frame = editor.frame_locator("iframe").first
+    assert "Moved to a prison hospital" in frame.locator("body").inner_text()
+    editor.screenshot(path=ARTIFACTS / "journey-2-preview.png", full_page=True)
+    editor.click("button[value=publish]")
+    assert "Moved to a prison hospital" in editor.inner_text("main")
+    run(deliver(console.settings))
+    subjects = [str(m["Subject"]) for m in maildir(console.settings)]
+    assert any("Moved to a prison hospital" in s for s in subjects), subjects
+
+    owner.goto(f"{console.base}/admin/audit")
+    log = owner.inner_text("main")
+    assert "user:owner@example.org" in log
+    assert "user.add" in log
+    assert "user:ed@example.org" in log
+    assert "user.set-password" in log
+    assert "update.add" in log
+    owner.screenshot(path=ARTIFACTS / "journey-3-audit.png", full_page=True)
+
+    editor.click("header >> text=Sign out")
+    assert "You are signed out" in editor.inner_text("main")
+    editor.goto(f"{console.base}/admin/cases")
+    assert "/admin/login" in editor.url

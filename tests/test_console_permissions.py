@@ -16,7 +16,14 @@ from notifier.service import pipeline
 from notifier.web import console
 from notifier.web.app import create_app
 from tests.console_routes import PUBLIC, ROUTES, Route
-from tests.helpers import CONSOLE_USERS, AppClient, add_console_users, console_sign_in, seed
+from tests.helpers import (
+    CONSOLE_USERS,
+    AppClient,
+    add_console_users,
+    add_other_list,
+    console_sign_in,
+    seed,
+)
 
 NOT_YOURS = "not open to you"
 OLD_FORM = "The form was from an old page"
@@ -41,6 +48,7 @@ async def app(settings: Settings) -> AsyncIterator[AppClient]:
     async with pipeline(settings) as p:
         await seed(p)
         await add_console_users(p)
+        await add_other_list(p)
         transport = httpx.ASGITransport(app=create_app(settings, p.store))
         async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as c:
             yield p, c

@@ -13,7 +13,7 @@ from notifier.app.access import require
 from notifier.domain import Role
 from notifier.domain.actors import Actor, Area
 from notifier.domain.subscriber_specs import check_email
-from notifier.errors import InputError, Problem
+from notifier.errors import ConflictError, InputError, Problem
 from notifier.store import audit
 from notifier.store import users as stored
 from notifier.store.engine import Store
@@ -105,6 +105,14 @@ async def users(store: Store) -> list[dict[str, Any]]:
         return [user_row(u) for u in await stored.list_users(session)]
 
 
+async def _not_the_last_owner(session: AsyncSession, user: User, *, where: str) -> None:
+    """ConflictError if `user` is the only owner: someone must be left to manage the users."""
+    if user.role is Role.OWNER and await stored.owner_count(session) == 1:
+        raise ConflictError.single(
+            where, "role", f"{user.email} is the only owner: make someone else an owner first"
+        )
+
+
 async def set_role(
     store: Store, email: str, role: str, lists: Sequence[str] = (), *, by: Actor, where: str
 ) -> dict[str, Any]:
@@ -113,6 +121,8 @@ async def set_role(
     address, chosen = check_user(email, role, lists, None, where=where)
     async with store.transaction() as session:
         user = await stored.get_user(session, address)
+        if chosen is not Role.OWNER:
+            await _not_the_last_owner(session, user, where=where)
         before = _audited(user_row(user))
         stored.set_role(user, chosen, await _lists(session, lists))
         await session.flush()
@@ -126,6 +136,7 @@ async def remove_user(store: Store, email: str, *, by: Actor) -> None:
     require(by, Area.USERS, write=True)
     async with store.transaction() as session:
         user = await stored.get_user(session, email.strip().lower())
+        await _not_the_last_owner(session, user, where="users remove")
         before = _audited(user_row(user))
         await stored.remove_user(session, user)
         audit.record(session, by, "user.remove", user.email, before=before)

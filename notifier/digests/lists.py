@@ -21,6 +21,7 @@ from notifier.store.engine import Store
 from notifier.store.models import (
     DigestCursor,
     ListChat,
+    ListDigest,
     ListMember,
     MailingList,
     OutboxMessage,
@@ -69,7 +70,7 @@ async def build_list_digest(
             )
             report.bodies += 1
             body_id = await store_body(session, body, [c.id for c in chosen])
-            report.messages += await _enqueue_list(
+            queued = await _enqueue_list(
                 session,
                 mailing_list,
                 channel,
@@ -78,9 +79,24 @@ async def build_list_digest(
                 now,
             )
             if channel is Channel.TELEGRAM:
-                report.messages += await _enqueue_groups(
+                queued += await _enqueue_groups(
                     session, mailing_list, body_id, outbox_keys.digest_message(key, period), now
                 )
+            report.messages += queued
+            # The list's archive (the console's): kept as it is built, not counted from the
+            # outbox's rows each time it is shown.
+            await session.execute(
+                insert_for(session, ListDigest)
+                .values(
+                    list_id=mailing_list.id,
+                    period=period,
+                    channel=channel,
+                    body_id=body_id,
+                    recipients=queued,
+                    queued_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
     else:
         report.empty = 1
     await save_cursors(

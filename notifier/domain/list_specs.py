@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from notifier import limits
 from notifier.domain.case_specs import SLUG
 from notifier.domain.schedule import parse_schedule
 from notifier.domain.subscriber_specs import (
@@ -28,7 +29,7 @@ from notifier.domain.subscriber_specs import (
     check_time_zone,
     parse_follow_token,
 )
-from notifier.domain.text_fields import Description, Locale, Name, Slug
+from notifier.domain.text_fields import Description, Locale, Name, Slug, too_long
 from notifier.domain.vocabulary import Cadence, Channel
 
 #: A list's own templates are a folder under `lists/` in templates_dir: this is its name.
@@ -112,6 +113,8 @@ class ListSpec(BaseModel):
     @field_validator("template")
     @classmethod
     def _template(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > limits.LIST_TEMPLATE:
+            raise ValueError(too_long(len(value), limits.LIST_TEMPLATE))
         if value is not None and not LIST_TEMPLATE_NAME.fullmatch(value):
             raise ValueError("a folder name under lists/: lower-case letters, digits, - and _")
         return value

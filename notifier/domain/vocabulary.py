@@ -81,6 +81,14 @@ class MemberSource(enum.StrEnum):
     SELF = "self"
 
 
+class ListOrigin(enum.StrEnum):
+    """Where a list's settings are kept: its file (subscribers/*.yaml, `lists apply`; the
+    console shows it read-only) or the console (edited there)."""
+
+    FILE = "file"
+    CONSOLE = "console"
+
+
 class Consent(enum.StrEnum):
     """How a subscriber said yes: the record an administrator shows when asked."""
 

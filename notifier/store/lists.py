@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier.config import Settings
-from notifier.domain import Consent, MemberSource, Scope, target_of
+from notifier.domain import Consent, ListOrigin, MemberSource, Scope, target_of
 from notifier.domain.list_specs import ListSpec
 from notifier.errors import InputError, Problem
 from notifier.store.models import ListFollow, ListMember, MailingList, Subscriber
@@ -42,19 +42,26 @@ class ListChange:
         )
 
 
-async def _apply_one(
-    session: AsyncSession, path: Path, spec: ListSpec, settings: Settings
-) -> ListChange:
-    change = ListChange(spec.slug)
-    mailing_list = await session.scalar(
+async def find_list(session: AsyncSession, slug: str) -> MailingList | None:
+    """The list with this slug, its follows loaded; None if there is none."""
+    return await session.scalar(
         select(MailingList)
-        .where(MailingList.slug == spec.slug)
+        .where(MailingList.slug == slug)
         .options(selectinload(MailingList.follows).selectinload(ListFollow.case))
     )
-    if mailing_list is None:
-        mailing_list = MailingList(slug=spec.slug, follows=[])
-        session.add(mailing_list)
-        change.created = True
+
+
+async def set_list(
+    session: AsyncSession,
+    mailing_list: MailingList,
+    spec: ListSpec,
+    where: str,
+    *,
+    origin: ListOrigin,
+    change: ListChange,
+) -> None:
+    """Make the list's settings and follows what `spec` says (its members are not touched),
+    noting what changed in `change`; InputError for a followed case that does not exist."""
     values = {
         "name": spec.name,
         "description": spec.description,
@@ -64,6 +71,7 @@ async def _apply_one(
         "channels": [c.value for c in spec.channels],
         "protect_content": spec.protect_content,
         "template": spec.template,
+        "origin": origin,
     }
     for name, value in values.items():
         if getattr(mailing_list, name, None) != value:
@@ -71,7 +79,7 @@ async def _apply_one(
             if not change.created:
                 change.settings_changed.append(name)
 
-    follows, problems = await resolve_follows(session, spec.follow_specs(), str(path))
+    follows, problems = await resolve_follows(session, spec.follow_specs(), where)
     if problems:
         raise InputError(problems)
     wanted = {target_of(f.scope, f.value, c.id if c else None): (f, c) for f, c in follows}
@@ -92,6 +100,30 @@ async def _apply_one(
             )
             change.follows_changed = True
     await session.flush()
+
+
+async def create_list(
+    session: AsyncSession, spec: ListSpec, where: str, *, origin: ListOrigin
+) -> tuple[MailingList, ListChange]:
+    """A new list as `spec` says (members aside); the caller knows the slug is free."""
+    change = ListChange(spec.slug, created=True)
+    mailing_list = MailingList(slug=spec.slug, follows=[])
+    session.add(mailing_list)
+    await set_list(session, mailing_list, spec, where, origin=origin, change=change)
+    return mailing_list, change
+
+
+async def _apply_one(
+    session: AsyncSession, path: Path, spec: ListSpec, settings: Settings
+) -> ListChange:
+    change = ListChange(spec.slug)
+    mailing_list = await find_list(session, spec.slug)
+    if mailing_list is None:
+        mailing_list = MailingList(slug=spec.slug, follows=[])
+        session.add(mailing_list)
+        change.created = True
+    # A file naming a list made in the console takes it over: the file is its source from now.
+    await set_list(session, mailing_list, spec, str(path), origin=ListOrigin.FILE, change=change)
 
     report = await import_subscribers(
         session,

@@ -45,6 +45,9 @@ from notifier.domain.vocabulary import (
     Consent as Consent,
 )
 from notifier.domain.vocabulary import (
+    ListOrigin as ListOrigin,
+)
+from notifier.domain.vocabulary import (
     MemberSource as MemberSource,
 )
 from notifier.domain.vocabulary import (
@@ -295,6 +298,11 @@ class MailingList(Base):
     )
     #: The list's own digest templates (`lists/<template>/…` under templates_dir), if any.
     template: Mapped[str | None] = mapped_column(String(60))
+    #: Where its settings are kept: a list file (the console shows them read-only) or the
+    #: console. Lists from before the console all came from files.
+    origin: Mapped[ListOrigin] = mapped_column(
+        _enum(ListOrigin, "list_origin"), default=ListOrigin.FILE, server_default="file"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -454,6 +462,24 @@ class UserList(Base):
     list_id: Mapped[int] = mapped_column(
         ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class ListDigest(Base):
+    """A list's digest as it was built, per channel: its archive in the console (when, to how
+    many, its web copy), kept when the outbox rows it counts are pruned."""
+
+    __tablename__ = "list_digests"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The period's key ('2026-11-30T02:00Z'), as its outbox rows' key ends.
+    period: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"), primary_key=True)
+    body_id: Mapped[int] = mapped_column(Integer)
+    #: Messages queued: one per member reachable on the channel (and per Telegram group).
+    recipients: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ListDeparture(Base):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -72,6 +72,13 @@ async def add_user(
 async def list_users(session: AsyncSession) -> list[User]:
     return list(
         await session.scalars(select(User).options(selectinload(User.lists)).order_by(User.email))
+    )
+
+
+async def owner_count(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(User).where(User.role == Role.OWNER))
+        or 0
     )
 
 

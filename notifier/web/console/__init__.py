@@ -8,7 +8,20 @@ from fastapi.responses import Response
 
 from notifier.errors import ForbiddenError
 from notifier.web.api_errors import forbidden
-from notifier.web.console import account, cases, dashboard, home, login, updates, users
+from notifier.web.console import (
+    account,
+    audit,
+    cases,
+    dashboard,
+    home,
+    lists,
+    login,
+    outbox,
+    subscribers,
+    tokens,
+    updates,
+    users,
+)
 from notifier.web.console.access import (
     BadFormToken,
     NotAllowed,
@@ -26,9 +39,14 @@ ROUTERS = (
     login.router,
     account.router,
     dashboard.router,
+    tokens.router,
     users.router,
+    audit.router,
     cases.router,
     updates.router,
+    subscribers.router,
+    outbox.router,
+    lists.router,
 )
 
 

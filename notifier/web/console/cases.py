@@ -12,8 +12,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from notifier import app as tasks
 from notifier import limits
-from notifier.app import sessions
-from notifier.app.cases import check_case_spec
+from notifier.app import check_case_spec, sessions
 from notifier.domain import CaseStatus
 from notifier.domain.actors import Area
 from notifier.domain.vocabulary import ActionKind

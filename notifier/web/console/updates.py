@@ -15,8 +15,7 @@ from starlette.datastructures import FormData
 
 from notifier import app as tasks
 from notifier import limits
-from notifier.app import sessions
-from notifier.app.updates import DRAFT, check_draft
+from notifier.app import DRAFT, check_draft, sessions
 from notifier.domain.actors import Area
 from notifier.errors import InputError, NotFoundError
 from notifier.web.console.access import (

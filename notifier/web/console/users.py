@@ -145,5 +145,10 @@ async def remove(request: Request, signed: Owner, email: str) -> Response:
         return await _user_page(
             request, signed, email, status=409, errors={"": "you cannot remove your own account"}
         )
-    await tasks.remove_user(state.store, email, by=signed.actor)
+    try:
+        await tasks.remove_user(state.store, email, by=signed.actor)
+    except InputError as exc:
+        return await _user_page(
+            request, signed, email[:320], status=409, errors={"": str(exc.problems[0].reason)}
+        )
     return see_other("/admin/users")
