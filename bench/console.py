@@ -214,10 +214,43 @@ CONSOLE: tuple[ConsolePage, ...] = (
         "/admin/updates/{update}/withdraw",
     ),
     ConsolePage("GET /admin/lists", "/admin/lists", "/admin/lists"),
+    ConsolePage("GET /admin/lists (coordinator)", "/admin/lists", "/admin/lists", "coordinator"),
+    ConsolePage("GET /admin/lists/new", "/admin/lists/new", "/admin/lists/new"),
     ConsolePage("GET /admin/lists/{slug}", "/admin/lists/{slug}", "/admin/lists/{list}"),
     ConsolePage(
         "GET /admin/lists/{slug} (coordinator)", "/admin/lists/{slug}", "/admin/lists/{list}",
         "coordinator",
+    ),
+    ConsolePage(
+        "GET /admin/lists/{slug}/members", "/admin/lists/{slug}/members",
+        "/admin/lists/{list}/members",
+    ),
+    ConsolePage(
+        "GET /admin/lists/{slug}/members/remove", "/admin/lists/{slug}/members/remove",
+        "/admin/lists/{list}/members/remove?email={email}",
+    ),
+    ConsolePage(
+        "GET /admin/lists/{slug}/import", "/admin/lists/{slug}/import",
+        "/admin/lists/{list}/import",
+    ),
+    ConsolePage(
+        "GET /admin/lists/{slug}/export (CSV)", "/admin/lists/{slug}/export",
+        "/admin/lists/{list}/export",
+    ),
+    ConsolePage(
+        "GET /admin/lists/{slug}/digest", "/admin/lists/{slug}/digest",
+        "/admin/lists/{list}/digest",
+    ),
+    ConsolePage(
+        "GET /admin/lists/{slug}/digest (coordinator)", "/admin/lists/{slug}/digest",
+        "/admin/lists/{list}/digest", "coordinator",
+    ),
+    ConsolePage(
+        "GET /admin/lists/{slug}/send", "/admin/lists/{slug}/send", "/admin/lists/{list}/send"
+    ),
+    ConsolePage(
+        "GET /admin/lists/{slug}/archive", "/admin/lists/{slug}/archive",
+        "/admin/lists/{list}/archive",
     ),
     ConsolePage("GET /admin/subscribers", "/admin/subscribers", "/admin/subscribers"),
     ConsolePage(
@@ -225,8 +258,18 @@ CONSOLE: tuple[ConsolePage, ...] = (
         "/admin/subscribers?q={email}",
     ),
     ConsolePage(
+        "GET /admin/subscribers?q= (no match)", "/admin/subscribers",
+        "/admin/subscribers?q=zzyzx",
+    ),
+    ConsolePage(
         "GET /admin/subscribers?status=&country=", "/admin/subscribers",
         "/admin/subscribers?status=bounced&country=KZ",
+    ),
+    ConsolePage(
+        "GET /admin/subscribers?case=", "/admin/subscribers", "/admin/subscribers?case={case}"
+    ),
+    ConsolePage(
+        "GET /admin/subscribers?list=", "/admin/subscribers", "/admin/subscribers?list={list}"
     ),
     ConsolePage(
         "GET /admin/subscribers (coordinator)", "/admin/subscribers", "/admin/subscribers",
@@ -235,6 +278,18 @@ CONSOLE: tuple[ConsolePage, ...] = (
     ConsolePage(
         "GET /admin/subscribers/{id}", "/admin/subscribers/{subscriber_id}",
         "/admin/subscribers/{subscriber}",
+    ),
+    ConsolePage(
+        "GET /admin/subscribers/{id} (coordinator)", "/admin/subscribers/{subscriber_id}",
+        "/admin/subscribers/{subscriber}", "coordinator",
+    ),
+    ConsolePage(
+        "GET /admin/subscribers/{id}/unsubscribe", "/admin/subscribers/{subscriber_id}/unsubscribe",
+        "/admin/subscribers/{subscriber}/unsubscribe",
+    ),
+    ConsolePage(
+        "GET /admin/subscribers/{id}/erase", "/admin/subscribers/{subscriber_id}/erase",
+        "/admin/subscribers/{subscriber}/erase",
     ),
     ConsolePage("GET /admin/outbox", "/admin/outbox", "/admin/outbox"),
     ConsolePage(
@@ -245,6 +300,10 @@ CONSOLE: tuple[ConsolePage, ...] = (
         "GET /admin/outbox?kind=digest&status=retry", "/admin/outbox",
         "/admin/outbox?kind=digest&status=retry",
     ),
+    ConsolePage(
+        "GET /admin/outbox?since=&until= (one day)", "/admin/outbox",
+        "/admin/outbox?since={day}&until={day}",
+    ),
     ConsolePage("GET /admin/bounces", "/admin/bounces", "/admin/bounces"),
     ConsolePage("GET /admin/users", "/admin/users", "/admin/users"),
     ConsolePage("GET /admin/users/{email}", "/admin/users/{email}", "/admin/users/{coordinator}"),
@@ -253,6 +312,7 @@ CONSOLE: tuple[ConsolePage, ...] = (
         "/admin/users/{coordinator}/remove",
     ),
     ConsolePage("GET /admin/audit", "/admin/audit", "/admin/audit"),
+    ConsolePage("GET /admin/account/tokens", "/admin/account/tokens", "/admin/account/tokens"),
     ConsolePage("GET /admin/account", "/admin/account", "/admin/account"),
     ConsolePage(
         "GET /admin/account/second-factor", "/admin/account/second-factor",
@@ -613,6 +673,7 @@ async def _console_extras(store: Store) -> dict[str, str]:
         "subscriber": str(member),
         "email": email or f"s{member}@example.org",
         "coordinator": COORDINATOR_EMAIL,
+        "day": (datetime.now(UTC) - timedelta(days=3)).date().isoformat(),
     }
 
 
