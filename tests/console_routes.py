@@ -55,6 +55,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin", "/admin", EVERYONE),
+    Route("GET", "/admin/dashboard", "/admin/dashboard", EVERYONE, "dashboard"),
     Route("GET", "/admin/account", "/admin/account", EVERYONE, "account"),
     Route("POST", "/admin/account/password", "/admin/account/password", EVERYONE),
     Route(

@@ -106,9 +106,12 @@ def _search_words(text: str | None) -> list[str]:
 def _matches(case: Case, words: list[str]) -> bool:
     """Every word of the search in one spelling (or the slug), accents and case aside:
     'kashkumb' and 'Kashkumbáev' both find Bakhytzhan Kashkumbayev."""
+    return _names_match([case.slug.replace("-", " "), case.name, *case.spellings], words)
+
+
+def _names_match(names: list[str], words: list[str]) -> bool:
     if not words:
         return True
-    names = [case.slug.replace("-", " "), case.name, *case.spellings]
     return any(all(w in fold(n) for w in words) for n in names)
 
 
@@ -153,22 +156,29 @@ async def search_cases(
             problems.append(Problem("case search", "after", str(exc)))
     if problems:
         raise InputError(problems)
-    query = select(Case).order_by(Case.slug)
+    # Matched on the names alone (a few short columns); the page's cases are then read whole.
+    # Without words the page is the database's to cut: no case beyond it is read at all.
+    query = select(Case.id, Case.slug, Case.name, Case.spellings).order_by(Case.slug)
     if code is not None:
         query = query.where(Case.country == code)
     if wanted is not None:
         query = query.where(Case.status == wanted)
     if after:
         query = query.where(Case.slug > after)
-    found: list[Case] = []
+    if not words:
+        query = query.limit(limit + 1)
+    matched: list[int] = []
     async with store.read() as session:
-        # Cases are a network's few hundred, each folded once: no index beats this.
-        for case in await session.scalars(query):
-            if _matches(case, words):
-                found.append(case)
-                if len(found) > limit:
+        # Cases are a network's few hundred to few thousand, each folded once: no index beats this.
+        for case_id, slug, name, spellings in await session.execute(query):
+            if _names_match([slug.replace("-", " "), name, *spellings], words):
+                matched.append(case_id)
+                if len(matched) > limit:
                     break
-        counts = await stored.update_counts(session)
+        shown = matched[:limit]
+        whole = {c.id: c for c in await session.scalars(select(Case).where(Case.id.in_(shown)))}
+        found = [whole[i] for i in matched if i in whole]
+        counts = await stored.update_counts(session, shown)
     page = found[:limit]
     rows = []
     for case in page:
@@ -176,7 +186,7 @@ async def search_cases(
         rows.append(
             case_json(case) | {"updates": count, "latest": latest.isoformat() if latest else None}
         )
-    return CasePage(rows, page[-1].slug if len(found) > limit else None)
+    return CasePage(rows, page[-1].slug if len(matched) > limit else None)
 
 
 def case_spec_json(case: Case) -> dict[str, Any]:

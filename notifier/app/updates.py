@@ -17,6 +17,7 @@ from notifier.config import Settings
 from notifier.domain import Cadence, Channel, MessageKind, Scope, Severity
 from notifier.domain.actors import Actor, Area
 from notifier.domain.messages import EmailContent, Outgoing
+from notifier.domain.outbox_keys import alert_key
 from notifier.domain.subscriber_specs import check_email
 from notifier.domain.text_fields import check_text
 from notifier.domain.vocabulary import CLAIMABLE
@@ -40,6 +41,7 @@ from notifier.store.models import (
     Subscriber,
     Subscription,
     Update,
+    status_in,
     utcnow,
 )
 from notifier.store.outbox import waiting_digests_holding
@@ -450,9 +452,9 @@ async def withdraw_preview(store: Store, by: Actor, update_id: int) -> WithdrawP
         rows = await session.execute(
             select(OutboxMessage.channel, func.count())
             .where(
-                OutboxMessage.update_id == update_id,
+                OutboxMessage.key == alert_key(update_id),
                 OutboxMessage.kind == MessageKind.ALERT,
-                OutboxMessage.status.in_(CLAIMABLE),
+                status_in(*CLAIMABLE),  # through ix_outbox_due: the few waiting rows
             )
             .group_by(OutboxMessage.channel)
         )

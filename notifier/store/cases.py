@@ -201,11 +201,15 @@ async def list_cases(session: AsyncSession, *, country: str | None = None) -> li
     return list(await session.scalars(query))
 
 
-async def update_counts(session: AsyncSession) -> dict[int, tuple[int, date | None]]:
-    """Per case id: how many updates, and the date of the latest."""
-    rows = await session.execute(
-        select(Update.case_id, func.count(), func.max(Update.event_date)).group_by(Update.case_id)
-    )
+async def update_counts(
+    session: AsyncSession, case_ids: Sequence[int] | None = None
+) -> dict[int, tuple[int, date | None]]:
+    """Per case id (of `case_ids`, or every case): how many updates, and the date of the
+    latest."""
+    query = select(Update.case_id, func.count(), func.max(Update.event_date))
+    if case_ids is not None:
+        query = query.where(Update.case_id.in_(case_ids))
+    rows = await session.execute(query.group_by(Update.case_id))
     return {case_id: (count, latest) for case_id, count, latest in rows}
 
 

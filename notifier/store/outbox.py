@@ -321,7 +321,7 @@ async def waiting_digests_holding(
     rows = await session.execute(
         select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.body_id).where(
             OutboxMessage.kind == MessageKind.DIGEST,
-            OutboxMessage.status.in_(CLAIMABLE),
+            status_in(*CLAIMABLE),  # through ix_outbox_due: the few waiting rows
             OutboxMessage.body_id.in_(holders),
         )
     )

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.domain import MessageKind, OutboxStatus, Severity, outbox_keys
+from notifier.domain import OutboxStatus, Severity, outbox_keys
 from notifier.domain.vocabulary import CLAIMABLE
 from notifier.errors import ConflictError, NotFoundError
 from notifier.store import outbox
@@ -39,14 +39,18 @@ class UpdateState:
 
 async def _alert_counts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, int]]:
     counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    # By key ("alert:<id>", first in the outbox's unique index): the update's own rows only.
+    # outbox.update_id has no index; filtering on it read the whole outbox (a second at 1M).
+    # Each row is still read for its status (~2 ms per 1,000 alerts on SQLite): an index on
+    # (key, status) would make it index-only (measured: 50 updates of 1,500 alerts, 96 -> 13 ms).
+    keys = {outbox_keys.alert_key(i): i for i in ids}
     rows = await session.execute(
-        select(OutboxMessage.update_id, OutboxMessage.status, func.count())
-        .where(OutboxMessage.update_id.in_(ids), OutboxMessage.kind == MessageKind.ALERT)
-        .group_by(OutboxMessage.update_id, OutboxMessage.status)
+        select(OutboxMessage.key, OutboxMessage.status, func.count())
+        .where(OutboxMessage.key.in_(keys))  # an alert's key: no other kind has one
+        .group_by(OutboxMessage.key, OutboxMessage.status)
     )
-    for update_id, status, n in rows:
-        if update_id is not None:
-            counts[update_id][status.value] = n
+    for key, status, n in rows:
+        counts[keys[key]][status.value] = n
     return counts
 
 
