@@ -217,6 +217,9 @@ async def case_detail(store: Store, by: Actor, slug: str) -> dict[str, Any]:
     """A case with every field, its updates (each with its alerts by status) and `spec`, the
     editable fields as `save_case` takes them. NotFoundError if there is none."""
     require(by, Area.CASES)
+    if "\x00" in slug or len(slug) > limits.NAME:
+        # No case is called that; the store is not asked (PostgreSQL refuses a NUL in text).
+        raise NotFoundError(f"no case {slug[:60]!r}")
     async with store.read() as session:
         case = await stored.get_case(session, slug)
         states = await stored_updates.list_updates(session, case=case, limit=UPDATES_SHOWN)

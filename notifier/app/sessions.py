@@ -280,12 +280,15 @@ def provisioning_uri(secret: str, email: str, issuer: str) -> str:
 async def set_second_factor(store: Store, by: Actor, secret: str, code: str) -> None:
     """Keep `secret` as the user's second factor once a code from it proves the app has it."""
     where = "second factor"
-    _clean(secret, where=where, field="secret", most=64)
-    code = _clean(code, where=where, field="code", most=20).replace(" ", "")
+    not_given = InputError.single(where, "secret", "not a secret this page gave")
+    if len(secret) > 64 or not secret.isascii():
+        raise not_given
     try:
-        right = pyotp.TOTP(secret).verify(code, valid_window=1)
+        pyotp.TOTP(secret).now()
     except (ValueError, TypeError):  # binascii.Error is a ValueError: not base32
-        raise InputError.single(where, "secret", "not a secret this page gave") from None
+        raise not_given from None
+    code = _clean(code, where=where, field="code", most=20).replace(" ", "")
+    right = pyotp.TOTP(secret).verify(code, valid_window=1)
     if not right:
         raise InputError.single(where, "code", "that code is not right: try the next one")
     async with store.transaction() as session:
