@@ -206,8 +206,8 @@ async def test_create_and_edit_a_console_list_every_field(console: AppClient) ->
     assert same.headers["location"].endswith("saved=same")
     async with p.store.read() as session:
         log = [(e.actor, e.action, e.target) for e in await entries(session)]
-    assert ("user:owner@example.org", "lists.create", "almaty-friends") in log
-    assert ("user:owner@example.org", "lists.edit", "almaty-friends") in log
+    assert ("user:owner@example.org", "list.create", "almaty-friends") in log
+    assert ("user:owner@example.org", "list.edit", "almaty-friends") in log
 
 
 async def test_bad_input_is_named_beside_each_field_and_nothing_is_written(
@@ -345,8 +345,8 @@ async def test_members_add_page_and_remove_after_a_confirmation(console: AppClie
     assert "was not on the list" in (await client.get(gone.headers["location"])).text
     async with p.store.read() as session:
         log = [(e.actor, e.action) for e in await entries(session)]
-    assert ("user:owner@example.org", "lists.member_add") in log
-    assert ("user:owner@example.org", "lists.member_remove") in log
+    assert ("user:owner@example.org", "list.add-member") in log
+    assert ("user:owner@example.org", "list.remove-member") in log
 
 
 PEOPLE = (
@@ -459,7 +459,7 @@ async def test_preview_send_now_into_the_maildir_and_the_archive(console: AppCli
     assert all("Hearing moved to Friday" in text_of(m) for m in got)
     async with p.store.read() as session:
         log = [(e.actor, e.action, e.target) for e in await entries(session)]
-    assert ("user:coordinator@example.org", "lists.send_now", CHAIN) in log
+    assert ("user:coordinator@example.org", "list.send-now", CHAIN) in log
 
     archive = (await client.get(f"{base}/archive")).text
     [period] = re.findall(r'archive\?digest=([^"]+)"', archive)

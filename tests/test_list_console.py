@@ -135,10 +135,10 @@ async def test_a_coordinator_runs_their_own_list_and_no_other(p: Pipeline) -> No
         await tasks.list_detail(p.store, OWNER, "no-such-list")
 
     actions = [(e.actor, e.action, e.target) for e in await audit_log(p)]
-    assert actions[0] == ("cli:tester", "lists.create", MINE)
-    assert ("user:coord@example.org", "lists.edit", MINE) in actions
-    assert ("user:coord@example.org", "lists.member_add", f"{MINE} ruth@example.org") in actions
-    assert ("user:coord@example.org", "lists.member_remove", f"{MINE} ruth@example.org") in actions
+    assert actions[0] == ("cli:tester", "list.create", MINE)
+    assert ("user:coord@example.org", "list.edit", MINE) in actions
+    assert ("user:coord@example.org", "list.add-member", f"{MINE}: ruth@example.org") in actions
+    assert ("user:coord@example.org", "list.remove-member", f"{MINE}: ruth@example.org") in actions
     assert all(actor != "user:editor@example.org" for actor, _, _ in actions)
 
 
@@ -209,7 +209,7 @@ async def test_an_edit_changes_the_list_and_the_audit_log_says_what_it_was(p: Pi
     shown = await tasks.list_detail(p.store, OWNER, MINE)
     assert (shown["cadence"], shown["schedule"], shown["follows"]) == ("daily", "06:30", ["all"])
     entry = (await audit_log(p))[-1]
-    assert entry.action == "lists.edit"
+    assert entry.action == "list.edit"
     assert entry.summary == {
         "before": {"cadence": "weekly", "schedule": "fri 18:00", "follows": ["country=KZ"]},
         "after": {"cadence": "daily", "schedule": "06:30", "follows": ["all"]},
@@ -341,7 +341,7 @@ async def test_import_is_all_or_nothing_unless_asked_and_export_reads_back(p: Pi
     assert set(owners["tom@example.org"]["lists"].split()) == {MINE, CHAIN}
     again = await tasks.import_list_members(p.store, s, OWNER, MINE, exported, name="back.csv")
     assert (again.joined, sorted(again.already)) == ([], ["ruth@example.org", "tom@example.org"])
-    entries = [e for e in await audit_log(p) if e.action == "lists.member_import"]
+    entries = [e for e in await audit_log(p) if e.action == "list.import-members"]
     assert len(entries) == 1
     assert entries[0].summary["after"]["joined"] == 2
 
@@ -419,7 +419,7 @@ async def test_preview_send_now_once_and_the_archive(p: Pipeline) -> None:
     assert (await tasks.send_now(p.store, s, OWNER, CHAIN)).messages == 4
     assert len(await tasks.digest_archive(p.store, s, OWNER, CHAIN)) == 1
     assert len(await tasks.digest_archive(p.store, s, OWNER, MINE)) == 2
-    sends = [e for e in await audit_log(p) if e.action == "lists.send_now"]
+    sends = [e for e in await audit_log(p) if e.action == "list.send-now"]
     assert [(e.actor, e.target, e.summary) for e in sends] == [
         ("user:coord@example.org", MINE, {"after": {"messages": 3}}),
         ("cli:tester", CHAIN, {"after": {"messages": 4}}),

@@ -25,6 +25,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import limits
+from notifier.app.lists import add_member
 from notifier.config import Settings
 from notifier.digests import list_schedule, send_list_digest_now
 from notifier.domain import Cadence, Channel, Consent, ListOrigin, MemberSource, outbox_keys
@@ -266,7 +267,7 @@ async def save_list(
             made, change = await stored.create_list(
                 session, checked, where, origin=ListOrigin.CONSOLE
             )
-            audit.record(session, by, "lists.create", target, after=settings_of(made))
+            audit.record(session, by, "list.create", target, after=settings_of(made))
             return ListSaved(target, True, [])
         before = settings_of(existing)
         change = stored.ListChange(target)
@@ -276,7 +277,7 @@ async def save_list(
         await session.refresh(existing, ["follows"])
         old, new = audit.changes(before, settings_of(existing))
         if old or new:
-            audit.record(session, by, "lists.edit", target, before=old, after=new)
+            audit.record(session, by, "list.edit", target, before=old, after=new)
         changed = [*change.settings_changed] + (["follows"] if change.follows_changed else [])
         return ListSaved(target, False, changed)
 
@@ -372,29 +373,11 @@ async def add_list_member(
         problems.append(Problem(where, "name", str(exc)))
     if problems:
         raise InputError(problems)
-    async with store.transaction() as session:
-        report = await import_subscribers(
-            session,
-            [SubscriberSpec(where=where, email=address, name=spec_name)],
-            settings,
-            mailing_list=await get_list(session, slug),
-            source=MemberSource.IMPORT,
-            consent=consent,
-        )
-        if report.left_list:
-            raise ConflictError.single(
-                where,
-                "email",
-                f"{address} left the list {slug} themselves; only they can join it again "
-                "(the list's sign-up page)",
-            )
-        joined = bool(report.joined_list)
-        if joined:
-            audit.record(
-                session, by, "lists.member_add", f"{slug} {address}",
-                after={"email": address, "name": spec_name, "created": bool(report.created)},
-            )  # fmt: skip
-    return MemberChange(address, joined)
+    # The one way onto a list: the same task as `notifier lists add-member` and the API.
+    added = await add_member(
+        store, settings, slug, address, by=by, name=spec_name, where=where, consent=consent
+    )
+    return MemberChange(added.email, added.joined)
 
 
 async def remove_list_member(store: Store, by: Actor, slug: str, email: str) -> MemberChange:
@@ -426,7 +409,7 @@ async def remove_list_member(store: Store, by: Actor, slug: str, email: str) -> 
             )
         await session.delete(member)
         audit.record(
-            session, by, "lists.member_remove", f"{slug} {address}",
+            session, by, "list.remove-member", f"{slug}: {address}",
             before={"email": address, "source": member.source.value},
         )  # fmt: skip
     return MemberChange(address, True)
@@ -505,7 +488,7 @@ async def import_list_members(
         already = [e for e in imported if e not in joined and e not in report.left_list]
         if joined or report.created:
             audit.record(
-                session, by, "lists.member_import", slug,
+                session, by, "list.import-members", slug,
                 after={"file": name, "joined": len(joined), "created": len(report.created),
                        "skipped": len(report.skipped)},
             )  # fmt: skip
@@ -613,7 +596,7 @@ async def send_now(
             # (a digest built, even empty, covers its minute).
             await session.rollback()
         elif report.messages:
-            audit.record(session, by, "lists.send_now", slug, after={"messages": report.messages})
+            audit.record(session, by, "list.send-now", slug, after={"messages": report.messages})
     return SentNow(report.messages, bool(report.empty), report.digests == 0)
 
 
