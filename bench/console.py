@@ -1,6 +1,7 @@
 """Benchmark: the console's pages, server time, at the size of a large network.
 
     python -m bench.console [--subscribers 100000] [--messages 1000000] [--runs 30]
+                            [--pages TEXT...]
 
 Builds a store with `--subscribers` subscribers (spread over 50 countries and 2,000 cases,
 four statuses, 20 lists, 1–3 follows each; 2% of the Telegram chats blocked the bot) and
@@ -707,6 +708,17 @@ def console_pages() -> tuple[dict[str, Page], list[str], list[str]]:
     return pages, unmeasured, missing
 
 
+def select_pages(pages: dict[str, Page], wanted: list[str] | None) -> dict[str, Page]:
+    """The baseline, and the pages whose name holds any of `wanted` (every page when None)."""
+    if not wanted:
+        return pages
+    base = next(iter(pages))
+    chosen = {n: p for n, p in pages.items() if n == base or any(w in n for w in wanted)}
+    if len(chosen) == 1:
+        raise SystemExit(f"--pages {' '.join(wanted)}: no page name holds any of these")
+    return chosen
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         workdir = Path(tmp)
@@ -722,7 +734,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 {"owner": owner, "coordinator": coordinator}, clock, examples,
             )  # fmt: skip
             http, unmeasured, not_in_app = console_pages()
-            chosen = {**PAGES, **http}
+            chosen = select_pages({**PAGES, **http}, args.pages)
             log(f"measuring {len(chosen)} pages, {args.runs} runs each")
             try:
                 pages = await measure(ctx, args.runs, chosen)
@@ -760,6 +772,10 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="fill again, not from the cache")
     parser.add_argument("--reset", action="store_true", help="empty the database first")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file afterwards")
+    parser.add_argument(
+        "--pages", nargs="+", metavar="TEXT",
+        help="measure only the pages whose name holds one of these (and the baseline)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")

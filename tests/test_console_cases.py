@@ -23,6 +23,7 @@ from notifier.senders import email_sender
 from notifier.service import Pipeline, pipeline
 from notifier.store.audit import entries
 from notifier.store.models import Case, OutboxMessage
+from notifier.store.updates import list_updates
 from notifier.watch import watch_once
 from notifier.web.app import create_app
 from tests.helpers import (
@@ -524,3 +525,34 @@ async def test_an_editor_cannot_open_users_nor_post_without_the_token(console: A
     assert forged.status_code == 403
     assert "nothing was changed" in forged.text
     assert await case_count(p) == 2
+
+
+async def test_the_latest_updates_count_the_alerts_made(console: AppClient) -> None:
+    """The list counts each update's alerts from the outbox's key index (every status alike):
+    the same total its statuses add up to; the by-status breakdown stays on the case's page."""
+    p, client = console
+    await news(p, title="Nobody follows yet")
+    for email in ("a@example.org", "b@example.org", "c@example.org"):
+        await subscribe(p, email, KZ)
+    await news(p, title="Three follow now")
+    page = await tasks.latest_updates(p.store, READER, limit=2)
+    latest, quiet = page.updates
+    assert (latest["title"], quiet["title"]) == ("Three follow now", "Nobody follows yet")
+    queued = await alerts(p, latest["id"])
+    async with p.store.transaction() as session:
+        sent, failed = [await session.get(OutboxMessage, m.id) for m in queued[:2]]
+        assert sent is not None
+        assert failed is not None
+        sent.status, failed.status = OutboxStatus.SENT, OutboxStatus.FAILED
+        states = await list_updates(session, limit=2)
+    by_status = {s.update.id: s.alerts for s in states}
+    assert by_status[latest["id"]] == {"sent": 1, "failed": 1, "pending": 1}
+    page = await tasks.latest_updates(p.store, READER, limit=2)
+    assert [u["alerts_made"] for u in page.updates] == [3, 0]
+    assert all("alerts" not in u for u in page.updates)
+    await signed_in(client)
+    shown = (await client.get("/admin/updates?limit=2")).text
+    assert f'<a href="/admin/cases/{PASTOR}#updates">3</a>' in shown
+    assert '<span class="quiet">none</span>' in shown
+    case_page = (await client.get(f"/admin/cases/{PASTOR}")).text
+    assert "failed 1, pending 1, sent 1" in case_page

@@ -136,6 +136,10 @@ async def _names(store: Store, by: Actor = OWNER, **filters: object) -> list[str
 async def test_search_by_text_status_follows_and_list(store: Store, people: dict[str, int]) -> None:
     # Anywhere in the address or the name, any case; newest first.
     assert await _names(store, text="IVANOV") == ["Carol IVANOVA", "Anna Ivanova"]
+    # Three characters or more: through the trigram indexes on PostgreSQL; fewer: a scan.
+    # The same answers either way.
+    assert await _names(store, text="vAn") == ["Carol IVANOVA", "Anna Ivanova"]
+    assert await _names(store, text="Va") == ["Carol IVANOVA", "Anna Ivanova"]
     assert await _names(store, text="gmail") == ["Bob"]
     folded = ["Людмила"] if store.dialect == "postgresql" else []
     assert await _names(store, text="ЛЮДМИЛА") == folded
@@ -350,3 +354,10 @@ async def test_the_pages_queries_use_their_indexes(store: Store, people: dict[st
         assert "ix_outbox_failed" in failed
         dated = await plan(f"SELECT id FROM outbox WHERE created_at >= '2026-11-01' {newest}")
         assert "ix_outbox_created" in dated
+        if postgres:  # the text search: the trigram indexes of migration 0024
+            found = await plan(
+                "SELECT id FROM subscribers WHERE email LIKE '%ivanov%' ESCAPE '/' "
+                "OR name ILIKE '%Ivanov%' ESCAPE '/'"
+            )
+            assert "ix_subscribers_email_trgm" in found
+            assert "ix_subscribers_name_trgm" in found

@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,15 +24,17 @@ from notifier.domain.actors import Actor
 from notifier.domain.vocabulary import Role
 from notifier.errors import ConflictError, ForbiddenError, InputError, NotFoundError
 from notifier.ingest.list_files import load_list_files
+from notifier.ingest.subscriber_csv import COLUMNS, read_subscriber_csv, write_subscriber_csv
 from notifier.links import Links
 from notifier.service import Pipeline, pipeline
 from notifier.store import audit
+from notifier.store.as_json import member_rows, subscriber_row
 from notifier.store.engine import create_engine
 from notifier.store.lists import apply_lists
 from notifier.store.migrate import upgrade
 from notifier.store.models import AuditEntry, Body, MailingList, Subscriber, utcnow
 from notifier.store.preferences import leave_list
-from notifier.store.subscribers import get_list, get_subscriber
+from notifier.store.subscribers import get_list, get_subscriber, list_subscribers
 from tests.helpers import CHAIN, EXAMPLE_LISTS, PASTOR, maildir, new_update, seed, text_of
 
 OWNER = Actor.cli("tester")
@@ -530,3 +533,47 @@ async def test_the_migration_keeps_lists_as_file_lists_and_archives_their_digest
         ]
     finally:
         await engine.dispose()
+
+
+async def test_the_export_reads_plain_rows_as_the_subscribers_would_give_them(
+    p: Pipeline, tmp_path: Path
+) -> None:
+    """The export builds its rows from three plain queries (members, follows, lists), not ORM
+    objects: for members with every kind of field, the same rows, in the same order, as
+    `subscriber_row` gives from the loaded Subscribers; and the same CSV, which reads back."""
+    soon = (utcnow() + timedelta(days=3)).replace(microsecond=0).isoformat()
+    file = tmp_path / "people.csv"
+    file.write_text(
+        ",".join(COLUMNS) + "\n"
+        f"zoe@example.org,Zoë Å,active,{soon},ru,Asia/Almaty,fri 18:30,4242,"
+        f'"country=KZ:weekly:email case={PASTOR}:instant:telegram all:daily:email",'
+        f"{MINE} {CHAIN},signup,2024-03-01T10:00:00+00:00\n"
+        "adam@example.org,=Adam,active,,en,UTC,mon 07:00,,country=UZ:instant:email,"
+        f"{MINE},,\n"
+        "eve@example.org,,unsubscribed,,en,UTC,mon 07:00,-1009,,,,\n",
+        encoding="utf-8",
+    )
+    specs, _ = read_subscriber_csv(file)
+    await tasks.import_subscribers(p.store, p.settings, specs, by=OWNER, mailing_list=MINE)
+    async with p.store.read() as session:
+        mine = await get_list(session, MINE)
+        loaded = [subscriber_row(s) for s in await list_subscribers(session, mailing_list=mine)]
+        plain = await member_rows(session, mine)
+    assert len(plain) == 3
+    assert plain == loaded
+    zoe = next(r for r in plain if r["email"] == "zoe@example.org")
+    assert zoe["follows"] == (
+        f"all:daily:email case={PASTOR}:instant:telegram country=KZ:weekly:email"
+    )
+    assert (zoe["lists"], zoe["paused_until"], zoe["telegram_chat_id"]) == (
+        f"{MINE} {CHAIN}",
+        soon,
+        "4242",
+    )
+    exported = await tasks.export_list_members(p.store, OWNER, MINE)
+    assert exported == "".join(write_subscriber_csv(loaded))
+    assert "'=Adam" in exported  # a formula neutralised, as before
+    file.write_text(exported, encoding="utf-8")
+    again, problems = read_subscriber_csv(file)
+    assert [s.email for s in again] == ["adam@example.org", "eve@example.org", "zoe@example.org"]
+    assert problems == []

@@ -11,11 +11,14 @@ from sqlalchemy.engine import Connection
 from notifier.config import Settings
 from notifier.store.engine import create_engine
 from notifier.store.migrate import alembic_config, upgrade
-from notifier.store.models import Base
+from notifier.store.models import Base, dialect_only
 
 
 def _differences(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection,
+        opts={"compare_type": True, "include_object": dialect_only(connection.dialect.name)},
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +50,7 @@ from notifier.render.messages import Renderer
 from notifier.render.templates import list_template_problems, make_environment
 from notifier.store import audit
 from notifier.store import lists as stored
-from notifier.store.as_json import list_json, subscriber_row
+from notifier.store.as_json import list_json, member_rows
 from notifier.store.engine import Store
 from notifier.store.models import (
     ListDigest,
@@ -65,7 +65,6 @@ from notifier.store.subscribers import (
     find_subscriber,
     get_list,
     import_subscribers,
-    list_subscribers,
     resolve_follows,
 )
 
@@ -503,17 +502,22 @@ async def import_list_members(
     )
 
 
-async def export_list_members(store: Store, by: Actor, slug: str) -> str:
+async def export_list_lines(store: Store, by: Actor, slug: str) -> Iterator[str]:
     """The list's members as our subscriber CSV (what `import_list_members` and `notifier
-    subscribers import` read back). A coordinator's copy names only their own lists."""
+    subscribers import` read back), line by line: read at once, written as it is taken (a
+    response can stream it). A coordinator's copy names only their own lists."""
     _check(by, slug, write=False)
     async with store.read() as session:
-        found = await get_list(session, slug)
-        rows = [subscriber_row(s) for s in await list_subscribers(session, mailing_list=found)]
+        rows = await member_rows(session, await get_list(session, slug))
     if not by.sees_every_list:
         for row in rows:
             row["lists"] = " ".join(s for s in row["lists"].split() if s in by.lists)
-    return "".join(write_subscriber_csv(rows))
+    return write_subscriber_csv(rows)
+
+
+async def export_list_members(store: Store, by: Actor, slug: str) -> str:
+    """`export_list_lines` as one text."""
+    return "".join(await export_list_lines(store, by, slug))
 
 
 # --- the list's digest -------------------------------------------------------------------------

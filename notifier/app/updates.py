@@ -480,8 +480,9 @@ async def withdraw_preview(store: Store, by: Actor, update_id: int) -> WithdrawP
 @dataclass(frozen=True)
 class UpdatePage:
     """One page of the latest updates across cases, newest first (each as
-    `update_state_json` shows it, with its case's name), and `before` to pass for the next
-    page (None: the last)."""
+    `update_state_json` shows it, with its case's name, and `alerts_made`, how many alerts
+    were made for it, instead of `alerts` by status), and `before` to pass for the next page
+    (None: the last)."""
 
     updates: list[dict[str, Any]]
     before: int | None
@@ -501,10 +502,14 @@ async def latest_updates(
     if problems:
         raise InputError(problems)
     async with store.read() as session:
-        states = await stored.list_updates(session, limit=limit + 1, before=before)
+        states = await stored.list_updates_made(session, limit=limit + 1, before=before)
     shown = states[:limit]
-    rows = [update_state_json(s) | {"case_name": s.case.name} for s in shown]
-    return UpdatePage(rows, shown[-1].update.id if len(states) > limit else None)
+    rows = []
+    for state, made in shown:
+        row = update_state_json(state) | {"case_name": state.case.name, "alerts_made": made}
+        del row["alerts"]  # by status on the update's and its case's pages, not in this list
+        rows.append(row)
+    return UpdatePage(rows, shown[-1][0].update.id if len(states) > limit else None)
 
 
 async def test_send(

@@ -3,14 +3,25 @@ subscriber CSV export and the admin API."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.countries import country_name
 from notifier.domain import Scope
-from notifier.domain.subscriber_specs import digest_schedule_cell, follows_cell
-from notifier.store.models import Case, ListFollow, MailingList, Subscriber, utcnow
+from notifier.domain.subscriber_specs import digest_schedule_cell
+from notifier.store.models import (
+    Case,
+    ListFollow,
+    ListMember,
+    MailingList,
+    Subscriber,
+    Subscription,
+    utcnow,
+)
 from notifier.store.subscribers import follow_specs
 from notifier.store.updates import UpdateState
 
@@ -77,26 +88,104 @@ def list_json(mailing_list: MailingList, members: int) -> dict[str, Any]:
     }
 
 
-def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
-    """The subscriber as one CSV / JSON record (what import reads back). Their follows and
-    their lists, each with its list, must be loaded."""
+def _export_row(
+    subscriber: Any, follows: list[str], lists: list[str], now: datetime | None = None
+) -> dict[str, str]:
+    """`subscriber`: a Subscriber, or a row of its columns (the same names); `follows`: their
+    tokens ('country=KZ:weekly:email'), `lists`: their lists' slugs, in any order; `now`: to
+    tell a pause under way (default: the time of the call)."""
     paused = subscriber.paused_until
+    consent = subscriber.consent
     return {
         "email": subscriber.email or "",
         "name": subscriber.name,
-        "status": subscriber.status.value,
-        "paused_until": paused.isoformat() if paused and paused > utcnow() else "",
+        "status": str(subscriber.status),
+        "paused_until": paused.isoformat() if paused and paused > (now or utcnow()) else "",
         "locale": subscriber.locale,
         "time_zone": subscriber.time_zone,
         "digest_schedule": digest_schedule_cell(subscriber.digest_day, subscriber.digest_time),
         "telegram_chat_id": ""
         if subscriber.telegram_chat_id is None
         else str(subscriber.telegram_chat_id),
-        "follows": follows_cell(follow_specs(subscriber)),
-        "lists": " ".join(sorted(m.mailing_list.slug for m in subscriber.memberships)),
-        "consent": subscriber.consent.value if subscriber.consent else "",
+        "follows": " ".join(sorted(follows)),
+        "lists": " ".join(sorted(lists)),
+        "consent": str(consent) if consent else "",
         "confirmed_at": subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else "",
     }
+
+
+def subscriber_row(subscriber: Subscriber) -> dict[str, str]:
+    """The subscriber as one CSV / JSON record (what import reads back). Their follows and
+    their lists, each with its list, must be loaded."""
+    return _export_row(
+        subscriber,
+        [f.token() for f in follow_specs(subscriber)],
+        [m.mailing_list.slug for m in subscriber.memberships],
+    )
+
+
+def _as_text(column: Any) -> Any:
+    """An enum column read as its stored text: no conversion per row (the CSV wants text)."""
+    return type_coerce(column, String()).label(column.key)
+
+
+_EXPORTED = (
+    Subscriber.id,
+    Subscriber.email,
+    Subscriber.name,
+    _as_text(Subscriber.status),
+    Subscriber.paused_until,
+    Subscriber.locale,
+    Subscriber.time_zone,
+    Subscriber.digest_day,
+    Subscriber.digest_time,
+    Subscriber.telegram_chat_id,
+    _as_text(Subscriber.consent),
+    Subscriber.confirmed_at,
+)
+
+
+async def member_rows(session: AsyncSession, mailing_list: MailingList) -> list[dict[str, str]]:
+    """The list's members as `subscriber_row` gives each, ordered by address, from three
+    plain queries (members; their follows; their lists) grouped here, not ORM objects: 7,400
+    members (15,000 follows) in a fraction of the ~3 s that loading them as Subscribers with
+    their follows and memberships took."""
+    members = select(ListMember.subscriber_id).where(ListMember.list_id == mailing_list.id)
+    connection = await session.connection()  # plain rows: no ORM loading step per row
+    people = (
+        await connection.execute(
+            select(*_EXPORTED)
+            .join(ListMember, ListMember.subscriber_id == Subscriber.id)
+            .where(ListMember.list_id == mailing_list.id)
+            .order_by(Subscriber.email, Subscriber.id)
+        )
+    ).all()
+    follows: dict[int, list[str]] = defaultdict(list)
+    country, everything = Scope.COUNTRY.value, Scope.ALL.value
+    for who, scope, code, slug, cadence, channel in await connection.execute(
+        select(
+            Subscription.subscriber_id,
+            _as_text(Subscription.scope),
+            Subscription.country,
+            Case.slug,
+            _as_text(Subscription.cadence),
+            _as_text(Subscription.channel),
+        )
+        .outerjoin(Case, Case.id == Subscription.case_id)
+        .where(Subscription.subscriber_id.in_(members))
+    ):
+        # As FollowSpec.token() says it.
+        what = "all" if scope == everything else f"{scope}={code if scope == country else slug}"
+        follows[who].append(f"{what}:{cadence}:{channel}")
+    lists: dict[int, list[str]] = defaultdict(list)
+    for who, slug in await connection.execute(
+        select(ListMember.subscriber_id, MailingList.slug)
+        .join(MailingList, MailingList.id == ListMember.list_id)
+        .where(ListMember.subscriber_id.in_(members))
+    ):
+        lists[who].append(slug)
+    now = utcnow()
+    return [_export_row(p, follows[p.id], lists[p.id], now) for p in people]
 
 
 async def subscriber_details(session: AsyncSession, subscriber: Subscriber) -> dict[str, Any]:

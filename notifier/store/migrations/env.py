@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from notifier.store.models import Base
+from notifier.store.models import Base, dialect_only
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -13,6 +13,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=True,  # SQLite cannot ALTER most things; batch mode rebuilds the table.
     compare_type=True,
+    include_object=dialect_only(connection.dialect.name),
 )
 with context.begin_transaction():
     context.run_migrations()
