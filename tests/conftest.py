@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
+from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
@@ -28,6 +29,7 @@ from notifier.config import Settings
 from notifier.domain.subscriber_specs import SubscriberSpec
 from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.service import pipeline
+from notifier.store import users as stored_users
 from notifier.store.cases import import_cases
 from notifier.store.engine import Store, create_engine, open_store
 from notifier.store.migrate import alembic_config, upgrade
@@ -94,6 +96,18 @@ def _empty_postgres_tables(url: str) -> None:
     if not asyncio.run(go()):
         _reset_postgres(url)
         _migrate(url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes() -> Iterator[PasswordHasher]:
+    """Argon2id with its lightest parameters for the tests' passwords: the defaults cost a
+    fifth of a second a hash, on purpose, and the console's tests sign in hundreds of times.
+    What is tested is unchanged: the same algorithm, hashes and checks (a hash carries its own
+    parameters); tests/test_users.py checks what a real installation stores."""
+    kept = stored_users.HASHER
+    stored_users.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield kept
+    stored_users.HASHER = kept
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from argon2 import PasswordHasher, extract_parameters
+
 from notifier.store.engine import open_store
 from notifier.store.users import find_user, password_matches
 from tests.helpers import CHAIN, EXAMPLE_LISTS, Cli
@@ -82,3 +84,15 @@ def test_bad_accounts_are_refused_naming_every_field(cli: Cli) -> None:
     assert gone.exit_code == 1
     assert "no user 'nobody@example.org'" in gone.stderr
     assert json.loads(cli.ok("users", "list", "--json").stdout)[0]["email"] == "ed@example.org"
+
+
+def test_an_installation_hashes_with_argon2ids_own_defaults(
+    quick_password_hashes: PasswordHasher,
+) -> None:
+    """The tests hash with light parameters (conftest); notifier itself uses argon2-cffi's
+    defaults: Argon2id, 64 MiB, 3 passes."""
+    hashed = quick_password_hashes.hash(SECRET)
+    parameters = extract_parameters(hashed)
+    assert hashed.startswith("$argon2id$")
+    assert parameters.memory_cost == PasswordHasher().memory_cost == 65536
+    assert parameters.time_cost == PasswordHasher().time_cost

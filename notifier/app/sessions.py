@@ -5,14 +5,12 @@ passwords, sessions and codes are here."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 
 from notifier import limits
 from notifier.config import Settings
@@ -29,9 +27,14 @@ from notifier.store.models import User, utcnow
 PASSWORD_MIN = 12
 #: What a wrong address and a wrong password both get: which one was wrong is not told.
 WRONG = "that address and password do not match an account"
-#: A hash to check a password against when the address has no account, so that an unknown
-#: address takes as long to refuse as a wrong password (no telling which addresses exist).
-_DUMMY = PasswordHasher().hash("no such user, no such password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check a password against when the address has no account, so that an unknown
+    address takes as long to refuse as a wrong password (no telling which addresses exist).
+    Made on first use: hashing costs a fifth of a second, on purpose."""
+    return stored.password_hash("no such user, no such password")
 
 
 def actor_of(user: User) -> Actor:
@@ -98,8 +101,7 @@ async def sign_in(
     async with store.transaction() as session:
         user = await stored.find_user(session, address)
         if user is None:
-            with contextlib.suppress(VerificationError):
-                PasswordHasher().verify(_DUMMY, password)
+            stored.hash_matches(_dummy_hash(), password)
             raise InputError.single(where, "password", WRONG)
         if not stored.password_matches(user, password):
             raise InputError.single(where, "password", WRONG)
