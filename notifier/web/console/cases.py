@@ -27,6 +27,7 @@ from notifier.web.console.access import (
     state_of,
     text_of,
 )
+from notifier.web.console.values import lines, shown
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[sessions.SignedIn, Depends(need(Area.CASES))]
@@ -40,11 +41,6 @@ FIELDS = (
 #: The list fields, one item a line, parts split by this.
 BAR = "|"
 PAGE = 50
-
-
-def _clean(text: str) -> str:
-    """A typed value as the page shows it again: NUL bytes (named beside the field) dropped."""
-    return text.replace("\x00", "")
 
 
 def form_of_spec(spec: dict[str, Any]) -> dict[str, str]:
@@ -79,11 +75,6 @@ def typed_form(form: FormData) -> dict[str, str]:
     return {name: text_of(form, name) for name in FIELDS}
 
 
-def _lines(text: str) -> list[tuple[int, str]]:
-    """The non-blank lines of a list field, each with its line number (from 1)."""
-    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-
 def spec_of_form(
     typed: dict[str, str],
 ) -> tuple[dict[str, Any], dict[str, list[int]], list[Problem]]:
@@ -91,11 +82,11 @@ def spec_of_form(
     (to name it in a problem); and the problems only the form's layout can have."""
     problems: list[Problem] = []
     numbers: dict[str, list[int]] = {}
-    spellings = _lines(typed["spellings"])
+    spellings = lines(typed["spellings"])
     numbers["spellings"] = [n for n, _ in spellings]
     actions: list[dict[str, str]] = []
     numbers["actions"] = []
-    for n, line in _lines(typed["actions"]):
+    for n, line in lines(typed["actions"]):
         parts = [p.strip() for p in line.split(BAR)]
         if len(parts) < 2 or len(parts) > 3:
             problems.append(
@@ -114,7 +105,7 @@ def spec_of_form(
         numbers["actions"].append(n)
     sources: list[dict[str, str]] = []
     numbers["sources"] = []
-    for n, line in _lines(typed["sources"]):
+    for n, line in lines(typed["sources"]):
         name, bar, url = line.rpartition(BAR) if BAR in line else (line, "", "")
         source = {"name": name.strip()}
         if bar and url.strip():
@@ -198,9 +189,9 @@ async def cases(
 ) -> Response:
     state = state_of(request)
     filters = {
-        "q": _clean(q[: limits.NAME + 1]),
-        "country": _clean(country[: limits.COUNTRY + 1]),
-        "status": _clean(status[:40]),
+        "q": shown(q[: limits.NAME + 1]),
+        "country": shown(country[: limits.COUNTRY + 1]),
+        "status": shown(status[:40]),
         "limit": limit,
     }
     try:
@@ -256,9 +247,9 @@ async def create_case(request: Request, signed: Writer) -> Response:
         _every_problem(spec, problems)
         saved = await tasks.save_case(state.store, signed.actor, spec)
     except InputError as exc:
-        shown = {k: _clean(v) for k, v in typed.items()}
+        typed_again = {k: shown(v) for k, v in typed.items()}
         errors = form_errors(exc.problems or [Problem("", "", str(exc))], numbers)
-        return _new_page(request, signed, shown, status=400, errors=errors)
+        return _new_page(request, signed, typed_again, status=400, errors=errors)
     return see_other(f"/admin/cases/{saved.slug}?saved=created")
 
 
@@ -358,7 +349,9 @@ async def save_case(request: Request, signed: Writer, slug: str) -> Response:
     except NotFoundError as exc:
         return console_page(request, signed, "not_found", status=404, what=str(exc))
     except InputError as exc:
-        shown = {k: _clean(v) for k, v in typed.items()}
+        typed_again = {k: shown(v) for k, v in typed.items()}
         errors = form_errors(exc.problems or [Problem("", "", str(exc))], numbers)
-        return await case_page(request, signed, slug, status=400, case_form=shown, errors=errors)
+        return await case_page(
+            request, signed, slug, status=400, case_form=typed_again, errors=errors
+        )
     return see_other(f"/admin/cases/{saved.slug}?saved={'changed' if saved.after else 'same'}")

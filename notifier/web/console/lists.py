@@ -35,6 +35,7 @@ from notifier.web.console.access import (
     state_of,
     text_of,
 )
+from notifier.web.console.values import lines, shown
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[sessions.SignedIn, Depends(need(Area.LISTS))]
@@ -50,11 +51,6 @@ PAGE = 50
 ARCHIVE_PAGE = 50
 MEMBER_FILE = limits.MEMBER_FILE
 UPLOAD_FIELD = "file"
-
-
-def _clean(text: str) -> str:
-    """A typed value as the page shows it again: NUL bytes (named beside the field) dropped."""
-    return text.replace("\x00", "")
 
 
 def _choices() -> dict[str, Any]:
@@ -87,13 +83,9 @@ def typed_form(form: FormData) -> dict[str, Any]:
     return typed
 
 
-def _lines(text: str) -> list[tuple[int, str]]:
-    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-
 def spec_of_form(typed: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
     """The form as `save_list` takes it, and the form's line of each follow (to name it)."""
-    follows = _lines(typed["follows"])
+    follows = lines(typed["follows"])
     spec: dict[str, Any] = {
         "slug": typed["slug"],
         "name": typed["name"],
@@ -128,7 +120,7 @@ def form_errors(problems: list[Problem], follow_lines: list[int]) -> dict[str, s
 
 
 def _shown(typed: dict[str, Any]) -> dict[str, Any]:
-    return {k: _clean(v) if isinstance(v, str) else v for k, v in typed.items()}
+    return {k: shown(v) if isinstance(v, str) else v for k, v in typed.items()}
 
 
 def _not_found(request: Request, signed: sessions.SignedIn, exc: Exception) -> HTMLResponse:
@@ -281,7 +273,7 @@ async def members(
     try:
         return await _members_page(
             request, signed, slug, after=after[:30], limit=limit, saved=saved[:40],
-            who=_clean(who[: limits.EMAIL]),
+            who=shown(who[: limits.EMAIL]),
         )  # fmt: skip
     except NotFoundError as exc:
         return _not_found(request, signed, exc)
@@ -301,10 +293,10 @@ async def add_member(request: Request, signed: Writer, slug: str) -> Response:
         return _not_found(request, signed, exc)
     except (InputError, ConflictError) as exc:
         errors = errors_by_field(exc.problems or [Problem("", "", str(exc))])
-        shown = {"email": _clean(email)[: limits.EMAIL + 1], "name": _clean(name)}
+        typed_again = {"email": shown(email)[: limits.EMAIL + 1], "name": shown(name)}
         return await _members_page(
             request, signed, slug, status=409 if isinstance(exc, ConflictError) else 400,
-            errors=errors, member=shown,
+            errors=errors, member=typed_again,
         )  # fmt: skip
     outcome = "added" if added.changed else "already"
     return see_other(f"/admin/lists/{slug}/members?saved={outcome}&who={quote(added.email)}")
@@ -319,7 +311,7 @@ async def confirm_remove(request: Request, signed: Writer, slug: str, email: str
     except NotFoundError as exc:
         return _not_found(request, signed, exc)
     return console_page(
-        request, signed, "list_member_remove", lst=detail, email=_clean(email[: limits.EMAIL])
+        request, signed, "list_member_remove", lst=detail, email=shown(email[: limits.EMAIL])
     )
 
 
@@ -388,7 +380,7 @@ async def import_members(request: Request, signed: Writer, slug: str) -> Respons
         name = sent.filename[: limits.NAME]
         if len(data) > MEMBER_FILE:
             problem = (
-                f"{_clean(name)} is larger than {MEMBER_FILE:,} bytes ({MEMBER_FILE // 1_000_000}"
+                f"{shown(name)} is larger than {MEMBER_FILE:,} bytes ({MEMBER_FILE // 1_000_000}"
                 " MB), the most a member file may be: split it and upload the parts"
             )
             return await _import_page(
@@ -412,7 +404,7 @@ async def import_members(request: Request, signed: Writer, slug: str) -> Respons
                 errors={"file": "see below"},
             )  # fmt: skip
         return await _import_page(
-            request, signed, slug, report=report, file_name=_clean(name), skip=skip
+            request, signed, slug, report=report, file_name=shown(name), skip=skip
         )
     except NotFoundError as exc:
         return _not_found(request, signed, exc)

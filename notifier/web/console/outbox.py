@@ -28,6 +28,7 @@ from notifier.web.console.access import (
     state_of,
     text_of,
 )
+from notifier.web.console.values import page_error, page_size, shown, when
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[sessions.SignedIn, Depends(need(Area.OUTBOX))]
@@ -42,20 +43,6 @@ FIELDS = ("status", "channel", "kind", "since", "until")
 LONGEST = 40
 
 
-def _clean(text: str) -> str:
-    return text[: LONGEST + 1].replace("\x00", "")
-
-
-def _limit(text: str, errors: dict[str, str]) -> int:
-    if text == "":
-        return PAGE
-    number = as_id(text[:12])
-    if number is None or number > MOST:
-        errors["limit"] = f"{text[:12]!r} rows per page; from 1 to {MOST}"
-        return PAGE
-    return number
-
-
 def _day(typed: str, name: str, errors: dict[str, str]) -> date | None:
     if typed == "":
         return None
@@ -64,20 +51,9 @@ def _day(typed: str, name: str, errors: dict[str, str]) -> date | None:
             raise ValueError
         return date.fromisoformat(typed)
     except ValueError:
-        shown = typed[:20].replace("\x00", "\\0")
-        errors[name] = f"{shown!r} is not a date (YYYY-MM-DD)"
+        seen = typed[:20].replace("\x00", "\\0")
+        errors[name] = f"{seen!r} is not a date (YYYY-MM-DD)"
         return None
-
-
-def _page_error(errors: dict[str, str]) -> None:
-    """Problems with the page's address but no field (the cursor, the page size): told above
-    the form, by their name in the address."""
-    for name in [n for n in errors if n not in FIELDS and n != ""]:
-        errors[""] = f"{name}: {errors.pop(name)}"
-
-
-def _when(at: datetime | None) -> str:
-    return f"{at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
 
 
 @router.get("/admin/outbox", response_class=HTMLResponse)
@@ -95,9 +71,9 @@ async def outbox(
 ) -> Response:
     state = state_of(request)
     typed = {"status": status, "channel": channel, "kind": kind, "since": since, "until": until}
-    filters: dict[str, Any] = {k: _clean(v) for k, v in typed.items()}
+    filters: dict[str, Any] = {k: shown(v, LONGEST) for k, v in typed.items()}
     errors: dict[str, str] = {}
-    size = _limit(limit, errors)
+    size = page_size(limit, errors, usual=PAGE, most=MOST)
     filters["limit"] = size
     first = _day(since, "since", errors)
     last = _day(until, "until", errors)
@@ -109,7 +85,7 @@ async def outbox(
         "kinds": [k.value for k in MessageKind],
         "retryable": [s.value for s in RETRYABLE],
         "writer": signed.actor.may(Area.OUTBOX, write=True),
-        "when": _when,
+        "when": when,
         "found": None,
         "after": "",
         "notice": f"{retried} message{'s' if retried != '1' else ''} queued to be sent again."
@@ -130,7 +106,7 @@ async def outbox(
         except InputError as exc:
             errors = errors_by_field(exc.problems)
     if errors:
-        _page_error(errors)
+        page_error(errors, FIELDS)
         return console_page(request, signed, "outbox", status=400, errors=errors, **context)
     return console_page(request, signed, "outbox", **context)
 
@@ -172,12 +148,12 @@ async def bounces(
 ) -> Response:
     state = state_of(request)
     errors: dict[str, str] = {}
-    size = _limit(limit, errors)
-    filters = {"which": _clean(which), "limit": size}
+    size = page_size(limit, errors, usual=PAGE, most=MOST)
+    filters = {"which": shown(which, LONGEST), "limit": size}
     context: dict[str, Any] = {
         "filters": filters,
         "kinds": tasks.BOUNCE_KINDS,
-        "when": _when,
+        "when": when,
         "found": None,
         "after": "",
     }

@@ -35,6 +35,7 @@ from notifier.web.console.access import (
     state_of,
     text_of,
 )
+from notifier.web.console.values import page_error, page_size, shown, when
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[sessions.SignedIn, Depends(need(Area.SUBSCRIBERS))]
@@ -69,28 +70,6 @@ DONE = {
 }
 
 
-def _clean(text: str, longest: int) -> str:
-    """A typed value as the page shows it again: NUL bytes (named beside the field) dropped."""
-    return text[: longest + 1].replace("\x00", "")
-
-
-def _page_error(errors: dict[str, str], known: tuple[str, ...]) -> None:
-    """Problems with what is in the page's address but no field (the cursor, the page size):
-    told above the form, by the name in the address."""
-    for name in [n for n in errors if n not in known and n != ""]:
-        errors[""] = f"{name}: {errors.pop(name)}"
-
-
-def _limit(text: str, errors: dict[str, str]) -> int:
-    if text == "":
-        return PAGE
-    number = as_id(text[:12])
-    if number is None or number > 200:
-        errors["limit"] = f"{text[:12]!r} rows per page; from 1 to 200"
-        return PAGE
-    return number
-
-
 def _missing_field(message: str) -> str:
     """The search field an unknown country, case or list was typed in."""
     for prefix, name in (("unknown country", "country"), ("no case", "case"), ("no list", "list")):
@@ -117,9 +96,9 @@ async def subscribers(
 ) -> Response:
     state = state_of(request)
     typed = {"q": q, "status": status, "country": country, "case": case, "list": list_}
-    filters: dict[str, Any] = {k: _clean(v, LONGEST[k]) for k, v in typed.items()}
+    filters: dict[str, Any] = {k: shown(v, LONGEST[k]) for k, v in typed.items()}
     errors: dict[str, str] = {}
-    size = _limit(limit, errors)
+    size = page_size(limit, errors, usual=PAGE, most=200)
     filters["limit"] = size
     context: dict[str, Any] = {
         "filters": filters,
@@ -146,16 +125,12 @@ async def subscribers(
         except NotFoundError as exc:
             errors[_missing_field(str(exc))] = str(exc)
     if errors:
-        _page_error(errors, tuple(FILTERS))
+        page_error(errors, tuple(FILTERS))
         return console_page(request, signed, "subscribers", status=400, errors=errors, **context)
     return console_page(request, signed, "subscribers", **context)
 
 
 # --- one subscriber ---------------------------------------------------------------------------
-
-
-def _when(at: datetime | None) -> str:
-    return f"{at:%Y-%m-%d %H:%M} UTC" if at is not None else ""
 
 
 def _their_time(at: datetime | None, zone: str) -> str:
@@ -208,7 +183,7 @@ def _subscriber_page(
         request, signed, "subscriber", status=status, s=detail, label=_label(detail),
         consent_how=CONSENT.get(detail.consent.consent or "", "no record: added before notifier "
                                 "kept one, or not confirmed yet"),
-        when=_when, their_time=_their_time, writer=signed.actor.may(Area.SUBSCRIBERS, write=True),
+        when=when, their_time=_their_time, writer=signed.actor.may(Area.SUBSCRIBERS, write=True),
         earliest=(utcnow().date() + timedelta(days=1)).isoformat(),
         latest=(utcnow().date() + timedelta(days=LONGEST_PAUSE)).isoformat(),
         **context,
@@ -279,7 +254,7 @@ async def pause(request: Request, signed: Writer, subscriber_id: str) -> Respons
     except InputError as exc:
         return _subscriber_page(
             request, signed, detail, status=400, errors=errors_by_field(exc.problems),
-            pause_until=_clean(typed, 20),
+            pause_until=shown(typed, 20),
         )  # fmt: skip
     await tasks.pause_subscriber(state_of(request).store, _who(detail), until, by=signed.actor)
     return see_other(f"/admin/subscribers/{detail.id}?saved=paused")
