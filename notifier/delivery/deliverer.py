@@ -121,10 +121,12 @@ class Deliverer:
             )
         return held == holder
 
-    async def _keep_lease(self, taken: _Taken) -> None:
+    async def _keep_lease(self, taken: _Taken, done: asyncio.Event) -> None:
         """Renew an exclusive channel's lease while its batch is sending: a batch can take
         longer than the lease (one chat's messages a second apart, a long 429), and another
-        process must not start sending for the same bot meanwhile."""
+        process must not start sending for the same bot meanwhile. It stops when `done` is
+        set, between renewals: a task cancelled inside a transaction can leave its SQLite
+        connection holding the write lock."""
         sender = self.senders[taken.channel]
         lease = getattr(sender, "lease", None)
         if not (getattr(sender, "exclusive", False) and lease):
@@ -132,7 +134,10 @@ class Deliverer:
         loop = asyncio.get_running_loop()
         started = loop.time()
         while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), LEASE_SECONDS / 3)
+            if done.is_set():
+                return
             # On the batch's clock (tests fix it), moved on by the time spent sending.
             moment = taken.now + timedelta(seconds=loop.time() - started)
             try:
@@ -193,7 +198,8 @@ class Deliverer:
         for result in taken.failed:
             recorder(result)
         if taken.outgoing:
-            keeper = asyncio.create_task(self._keep_lease(taken))
+            sent = asyncio.Event()
+            keeper = asyncio.create_task(self._keep_lease(taken, sent))
             try:
                 returned = await self.senders[taken.channel].send(taken.outgoing, recorder)
                 for result in returned:  # a sender that only returned its results
@@ -203,7 +209,8 @@ class Deliverer:
                 for outbox_id in recorder.unanswered():
                     recorder(Result(outbox_id, Outcome.TEMPORARY, repr(exc)))
             finally:
-                keeper.cancel()
+                sent.set()
+                await keeper
         checkpoint("deliver.after_send")
         try:
             await recorder.close()

@@ -26,6 +26,7 @@ class Heartbeat:
         self.me = here()
         self._id: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
         self._registering = asyncio.Lock()
         self._last_beat: float | None = None
 
@@ -60,8 +61,13 @@ class Heartbeat:
         return timedelta(seconds=self.settings.worker_timeout)
 
     async def _beating(self) -> None:
+        """Beat until close() sets the stop, which it sees between beats (never cancelled
+        inside a transaction: that can leave a SQLite connection holding the write lock)."""
         while True:
-            await asyncio.sleep(self.settings.worker_heartbeat)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.worker_heartbeat)
+            if self._stop.is_set():
+                return
             try:
                 await self.beat()
             except Exception:  # the store is away for a moment: the next beat tries again
@@ -99,9 +105,8 @@ class Heartbeat:
     async def close(self) -> None:
         """A clean stop: anything still claimed goes back, the worker row goes."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stop.set()
+            await self._task
             self._task = None
         if self._id is not None:
             async with self.store.transaction() as session:
