@@ -36,6 +36,7 @@ PUBLIC = frozenset(
         ("POST", "/admin/logout"),
         ("GET", "/admin/set-password/{token}"),
         ("POST", "/admin/set-password/{token}"),
+        ("GET", "/admin/live-preview.js"),
     }
 )
 
@@ -103,6 +104,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/cases/{slug}", f"/admin/cases/{CASE}", EVERYONE, "case"),
     Route("POST", "/admin/cases/{slug}", f"/admin/cases/{CASE}", WRITERS),
     Route("POST", "/admin/cases/{slug}/updates", f"/admin/cases/{CASE}/updates", WRITERS),
+    Route(
+        "POST", "/admin/cases/{slug}/updates/preview", f"/admin/cases/{CASE}/updates/preview",
+        WRITERS,
+    ),
     Route("GET", "/admin/updates", "/admin/updates", EVERYONE, "updates"),
     Route("GET", "/admin/updates/{update_id}", "/admin/updates/1", WRITERS, "update"),
     Route("POST", "/admin/updates/{update_id}", "/admin/updates/1", WRITERS),

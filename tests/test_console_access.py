@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pyotp
@@ -205,12 +205,16 @@ async def test_a_second_factor_guards_the_next_sign_in(console: AppClient) -> No
     )
     assert wrong.status_code == 400
     assert "Code: that code is not right" in wrong.text
-    code = pyotp.TOTP(secret.group(1)).now()
+    totp = pyotp.TOTP(secret.group(1))
+    moment = datetime.now(UTC)
+    code = totp.at(moment)
     on = await client.post(
         "/admin/account/second-factor",
         data={"csrf": token, "secret": secret.group(1), "code": code},
     )
     assert on.status_code == 303
+    # The next step's code (a phone a little ahead is allowed for): each code signs in once.
+    following = totp.at(moment + timedelta(seconds=30))
     async with client_of(p) as other:
         signed = await console_sign_in(other, EDITOR)
         assert signed.headers["location"].startswith("/admin/code")
@@ -219,12 +223,19 @@ async def test_a_second_factor_guards_the_next_sign_in(console: AppClient) -> No
         page_token = await form(other, "/admin/code")
         bad = await other.post("/admin/code", data={"csrf": page_token, "code": "123"})
         assert bad.status_code == 400
-        good = await other.post(
-            "/admin/code",
-            data={"csrf": page_token, "code": pyotp.TOTP(secret.group(1)).now()},
-        )
+        spent = await other.post("/admin/code", data={"csrf": page_token, "code": code})
+        assert spent.status_code == 400  # the code that turned it on
+        assert "that code was used already" in spent.text
+        good = await other.post("/admin/code", data={"csrf": page_token, "code": following})
         assert good.status_code == 303
         assert (await other.get("/admin/account")).status_code == 200
+    async with client_of(p) as third:  # someone who saw that code over a shoulder
+        await console_sign_in(third, EDITOR)
+        page_token = await form(third, "/admin/code")
+        again = await third.post("/admin/code", data={"csrf": page_token, "code": following})
+        assert again.status_code == 400
+        assert "that code was used already" in again.text
+        assert (await third.get("/admin/account")).headers["location"] == "/admin/code"
 
 
 async def test_owners_must_set_a_second_factor_when_the_settings_say_so(

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import select
 
@@ -199,14 +199,27 @@ def test_owner_editor_journey_to_the_maildir(console: Console) -> None:
     editor.fill("#f-title", "Moved to a prison hospital")
     editor.fill("#f-body", "He was moved on Monday. Pray for his health.")
     editor.check("#f-urgent")
-    editor.click("button[value=preview]")
-    main = editor.inner_text("main")
-    assert "Moved to a prison hospital" in main
-    assert "Who will get it" in main or "audience" in main.lower()
-    frame = editor.frame_locator("iframe").first
-    assert "Moved to a prison hospital" in frame.locator("body").inner_text()
+    # The live preview follows the typing: no Preview button pressed.
+    publish = editor.locator("button[value=publish]")
+    expect(publish).to_have_text("Publish as urgent")
+    expect(publish).to_be_visible()
+    expect(editor.locator("#live-status")).to_have_text(
+        "The preview shows the update as it stands."
+    )
+    preview = editor.locator("#live-preview")
+    expect(preview).to_contain_text("Who will get it")
+    expect(preview).to_contain_text("Moved to a prison hospital")
+    frame = editor.frame_locator("#live-preview iframe").first
+    expect(frame.locator("body")).to_contain_text("Moved to a prison hospital")
+    # A field made wrong hides Publish and names it; put right, the preview comes back.
+    editor.fill("#f-date", "2026-13-01")
+    expect(publish).to_be_hidden()
+    expect(preview).to_contain_text("The preview waits for 1 field: date")
+    editor.fill("#f-date", "2026-12-01")
+    expect(publish).to_be_visible()
+    expect(frame.locator("body")).to_contain_text("Moved to a prison hospital")
     editor.screenshot(path=ARTIFACTS / "journey-2-preview.png", full_page=True)
-    editor.click("button[value=publish]")
+    publish.click()
     assert "Moved to a prison hospital" in editor.inner_text("main")
     run(deliver(console.settings))
     subjects = [str(m["Subject"]) for m in maildir(console.settings)]

@@ -22,7 +22,7 @@ from notifier.domain.actors import Actor
 from notifier.senders import email_sender
 from notifier.service import Pipeline, pipeline
 from notifier.store.audit import entries
-from notifier.store.models import Case, OutboxMessage
+from notifier.store.models import Case, OutboxMessage, Update
 from notifier.store.updates import list_updates
 from notifier.watch import watch_once
 from notifier.web.app import create_app
@@ -351,7 +351,7 @@ async def test_preview_with_the_audience_then_publish_urgent(console: AppClient)
     token = await signed_in(client)
     case_page = await client.get(f"/admin/cases/{PASTOR}")
     assert 'value="preview"' in case_page.text
-    assert 'value="publish"' not in case_page.text  # no publishing before a preview
+    assert 'value="publish" hidden>' in case_page.text  # no publishing before a preview
 
     bad = await client.post(
         f"/admin/cases/{PASTOR}/updates",
@@ -412,6 +412,62 @@ async def test_preview_with_the_audience_then_publish_urgent(console: AppClient)
     async with p.store.read() as session:
         log = [(e.actor, e.action) for e in await entries(session)]
     assert ("user:editor@example.org", "update.add") in log
+
+
+async def test_the_live_preview_answers_a_fragment_of_the_form_as_it_stands(
+    console: AppClient,
+) -> None:
+    """What live-preview.js asks for as the editor types: the audience and the alert as each
+    channel shows it, with the fingerprint Publish needs; the fields to put right (400), and
+    nothing written either way. The console's pages may run that script, and only from /admin."""
+    p, client = console
+    async with p.store.read() as session:
+        updates_before = await session.scalar(select(func.count()).select_from(Update))
+    token = await signed_in(client)
+    case_page = await client.get(f"/admin/cases/{PASTOR}")
+    csp = case_page.headers["content-security-policy"]
+    scripts = next(d.strip() for d in csp.split(";") if d.strip().startswith("script-src"))
+    assert scripts == "script-src 'self'"  # the console's own files, nothing inline
+    assert '<script src="/admin/live-preview.js" defer></script>' in case_page.text
+    assert f'data-live-preview="/admin/cases/{PASTOR}/updates/preview"' in case_page.text
+    script = await client.get("/admin/live-preview.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "fetch(form.dataset.livePreview" in script.text  # the address the form names
+
+    live = f"/admin/cases/{PASTOR}/updates/preview"
+    shown = await client.post(live, data=draft(urgent="") | {"csrf": token})
+    assert shown.status_code == 200
+    assert "<html" not in shown.text  # a fragment of the case page
+    assert "Appeal hearing moved to 9 May" in shown.text
+    assert '<iframe title="The alert as an email (HTML)"' in shown.text
+    assert "Who will get it" in shown.text
+    mark = re.search(r'data-previewed="([0-9a-f]+)" data-publish-label="Publish"', shown.text)
+    assert mark is not None
+    # The fingerprint is the one the whole-page Preview gives, so Publish takes it.
+    whole = await client.post(
+        f"/admin/cases/{PASTOR}/updates",
+        data=draft(urgent="") | {"csrf": token, "action": "preview"},
+    )
+    assert f'name="previewed" value="{mark.group(1)}"' in whole.text
+    urgent = await client.post(live, data=draft() | {"csrf": token})
+    assert 'data-publish-label="Publish as urgent"' in urgent.text
+
+    bad = await client.post(live, data=draft(date="2024-13-40", title="") | {"csrf": token})
+    assert bad.status_code == 400
+    assert 'data-previewed=""' in bad.text
+    assert "The preview waits for 2 fields" in bad.text
+    assert "date — " in bad.text
+    assert "title — " in bad.text
+    refused = await client.post(live, data=draft())  # no form token
+    assert refused.status_code == 403
+    missing = await client.post(
+        "/admin/cases/no-such-case/updates/preview", data=draft() | {"csrf": token}
+    )
+    assert missing.status_code == 404
+    async with p.store.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Update)) == updates_before
+        assert [e.action for e in await entries(session)].count("update.add") == 0
 
 
 async def test_the_latest_updates_correct_and_withdraw(console: AppClient) -> None:

@@ -5,6 +5,7 @@ passwords, sessions and codes are here."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -154,8 +155,22 @@ async def prune_sessions(store: Store, settings: Settings, *, now: datetime | No
         return await kept.prune(session, _timeouts(settings), now or utcnow())
 
 
-async def give_code(store: Store, token: str, code: str) -> None:
-    """The second factor of a session that is waiting for it; InputError if the code is wrong."""
+def code_step(secret: str, code: str, now: datetime | None = None) -> int | None:
+    """The time step (of 30 seconds) a second-factor code was made for: the present one or
+    either neighbour, for a phone whose clock is a little off; None if it is none of them."""
+    if not code.isascii():  # compare_digest takes ASCII text only; no code is anything else
+        return None
+    totp = pyotp.TOTP(secret)
+    present = totp.timecode(now or utcnow())
+    for step in (present, present - 1, present + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+async def give_code(store: Store, token: str, code: str, *, now: datetime | None = None) -> None:
+    """The second factor of a session that is waiting for it; InputError if the code is wrong
+    or was used already (each code signs in once)."""
     where = "second factor"
     code = _clean(code, where=where, field="code", most=20).replace(" ", "")
     async with store.transaction() as session:
@@ -163,10 +178,13 @@ async def give_code(store: Store, token: str, code: str) -> None:
         if found is None:
             raise InputError.single(where, "code", "the sign-in has ended: sign in again")
         row, user = found
-        if user.totp_secret is None or not pyotp.TOTP(user.totp_secret).verify(
-            code, valid_window=1
-        ):
+        step = None if user.totp_secret is None else code_step(user.totp_secret, code, now)
+        if step is None:
             raise InputError.single(where, "code", "that code is not right (or too old)")
+        if not await stored.take_code_step(session, user, step):
+            raise InputError.single(
+                where, "code", "that code was used already: wait for the next one"
+            )
         await kept.mark_verified(session, row.id)
         audit.record(session, actor_of(user), "session.second-factor", user.email)
 
@@ -290,12 +308,13 @@ async def set_second_factor(store: Store, by: Actor, secret: str, code: str) -> 
     except (ValueError, TypeError):  # binascii.Error is a ValueError: not base32
         raise not_given from None
     code = _clean(code, where=where, field="code", most=20).replace(" ", "")
-    right = pyotp.TOTP(secret).verify(code, valid_window=1)
-    if not right:
+    step = code_step(secret, code)
+    if step is None:
         raise InputError.single(where, "code", "that code is not right: try the next one")
     async with store.transaction() as session:
         user = await stored.get_user(session, by.user or "")
         user.totp_secret = secret
+        user.totp_last_step = step  # the code that proved it signs in no one
         audit.record(session, by, "user.second-factor-on", user.email)
 
 
@@ -307,4 +326,5 @@ async def remove_second_factor(store: Store, by: Actor, email: str) -> None:
     async with store.transaction() as session:
         user = await stored.get_user(session, address)
         user.totp_secret = None
+        user.totp_last_step = None
         audit.record(session, by, "user.second-factor-off", user.email)

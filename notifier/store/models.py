@@ -420,6 +420,9 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     #: A TOTP second factor's secret (base32), once the user has confirmed it; None: none.
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: The time step (30-second count since 1970) of the last code taken from it: a code is
+    #: taken once, so one seen over a shoulder or in a log cannot sign in again.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
     #: A one-time set-password link's token, as its SHA-256 (hex), and when it stops working.
     reset_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     reset_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -94,6 +94,20 @@ def set_role(user: User, role: Role, lists: Sequence[MailingList]) -> None:
 
 def set_password(user: User, password: str) -> None:
     user.password_hash = password_hash(password)
+
+
+async def take_code_step(session: AsyncSession, user: User, step: int) -> bool:
+    """Record that a second-factor code of time step `step` was used; False if that step or a
+    later one was used already (the code is spent). One conditional UPDATE, so two sign-ins
+    racing with the same code cannot both have it, on PostgreSQL as on SQLite."""
+    taken = await session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .where(or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(taken, "rowcount", 0))
 
 
 async def remove_user(session: AsyncSession, user: User) -> None:

@@ -26,6 +26,16 @@ HEADERS = {
 }
 
 
+#: The console's pages may also run the console's own scripts (served from /admin, never
+#: inline) and ask the console for a fragment: the live preview of an update.
+CONSOLE_HEADERS = HEADERS | {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
+        "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+
 def page_environment(settings: Settings) -> SandboxedEnvironment:
     """The environment pages render in: every page knows the network's name (its title) and
     the public address its links start with."""
@@ -35,7 +45,14 @@ def page_environment(settings: Settings) -> SandboxedEnvironment:
     return env
 
 
-def page(env: SandboxedEnvironment, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(
+    env: SandboxedEnvironment,
+    name: str,
+    status: int = 200,
+    *,
+    headers: dict[str, str] = HEADERS,
+    **context: Any,
+) -> HTMLResponse:
     return HTMLResponse(
-        render(env, f"web/{name}.html", context), status_code=status, headers=HEADERS
+        render(env, f"web/{name}.html", context), status_code=status, headers=headers
     )

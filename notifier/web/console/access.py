@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from notifier.app.sessions import SignedIn, current
 from notifier.domain.actors import Actor, Area
 from notifier.errors import Problem
-from notifier.web.pages import page
+from notifier.web.pages import CONSOLE_HEADERS, page
 from notifier.web.state import WebState
 
 COOKIE = "notifier_session"
@@ -182,6 +182,7 @@ def console_page(
         state.env,
         f"admin/{name}",
         status=status,
+        headers=CONSOLE_HEADERS,
         me=signed,
         sections=sections,
         here=request.url.path,

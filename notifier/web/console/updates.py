@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from importlib.resources import files
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -28,6 +29,7 @@ from notifier.web.console.access import (
     text_of,
 )
 from notifier.web.console.cases import case_page
+from notifier.web.pages import CONSOLE_HEADERS, page
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[sessions.SignedIn, Depends(need(Area.UPDATES))]
@@ -73,6 +75,48 @@ async def _case_or_404(
         return await case_page(request, signed, slug, **context)
     except NotFoundError as exc:
         return console_page(request, signed, "not_found", status=404, what=str(exc))
+
+
+#: The live preview's script (served from here: the console's pages run no inline script).
+LIVE_PREVIEW_JS = files("notifier.web.console").joinpath("live-preview.js").read_bytes()
+
+
+@router.get("/admin/live-preview.js")
+async def live_preview_script() -> Response:
+    return Response(
+        LIVE_PREVIEW_JS,
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.post("/admin/cases/{slug}/updates/preview", response_class=HTMLResponse)
+async def live_preview(request: Request, signed: Writer, slug: str) -> Response:
+    """The audience and the preview of the form as it stands, as a fragment of the case page
+    (what live-preview.js puts in it as the editor types); 400 with the fields to put right."""
+    state = state_of(request)
+    form = await posted(request, signed)
+    typed = typed_draft(form)
+    draft = draft_of(typed)
+    slug = slug[: limits.SLUG]
+    context: dict[str, Any] = {
+        "draft": _shown(typed), "draft_errors": {}, "previewed": "", "preview": "", "audience": "",
+    }  # fmt: skip
+    status = 200
+    try:
+        context["preview"] = await tasks.preview_update(
+            state.store, state.settings, signed.actor, slug, draft
+        )
+        context["audience"] = await tasks.update_audience(
+            state.store, signed.actor, slug, urgent=draft.urgent
+        )
+        context["previewed"] = fingerprint(typed)
+    except NotFoundError as exc:
+        return console_page(request, signed, "not_found", status=404, what=str(exc))
+    except InputError as exc:
+        status = 400
+        context["draft_errors"] = errors_by_field(exc.problems)
+    return page(state.env, "admin/_update_preview", status, headers=CONSOLE_HEADERS, **context)
 
 
 @router.post("/admin/cases/{slug}/updates", response_class=HTMLResponse)
