@@ -121,11 +121,21 @@ class ServerClock:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.last = 0.0
+        #: For an answer sent in pieces (a download): the time to its first piece; else None.
+        self.first_piece: float | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         start = time.perf_counter()
+        first: list[float] = []
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.body" and not first:
+                first.append(time.perf_counter() - start)
+                self.first_piece = first[0] if message.get("more_body") else None
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, timed_send)
         finally:
             self.last = time.perf_counter() - start
 
@@ -136,6 +146,8 @@ class Served:
 
     seconds: float
     size: int
+    #: An answer sent in pieces: the time to its first piece.
+    first_piece: float | None = None
 
 
 @dataclass
@@ -322,7 +334,12 @@ CONSOLE: tuple[ConsolePage, ...] = (
 )  # fmt: skip
 #: Console GET routes that are not pages of the console proper (signing in, and `/admin`
 #: itself, a redirect).
-NOT_MEASURED = frozenset({"/admin", "/admin/login", "/admin/code", "/admin/set-password/{token}"})
+NOT_MEASURED = frozenset(
+    {
+        "/admin", "/admin/login", "/admin/code", "/admin/set-password/{token}",
+        "/admin/live-preview.js",  # a file, not a page
+    }
+)  # fmt: skip
 
 
 def http_page(entry: ConsolePage) -> Page:
@@ -332,9 +349,30 @@ def http_page(entry: ConsolePage) -> Page:
         answer = await ctx.clients[entry.who].get(path)
         if answer.status_code != 200:
             raise RuntimeError(f"{entry.name}: {path} answered {answer.status_code}")
-        return Served(ctx.clock.last, len(answer.content))
+        return Served(ctx.clock.last, len(answer.content), ctx.clock.first_piece)
 
     return get
+
+
+async def _live_preview(ctx: Context) -> Served:
+    """What the case page asks for as an editor types an update (live-preview.js): the alert
+    rendered for each channel and who would get it, counted over the filled store."""
+    assert ctx.clock is not None
+    client = ctx.clients["owner"]
+    case = ctx.examples["case"]
+    if "csrf" not in ctx.examples:
+        found = CSRF.search((await client.get(f"/admin/cases/{case}")).text)
+        assert found is not None, "no form token on the case page"
+        ctx.examples["csrf"] = found.group(1)
+    draft = {
+        "csrf": ctx.examples["csrf"], "date": "2026-11-30", "title": "Moved to a prison hospital",
+        "body": "He was moved on Monday.\n\nPray for his health.", "source": "Forum 18",
+        "url": "https://www.forum18.org/", "urgent": "yes",
+    }  # fmt: skip
+    answer = await client.post(f"/admin/cases/{case}/updates/preview", data=draft)
+    if answer.status_code != 200:
+        raise RuntimeError(f"live preview of {case} answered {answer.status_code}")
+    return Served(ctx.clock.last, len(answer.content))
 
 
 #: Name -> page. The first is the baseline every ratio is taken over.
@@ -342,6 +380,7 @@ PAGES: dict[str, Page] = {
     "baseline (SELECT 1)": _baseline,
     "dashboard data (owner)": _dashboard_owner,
     "dashboard data (coordinator of 2 lists)": _dashboard_coordinator,
+    "POST /admin/cases/{slug}/updates/preview (live preview)": _live_preview,
 }
 
 
@@ -590,6 +629,7 @@ async def measure(
     pages = PAGES if pages is None else pages
     times: dict[str, list[float]] = {name: [] for name in pages}
     sizes: dict[str, int] = {}
+    first_pieces: dict[str, list[float]] = {}
     for round_ in range(runs + 2):
         for name, page in pages.items():
             start = time.perf_counter()
@@ -598,11 +638,19 @@ async def measure(
             if isinstance(result, Served):
                 took = result.seconds
                 sizes[name] = result.size
+                if result.first_piece is not None and round_ >= 2:
+                    first_pieces.setdefault(name, []).append(result.first_piece)
             if round_ >= 2:
                 times[name].append(took)
     results: dict[str, dict[str, float]] = {name: _ms(values) for name, values in times.items()}
     for name, size in sizes.items():
         results[name]["kb"] = round(size / 1024, 1)
+    for name, values in first_pieces.items():  # a download: when its first piece went out
+        piece = _ms(values)
+        results[name] |= {
+            "first_piece_p50_ms": piece["p50_ms"],
+            "first_piece_p95_ms": piece["p95_ms"],
+        }
     base = results[next(iter(pages))]["p50_ms"] or 0.001
     for figures in results.values():
         figures["ratio_p50"] = round(figures["p50_ms"] / base, 1)
@@ -752,7 +800,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "runs": args.runs,
         "goal_ms": GOAL_MS,
         "pages": pages,
-        "over_goal": sorted(n for n, f in pages.items() if f["p95_ms"] > GOAL_MS),
+        # A download (sent in pieces) is judged by its first piece; its whole time is printed.
+        "over_goal": sorted(
+            n for n, f in pages.items() if f.get("first_piece_p95_ms", f["p95_ms"]) > GOAL_MS
+        ),
         "examples": examples,
         "unmeasured": unmeasured,
         "not_in_app": not_in_app,

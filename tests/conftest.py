@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import os
 import shutil
 import sqlite3
@@ -27,7 +28,6 @@ from sqlalchemy.exc import DBAPIError
 
 from notifier.config import Settings
 from notifier.domain.subscriber_specs import SubscriberSpec
-from notifier.ingest.case_files import load_case_files, sample_case_files
 from notifier.service import pipeline
 from notifier.store import users as stored_users
 from notifier.store.cases import import_cases
@@ -37,7 +37,7 @@ from notifier.store.models import Base, Subscriber
 from notifier.store.subscribers import import_subscribers
 from notifier.web.app import create_app
 from tests.fake_telegram import fake_bot_api  # noqa: F401
-from tests.helpers import KZ, TOKEN, AppClient, Cli, DkimKey, seed
+from tests.helpers import KZ, TOKEN, AppClient, Cli, DkimKey, sample_cases, seed
 from tests.smtp_server import SmtpServer, smtp_server, tls_ca  # noqa: F401
 
 PG_ENV = "NOTIFIER_TEST_DATABASE_URL"
@@ -72,11 +72,17 @@ def _migrate(url: str) -> None:
     asyncio.run(go())
 
 
+@functools.cache
+def _head_revision() -> str | None:
+    """The migrations' head (Alembic loads every migration file to say it: once a process)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def _empty_postgres_tables(url: str) -> None:
     """Every table of the migrated schema emptied, ids starting at 1 again: a fresh store in a
     few milliseconds instead of migrating from nothing for each test. A schema that is not at
     the head revision (a migration test left it elsewhere, or failed halfway) is rebuilt."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = _head_revision()
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
 
     async def go() -> bool:
@@ -211,7 +217,7 @@ async def web(settings: Settings) -> AsyncIterator[AppClient]:
     Kazakhstan; a client for it at the public URL. (test_preferences has a `web` of its own.)"""
     async with pipeline(settings) as p:
         async with p.store.transaction() as session:
-            await import_cases(session, load_case_files(sample_case_files()))
+            await import_cases(session, list(sample_cases()))
             specs = [SubscriberSpec(where="t", email="anna@example.org", follows=[KZ])]
             await import_subscribers(session, specs, settings)
             # Links here are signed for version 1 (a new subscriber's is random).

@@ -28,6 +28,7 @@ from notifier.cli import app
 from notifier.config import Settings
 from notifier.domain import Cadence, Channel, Role, Scope, Severity
 from notifier.domain.actors import Actor
+from notifier.domain.case_specs import CaseSpec
 from notifier.domain.schedule import Schedule, last_due
 from notifier.domain.subscriber_specs import FollowSpec, SubscriberSpec
 from notifier.ingest.case_files import load_case_files, sample_case_files
@@ -164,11 +165,18 @@ class DkimKey:
 # --- filling the store --------------------------------------------------------------------------
 
 
+@cache
+def sample_cases() -> tuple[CaseSpec, ...]:
+    """The sample case files, read once a process (every test that seeds a store imports them;
+    import_cases reads the specs and changes none)."""
+    return tuple(load_case_files(sample_case_files()))
+
+
 async def seed(p: Pipeline, *, with_list: bool = True) -> None:
     """The sample cases and (`with_list`) the example lists, as `cases import --sample` and
     `lists apply subscribers/` give them."""
     async with p.store.transaction() as session:
-        await import_cases(session, load_case_files(sample_case_files()))
+        await import_cases(session, list(sample_cases()))
         if with_list:
             await apply_lists(session, load_list_files([EXAMPLE_LISTS]), p.settings)
 
@@ -177,7 +185,7 @@ async def seed_email_followers(p: Pipeline, people: list[tuple[str, str]]) -> No
     """The sample cases, and one subscriber per (email, name) following Kazakhstan by email,
     each update as it comes."""
     async with p.store.transaction() as session:
-        await import_cases(session, load_case_files(sample_case_files()))
+        await import_cases(session, list(sample_cases()))
         specs = [SubscriberSpec(where="t", email=e, name=n, follows=[KZ]) for e, n in people]
         await import_subscribers(session, specs, p.settings)
 
@@ -185,7 +193,7 @@ async def seed_email_followers(p: Pipeline, people: list[tuple[str, str]]) -> No
 async def seed_telegram_followers(p: Pipeline, chats: list[int]) -> None:
     """The sample cases, and one Telegram-only subscriber per chat following Kazakhstan."""
     async with p.store.transaction() as session:
-        await import_cases(session, load_case_files(sample_case_files()))
+        await import_cases(session, list(sample_cases()))
         for chat in chats:
             session.add(
                 Subscriber(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +50,7 @@ from notifier.render.messages import Renderer
 from notifier.render.templates import list_template_problems, make_environment
 from notifier.store import audit
 from notifier.store import lists as stored
-from notifier.store.as_json import list_json, member_rows
+from notifier.store.as_json import list_json, member_ids, rows_of
 from notifier.store.engine import Store
 from notifier.store.models import (
     ListDigest,
@@ -502,22 +502,39 @@ async def import_list_members(
     )
 
 
-async def export_list_lines(store: Store, by: Actor, slug: str) -> Iterator[str]:
+#: Members read and written per piece of a list's export: memory stays flat however long the
+#: list, and the first bytes go out after one piece is read.
+EXPORT_BATCH = 1000
+
+
+async def export_list_lines(store: Store, by: Actor, slug: str) -> AsyncIterator[str]:
     """The list's members as our subscriber CSV (what `import_list_members` and `notifier
-    subscribers import` read back), line by line: read at once, written as it is taken (a
-    response can stream it). A coordinator's copy names only their own lists."""
+    subscribers import` read back), line by line, in the order of their addresses. Who is on
+    the list is read now (NotFoundError for no such list); their rows a thousand at a time as
+    the lines are taken, each piece in a short read of its own (a slow download holds no
+    transaction open). A coordinator's copy names only their own lists."""
     _check(by, slug, write=False)
     async with store.read() as session:
-        rows = await member_rows(session, await get_list(session, slug))
-    if not by.sees_every_list:
-        for row in rows:
-            row["lists"] = " ".join(s for s in row["lists"].split() if s in by.lists)
-    return write_subscriber_csv(rows)
+        ids = await member_ids(session, await get_list(session, slug))
+    return _export_lines(store, by, ids)
+
+
+async def _export_lines(store: Store, by: Actor, ids: list[int]) -> AsyncIterator[str]:
+    for line in write_subscriber_csv([]):
+        yield line  # the header
+    for start in range(0, len(ids), EXPORT_BATCH):
+        async with store.read() as session:
+            rows = await rows_of(session, ids[start : start + EXPORT_BATCH])
+        if not by.sees_every_list:
+            for row in rows:
+                row["lists"] = " ".join(s for s in row["lists"].split() if s in by.lists)
+        for line in write_subscriber_csv(rows, header=False):
+            yield line
 
 
 async def export_list_members(store: Store, by: Actor, slug: str) -> str:
     """`export_list_lines` as one text."""
-    return "".join(await export_list_lines(store, by, slug))
+    return "".join([line async for line in await export_list_lines(store, by, slug)])
 
 
 # --- the list's digest -------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -15,7 +14,7 @@ from notifier.domain.text_fields import (
     friendly_reason,
 )
 from notifier.errors import InputError, Problem
-from notifier.ingest.yaml_lines import DataLoader, yaml_line, yaml_problem
+from notifier.ingest.yaml_lines import read_documents, yaml_line, yaml_problem
 
 
 def parse_case_text(text: str, where: str) -> list[CaseSpec]:
@@ -23,11 +22,10 @@ def parse_case_text(text: str, where: str) -> list[CaseSpec]:
     problems: list[Problem] = []
     specs: list[CaseSpec] = []
     try:
-        nodes = list(yaml.compose_all(text, Loader=DataLoader))
-        documents: list[Any] = list(yaml.load_all(text, Loader=DataLoader))
+        documents = read_documents(text)
     except yaml.YAMLError as exc:
         raise InputError([yaml_problem(exc, text, where)]) from None
-    for node, document in zip(nodes, documents, strict=True):
+    for node, document in documents:
         if document is None:
             continue
         if not isinstance(document, dict):

@@ -12,7 +12,7 @@ from pydantic import (
 from notifier.domain.list_specs import ListSpec
 from notifier.domain.text_fields import friendly_reason
 from notifier.errors import InputError, Problem
-from notifier.ingest.yaml_lines import DataLoader, yaml_line, yaml_problem
+from notifier.ingest.yaml_lines import read_document, yaml_line, yaml_problem
 
 
 def load_list_files(paths: list[Path]) -> list[tuple[Path, ListSpec]]:
@@ -30,8 +30,7 @@ def load_list_files(paths: list[Path]) -> list[tuple[Path, ListSpec]]:
     for file in files:
         try:
             text = file.read_text(encoding="utf-8-sig")
-            node = yaml.compose(text, Loader=DataLoader)
-            data = yaml.load(text, Loader=DataLoader)
+            node, data = read_document(text)
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(file), "", f"cannot read: {exc}"))
             continue

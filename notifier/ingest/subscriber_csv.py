@@ -304,12 +304,14 @@ def _split(cell: str) -> list[str]:
     return [t for t in cell.replace(",", " ").replace("|", " ").split() if t]
 
 
-def write_subscriber_csv(rows: Iterable[dict[str, str]]) -> Iterator[str]:
-    """Our CSV, line by line: what `read_subscriber_csv` reads back to the same state."""
+def write_subscriber_csv(rows: Iterable[dict[str, str]], *, header: bool = True) -> Iterator[str]:
+    """Our CSV, line by line: what `read_subscriber_csv` reads back to the same state
+    (`header=False`: the rows only, to follow lines already written)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    yield buffer.getvalue()
+    if header:
+        writer.writeheader()
+        yield buffer.getvalue()
     for row in rows:
         buffer.seek(0)
         buffer.truncate()

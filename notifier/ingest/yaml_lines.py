@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from notifier.domain.text_fields import describe_character
@@ -65,3 +67,28 @@ DataLoader.add_constructor(
     "tag:yaml.org,2002:timestamp",
     lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
 )
+
+
+def read_documents(text: str) -> list[tuple[yaml.Node | None, Any]]:
+    """Every document of a YAML text as its node (whose marks give the lines) and its data,
+    from one parse (reading the text twice, once for each, cost twice the time)."""
+    loader = DataLoader(text)
+    try:
+        found = []
+        while loader.check_node():
+            node = loader.get_node()
+            found.append((node, loader.construct_document(node)))
+        return found
+    finally:
+        loader.dispose()
+
+
+def read_document(text: str) -> tuple[yaml.Node | None, Any]:
+    """The one document of a YAML text, node and data, from one parse; (None, None) for an
+    empty text. More than one document is a YAMLError, as yaml.load says."""
+    loader = DataLoader(text)
+    try:
+        node = loader.get_single_node()
+        return node, None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()

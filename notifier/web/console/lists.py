@@ -9,7 +9,7 @@ and POST alike, before anything is looked up); editors read, and see no forms.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -410,12 +410,12 @@ async def import_members(request: Request, signed: Writer, slug: str) -> Respons
         return _not_found(request, signed, exc)
 
 
-async def _chunks(lines: Iterator[str], size: int = 64 * 1024) -> AsyncIterator[bytes]:
+async def _chunks(lines: AsyncIterator[str], size: int = 64 * 1024) -> AsyncIterator[bytes]:
     """Lines gathered into pieces of about `size` bytes: a response sends each as it comes,
-    without a thread hop per line (what a plain iterator would cost) or the whole text."""
+    without a send per line or the whole text."""
     piece: list[str] = []
     held = 0
-    for line in lines:
+    async for line in lines:
         piece.append(line)
         held += len(line)
         if held >= size:
