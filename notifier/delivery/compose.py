@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import locales
 from notifier.config import Settings
 from notifier.countries import country_name
 from notifier.domain import Channel, ChatStatus, MessageKind, Scope, SubscriberStatus, outbox_keys
@@ -401,12 +402,14 @@ class Composer:
         else:
             asked = [subscriber.joining] if subscriber.joining else []
             named = [*subscriber.labels, *subscriber.lists.values(), *asked]
-            what = ", ".join(named) or "the cases you chose"
+            with locales.speaking(subscriber.locale):
+                what = ", ".join(named) or locales._("the cases you chose")
         final = self.renderer.confirm(
             name=subscriber.name,
             what=what,
             confirm_url=self.links.confirm_url(subscriber.id, subscriber.token_version),
             valid_days=CONFIRM_MAX_AGE // 86400,
+            locale=subscriber.locale,
         )
         return Outgoing(
             row.id,

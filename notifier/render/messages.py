@@ -179,9 +179,12 @@ class Renderer:
         html = render(self.env, names, context | {"personal": Markup(PERSONAL_MARK)})
         return self.inliner.inline(html)
 
-    def confirm(self, *, name: str, what: str, confirm_url: str, valid_days: int) -> FinalMessage:
-        """The double opt-in email (one per person: nothing shared to cache)."""
+    def confirm(
+        self, *, name: str, what: str, confirm_url: str, valid_days: int, locale: str = "en"
+    ) -> FinalMessage:
+        """The double opt-in email (one per person: nothing shared to cache), in `locale`."""
         context = {
+            "locale": locale,
             "network": self.network,
             "name": name,
             "what": what,

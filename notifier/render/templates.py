@@ -4,6 +4,7 @@ time, not a blank in 10,000 inboxes), HTML autoescaped (case text is data, never
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from jinja2.bccache import Bucket
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from notifier import locales
 from notifier.domain.list_specs import ListSpec
 from notifier.errors import NotifierError, Problem
 from notifier.render.samples import sample_contexts
@@ -105,6 +107,7 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     loaders.append(PackageLoader("notifier.templates", ""))
     env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
+        extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         trim_blocks=True,
@@ -114,6 +117,12 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
         bytecode_cache=_COMPILED,
     )
     env.filters["nl2br"] = nl2br
+    # {% trans %} and _() in a template speak the language `render` was asked for.
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=locales._, ngettext=locales.ngettext, pgettext=locales.pgettext, newstyle=True
+    )
+    env.globals["language"] = locales.current
+    env.globals["direction"] = locales.direction
     return env
 
 
@@ -145,9 +154,11 @@ def describe(exc: TemplateError | Exception, env: SandboxedEnvironment, name: st
 def render(env: SandboxedEnvironment, name: str | list[str], context: dict[str, Any]) -> str:
     """Render one template (the first of `name` that exists, given a list); any template error
     becomes a TemplateProblem naming file and line."""
+    locale = context.get("locale")
     try:
         template = env.get_template(name) if isinstance(name, str) else env.select_template(name)
-        return template.render(context)
+        with locales.speaking(locale) if locale else contextlib.nullcontext():
+            return template.render(context)
     except (TemplateError, TypeError, AttributeError, ValueError) as exc:
         first = name if isinstance(name, str) else name[0]
         raise TemplateProblem(describe(exc, env, first)) from exc

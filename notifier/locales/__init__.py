@@ -1,0 +1,125 @@
+"""The languages notifier speaks to its readers, and the one it speaks now.
+
+Every text a reader sees is written in English in the code and the templates and looked up
+in a gettext catalog: `notifier/locales/<locale>/LC_MESSAGES/messages.po`, read with Babel
+when first needed (no compile step: a fresh clone and an installed wheel alike need none).
+English is the source and needs no catalog. Adding a language is adding one `.po` file and
+its code to SHIPPED (docs/translating.md says how).
+
+Which language is spoken is set for a stretch of work with `speaking(locale)` (a context
+variable, so concurrent requests and tasks each keep their own), and every lookup in it —
+`_()` and `ngettext()` here, `{% trans %}` and `_()` in templates — answers in that language."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
+from gettext import NullTranslations
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+#: The languages with a complete catalog, English (the source) first.
+SHIPPED = ("en", "de", "ru")
+DEFAULT = "en"
+#: The catalogs' gettext domain.
+DOMAIN = "messages"
+
+
+def catalog_path(locale: str) -> Traversable:
+    """Where a language's catalog is kept in the package."""
+    return resources.files(__name__).joinpath(locale, "LC_MESSAGES", f"{DOMAIN}.po")
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The catalog of a shipped language, read once a process; English and any language
+    without a catalog speak the source texts."""
+    if locale == DEFAULT or locale not in SHIPPED:
+        return NullTranslations()
+    with catalog_path(locale).open("rb") as source:
+        catalog = read_po(source, locale=locale, domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def shipped(locale: str | None) -> str:
+    """The shipped language nearest to `locale` ('de-AT', 'de_DE' -> 'de'), else English."""
+    if not locale:
+        return DEFAULT
+    try:
+        parsed = Locale.parse(locale.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return DEFAULT
+    return parsed.language if parsed.language in SHIPPED else DEFAULT
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The first shipped language a browser's Accept-Language asks for, by its weights; None
+    when it asks for none of them."""
+    if not header:
+        return None
+    wanted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and weight > 0:
+            wanted.append((-weight, index, tag.strip()))
+    for _, _, tag in sorted(wanted):
+        language = tag.split("-")[0].lower()
+        if language in SHIPPED:
+            return language
+    return None
+
+
+_speaking: ContextVar[str] = ContextVar("notifier_locale", default=DEFAULT)
+
+
+@contextmanager
+def speaking(locale: str | None) -> Iterator[str]:
+    """Speak `locale` (as `shipped` reads it) inside the block; yields the language used."""
+    language = shipped(locale)
+    token = _speaking.set(language)
+    try:
+        yield language
+    finally:
+        _speaking.reset(token)
+
+
+def current() -> str:
+    """The language spoken now."""
+    return _speaking.get()
+
+
+def direction() -> str:
+    """The direction the language spoken now is written in: 'ltr' or 'rtl' (HTML's dir)."""
+    return "rtl" if Locale.parse(_speaking.get()).text_direction == "rtl" else "ltr"
+
+
+def _(message: str) -> str:
+    """`message` in the language spoken now."""
+    return translations(_speaking.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of a message for the number `n` in the language spoken now (Russian has three)."""
+    return translations(_speaking.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` as meant in `context`, in the language spoken now."""
+    return translations(_speaking.get()).pgettext(context, message)

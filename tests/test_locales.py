@@ -1,0 +1,146 @@
+"""The languages notifier speaks to its readers: the catalogs of the shipped languages are
+complete and current (every text the code and templates mark is translated, none is fuzzy or
+left over, placeholders agree), a language is picked from a stored locale or a browser's
+Accept-Language, and a reader's confirmation email comes in their language, plural forms
+included (Russian has three)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from notifier import locales
+from notifier.config import Settings
+from notifier.render.messages import Renderer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _marked() -> set[str | tuple[str, ...]]:
+    """Every text the code and the templates mark for translation, as babel.cfg extracts it."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as config:
+        method_map, options_map = parse_mapping_cfg(config)  # type: ignore[no-untyped-call]
+    found: set[str | tuple[str, ...]] = set()
+    for _file, _line, message, _comments, context in extract_from_dir(
+        str(ROOT), method_map, options_map
+    ):
+        key = message if isinstance(message, str) else tuple(m for m in message if m)
+        found.add(key if context is None else (context, *([key] if isinstance(key, str) else key)))
+    return found
+
+
+MARKED = _marked()
+
+
+def test_something_is_marked_and_english_needs_no_catalog() -> None:
+    assert "Please confirm: news about %(what)s" in MARKED
+    assert not (ROOT / "notifier" / "locales" / "en").exists()
+
+
+@pytest.mark.parametrize("locale", [loc for loc in locales.SHIPPED if loc != locales.DEFAULT])
+def test_each_shipped_catalog_is_complete_and_current(locale: str) -> None:
+    path = ROOT / "notifier" / "locales" / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as source:
+        catalog = read_po(source, locale=locale)
+    held = {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
+    problems = [f"missing: {m!r}" for m in sorted(MARKED - held, key=str)]
+    problems += [f"left over (no longer marked): {m!r}" for m in sorted(held - MARKED, key=str)]
+    problems += [f"obsolete entry: {m!r}" for m in catalog.obsolete]
+    for message in catalog:
+        if not message.id:
+            continue
+        if message.fuzzy:
+            problems.append(f"fuzzy: {message.id!r}")
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not all(strings):
+            problems.append(f"not translated: {message.id!r}")
+    problems += [
+        f"{message.id!r}: {error}" for message, errors in catalog.check() for error in errors
+    ]
+    assert problems == [], f"{path.relative_to(ROOT)}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("asked", "spoken"),
+    [
+        ("de", "de"), ("de-AT", "de"), ("de_DE", "de"), ("ru-RU", "ru"), ("en-GB", "en"),
+        ("fr", "en"), ("", "en"), (None, "en"), ("x\x00y", "en"), ("not a locale at all", "en"),
+    ],
+)  # fmt: skip
+def test_the_shipped_language_nearest_to_a_locale(asked: str | None, spoken: str) -> None:
+    assert locales.shipped(asked) == spoken
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("de-DE,de;q=0.9,en;q=0.8", "de"),
+        ("fr-FR, ru;q=0.5, de;q=0.4", "ru"),
+        ("en;q=0.2, de;q=0.7", "de"),
+        ("fr, es", None),
+        ("de;q=0, ru", "ru"),
+        ("de;q=abc", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_language_from_accept_language(header: str | None, language: str | None) -> None:
+    assert locales.from_accept_language(header) == language
+
+
+def test_speaking_is_kept_per_block_and_undone_after() -> None:
+    assert locales.current() == "en"
+    with locales.speaking("ru-RU") as spoken:
+        assert spoken == "ru"
+        assert locales._("Hello,") == "Здравствуйте!"
+        with locales.speaking("de"):
+            assert locales._("Hello,") == "Hallo,"
+        assert locales.current() == "ru"
+    assert locales._("Hello,") == "Hello,"
+
+
+def _confirm(renderer: Renderer, locale: str, days: int) -> tuple[str, str, str]:
+    final = renderer.confirm(
+        name="Anna", what="Kazakhstan", confirm_url="https://example.org/confirm/x",
+        valid_days=days, locale=locale,
+    )  # fmt: skip
+    return final.subject, final.text, final.html
+
+
+def test_a_confirmation_in_each_language(settings: Settings) -> None:
+    renderer = Renderer(settings)
+    subject, text, html = _confirm(renderer, "de", 7)
+    assert subject == "Bitte bestätigen: Nachrichten über Kazakhstan"
+    assert text.startswith("Hallo Anna,\n\njemand, wahrscheinlich Sie, hat ")
+    assert "(er gilt 7 Tage):\n\nhttps://example.org/confirm/x\n" in text
+    assert '<html lang="de" dir="ltr">' in html
+    assert "Anmeldung bestätigen</a>" in html
+    assert "Der Link gilt 7 Tage." in html
+
+    subject, text, html = _confirm(renderer, "ru", 7)
+    assert subject == "Пожалуйста, подтвердите подписку: Kazakhstan"
+    assert text.startswith("Здравствуйте, Anna!\n\n")
+    assert '<html lang="ru" dir="ltr">' in html
+    # Russian's three plural forms.
+    assert "(она действует 1 день):" in _confirm(renderer, "ru", 1)[1]
+    assert "(она действует 3 дня):" in _confirm(renderer, "ru", 3)[1]
+    assert "(она действует 7 дней):" in text
+    assert "(она действует 21 день):" in _confirm(renderer, "ru", 21)[1]
+
+    subject, text, html = _confirm(renderer, "en", 7)  # English as it always was
+    assert subject == "Please confirm: news about Kazakhstan"
+    assert text == (
+        "Hello Anna,\n\nsomeone, probably you, asked notifier to send news about "
+        "Kazakhstan to this address.\nTo confirm, open this link (it works for 7 days):\n\n"
+        "https://example.org/confirm/x\n\n"
+        "If it was not you, ignore this email: nothing more will be sent.\n"
+    )
+    assert '<html lang="en" dir="ltr">' in html
+    assert _confirm(renderer, "en", 1)[1].count("it works for 1 day)") == 1
+    # A locale with no catalog reads English; the language a block speaks is left as it was.
+    assert _confirm(renderer, "fr", 7)[0] == "Please confirm: news about Kazakhstan"
+    assert locales.current() == "en"
