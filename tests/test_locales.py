@@ -6,16 +6,23 @@ included (Russian has three)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from sqlalchemy import update
 
 from notifier import locales
 from notifier.config import Settings
+from notifier.domain import Channel
 from notifier.render.messages import Renderer
+from notifier.service import pipeline
+from notifier.store.models import Subscriber
+from tests import render_samples
+from tests.helpers import KZ, maildir, news, seed, subscribe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,3 +151,73 @@ def test_a_confirmation_in_each_language(settings: Settings) -> None:
     # A locale with no catalog reads English; the language a block speaks is left as it was.
     assert _confirm(renderer, "fr", 7)[0] == "Please confirm: news about Kazakhstan"
     assert locales.current() == "en"
+
+
+def test_an_alert_in_german_and_russian_and_english_unchanged() -> None:
+    """The sample alert (an urgent update) as a `de` and a `ru` reader get it: headings, the
+    date, the country, the status and the footer in their language; the case's own texts stay
+    as written (their translations come with the case). English is the golden alert."""
+    r = render_samples.renderer()
+    case, update = render_samples.alert_sample()
+    urgent = dataclasses.replace(update, urgent=True)
+    reader = dataclasses.replace(
+        render_samples.ALERT_READER, reason="Sie Nachrichten folgen", locale="de"
+    )
+    german = r.personalise(r.alert(case, urgent, Channel.EMAIL, "de"), reader)
+    assert german.subject.startswith("DRINGEND: Pastor Bakhytzhan Kashkumbayev: ")
+    assert "Pastor Bakhytzhan Kashkumbayev (Kasachstan)\nStatus: auf Bewährung\n" in german.text
+    assert "13. April 2014 (DRINGEND): " in german.text
+    assert "Was Sie tun können" in german.text
+    assert "Sie erhalten dies, weil Sie Nachrichten folgen." in german.text
+    assert "Auswahl und Häufigkeit ändern: https://" in german.text
+    assert '<html lang="de"' in german.html
+    assert "Kasachstan · auf Bewährung" in german.html
+    assert ">Abmelden</a>" in german.html
+
+    russian = r.alert(case, urgent, Channel.TELEGRAM, "ru")
+    text = r.telegram_text(russian, group=False, locale="ru")
+    assert "<b>Pastor Bakhytzhan Kashkumbayev</b> · Казахстан · условный срок" in text
+    assert "<b>13 апреля 2014\u202fг. · СРОЧНО: " in text  # CLDR: a narrow no-break space
+    assert "<b>Что вы можете сделать</b>" in text
+    assert text.rstrip().endswith(
+        "<i>Отправьте /stop, чтобы больше не получать здесь сообщения.</i>"
+    )
+    golden = ROOT / "tests" / "golden" / "alert.txt"
+    assert render_samples.render_alert(Channel.EMAIL).text == golden.read_text(encoding="utf-8")
+
+
+async def test_a_german_and_a_russian_reader_get_the_alert_in_their_language(
+    settings: Settings,
+) -> None:
+    """Through the pipeline into the Maildir: readers with locale de and ru (as stored by
+    `subscribers add --locale`) get the alert's headings, date, status and footer in German
+    and Russian; an English reader's is as before."""
+    async with pipeline(settings) as p:
+        await seed(p, with_list=False)
+        for email in ("de@example.org", "ru@example.org", "en@example.org"):
+            await subscribe(p, email, KZ)
+        async with p.store.transaction() as session:
+            for locale in ("de", "ru"):
+                await session.execute(
+                    update(Subscriber)
+                    .where(Subscriber.email == f"{locale}@example.org")
+                    .values(locale=locale)
+                )
+        await news(p, "Appeal court upholds the sentence")
+        await p.deliverer.drain()
+    got = {str(m["To"]).split("@")[0].split("<")[-1]: m for m in maildir(settings)}
+    texts = {}
+    for who, message in got.items():
+        plain = message.get_body(("plain",))
+        assert plain is not None
+        texts[who] = plain.get_content()
+    assert "Sie erhalten dies, weil Sie Nachrichten aus Kasachstan folgen." in texts["de"]
+    assert "Status: auf Bewährung" in texts["de"]
+    assert "1. Mai 2024: Appeal court upholds the sentence" in texts["de"]
+    assert (
+        "Вы получаете это, потому что вы следите за новостями из страны: Казахстан."
+        in (texts["ru"])
+    )
+    assert "Статус: условный срок" in texts["ru"]
+    assert "You receive this because you follow news from Kazakhstan." in texts["en"]
+    assert "Status: on probation" in texts["en"]

@@ -126,21 +126,25 @@ def _why_unreachable(channel: Channel, recipient: Recipient) -> str:
 
 
 def reason_for(recipient: Recipient, row: Row, case: Case | None) -> str:
-    """Why this person gets this message, in a few words, for the footer."""
+    """Why this person gets this message, in a few words, for the footer (in the language
+    spoken now)."""
+    _ = locales._
     if row.list_id is not None and row.kind is MessageKind.DIGEST:
-        return f"you are on the list “{recipient.lists.get(row.list_id, 'a prayer chain')}”"
+        name = recipient.lists.get(row.list_id) or _("a prayer chain")
+        return _("you are on the list “%(name)s”") % {"name": name}
     if row.kind is MessageKind.DIGEST:
-        return "you asked for a digest of the cases you follow"
+        return _("you asked for a digest of the cases you follow")
     if case is not None:
-        for scope, _, case_id in recipient.follows:
+        for scope, _country, case_id in recipient.follows:
             if scope is Scope.CASE and case_id == case.id:
-                return f"you follow {case.name}"
-        for scope, country, _ in recipient.follows:
+                return _("you follow %(name)s") % {"name": case.name}
+        for scope, country, _case in recipient.follows:
             if scope is Scope.COUNTRY and country == case.country:
-                return f"you follow news from {country_name(case.country)}"
+                where = locales.territory(case.country) or country_name(case.country)
+                return _("you follow news from %(country)s") % {"country": where}
         for name in recipient.lists.values():
-            return f"you are on the list “{name}”"
-    return "you follow every case"
+            return _("you are on the list “%(name)s”") % {"name": name}
+    return _("you follow every case")
 
 
 async def _recipients(session: AsyncSession, ids: set[int]) -> dict[int, Recipient]:
@@ -234,7 +238,7 @@ class Composer:
         self._alert_bodies: dict[tuple[object, ...], RenderedBody] = {}
         self._bodies: dict[int, RenderedBody] = {}
         self._shared: dict[str, SharedBody] = {}
-        self._chunks: dict[tuple[str, bool], tuple[str, ...]] = {}
+        self._chunks: dict[tuple[str, bool, str], tuple[str, ...]] = {}
 
     async def _load(self, store: Store, ids: Sequence[int]) -> _Batch:
         async with store.read() as session:
@@ -331,7 +335,7 @@ class Composer:
             if body is None:
                 return "digest body missing"
             protect = mailing_list.protect_content if mailing_list else False
-            return self._telegram(row, chat, body, protect, group=True)
+            return self._telegram(row, chat, body, protect, group=True, locale="en")
         subscriber = batch.subscribers.get(row.subscriber_id or -1)
         if row.kind is MessageKind.CONFIRM:  # the one message a pending address gets
             if subscriber is None or subscriber.email is None:
@@ -368,20 +372,23 @@ class Composer:
         if row.channel is Channel.TELEGRAM:
             assert subscriber.telegram_chat_id is not None  # can_reach said so
             protect = mailing_list.protect_content if mailing_list else False
-            return self._telegram(row, subscriber.telegram_chat_id, body, protect, group=False)
+            return self._telegram(
+                row, subscriber.telegram_chat_id, body, protect, group=False,
+                locale=subscriber.locale,
+            )  # fmt: skip
         return self._email(row, subscriber, body, case, mailing_list)
 
     def _telegram(
-        self, row: Row, chat: int, body: RenderedBody, protect: bool, *, group: bool
+        self, row: Row, chat: int, body: RenderedBody, protect: bool, *, group: bool, locale: str
     ) -> Outgoing:
         # A Telegram message has no personal part, only a footer for people or one for groups:
         # split each once, whoever it goes to.
-        chunks = self._chunks.get((body.digest, group))
+        chunks = self._chunks.get((body.digest, group, locale))
         if chunks is None:
             if len(self._chunks) > self.cache_size:
                 self._chunks.clear()
-            text = self.renderer.telegram_text(body, group=group)
-            chunks = self._chunks[(body.digest, group)] = tuple(split_telegram_html(text))
+            text = self.renderer.telegram_text(body, group=group, locale=locale)
+            chunks = self._chunks[(body.digest, group, locale)] = tuple(split_telegram_html(text))
         return Outgoing(row.id, TelegramContent(chat, chunks, protect, skip=row.parts_sent))
 
     def _message_id(self, row: Row) -> str:
@@ -439,13 +446,16 @@ class Composer:
         from_list = row.list_id if row.kind is MessageKind.DIGEST else None
         unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version, from_list)
         web_url = self.links.digest_url(row.body_id) if row.body_id is not None else ""
+        with locales.speaking(subscriber.locale):
+            reason = reason_for(subscriber, row, case)
         personal = Personal(
             name=subscriber.name,
             email=subscriber.email,
-            reason=reason_for(subscriber, row, case),
+            reason=reason,
             unsubscribe_url=unsubscribe,
             preferences_url=self.links.preferences_url(subscriber.id, subscriber.token_version),
             web_url=web_url,
+            locale=subscriber.locale,
         )
         text_footer, html_footer = self.renderer.footers(personal)
         shared = self._shared.get(body.digest)

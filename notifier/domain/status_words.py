@@ -8,30 +8,32 @@ from types import MappingProxyType
 from typing import Final
 
 from notifier.domain.vocabulary import CaseStatus
+from notifier.locales import N_
 
 #: Each status as it reads after "Status:" or "Kazakhstan ·": lower case, a few words.
 STATUS_WORDS: Final = MappingProxyType(
     {
-        CaseStatus.DETAINED: "detained",
-        CaseStatus.AWAITING_TRIAL: "awaiting trial",
-        CaseStatus.HOUSE_ARREST: "under house arrest",
-        CaseStatus.PSYCHIATRIC_DETENTION: "held in psychiatric detention",
-        CaseStatus.ON_TRIAL: "on trial",
-        CaseStatus.SENTENCED: "sentenced",
-        CaseStatus.IMPRISONED: "in prison",
-        CaseStatus.PROBATION: "on probation",
-        CaseStatus.FINED: "fined",
-        CaseStatus.RELEASED: "released",
-        CaseStatus.EXILED: "in exile",
-        CaseStatus.THREATENED_WITH_EXTRADITION: "threatened with extradition",
-        CaseStatus.HARASSED: "harassed",
-        CaseStatus.MISSING: "missing",
-        CaseStatus.DECEASED: "deceased",
+        CaseStatus.DETAINED: N_("detained"),
+        CaseStatus.AWAITING_TRIAL: N_("awaiting trial"),
+        CaseStatus.HOUSE_ARREST: N_("under house arrest"),
+        CaseStatus.PSYCHIATRIC_DETENTION: N_("held in psychiatric detention"),
+        CaseStatus.ON_TRIAL: N_("on trial"),
+        CaseStatus.SENTENCED: N_("sentenced"),
+        CaseStatus.IMPRISONED: N_("in prison"),
+        CaseStatus.PROBATION: N_("on probation"),
+        CaseStatus.FINED: N_("fined"),
+        CaseStatus.RELEASED: N_("released"),
+        CaseStatus.EXILED: N_("in exile"),
+        CaseStatus.THREATENED_WITH_EXTRADITION: N_("threatened with extradition"),
+        CaseStatus.HARASSED: N_("harassed"),
+        CaseStatus.MISSING: N_("missing"),
+        CaseStatus.DECEASED: N_("deceased"),
     }
 )
 
 
 def status_words(status: CaseStatus) -> str:
-    """The reader's words for a status; a status added to the enum and not here still reads as
-    words (its value with spaces), never as an identifier."""
+    """The reader's words for a status, in English (templates show them in the reader's
+    language); a status added to the enum and not here still reads as words (its value with
+    spaces), never as an identifier."""
     return STATUS_WORDS.get(status) or status.value.replace("_", " ")

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from notifier import locales
 from notifier.countries import country_name
 
 
@@ -48,7 +49,8 @@ class UpdateView:
 
     @property
     def date_label(self) -> str:
-        return f"{self.date:%d %B %Y}".lstrip("0")
+        """The day, as readers of the language spoken now write it."""
+        return locales.day_label(self.date)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,14 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date
 from functools import cache
 from gettext import NullTranslations
 from importlib import resources
 from importlib.resources.abc import Traversable
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -108,6 +110,30 @@ def current() -> str:
 def direction() -> str:
     """The direction the language spoken now is written in: 'ltr' or 'rtl' (HTML's dir)."""
     return "rtl" if Locale.parse(_speaking.get()).text_direction == "rtl" else "ltr"
+
+
+def day_label(day: date) -> str:
+    """A day as readers write it: '2 December 2026', '2. Dezember 2026', '2 декабря 2026 г.'."""
+    language = _speaking.get()
+    if language == DEFAULT:
+        return f"{day:%d %B %Y}".lstrip("0")
+    return format_date(day, format="long", locale=language)
+
+
+def territory(code: str) -> str | None:
+    """A country's name (ISO code) in the language spoken now, as Babel (CLDR) has it; None in
+    English (notifier's own English names stand) or for a code CLDR does not know."""
+    language = _speaking.get()
+    if language == DEFAULT:
+        return None
+    found: str | None = Locale.parse(language).territories.get(code.upper())
+    return found
+
+
+def N_(message: str) -> str:
+    """Marks a text for translation where it is defined (a table of words); it is translated
+    where it is shown, with `_`."""
+    return message
 
 
 def _(message: str) -> str:

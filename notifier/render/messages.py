@@ -68,6 +68,8 @@ class Personal:
     preferences_url: str
     #: The digest's web copy ("" for alerts).
     web_url: str = ""
+    #: The language of their footer.
+    locale: str = "en"
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ class Renderer:
     def footers(self, personal: Personal) -> tuple[str, str]:
         """The personal footer of an email, as text and as HTML."""
         context = {
+            "locale": personal.locale,
             "name": personal.name,
             "email": personal.email,
             "reason": personal.reason,
@@ -211,12 +214,14 @@ class Renderer:
             render(self.env, "email/footer.html", context),
         )
 
-    def telegram_text(self, body: RenderedBody, *, group: bool) -> str:
+    def telegram_text(self, body: RenderedBody, *, group: bool, locale: str = "en") -> str:
         """A Telegram message as it goes out: the shared body, then how to stop it. The same for
         every person (`/stop` in their chat) and for every group (its admins' /unsubscribe): no
         signed link, since Telegram messages get forwarded and a link in one would let anyone
         who reads it change the person's subscription."""
-        footer = render(self.env, "telegram/footer.html", {"group": group}).strip()
+        footer = render(
+            self.env, "telegram/footer.html", {"group": group, "locale": locale}
+        ).strip()
         return tidy(body.text.replace(PERSONAL_MARK, "") + "\n\n" + footer)
 
     def personalise(self, body: RenderedBody, personal: Personal | None) -> FinalMessage:

@@ -30,6 +30,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from notifier import locales
+from notifier.countries import country_name
 from notifier.domain.list_specs import ListSpec
 from notifier.errors import NotifierError, Problem
 from notifier.render.samples import sample_contexts
@@ -99,6 +100,11 @@ class _CompiledOnce(BytecodeCache):
 _COMPILED = _CompiledOnce()
 
 
+def country_label(code: str) -> str:
+    """A country's name in the language spoken now."""
+    return locales.territory(code) or country_name(code)
+
+
 def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     loaders: list[BaseLoader] = []
     if templates_dir is not None:
@@ -123,6 +129,8 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     )
     env.globals["language"] = locales.current
     env.globals["direction"] = locales.direction
+    env.globals["country"] = country_label
+    env.globals["status"] = locales._  # a case's status words (domain/status_words.py)
     return env
 
 
