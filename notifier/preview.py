@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from notifier import locales
 from notifier.digests import list_schedule, personal_schedule
 from notifier.digests.content import (
     Candidate,
@@ -19,6 +20,7 @@ from notifier.digests.content import (
     select_updates,
 )
 from notifier.digests.periods import label_for, list_period_start
+from notifier.digests.personal import TITLES
 from notifier.domain import Cadence, Channel, outbox_keys
 from notifier.domain.schedule import last_due, next_due
 from notifier.domain.views import paragraphs
@@ -128,19 +130,22 @@ async def preview_subscriber(
     tz = ZoneInfo(subscriber.time_zone)
     start = last_due(schedule, subscriber.time_zone, now)
     due = next_due(schedule, subscriber.time_zone, now)
-    body = renderer.digest(
-        title=f"Your {cadence.value} digest",
-        intro=(),
-        sections=sections_of(chosen),
-        period_label=period_label(start.astimezone(tz).date(), due.astimezone(tz).date()),
-        channel=channel,
-        locale=subscriber.locale,
-    )
+    with locales.speaking(subscriber.locale):  # as the reader would get it
+        body = renderer.digest(
+            title=locales._(TITLES[cadence]),
+            intro=(),
+            sections=sections_of(chosen),
+            period_label=period_label(start.astimezone(tz).date(), due.astimezone(tz).date()),
+            channel=channel,
+            locale=subscriber.locale,
+        )
+        reason = locales._("you asked for a digest of the cases you follow")
     personal = Personal(
         name=subscriber.name,
         email=subscriber.email or "",
-        reason="you asked for a digest of the cases you follow",
+        reason=reason,
         unsubscribe_url=links.unsubscribe_url(subscriber.id, subscriber.token_version),
         preferences_url=links.preferences_url(subscriber.id, subscriber.token_version),
+        locale=subscriber.locale,
     )
     return renderer.personalise(body, personal), ""

@@ -7,6 +7,7 @@ included (Russian has three)."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from notifier import locales
 from notifier.config import Settings
 from notifier.domain import Channel
 from notifier.render.messages import Renderer
+from notifier.render.templates import period_label
 from notifier.service import pipeline
 from notifier.store.models import Subscriber
 from tests import render_samples
@@ -221,3 +223,38 @@ async def test_a_german_and_a_russian_reader_get_the_alert_in_their_language(
     assert "Статус: условный срок" in texts["ru"]
     assert "You receive this because you follow news from Kazakhstan." in texts["en"]
     assert "Status: on probation" in texts["en"]
+
+
+def test_a_digest_in_german_and_russian() -> None:
+    """A personal digest as a `de` and a `ru` reader get it: its title and period, the count
+    of its updates (Russian's plural forms), the countries, statuses and dates in their
+    language. English stays the golden digest."""
+    r = render_samples.renderer()
+    sections = render_samples.digest_sections()
+    for language, title, label, count, country, status in (
+        ("de", "Ihre wöchentliche Zusammenfassung", "1.–7. Dez. 2026", "4 Nachrichten",
+         "Kasachstan", "(auf Bewährung)"),
+        ("ru", "Ваша еженедельная сводка", "1—7 дек. 2026\u202fг.", "4 новости",
+         "Казахстан", "(условный срок)"),
+    ):  # fmt: skip
+        with locales.speaking(language):
+            body = r.digest(
+                title=locales._("Your weekly digest"),
+                intro=(),
+                sections=sections,
+                period_label=period_label(date(2026, 12, 1), date(2026, 12, 7)),
+                channel=Channel.EMAIL,
+                locale=language,
+            )
+        # (A subject is one line of plain spaces: CLDR's narrow no-break space becomes one.)
+        assert body.subject == f"{title}: {count}, {label}".replace("\u202f", " ")
+        assert f"== {country} ==" in body.text
+        assert status in body.text
+    with locales.speaking("ru"):
+        assert locales.ngettext("%(num)s update", "%(num)s updates", 1) % {"num": 1} == (
+            "1 новость"
+        )
+        assert locales.ngettext("%(num)s update", "%(num)s updates", 11) % {"num": 11} == (
+            "11 новостей"
+        )
+    assert period_label(date(2026, 12, 1), date(2026, 12, 7)) == "1 – 7 December 2026"

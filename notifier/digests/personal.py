@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import locales
 from notifier.digests.content import (
     Candidate,
     CandidateIndex,
@@ -23,7 +24,8 @@ from notifier.digests.records import DigestReport, insert_outbox, save_cursors, 
 from notifier.domain import Cadence, Channel, MessageKind, OutboxStatus, outbox_keys
 from notifier.domain.schedule import Schedule, last_due, period_key
 from notifier.faults import checkpoint
-from notifier.render.messages import Renderer
+from notifier.locales import N_
+from notifier.render.messages import RenderedBody, Renderer
 from notifier.store.engine import Store
 from notifier.store.models import DigestCursor, Subscriber, Subscription
 from notifier.store.reach import reachable, receiving
@@ -32,6 +34,9 @@ from notifier.store.reach import reachable, receiving
 CHUNK = 2_000
 #: Advisory lock id held while personal digests are planned (an arbitrary constant).
 DIGEST_PLAN_LOCK = 0x6E6F746469
+
+#: A personal digest's title by cadence, in English (shown in the reader's language).
+TITLES = {Cadence.DAILY: N_("Your daily digest"), Cadence.WEEKLY: N_("Your weekly digest")}
 
 
 @dataclass(frozen=True)
@@ -171,8 +176,8 @@ async def build_personal_digests(
         )
         index = indexes[bounds] = CandidateIndex(candidates)
     start = previous_due(group.schedule, group.zone, due)
-    label = label_for(start, due, group.zone)
-    title = f"Your {group.cadence.value} digest"
+    label = label_for(start, due, group.zone)  # (in English: part of the content's key)
+    title = TITLES.get(group.cadence, "Your digest")
     cursors: list[dict[str, object]] = []
     planned: list[tuple[_Recipient, str, tuple[object, ...]]] = []
     to_render: dict[tuple[object, ...], tuple[list[Candidate], _Recipient]] = {}
@@ -195,17 +200,17 @@ async def build_personal_digests(
         planned.append((r, key, content_key))
         if content_key not in rendered and content_key not in to_render:
             to_render[content_key] = (chosen, r)
-    bodies = {
-        content_key: renderer.digest(
-            title=title,
-            intro=(),
-            sections=sections_of(chosen),
-            period_label=label,
-            channel=r.channel,
-            locale=r.locale,
-        )
-        for content_key, (chosen, r) in to_render.items()
-    }
+    bodies: dict[tuple[object, ...], RenderedBody] = {}
+    for wanted, (picked, reader) in to_render.items():
+        with locales.speaking(reader.locale):  # the title and period in the reader's language
+            bodies[wanted] = renderer.digest(
+                title=locales._(title),
+                intro=(),
+                sections=sections_of(picked),
+                period_label=label_for(start, due, group.zone),
+                channel=reader.channel,
+                locale=reader.locale,
+            )
     report.bodies += len(bodies)
     holds = {body.digest: [c.id for c in to_render[ck][0]] for ck, body in bodies.items()}
     stored = await store_bodies(session, list(bodies.values()), holds)

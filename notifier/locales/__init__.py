@@ -23,7 +23,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_interval
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -118,6 +118,12 @@ def day_label(day: date) -> str:
     if language == DEFAULT:
         return f"{day:%d %B %Y}".lstrip("0")
     return format_date(day, format="long", locale=language)
+
+
+def period_label(start: date, end: date) -> str:
+    """A digest's period in a language other than English: '1.–7. Dez. 2026' (CLDR's interval
+    forms)."""
+    return format_interval(start, end, "yMMMMd", locale=_speaking.get())
 
 
 def territory(code: str) -> str | None:

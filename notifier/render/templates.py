@@ -129,8 +129,8 @@ def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:
     )
     env.globals["language"] = locales.current
     env.globals["direction"] = locales.direction
-    env.globals["country"] = country_label
-    env.globals["status"] = locales._  # a case's status words (domain/status_words.py)
+    env.globals["country_label"] = country_label
+    env.globals["status_label"] = locales._  # a case's status words (domain/status_words.py)
     return env
 
 
@@ -235,6 +235,11 @@ def check_templates(env: SandboxedEnvironment) -> None:
 
 
 def period_label(start: date | None, end: date) -> str:
+    """A digest's period in the language spoken now: '30 November – 6 December 2026'."""
+    if locales.current() != locales.DEFAULT:
+        if start is None or start >= end:
+            return locales.day_label(end)
+        return locales.period_label(start, end)
     if start is None or start >= end:
         return f"{end:%d %B %Y}".lstrip("0")
     if (start.year, start.month) == (end.year, end.month):
