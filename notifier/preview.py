@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from notifier import locales
-from notifier.digests import list_schedule, personal_schedule
+from notifier.digests import TITLES, list_schedule, personal_schedule
 from notifier.digests.content import (
     Candidate,
     latest_update_id,
@@ -20,7 +20,6 @@ from notifier.digests.content import (
     select_updates,
 )
 from notifier.digests.periods import label_for, list_period_start
-from notifier.digests.personal import TITLES
 from notifier.domain import Cadence, Channel, outbox_keys
 from notifier.domain.schedule import last_due, next_due
 from notifier.domain.views import paragraphs

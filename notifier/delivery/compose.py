@@ -125,6 +125,14 @@ def _why_unreachable(channel: Channel, recipient: Recipient) -> str:
     return f"recipient {recipient.status.value}"
 
 
+def _language_of(row: Row, recipient: Recipient) -> str:
+    """The language of a message's footer: the reader's, like its body; but a list's digest
+    is built once, in English, for all its members, so its footer stays English too."""
+    if row.kind is MessageKind.DIGEST and row.list_id is not None:
+        return locales.DEFAULT
+    return recipient.locale
+
+
 def reason_for(recipient: Recipient, row: Row, case: Case | None) -> str:
     """Why this person gets this message, in a few words, for the footer (in the language
     spoken now)."""
@@ -374,7 +382,7 @@ class Composer:
             protect = mailing_list.protect_content if mailing_list else False
             return self._telegram(
                 row, subscriber.telegram_chat_id, body, protect, group=False,
-                locale=subscriber.locale,
+                locale=_language_of(row, subscriber),
             )  # fmt: skip
         return self._email(row, subscriber, body, case, mailing_list)
 
@@ -446,7 +454,8 @@ class Composer:
         from_list = row.list_id if row.kind is MessageKind.DIGEST else None
         unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version, from_list)
         web_url = self.links.digest_url(row.body_id) if row.body_id is not None else ""
-        with locales.speaking(subscriber.locale):
+        language = _language_of(row, subscriber)
+        with locales.speaking(language):
             reason = reason_for(subscriber, row, case)
         personal = Personal(
             name=subscriber.name,
@@ -455,7 +464,7 @@ class Composer:
             unsubscribe_url=unsubscribe,
             preferences_url=self.links.preferences_url(subscriber.id, subscriber.token_version),
             web_url=web_url,
-            locale=subscriber.locale,
+            locale=language,
         )
         text_footer, html_footer = self.renderer.footers(personal)
         shared = self._shared.get(body.digest)

@@ -14,13 +14,19 @@ from datetime import datetime
 
 from notifier.digests.lists import build_list_digest, plan_list_digests, send_list_digest_now
 from notifier.digests.periods import list_schedule, personal_schedule
-from notifier.digests.personal import PersonalGroup, personal_groups, plan_personal_digests
+from notifier.digests.personal import (
+    TITLES,
+    PersonalGroup,
+    personal_groups,
+    plan_personal_digests,
+)
 from notifier.digests.records import DigestReport
 from notifier.render.messages import Renderer
 from notifier.store.engine import Store
 from notifier.store.models import utcnow
 
 __all__ = [
+    "TITLES",
     "DigestReport",
     "PersonalGroup",
     "build_list_digest",
