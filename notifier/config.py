@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from notifier.errors import ConfigError
+from notifier.locales import language_tag
 from notifier.mail_address import ascii_domain, check_host_name
 from notifier.smtp_url import masked_smtp_url, parse_smtp_url
 
@@ -197,6 +198,11 @@ class Settings(BaseModel):
         Address(addr_spec=address)
         ascii_domain(address.rpartition("@")[2])  # an IDN domain must have an A-label form
         return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _a_language(cls, value: str) -> str:
+        return language_tag(value)
 
     @field_validator("network_name")
     @classmethod

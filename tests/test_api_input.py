@@ -85,6 +85,12 @@ async def test_a_nul_or_a_control_character_in_a_json_body_is_named(api: AppClie
         assert (await get_update(session, 1)).update.title != "a\x00b"
     missing = await client.get("/api/cases/anna", headers=AUTH)
     assert missing.status_code == 404
+    no_language = await client.post(
+        "/api/subscribers", json={"email": "b@example.org", "locale": "klingon!"}, headers=AUTH
+    )
+    [why] = named(no_language, "locale")
+    assert why == "'klingon!' is not a language: give a tag such as de, ru or pt-BR"
+    assert (await client.get("/api/subscribers", headers=AUTH)).json() == before
 
 
 async def test_a_name_is_one_line_and_a_body_may_have_many(api: AppClient) -> None:

@@ -7,6 +7,7 @@ included (Russian has three)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+from pydantic import ValidationError
 from sqlalchemy import update
 
 from notifier import locales
@@ -24,7 +26,7 @@ from notifier.render.templates import period_label
 from notifier.service import pipeline
 from notifier.store.models import Subscriber
 from tests import render_samples
-from tests.helpers import KZ, maildir, news, seed, subscribe
+from tests.helpers import KZ, Cli, maildir, news, seed, subscribe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -258,3 +260,30 @@ def test_a_digest_in_german_and_russian() -> None:
             "11 новостей"
         )
     assert period_label(date(2026, 12, 1), date(2026, 12, 7)) == "1 – 7 December 2026"
+
+
+@pytest.mark.parametrize("tag", ["de", "ru", "pt-BR", "pt_BR", "en-GB", "sr-Latn", "fr"])
+def test_a_language_tag_is_kept_as_given(tag: str) -> None:
+    assert locales.language_tag(tag) == tag
+
+
+def test_a_locale_that_is_no_language_is_refused_at_each_boundary(cli: Cli, tmp_path: Path) -> None:
+    """CLI, CSV and the settings name the field and the value; nothing is written."""
+    refused = cli("subscribers", "add", "x@example.org", "--locale", "klingon!")
+    assert refused.exit_code == 1
+    assert (
+        "subscribers add [--locale]: 'klingon!' is not a language: give a tag such as de, ru "
+        "or pt-BR"
+    ) in refused.stderr
+    (tmp_path / "people.csv").write_text(
+        "email,name,locale\nanna@example.org,Anna,xx\nben@example.org,Ben,de-AT\n",
+        encoding="utf-8",
+    )
+    result = cli("subscribers", "import", "people.csv")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[1:] == [
+        "  people.csv:2 [locale]: 'xx' is not a language: give a tag such as de, ru or pt-BR"
+    ]
+    assert json.loads(cli.ok("subscribers", "list", "--json").stdout) == []
+    with pytest.raises(ValidationError, match="'tlh' is not a language"):
+        Settings(default_locale="tlh")

@@ -16,6 +16,7 @@ from notifier.domain import Cadence, Channel, Consent, Scope, SubscriberStatus
 from notifier.domain.schedule import DAYS, parse_schedule
 from notifier.domain.text_fields import check_text
 from notifier.errors import NotFoundError, Problem
+from notifier.locales import language_tag
 from notifier.time_zones import usable_zone
 
 E = TypeVar("E", Cadence, Channel, Consent, SubscriberStatus)
@@ -79,7 +80,7 @@ def check_name(value: str) -> str:
 
 def check_locale(value: str) -> str:
     """A language tag such as 'de' or 'pt-BR' (kept as given); ValueError if it cannot be one."""
-    return check_text(value.strip(), limit=limits.LOCALE)
+    return language_tag(check_text(value.strip(), limit=limits.LOCALE))
 
 
 def parse_chat_id(value: str) -> int:

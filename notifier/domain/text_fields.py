@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, HttpUrl, TypeAdapter, ValidationError
 
 from notifier import limits
+from notifier.locales import language_tag
 
 #: Not in one-line text: every control character (C0, DEL, C1: line breaks and tabs too) and
 #: Unicode's line and paragraph separators.
@@ -146,7 +147,9 @@ Country = Annotated[str, Field(max_length=limits.COUNTRY), AfterValidator(one_li
 Title = Annotated[str, Field(min_length=1, max_length=limits.TITLE), AfterValidator(one_line)]
 UpdateKey = Annotated[str, Field(max_length=limits.UPDATE_KEY), AfterValidator(one_line)]
 SourceName = Annotated[str, Field(max_length=limits.SOURCE), AfterValidator(one_line)]
-Locale = Annotated[str, Field(max_length=limits.LOCALE), AfterValidator(one_line)]
+Locale = Annotated[
+    str, Field(max_length=limits.LOCALE), AfterValidator(one_line), AfterValidator(language_tag)
+]
 Body = Annotated[str, Field(max_length=limits.BODY), AfterValidator(paragraphs)]
 Summary = Annotated[str, Field(max_length=limits.SUMMARY), AfterValidator(paragraphs)]
 Prayer = Annotated[str, Field(max_length=limits.PRAYER), AfterValidator(paragraphs)]

@@ -54,6 +54,20 @@ def translations(locale: str) -> NullTranslations:
     return Translations(compiled, domain=DOMAIN)
 
 
+def language_tag(value: str) -> str:
+    """`value` if it names a language, as a tag such as 'de', 'ru' or 'pt-BR' ('pt_BR' too);
+    ValueError, naming it, if it does not (a language notifier has no catalog for is still
+    one: its readers get English until one is added)."""
+    tag = value.strip()
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        raise ValueError(
+            f"{tag[:40]!r} is not a language: give a tag such as de, ru or pt-BR"
+        ) from None
+    return tag
+
+
 def shipped(locale: str | None) -> str:
     """The shipped language nearest to `locale` ('de-AT', 'de_DE' -> 'de'), else English."""
     if not locale:
