@@ -8,6 +8,7 @@ from functools import cache, lru_cache
 
 import pycountry
 
+from notifier import locales
 from notifier.errors import NotFoundError
 
 
@@ -37,6 +38,12 @@ def country_name(code: str) -> str:
     if country is None:
         return code
     return str(getattr(country, "common_name", None) or country.name)
+
+
+def country_label(code: str) -> str:
+    """A country's name for readers, in the language spoken now (CLDR's names; in English,
+    `country_name`'s)."""
+    return locales.territory(code) or country_name(code)
 
 
 @cache

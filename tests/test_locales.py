@@ -11,6 +11,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
@@ -23,10 +24,11 @@ from notifier.config import Settings
 from notifier.domain import Channel
 from notifier.render.messages import Renderer
 from notifier.render.templates import period_label
-from notifier.service import pipeline
+from notifier.service import Pipeline, pipeline
 from notifier.store.models import Subscriber
 from tests import render_samples
-from tests.helpers import KZ, Cli, maildir, news, seed, subscribe
+from tests.helpers import KZ, Cli, form, maildir, news, seed, subscribe
+from tests.smtp_server import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -287,3 +289,29 @@ def test_a_locale_that_is_no_language_is_refused_at_each_boundary(cli: Cli, tmp_
     assert json.loads(cli.ok("subscribers", "list", "--json").stdout) == []
     with pytest.raises(ValidationError, match="'tlh' is not a language"):
         Settings(default_locale="tlh")
+
+
+async def test_a_confirmation_names_the_follows_in_the_readers_language(
+    site: tuple[Pipeline, httpx.AsyncClient], smtp_server: SmtpServer
+) -> None:
+    """Signed up for Kazakhstan and a case, with locale de: the confirmation that arrives by
+    SMTP names the country in German (the case by its name) and asks in German."""
+    p, client = site
+    token = await form(client)
+    sent = await client.post(
+        "/subscribe",
+        data={"csrf": token, "email": "leser@example.org", "follow": "kazakhstan, Kashkumbaev"},
+    )
+    assert sent.status_code == 200
+    async with p.store.transaction() as session:
+        await session.execute(
+            update(Subscriber).where(Subscriber.email == "leser@example.org").values(locale="de")
+        )
+    assert (await p.deliverer.drain()).sent == 1
+    [confirmation] = smtp_server.received
+    assert str(confirmation.message["Subject"]) == (
+        "Bitte bestätigen: Nachrichten über Bakhytzhan Kashkumbayev, Kasachstan"
+    )
+    plain = confirmation.message.get_body(("plain",))
+    assert plain is not None
+    assert "Zum Bestätigen öffnen Sie diesen Link (er gilt " in plain.get_content()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import locales
 from notifier.config import Settings
-from notifier.countries import country_name
+from notifier.countries import country_label
 from notifier.domain import Channel, ChatStatus, MessageKind, Scope, SubscriberStatus, outbox_keys
 from notifier.domain.messages import EmailContent, Outgoing, SharedBody, TelegramContent
 from notifier.links import CONFIRM_MAX_AGE, Links
@@ -108,8 +108,9 @@ class Recipient:
     telegram_blocked: bool
     paused_until: datetime | None
     follows: list[tuple[Scope, str | None, int | None]] = field(default_factory=list)
-    #: What the follows name, for people: "Kazakhstan", "Bakhytzhan Kashkumbayev".
-    labels: list[str] = field(default_factory=list)
+    #: What the follows name, for people, by scope: every case (""), a country (its code), a
+    #: case (its name); `_follow_label` says them in the reader's language.
+    labels: list[tuple[Scope, str]] = field(default_factory=list)
     lists: dict[int, str] = field(default_factory=dict)
     #: The prayer chain they asked to join from its page, until they confirm.
     joining: str | None = None
@@ -123,6 +124,14 @@ def _why_unreachable(channel: Channel, recipient: Recipient) -> str:
     ):
         return "no Telegram chat (blocked or unlinked)"
     return f"recipient {recipient.status.value}"
+
+
+def _follow_label(scope: Scope, what: str) -> str:
+    """A follow as a confirmation names it, in the language spoken now: every case, a
+    country's name, a case's name."""
+    if scope is Scope.ALL:
+        return locales._("every case")
+    return country_label(what) if scope is Scope.COUNTRY else what
 
 
 def _language_of(row: Row, recipient: Recipient) -> str:
@@ -148,7 +157,7 @@ def reason_for(recipient: Recipient, row: Row, case: Case | None) -> str:
                 return _("you follow %(name)s") % {"name": case.name}
         for scope, country, _case in recipient.follows:
             if scope is Scope.COUNTRY and country == case.country:
-                where = locales.territory(case.country) or country_name(case.country)
+                where = country_label(case.country)
                 return _("you follow news from %(country)s") % {"country": where}
         for name in recipient.lists.values():
             return _("you are on the list “%(name)s”") % {"name": name}
@@ -207,11 +216,11 @@ async def _recipients(session: AsyncSession, ids: set[int]) -> dict[int, Recipie
     ):
         found[sid].follows.append((scope, country, case_id))
         if scope is Scope.ALL:
-            found[sid].labels.append("every case")
+            found[sid].labels.append((scope, ""))
         elif scope is Scope.COUNTRY and country:
-            found[sid].labels.append(country_name(country))
+            found[sid].labels.append((scope, country))
         elif case_name:
-            found[sid].labels.append(case_name)
+            found[sid].labels.append((Scope.CASE, case_name))
     for sid, list_id, name in await session.execute(
         select(ListMember.subscriber_id, ListMember.list_id, MailingList.name)
         .join(MailingList, MailingList.id == ListMember.list_id)
@@ -343,7 +352,7 @@ class Composer:
             if body is None:
                 return "digest body missing"
             protect = mailing_list.protect_content if mailing_list else False
-            return self._telegram(row, chat, body, protect, group=True, locale="en")
+            return self._telegram(row, chat, body, protect, group=True, locale=locales.DEFAULT)
         subscriber = batch.subscribers.get(row.subscriber_id or -1)
         if row.kind is MessageKind.CONFIRM:  # the one message a pending address gets
             if subscriber is None or subscriber.email is None:
@@ -416,8 +425,9 @@ class Composer:
             what = subscriber.joining  # already subscribed: joining a prayer chain
         else:
             asked = [subscriber.joining] if subscriber.joining else []
-            named = [*subscriber.labels, *subscriber.lists.values(), *asked]
             with locales.speaking(subscriber.locale):
+                follows = [_follow_label(scope, what) for scope, what in subscriber.labels]
+                named = [*follows, *subscriber.lists.values(), *asked]
                 what = ", ".join(named) or locales._("the cases you chose")
         final = self.renderer.confirm(
             name=subscriber.name,

@@ -177,7 +177,7 @@ async def build_personal_digests(
         index = indexes[bounds] = CandidateIndex(candidates)
     start = previous_due(group.schedule, group.zone, due)
     label = label_for(start, due, group.zone)  # (in English: part of the content's key)
-    title = TITLES.get(group.cadence, "Your digest")
+    title = TITLES[group.cadence]
     cursors: list[dict[str, object]] = []
     planned: list[tuple[_Recipient, str, tuple[object, ...]]] = []
     to_render: dict[tuple[object, ...], tuple[list[Candidate], _Recipient]] = {}

@@ -121,9 +121,15 @@ def current() -> str:
     return _speaking.get()
 
 
+@cache
+def _cldr(language: str) -> Locale:
+    """Babel's data for a language (parsed once: a render asks for it per country shown)."""
+    return Locale.parse(language)
+
+
 def direction() -> str:
     """The direction the language spoken now is written in: 'ltr' or 'rtl' (HTML's dir)."""
-    return "rtl" if Locale.parse(_speaking.get()).text_direction == "rtl" else "ltr"
+    return "rtl" if _cldr(_speaking.get()).text_direction == "rtl" else "ltr"
 
 
 def day_label(day: date) -> str:
@@ -146,7 +152,7 @@ def territory(code: str) -> str | None:
     language = _speaking.get()
     if language == DEFAULT:
         return None
-    found: str | None = Locale.parse(language).territories.get(code.upper())
+    found: str | None = _cldr(language).territories.get(code.upper())
     return found
 
 

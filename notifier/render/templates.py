@@ -30,7 +30,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from notifier import locales
-from notifier.countries import country_name
+from notifier.countries import country_label
 from notifier.domain.list_specs import ListSpec
 from notifier.errors import NotifierError, Problem
 from notifier.render.samples import sample_contexts
@@ -98,11 +98,6 @@ class _CompiledOnce(BytecodeCache):
 
 
 _COMPILED = _CompiledOnce()
-
-
-def country_label(code: str) -> str:
-    """A country's name in the language spoken now."""
-    return locales.territory(code) or country_name(code)
 
 
 def make_environment(templates_dir: Path | None = None) -> SandboxedEnvironment:

@@ -95,28 +95,35 @@ async def live_preview(request: Request, signed: Writer, slug: str) -> Response:
     """The audience and the preview of the form as it stands, as a fragment of the case page
     (what live-preview.js puts in it as the editor types); 400 with the fields to put right."""
     state = state_of(request)
-    form = await posted(request, signed)
-    typed = typed_draft(form)
-    draft = draft_of(typed)
-    slug = slug[: limits.SLUG]
-    context: dict[str, Any] = {
-        "draft": _shown(typed), "draft_errors": {}, "previewed": "", "preview": "", "audience": "",
-    }  # fmt: skip
+    typed = typed_draft(await posted(request, signed))
+    context: dict[str, Any] = {"draft": _shown(typed), "draft_errors": {}, "previewed": ""}
     status = 200
     try:
-        context["preview"] = await tasks.preview_update(
-            state.store, state.settings, signed.actor, slug, draft
-        )
-        context["audience"] = await tasks.update_audience(
-            state.store, signed.actor, slug, urgent=draft.urgent
-        )
-        context["previewed"] = fingerprint(typed)
+        context |= await _previewed(request, signed, slug[: limits.SLUG], typed)
     except NotFoundError as exc:
         return console_page(request, signed, "not_found", status=404, what=str(exc))
     except InputError as exc:
         status = 400
-        context["draft_errors"] = errors_by_field(exc.problems)
+        context |= {"preview": "", "audience": "", "draft_errors": errors_by_field(exc.problems)}
     return page(state.env, "admin/_update_preview", status, headers=CONSOLE_HEADERS, **context)
+
+
+async def _previewed(
+    request: Request, signed: sessions.SignedIn, slug: str, typed: dict[str, str]
+) -> dict[str, Any]:
+    """The alert as each channel renders this draft, who would get it, and the fingerprint
+    Publish checks: what the Preview button and the live preview show alike."""
+    state = state_of(request)
+    draft = draft_of(typed)
+    return {
+        "preview": await tasks.preview_update(
+            state.store, state.settings, signed.actor, slug, draft
+        ),
+        "audience": await tasks.update_audience(
+            state.store, signed.actor, slug, urgent=draft.urgent
+        ),
+        "previewed": fingerprint(typed),
+    }
 
 
 @router.post("/admin/cases/{slug}/updates", response_class=HTMLResponse)
@@ -131,8 +138,7 @@ async def draft(request: Request, signed: Writer, slug: str) -> Response:
     draft = draft_of(typed)
     slug = slug[: limits.SLUG]
     try:
-        preview = await tasks.preview_update(state.store, state.settings, signed.actor, slug, draft)
-        audience = await tasks.update_audience(state.store, signed.actor, slug, urgent=draft.urgent)
+        context: dict[str, Any] = {"draft": shown} | await _previewed(request, signed, slug, typed)
     except NotFoundError as exc:
         return console_page(request, signed, "not_found", status=404, what=str(exc))
     except InputError as exc:
@@ -140,12 +146,6 @@ async def draft(request: Request, signed: Writer, slug: str) -> Response:
             request, signed, slug, status=400, draft=shown,
             draft_errors=errors_by_field(exc.problems),
         )  # fmt: skip
-    context: dict[str, Any] = {
-        "draft": shown,
-        "preview": preview,
-        "audience": audience,
-        "previewed": fingerprint(typed),
-    }
     if action == "publish":
         if text_of(form, "previewed") != fingerprint(typed):
             context["notice"] = "The update changed since its preview: look at it again below."
