@@ -1,11 +1,14 @@
 """Benchmark: the personal digest planner against rendering every digest from scratch.
 
     python -m bench.digest [--subscribers 100000] [--updates 50] [--sample 2000]
+                           [--locales en,de,ru]
 
 A separate process first fills a fresh store: N subscribers, each with 1–3 weekly follows among
 30 countries and 200 cases, all in one personal schedule group (one time zone, digest day and
 time), subscribed a week before the group's due instant, and 50 announced updates on published
-cases entered during that week. Then this process times
+cases entered during that week. With `--locales`, subscribers' locales are spread evenly over
+the languages given (each digest is then in its reader's language: title, period, headings).
+Then this process times
 `notifier.digests.plan_personal_digests(store, renderer, now=due + 1 min)` — the whole planner,
 wall time — and reads its peak RSS (ru_maxrss; the data was generated in the other process).
 
@@ -56,9 +59,16 @@ from bench.data import (
     settle,
     zipf_weights,
 )
+from notifier import locales
 from notifier.config import Settings
-from notifier.digests import personal_schedule, plan_personal_digests
-from notifier.digests.content import latest_update_id, load_candidates, sections_of, select_updates
+from notifier.digests import TITLES, personal_schedule, plan_personal_digests
+from notifier.digests.content import (
+    Candidate,
+    latest_update_id,
+    load_candidates,
+    sections_of,
+    select_updates,
+)
 from notifier.domain import Cadence, Channel, MessageKind, Scope, SubscriberStatus
 from notifier.domain.schedule import Schedule, last_due
 from notifier.domain.views import CountrySection
@@ -99,6 +109,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of subscribers who unsubscribed their email (long-lived lists: often most) "
         "(0.0)",
     )
+    p.add_argument(
+        "--locales",
+        default="en",
+        type=_locales,
+        help="subscribers' locales, spread evenly, comma-separated (en)",
+    )
     p.add_argument("--seed", default=1, type=int)
     p.add_argument(
         "--reset",
@@ -109,6 +125,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     return p.parse_args(argv)  # fmt: skip
+
+
+def _locales(value: str) -> list[str]:
+    tags = [tag.strip() for tag in value.split(",") if tag.strip()]
+    try:
+        return [locales.language_tag(tag) for tag in tags] or ["en"]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def schedule() -> Schedule:
@@ -139,6 +163,7 @@ async def generate_store(args: argparse.Namespace) -> dict[str, Any]:
                 [SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED],
                 [1 - args.left, args.left],
             ),
+            locales=Picker(args.locales),
             zones=Picker([ZONE]),
             days=Picker([DAY]),
             times=Picker([AT]),
@@ -182,6 +207,7 @@ def generate_in_subprocess(args: argparse.Namespace, database_url: str, workdir:
         "--subscribers", str(args.subscribers), "--updates", str(args.updates),
         "--countries", str(args.countries), "--cases", str(args.cases),
         "--skew", str(args.skew), "--seed", str(args.seed), "--left", str(args.left),
+        "--locales", ",".join(args.locales),
     ] + (["--reset"] if args.reset else [])  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -258,6 +284,21 @@ def _label(due: datetime) -> str:
     return period_label(start.astimezone(tz).date(), due.astimezone(tz).date())
 
 
+def _from_scratch(
+    renderer: Renderer, reader: _Reader, chosen: Sequence[Candidate], due: datetime
+) -> RenderedBody:
+    """One reader's digest rendered on its own: title and period in their language too."""
+    with locales.speaking(reader.locale):
+        return renderer.digest(
+            title=locales._(TITLES[CADENCE]),
+            intro=(),
+            sections=sections_of(chosen),
+            period_label=_label(due),
+            channel=reader.channel,
+            locale=reader.locale,
+        )
+
+
 async def from_scratch(
     store: Store, settings: Settings, due: datetime, sample: list[int]
 ) -> Baseline:
@@ -305,7 +346,6 @@ async def from_scratch(
         since = min((r.since for r in readers.values() if r.since), default=None)
         upper = await latest_update_id(session)
         candidates = await load_candidates(session, upper=upper, after_id=None, entered_since=since)
-    label, title = _label(due), f"Your {CADENCE.value} digest"
     jobs = []
     for reader in readers.values():
         chosen = select_updates(
@@ -319,24 +359,10 @@ async def from_scratch(
     renderer = Renderer(settings)
     if jobs:  # compile the templates before timing, as the planner's first body did
         reader, chosen = jobs[0]
-        renderer.digest(
-            title=title,
-            intro=(),
-            sections=sections_of(chosen),
-            period_label=label,
-            channel=reader.channel,
-            locale=reader.locale,
-        )
+        _from_scratch(renderer, reader, chosen, due)
     for reader, chosen in jobs:
         started = time.perf_counter()
-        body = renderer.digest(
-            title=title,
-            intro=(),
-            sections=sections_of(chosen),
-            period_label=label,
-            channel=reader.channel,
-            locale=reader.locale,
-        )
+        body = _from_scratch(renderer, reader, chosen, due)
         result.seconds.append(time.perf_counter() - started)
         result.rendered += 1
         planned = stored.get((reader.subscriber_id, reader.channel.value))
@@ -398,6 +424,7 @@ async def measure(args: argparse.Namespace, meta: dict[str, Any], workdir: Path)
     out = {
         "bench": "digest",
         "db": dialect_of(settings),
+        "locales": args.locales,
         "subscribers": meta["subscribers"],
         "updates": meta["updates"],
         "seconds": round(seconds, 2),

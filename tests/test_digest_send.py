@@ -8,12 +8,15 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
 from notifier.config import Settings
 from notifier.digests import plan_list_digests, send_list_digest_now
 from notifier.domain import Cadence
 from notifier.domain.schedule import Schedule, last_due, next_due, parse_schedule
 from notifier.render.templates import period_label
 from notifier.service import Pipeline, pipeline
+from notifier.store.models import Subscriber
 from notifier.store.subscribers import get_list
 from tests.helpers import CHAIN, maildir, new_update, seed, text_of
 
@@ -41,6 +44,14 @@ def digests_holding(settings: Settings, title: str) -> int:
     )
 
 
+async def seed_in_english(p: Pipeline) -> None:
+    """The sample cases and the example chain, every member reading English (its `de` member
+    too: this module counts periods; tests/test_locales.py has the chain in its languages)."""
+    await seed(p)
+    async with p.store.transaction() as session:
+        await session.execute(update(Subscriber).values(locale="en"))
+
+
 async def send_by_hand(p: Pipeline, now: datetime) -> int:
     async with p.store.transaction() as session:
         found = await get_list(session, CHAIN, follows=True)
@@ -52,7 +63,7 @@ async def test_a_digest_sent_by_hand_ends_now_and_the_next_comes_on_its_day(
     settings: Settings,
 ) -> None:
     async with pipeline(settings) as p:
-        await seed(p)
+        await seed_in_english(p)
         # The list's first Monday digest, built on time (the clock is fixed from here on).
         monday = first_monday_after(datetime.now(UTC))
         await new_update(p, title="Before the first Monday")
@@ -98,7 +109,7 @@ async def test_a_digest_sent_by_hand_ends_now_and_the_next_comes_on_its_day(
 
 async def test_sent_by_hand_twice_the_second_holds_only_what_is_new(settings: Settings) -> None:
     async with pipeline(settings) as p:
-        await seed(p)
+        await seed_in_english(p)
         monday = first_monday_after(datetime.now(UTC))
         await plan_list_digests(p.store, p.renderer, now=monday)  # nothing yet: empty
         await new_update(p, title="First news")

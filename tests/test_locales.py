@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -17,17 +17,19 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from notifier import locales
 from notifier.config import Settings
-from notifier.domain import Channel
+from notifier.digests import plan_list_digests
+from notifier.domain import Cadence, Channel
+from notifier.domain.schedule import next_due, parse_schedule
 from notifier.render.messages import Renderer
 from notifier.render.templates import period_label
 from notifier.service import Pipeline, pipeline
-from notifier.store.models import Subscriber
+from notifier.store.models import Body, ListDigest, Subscriber
 from tests import render_samples
-from tests.helpers import KZ, Cli, form, maildir, news, seed, subscribe
+from tests.helpers import KZ, Cli, form, maildir, new_update, news, seed, subscribe, text_of
 from tests.smtp_server import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -315,3 +317,44 @@ async def test_a_confirmation_names_the_follows_in_the_readers_language(
     plain = confirmation.message.get_body(("plain",))
     assert plain is not None
     assert "Zum Bestätigen öffnen Sie diesen Link (er gilt " in plain.get_content()
+
+
+async def test_a_prayer_chains_digest_comes_to_each_member_in_their_language(
+    settings: Settings,
+) -> None:
+    """The example chain's members read en, de, de-AT and ru: its digest is rendered once per
+    language (not per member, not per spelling of a language), each member gets the one in
+    their language, footer included, and the console's archive keeps the English copy."""
+    async with pipeline(settings) as p:
+        await seed(p)
+        async with p.store.transaction() as session:
+            for email, locale in (("anna.petrova", "ru"), ("david.okafor", "de-AT")):
+                await session.execute(
+                    update(Subscriber)
+                    .where(Subscriber.email == f"{email}@example.org")
+                    .values(locale=locale)
+                )
+        await new_update(p, title="Appeal hearing set")
+        monday = next_due(
+            parse_schedule("mon 07:00", Cadence.WEEKLY), "Asia/Almaty", datetime.now(UTC)
+        )
+        report = await plan_list_digests(p.store, p.renderer, now=monday)
+        # Email in en, de, ru; Telegram (nobody linked a chat) only the archive's English copy.
+        assert (report.messages, report.bodies) == (4, 4)
+        await p.deliverer.drain(now=monday)
+        async with p.store.transaction() as session:
+            rows = await session.execute(select(ListDigest.channel, ListDigest.body_id))
+            archived = {channel: body for channel, body in rows}
+            bodies = {b.id: b for b in await session.scalars(select(Body))}
+    subjects = {str(m["To"]).split("<")[-1].split("@")[0]: m for m in maildir(settings)}
+    assert {who: str(m["Subject"]).split(":")[1].split(",")[0] for who, m in subjects.items()} == {
+        "anna.petrova": " 1 новость",
+        "david.okafor": " 1 Nachricht",
+        "maria.schmidt": " 1 Nachricht",
+        "prayer-team": " 1 update",
+    }
+    assert "Sie auf der Liste „Kazakhstan prayer chain“ stehen" in text_of(subjects["david.okafor"])
+    assert "вы в списке «Kazakhstan prayer chain»" in text_of(subjects["anna.petrova"])
+    assert "you are on the list “Kazakhstan prayer chain”" in text_of(subjects["prayer-team"])
+    assert archived.keys() == {Channel.EMAIL, Channel.TELEGRAM}
+    assert " 1 update, " in bodies[archived[Channel.EMAIL]].subject

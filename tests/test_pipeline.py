@@ -53,7 +53,9 @@ def test_cli_round_one_alert_then_nothing_then_list_digest(cli: Cli, settings: S
     assert "queued" not in again
     digests = [m for m in maildir(settings) if "prayer chain" in str(m["Subject"])]
     assert len(digests) == 4
-    body = text_of(digests[0])
+    [german] = [m for m in digests if "maria.schmidt" in str(m["To"])]  # the chain's `de` member
+    assert "Abmelden: http://127.0.0.1:8000/unsubscribe/" in text_of(german)
+    body = text_of(next(m for m in digests if m is not german))
     assert "Appeal court upholds sentence" in body
     assert "Write him a letter of encouragement." in body
     assert "SI-12 (ETs 166/1)" in body

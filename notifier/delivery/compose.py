@@ -134,14 +134,6 @@ def _follow_label(scope: Scope, what: str) -> str:
     return country_label(what) if scope is Scope.COUNTRY else what
 
 
-def _language_of(row: Row, recipient: Recipient) -> str:
-    """The language of a message's footer: the reader's, like its body; but a list's digest
-    is built once, in English, for all its members, so its footer stays English too."""
-    if row.kind is MessageKind.DIGEST and row.list_id is not None:
-        return locales.DEFAULT
-    return recipient.locale
-
-
 def reason_for(recipient: Recipient, row: Row, case: Case | None) -> str:
     """Why this person gets this message, in a few words, for the footer (in the language
     spoken now)."""
@@ -391,7 +383,7 @@ class Composer:
             protect = mailing_list.protect_content if mailing_list else False
             return self._telegram(
                 row, subscriber.telegram_chat_id, body, protect, group=False,
-                locale=_language_of(row, subscriber),
+                locale=subscriber.locale,
             )  # fmt: skip
         return self._email(row, subscriber, body, case, mailing_list)
 
@@ -464,7 +456,7 @@ class Composer:
         from_list = row.list_id if row.kind is MessageKind.DIGEST else None
         unsubscribe = self.links.unsubscribe_url(subscriber.id, subscriber.token_version, from_list)
         web_url = self.links.digest_url(row.body_id) if row.body_id is not None else ""
-        language = _language_of(row, subscriber)
+        language = subscriber.locale
         with locales.speaking(language):
             reason = reason_for(subscriber, row, case)
         personal = Personal(

@@ -1,14 +1,16 @@
-"""List digests (prayer chains): one body per channel for the whole list, one outbox row per
-member, built once per period."""
+"""List digests (prayer chains): one body per channel and language for the whole list, one
+outbox row per member, built once per period."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import String, and_, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from notifier import locales
 from notifier.digests.content import latest_update_id, load_candidates, sections_of, select_updates
 from notifier.digests.periods import label_for, list_period_start, list_schedule
 from notifier.digests.records import DigestReport, insert_outbox, save_cursors, store_body
@@ -58,29 +60,37 @@ async def build_list_digest(
     report.digests = 1
     if chosen:
         start = list_period_start(cursor, mailing_list, due)
+        sections = sections_of(chosen)
         for channel in (Channel(c) for c in mailing_list.channels):
-            body = renderer.digest(
-                title=mailing_list.name,
-                intro=paragraphs(mailing_list.description),
-                sections=sections_of(chosen),
-                period_label=label_for(start, due, mailing_list.time_zone),
-                channel=channel,
-                locale="en",
-                template=mailing_list.template,
+            message_key = outbox_keys.digest_message(key, period)
+            readers = await _languages(session, mailing_list, channel, now)
+            groups = (
+                await _group_languages(session, mailing_list) if channel is Channel.TELEGRAM else {}
             )
-            report.bodies += 1
-            body_id = await store_body(session, body, [c.id for c in chosen])
-            queued = await _enqueue_list(
-                session,
-                mailing_list,
-                channel,
-                body_id,
-                outbox_keys.digest_message(key, period),
-                now,
-            )
-            if channel is Channel.TELEGRAM:
+            # One body per language spoken on the channel; English always, as the archive's
+            # copy (the console speaks English) even when no member reads it.
+            bodies: dict[str, int] = {}
+            for language in sorted({locales.DEFAULT, *readers, *groups}):
+                with locales.speaking(language):  # the period's dates in the reader's words
+                    body = renderer.digest(
+                        title=mailing_list.name,
+                        intro=paragraphs(mailing_list.description),
+                        sections=sections,
+                        period_label=label_for(start, due, mailing_list.time_zone),
+                        channel=channel,
+                        locale=language,
+                        template=mailing_list.template,
+                    )
+                report.bodies += 1
+                bodies[language] = await store_body(session, body, [c.id for c in chosen])
+            queued = 0
+            for language, stored in readers.items():
+                queued += await _enqueue_list(
+                    session, mailing_list, channel, bodies[language], stored, message_key, now
+                )
+            for language, chats in groups.items():
                 queued += await _enqueue_groups(
-                    session, mailing_list, body_id, outbox_keys.digest_message(key, period), now
+                    session, mailing_list, bodies[language], chats, message_key, now
                 )
             report.messages += queued
             # The list's archive (the console's): kept as it is built, not counted from the
@@ -91,7 +101,7 @@ async def build_list_digest(
                     list_id=mailing_list.id,
                     period=period,
                     channel=channel,
-                    body_id=body_id,
+                    body_id=bodies[locales.DEFAULT],
                     recipients=queued,
                     queued_at=now,
                 )
@@ -126,9 +136,12 @@ async def _enqueue_list(
     mailing_list: MailingList,
     channel: Channel,
     body_id: int,
+    stored_locales: Sequence[str],
     key: str,
     now: datetime,
 ) -> int:
+    """One row per member reachable on the channel whose stored locale is one of
+    `stored_locales` (the spellings of one language), all sharing `body_id`."""
     rows = (
         select(
             literal(channel.value).label("channel"),
@@ -150,6 +163,7 @@ async def _enqueue_list(
                 ListMember.list_id == mailing_list.id,
                 receiving(now),
                 reachable(channel),
+                Subscriber.locale.in_(stored_locales),
             )
         )
     )
@@ -162,17 +176,49 @@ async def _enqueue_list(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def _enqueue_groups(
-    session: AsyncSession, mailing_list: MailingList, body_id: int, key: str, now: datetime
-) -> int:
-    """One row per Telegram group an admin subscribed to the list."""
-    chats = list(
-        await session.scalars(
-            select(ListChat.chat_id).where(
-                ListChat.list_id == mailing_list.id, ListChat.status == ChatStatus.ACTIVE
-            )
+async def _languages(
+    session: AsyncSession, mailing_list: MailingList, channel: Channel, now: datetime
+) -> dict[str, list[str]]:
+    """The languages the list's members read on the channel (those it reaches now), each with
+    the locales stored for it ('de': ['de', 'de-AT']); a locale without a catalog reads
+    English."""
+    stored = await session.scalars(
+        select(Subscriber.locale)
+        .select_from(ListMember)
+        .join(Subscriber, Subscriber.id == ListMember.subscriber_id)
+        .where(ListMember.list_id == mailing_list.id, receiving(now), reachable(channel))
+        .group_by(Subscriber.locale)
+    )
+    languages: dict[str, list[str]] = {}
+    for locale in stored:
+        languages.setdefault(locales.shipped(locale), []).append(locale)
+    return languages
+
+
+async def _group_languages(
+    session: AsyncSession, mailing_list: MailingList
+) -> dict[str, list[int]]:
+    """The Telegram groups an admin subscribed to the list, by the language they read."""
+    chats = await session.scalars(
+        select(ListChat.chat_id).where(
+            ListChat.list_id == mailing_list.id, ListChat.status == ChatStatus.ACTIVE
         )
     )
+    languages: dict[str, list[int]] = {}
+    for chat in chats:
+        languages.setdefault(locales.DEFAULT, []).append(chat)
+    return languages
+
+
+async def _enqueue_groups(
+    session: AsyncSession,
+    mailing_list: MailingList,
+    body_id: int,
+    chats: Sequence[int],
+    key: str,
+    now: datetime,
+) -> int:
+    """One row per Telegram group in `chats`."""
     return await insert_outbox(
         session,
         [

@@ -100,6 +100,8 @@ def _group_filter(group: PersonalGroup, now: datetime) -> list[object]:
 class _Recipient:
     subscriber_id: int
     channel: Channel
+    #: The language they read: their locale's nearest shipped one ('de-AT' reads 'de'), so
+    #: readers of one language share bodies however their locale is spelled.
     locale: str
     targets: set[str] = field(default_factory=set)
     since: datetime | None = None
@@ -151,7 +153,7 @@ async def build_personal_digests(
         r = recipients.get((sid, channel))
         if r is None:
             r = recipients[(sid, channel)] = _Recipient(
-                sid, channel, locale, cursor_period=cur_period, through=through
+                sid, channel, locales.shipped(locale), cursor_period=cur_period, through=through
             )
         r.targets.add(target)
         r.since = created if r.since is None else min(r.since, created)

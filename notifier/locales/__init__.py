@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from gettext import NullTranslations
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -68,6 +68,7 @@ def language_tag(value: str) -> str:
     return tag
 
 
+@lru_cache(maxsize=256)  # asked once per reader by the digest planners: a few distinct tags
 def shipped(locale: str | None) -> str:
     """The shipped language nearest to `locale` ('de-AT', 'de_DE' -> 'de'), else English."""
     if not locale:
