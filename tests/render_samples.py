@@ -4,11 +4,14 @@ render tests, their golden files and the email-detail tests render."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from functools import cache
 from pathlib import Path
 
+from notifier import locales
 from notifier.config import Settings
+from notifier.countries import country_label
 from notifier.domain import Channel
 from notifier.domain.case_specs import CaseSpec
 from notifier.domain.views import CaseView, CountrySection, UpdateView, group_updates, paragraphs
@@ -101,22 +104,51 @@ def list_description() -> str:
     return spec.description
 
 
-def render_alert(channel: Channel, personal: Personal | None = ALERT_READER) -> FinalMessage:
-    """The golden alert for this channel, personalised for `personal` (None: not at all)."""
-    r = renderer()
-    case, update = alert_sample()
-    return r.personalise(r.alert(case, update, channel, "en"), personal)
+def reader(personal: Personal, locale: str) -> Personal:
+    """`personal` as a reader of `locale` gets it: the footer's reason in their language (as
+    the deliverer says it: delivery/compose.py's reason_for)."""
+    if locale == "en":
+        return personal
+    with locales.speaking(locale):
+        if personal is LIST_READER:
+            reason = locales._("you are on the list “%(name)s”") % {
+                "name": "Kazakhstan prayer chain"
+            }
+        else:
+            reason = locales._("you follow news from %(country)s") % {
+                "country": country_label("KZ")
+            }
+    return dataclasses.replace(personal, reason=reason, locale=locale)
 
 
-def render_digest(channel: Channel, personal: Personal | None = LIST_READER) -> FinalMessage:
-    """The golden digest for this channel, personalised for `personal` (None: not at all)."""
+def render_alert(
+    channel: Channel,
+    personal: Personal | None = ALERT_READER,
+    locale: str = "en",
+    *,
+    sample: tuple[CaseView, UpdateView] | None = None,
+) -> FinalMessage:
+    """The golden alert (or `sample`) for this channel in `locale`, personalised for `personal`
+    (None: not at all)."""
     r = renderer()
-    body = r.digest(
-        title="Kazakhstan prayer chain",
-        intro=paragraphs(list_description()),
-        sections=digest_sections(),
-        period_label=period_label(date(2014, 2, 24), date(2014, 3, 3)),
-        channel=channel,
-        locale="en",
-    )
-    return r.personalise(body, personal)
+    case, update = sample or alert_sample()
+    body = r.alert(case, update, channel, locale)
+    return r.personalise(body, reader(personal, locale) if personal else None)
+
+
+def render_digest(
+    channel: Channel, personal: Personal | None = LIST_READER, locale: str = "en"
+) -> FinalMessage:
+    """The golden digest for this channel in `locale`, personalised for `personal` (None: not
+    at all)."""
+    r = renderer()
+    with locales.speaking(locale):
+        body = r.digest(
+            title="Kazakhstan prayer chain",
+            intro=paragraphs(list_description()),
+            sections=digest_sections(),
+            period_label=period_label(date(2014, 2, 24), date(2014, 3, 3)),
+            channel=channel,
+            locale=locale,
+        )
+    return r.personalise(body, reader(personal, locale) if personal else None)

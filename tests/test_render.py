@@ -191,6 +191,36 @@ def test_digest_telegram_golden() -> None:
     assert_golden("digest.telegram.html", telegram_chunks_file(chunks))
 
 
+# --- golden: in German and Russian -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", ["de", "ru"])
+def test_alert_goldens_in_german_and_russian(locale: str) -> None:
+    """The golden alert as a `de` and a `ru` reader get it: subject (first line of the text's
+    golden), text, HTML and Telegram in their language, the case's own translations included."""
+    final = render_alert(Channel.EMAIL, locale=locale)
+    assert_tidy(final.text)
+    assert_golden(f"alert.{locale}.txt", f"Subject: {final.subject}\n\n{final.text}")
+    assert_golden(f"alert.{locale}.html", final.html)
+    telegram = render_alert(Channel.TELEGRAM, locale=locale)
+    assert check_telegram_html(telegram.text.strip()) == []
+    assert split_telegram_html(telegram.text) == [telegram.text], "an alert fits one message"
+    assert_golden(f"alert.{locale}.telegram.html", telegram.text)
+
+
+@pytest.mark.parametrize("locale", ["de", "ru"])
+def test_digest_goldens_in_german_and_russian(locale: str) -> None:
+    final = render_digest(Channel.EMAIL, locale=locale)
+    assert_tidy(final.text)
+    assert_golden(f"digest.{locale}.txt", f"Subject: {final.subject}\n\n{final.text}")
+    assert_golden(f"digest.{locale}.html", final.html)
+    chunks = split_telegram_html(render_digest(Channel.TELEGRAM, locale=locale).text)
+    for chunk in chunks:
+        assert len(chunk) <= TELEGRAM_LIMIT
+        assert check_telegram_html(chunk) == [], chunk
+    assert_golden(f"digest.{locale}.telegram.html", telegram_chunks_file(chunks))
+
+
 # --- what a reader must find ----------------------------------------------------------------------
 
 
