@@ -194,7 +194,7 @@ async def test_follow_a_country_get_an_alert_change_cadence_then_stop(bot: Bot) 
     assert welcome.startswith("<b>Welcome!</b>")
     assert [c["command"] for c in bot.api.commands()][:3] == ["follow", "unfollow", "following"]
     groups = bot.api.commands(scope={"type": "all_group_chats"})
-    assert [c["command"] for c in groups] == ["subscribe", "unsubscribe", "help"]
+    assert [c["command"] for c in groups] == ["subscribe", "unsubscribe", "language", "help"]
 
     reply = await bot.one(ANNA, "/follow kazakhstan")
     assert reply.startswith("✅ You now get news from <b>Kazakhstan</b>: each update as it comes.")
