@@ -42,9 +42,9 @@ def _names() -> dict[str, str]:
 
 def language_named(text: str) -> str | None:
     """The shipped language `text` names ('de', 'de-AT', 'Deutsch', 'German', 'русский'), or
-    None."""
+    None (also for a text with a NUL or another control character in it)."""
     text = text.strip()
-    if not text or len(text) > MAX_NAME:
+    if not text or len(text) > MAX_NAME or not text.isprintable():
         return None
     found = _names().get(fold(text))
     if found is not None:
