@@ -63,9 +63,10 @@ MAX_START_DELAY: Final = 60.0
 PRIVATE = filters.ChatType.PRIVATE
 GROUPS = filters.ChatType.GROUPS
 NEW_MESSAGES = filters.UpdateType.MESSAGE
-#: What a button press does in a group; every other press belongs in a private chat.
+#: Buttons pressed in a group: (un)subscribing a list, its language. Every other button, and
+#: the language one too, belongs in a private chat; the first two never do.
 GROUP_PRESSES: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE, LANGUAGE})
-PRIVATE_PRESSES_NOT: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE})
+GROUP_ONLY_PRESSES: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE})
 
 
 def file_url_for(api_url: str) -> str:
@@ -167,7 +168,7 @@ def register(application: BotApplication, deps: Deps) -> None:
             await query.answer(locales._(texts.STALE_BUTTON))
         elif press.action in GROUP_PRESSES and chat.type in GROUP_TYPES:
             await groups.pressed(query, press, chat, context)
-        elif press.action not in PRIVATE_PRESSES_NOT and chat.type == ChatType.PRIVATE:
+        elif press.action not in GROUP_ONLY_PRESSES and chat.type == ChatType.PRIVATE:
             await private.pressed(query, press, chat.id, context)
         else:
             await query.answer(locales._(texts.STALE_BUTTON))
