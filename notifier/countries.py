@@ -19,9 +19,21 @@ def fold(text: str) -> str:
     return " ".join("".join(c if c.isalnum() else " " for c in kept.casefold()).split())
 
 
+def _names_in_every_language() -> dict[str, str]:
+    """Folded CLDR names of countries in each shipped language ('kasachstan', 'казахстан')
+    -> alpha-2 code: readers name a country in their own language."""
+    names: dict[str, str] = {}
+    for language in locales.SHIPPED:
+        for code, name in locales.territories(language).items():
+            if len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None:
+                names.setdefault(fold(name), code)
+    return names
+
+
 @cache
 def _names() -> dict[str, str]:
-    """Every folded code and name of every country -> its alpha-2 code."""
+    """Every folded code and name of every country (English, and each shipped language's) ->
+    its alpha-2 code."""
     names: dict[str, str] = {}
     for country in pycountry.countries:
         code = country.alpha_2
@@ -29,6 +41,8 @@ def _names() -> dict[str, str]:
             value = getattr(country, attr, None)
             if value:
                 names.setdefault(fold(value), code)
+    for name, code in _names_in_every_language().items():
+        names.setdefault(name, code)
     return names
 
 
@@ -55,6 +69,8 @@ def _full_names() -> dict[str, str]:
             value = getattr(country, attr, None)
             if value:
                 names.setdefault(fold(value), country.alpha_2)
+    for name, code in _names_in_every_language().items():
+        names.setdefault(name, code)
     return names
 
 

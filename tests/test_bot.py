@@ -16,8 +16,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from notifier import locales
 from notifier.bot import run_bot
 from notifier.bot.texts import BAD_LINK, PLAIN_TEXT, REFUSED, STALE_BUTTON
+from notifier.bot.when import When, parse_when
 from notifier.config import Settings
 from notifier.digests import build_list_digest
 from notifier.domain import Cadence, Channel, ChatStatus, Consent, Scope, Severity, SubscriberStatus
@@ -39,6 +41,10 @@ ANNA = 42
 GROUP = -500
 ADMIN = 7
 HELP_START = "<b>What I can do</b>"
+#: /help's first line in every language the bot speaks: the probe `Bot.say` waits for.
+HELP_STARTS = tuple(
+    locales.translations(language).gettext(HELP_START) for language in locales.SHIPPED
+)
 
 EXTRA_CASES = """
 slug: jordan-haddad
@@ -92,13 +98,23 @@ class Bot:
         before = len(self.api.sent)
         self.api.push_message(chat, text, **kw)
         probe = ANNA if chat < 0 else chat
-        self.api.push_message(probe, "/help")
+        # The same user asks (in a private chat): their app's language stays what it was.
+        same_user = {k: v for k, v in kw.items() if k == "language_code" and chat > 0}
+        self.api.push_message(probe, "/help", **same_user)
         for _ in range(250):
             new = self.api.sent[before:]
-            if new and new[-1].chat_id == probe and new[-1].text.startswith(HELP_START):
+            if new and new[-1].chat_id == probe and new[-1].text.startswith(HELP_STARTS):
                 return self._checked(new[:-1])
             await asyncio.sleep(0.02)
         raise AssertionError(f"no answer to {text!r}: {[m.text[:60] for m in new]}")
+
+    async def help(self, chat: int, **kw: Any) -> str:
+        """The answer to /help in a private chat (`say` uses /help as its probe)."""
+        before = len(self.api.sent)
+        self.api.push_message(chat, "/help", **kw)
+        (reply,) = self._checked((await self.api.wait_sent(before + 1))[before : before + 1])
+        assert reply.chat_id == chat
+        return reply.text
 
     async def one(self, chat: int, text: str, **kw: Any) -> str:
         """The one message that answers `text`."""
@@ -107,10 +123,13 @@ class Bot:
         assert replies[0].chat_id == chat
         return replies[0].text
 
-    async def press(self, chat: int, data: str, *, user_id: int | None = None) -> str | None:
-        """Press a button under the bot's last message; the toast's text, if any."""
+    async def press(
+        self, chat: int, data: str, *, user_id: int | None = None, message_id: int | None = None
+    ) -> str | None:
+        """Press a button under the bot's last message (or message `message_id`); the toast's
+        text, if any."""
         answered = len(self.api.answered_callbacks)
-        self.api.push_callback(chat, data, user_id=user_id)
+        self.api.push_callback(chat, data, user_id=user_id, message_id=message_id)
         edits = len(self.api.edits)
         for _ in range(250):
             if len(self.api.answered_callbacks) > answered:
@@ -194,7 +213,7 @@ async def test_follow_a_country_get_an_alert_change_cadence_then_stop(bot: Bot) 
     assert welcome.startswith("<b>Welcome!</b>")
     assert [c["command"] for c in bot.api.commands()][:3] == ["follow", "unfollow", "following"]
     groups = bot.api.commands(scope={"type": "all_group_chats"})
-    assert [c["command"] for c in groups] == ["subscribe", "unsubscribe", "help"]
+    assert [c["command"] for c in groups] == ["subscribe", "unsubscribe", "language", "help"]
 
     reply = await bot.one(ANNA, "/follow kazakhstan")
     assert reply.startswith("✅ You now get news from <b>Kazakhstan</b>: each update as it comes.")
@@ -652,3 +671,235 @@ async def test_the_bot_gives_up_on_a_refused_token_and_waits_for_an_unreachable_
     stop.set()
     await asyncio.wait_for(task, 5)
     assert "cannot reach the Bot API" in caplog.text
+
+
+# -- languages ----------------------------------------------------------------------------------
+
+DE, RU, FR = 49, 50, 51
+
+
+async def chat_locale(bot: Bot, chat: int) -> str | None:
+    async with bot.store.read() as session:
+        found: str | None = await session.scalar(
+            select(Subscriber.locale).where(Subscriber.telegram_chat_id == chat)
+        )
+        return found
+
+
+async def test_a_german_reader_gets_german_replies_and_menus(bot: Bot) -> None:
+    german = {"language_code": "de"}
+    welcome = await bot.one(DE, "/start", **german)
+    assert welcome.startswith("<b>Willkommen!</b> Ich sende Nachrichten über Christen")
+    assert "<code>/follow Kasachstan</code>" in welcome
+    assert await chat_locale(bot, DE) is None  # /start alone stores nothing
+    help_text = await bot.help(DE, **german)
+    assert help_text.startswith("<b>Was ich kann</b>\n\n/follow – Einem Land oder einer Person")
+    assert "/language – Die Sprache, in der ich schreibe" in help_text
+
+    # A country by its German name; the new subscriber keeps the app's language.
+    reply = await bot.one(DE, "/follow Kasachstan", **german)
+    assert reply.startswith(
+        "✅ Sie bekommen jetzt Nachrichten aus <b>Kasachstan</b>: jede Nachricht sofort."
+    )
+    assert "<code>/cadence täglich</code> oder <code>/cadence wöchentlich</code>" in reply
+    assert await chat_locale(bot, DE) == "de"
+    assert await bot.follows(DE) == {"country:KZ": Cadence.INSTANT}
+    listing = await bot.one(DE, "/following", **german)
+    assert listing.startswith("<b>Dieser Chat folgt</b>\n• Kasachstan – jede Nachricht sofort")
+
+    # The reader's words for cadences and weekdays work, and come back in German.
+    (question,) = await bot.say(DE, "/cadence", **german)
+    assert [label for label, _ in buttons(question)] == ["Sofort", "Täglich", "Wöchentlich"]
+    assert "• <b>sofort</b>: jede Nachricht sofort ✓" in question.text
+    weekly = await bot.one(DE, "/cadence wöchentlich", **german)
+    assert weekly == (
+        "✅ Erledigt: Sie bekommen jetzt eine wöchentliche Zusammenfassung jeden Montag um "
+        "07:00 (UTC). Dringende Nachrichten kommen weiterhin sofort."
+    )
+    assert (await bot.one(DE, "/when Freitag 18:30", **german)).startswith(
+        "✅ Erledigt: Tägliche Zusammenfassungen kommen um <b>18:30</b>, wöchentliche jeden "
+        "<b>Freitag</b> um 18:30"
+    )
+    assert "jeden <b>Sonntag</b>" in await bot.one(DE, "/when so", **german)
+    assert "jeden <b>Dienstag</b>" in await bot.one(DE, "/when tuesday", **german)  # English too
+    refused = await bot.one(DE, "/when bald", **german)
+    assert refused.startswith("„bald“ verstehe ich nicht.")
+
+    cases = await bot.one(DE, "/cases", **german)
+    assert "<b>KASACHSTAN</b>\n• Pastor Bakhytzhan Kashkumbayev – auf Bewährung" in cases
+    assert "<b>SÜDKOREA</b>" in cases
+    assert cases.endswith(
+        "Mit <code>/follow</code> und einem Land oder einer Person bekommen Sie deren Nachrichten."
+    )
+    pages = await bot.say(DE, "/case kashkumbaev", **german)
+    page = "\n".join(p.text for p in pages)
+    assert page.startswith("<b>Pastor Bakhytzhan Kashkumbayev</b>\nKasachstan · auf Bewährung")
+    assert "<b>Neueste Nachrichten</b>" in page
+    assert "<b>13. April 2014</b>" in page
+    assert "<b>Was Sie tun können</b>" in page
+    assert "<i>Beim Schreiben: Don’t mention" in page  # case text stays as it is stored
+    assert "<code>/follow bakhytzhan-kashkumbayev</code> bringt Ihnen Nachrichten" in page
+    (people,) = await bot.say(DE, "/follow kim", **german)
+    assert buttons(people)[0] == ("👤 Anna Kim (Südkorea)", "f:p:anna-kim")
+
+    # Telegram shows each user the menu in their app's language.
+    menu = {c["command"]: c["description"] for c in bot.api.commands(language_code="de")}
+    assert menu["follow"] == "Einem Land oder einer Person folgen"
+    assert menu["language"] == "Die Sprache, in der ich schreibe"
+    groups = bot.api.commands(scope={"type": "all_group_chats"}, language_code="de")
+    assert [c["command"] for c in groups] == ["subscribe", "unsubscribe", "language", "help"]
+    assert groups[0]["description"].startswith("Admins: die Zusammenfassung einer Gebetskette")
+    russian = bot.api.commands(language_code="ru")
+    assert russian[0] == {"command": "follow", "description": "Следить за страной или человеком"}
+    assert bot.api.commands()[0]["description"] == "Follow a country or a person"
+
+
+async def test_a_russian_reader_gets_russian_replies_with_plural_forms(bot: Bot) -> None:
+    russian = {"language_code": "ru"}
+    assert (await bot.one(RU, "/start", **russian)).startswith("<b>Добро пожаловать!</b>")
+    reply = await bot.one(RU, "/follow Казахстан", **russian)
+    assert reply.startswith(
+        "✅ Теперь вы получаете новости по стране <b>Казахстан</b>: каждая новость сразу."
+    )
+    await bot.one(RU, "/follow kashkumbaev", **russian)
+    two = await bot.one(RU, "/cadence ежедневно", **russian)
+    assert two == (
+        "✅ Готово: теперь новости приходят так: ежедневная сводка в 07:00 (UTC) — по всему, за "
+        "чем вы следите (2 подписки). Срочные новости по-прежнему приходят сразу."
+    )
+    for name in ("Djabbarbergenov", "jordan-haddad", "daniel-kim"):
+        await bot.one(RU, f"/follow {name}", **russian)
+    (question,) = await bot.say(RU, "/cadence", **russian)
+    assert [label for label, _ in buttons(question)] == ["Сразу", "Ежедневно", "Еженедельно"]
+    assert await bot.press(RU, "k:weekly") is None
+    assert "(5 подписок)" in bot.edited()
+    assert "день недели: понедельник" in bot.edited()
+
+    page = "\n".join(p.text for p in await bot.say(RU, "/case kashkumbaev", **russian))
+    assert page.startswith("<b>Pastor Bakhytzhan Kashkumbayev</b>\nКазахстан · условный срок")
+    assert "<b>13 апреля 2014\u202fг.</b>" in page  # CLDR's narrow no-break space
+    assert "<b>Что вы можете сделать</b>" in page
+    paused = await bot.one(RU, "/pause 14", **russian)
+    until = (datetime.now(UTC) + timedelta(days=14)).date()
+    assert paused.startswith(f"⏸ Пауза до <b>{locales.weekday_names('ru')[until.weekday()]}, ")
+    assert "\u202fг.</b>: до этого здесь ничего не придёт." in paused
+    unknown = await bot.one(RU, "/cases Казахстн", **russian)
+    assert unknown.startswith("Я не знаю страны «Казахстн». Может быть, <code>/cases Казахстан")
+
+
+async def test_language_switches_persist_and_buttons_work_late_or_twice(bot: Bot) -> None:
+    french = {"language_code": "fr"}  # a language notifier does not speak: English
+    assert (await bot.one(FR, "/start", **french)).startswith("<b>Welcome!</b>")
+    (question,) = await bot.say(FR, "/language", **french)
+    assert question.text == "Which language should I write in?"
+    assert buttons(question) == [("English ✓", "l:en"), ("Deutsch", "l:de"), ("Русский", "l:ru")]
+
+    done = "✅ Erledigt: Ab jetzt schreibe ich Ihnen auf Deutsch."
+    assert await bot.press(FR, "l:de", message_id=question.message_id) == done
+    assert bot.edited() == done
+    assert [label for label, _ in buttons_of(bot.api.edits[-1].reply_markup)][:2] == [
+        "English",
+        "Deutsch ✓",
+    ]
+    assert await chat_locale(bot, FR) == "de"  # a chat with no subscriber got one to keep it
+    assert await bot.press(FR, "l:de", message_id=question.message_id) == done  # twice
+    assert await chat_locale(bot, FR) == "de"
+    assert (await bot.help(FR, **french)).startswith("<b>Was ich kann</b>")
+
+    assert await bot.one(FR, "/language ru", **french) == "✅ Готово: теперь я пишу вам по-русски."
+    assert await chat_locale(bot, FR) == "ru"
+    assert (await bot.one(FR, "/following", **french)).startswith("Вы пока ни за чем не следите.")
+    # A button under the first question, pressed late: it still chooses.
+    late = await bot.press(FR, "l:en", message_id=question.message_id)
+    assert late == "✅ Done: from now on I write to you in English."
+    assert await chat_locale(bot, FR) == "en"
+    for name, language in [("Deutsch", "de"), ("russian", "ru"), ("de-AT", "de"), ("EN", "en")]:
+        await bot.one(FR, f"/language {name}", **french)
+        assert await chat_locale(bot, FR) == language
+
+    for bad in ("klingon", "\x00", "de\x00", "x" * 5000, "ру" * 2500):
+        refused = await bot.one(FR, f"/language {bad}", **french)
+        assert refused.startswith("I cannot write in “"), refused
+        assert "<code>/language de</code> – Deutsch" in refused
+        assert "\x00" not in refused
+        assert len(refused) < 300
+    assert await chat_locale(bot, FR) == "en"
+    assert await bot.press(FR, "l:xx") == STALE_BUTTON  # no such language: a stale button
+    # Someone following from before keeps English, whatever their app says now.
+    await bot.one(ANNA, "/follow kz")
+    assert (await bot.one(ANNA, "/following", language_code="de")).startswith(
+        "<b>This chat follows</b>"
+    )
+
+
+def buttons_of(markup: dict[str, Any] | None) -> list[tuple[str, str]]:
+    assert markup is not None
+    return [(b["text"], b["callback_data"]) for row in markup["inline_keyboard"] for b in row]
+
+
+async def test_a_group_reads_its_admins_language_and_admins_change_it(bot: Bot) -> None:
+    await apply_prayer_chain(bot)
+    bot.api.set_admins(GROUP, [ADMIN])
+    group: dict[str, Any] = {"chat_type": "group", "title": "Gebetskreis"}
+    reply = await bot.one(
+        GROUP, "/subscribe kazakhstan-prayer-chain", user_id=ADMIN, language_code="de", **group
+    )
+    assert reply == (
+        "✅ Diese Gruppe bekommt jetzt <b>Kazakhstan prayer chain</b>: eine Zusammenfassung "
+        "jeden Montag um 07:00 (Asia/Almaty). Ein Admin kann sie mit /unsubscribe beenden."
+    )
+    assert [r.locale for r in await bot.group_rows(GROUP)] == ["de"]
+    # Whoever writes, the group reads its own language.
+    assert (await bot.one(GROUP, "/help", language_code="ru", **group)).startswith(
+        "<b>Gebetsketten in dieser Gruppe</b>"
+    )
+
+    refused = await bot.one(GROUP, "/language ru", language_code="ru", **group)
+    assert refused == "Das können leider nur die Admins dieser Gruppe entscheiden."
+    (question,) = await bot.say(GROUP, "/language", user_id=ADMIN, **group)
+    assert question.text == "In welcher Sprache soll ich schreiben?"
+    assert buttons(question)[1] == ("Deutsch ✓", "l:de")
+    toast = await bot.press(GROUP, "l:ru", user_id=GROUP_USER_ID)
+    assert toast == "Das können leider nur die Admins dieser Gruppe entscheiden."
+    assert [r.locale for r in await bot.group_rows(GROUP)] == ["de"]
+
+    done = "✅ Готово: теперь эта группа получает сводку и мои ответы на русском."
+    assert await bot.press(GROUP, "l:ru", user_id=ADMIN) == done
+    assert await bot.press(GROUP, "l:ru", user_id=ADMIN) == done  # twice: the same
+    assert [r.locale for r in await bot.group_rows(GROUP)] == ["ru"]
+    assert (await bot.one(GROUP, "/help", **group)).startswith(
+        "<b>Молитвенные цепочки в этой группе</b>"
+    )
+    # The group keeps its language through /unsubscribe and a new /subscribe by anyone.
+    await bot.one(GROUP, "/unsubscribe", user_id=ADMIN, **group)
+    again = await bot.one(GROUP, "/subscribe kazakhstan-prayer-chain", user_id=ADMIN, **group)
+    assert again.startswith("✅ Теперь эта группа получает <b>Kazakhstan prayer chain</b>")
+    assert [r.locale for r in await bot.group_rows(GROUP)] == ["ru"]
+    english = await bot.one(GROUP, "/language English", user_id=ADMIN, **group)
+    assert english == "✅ Done: from now on this group gets its digest and my replies in English."
+    assert [r.locale for r in await bot.group_rows(GROUP)] == ["en"]
+    unknown = await bot.one(GROUP, "/language " + "\x00" * 10, user_id=ADMIN, **group)
+    assert unknown.startswith("I cannot write in “”.")
+
+    # A group that never got a list has nowhere to keep a language: it is told what to do.
+    other = -501
+    bot.api.set_admins(other, [ADMIN])
+    first = await bot.one(other, "/language de", user_id=ADMIN, language_code="de", **group)
+    assert first.startswith("Diese Gruppe bekommt noch keine Gebetskette.")
+    assert await bot.group_rows(other) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "day"),
+    [
+        ("fri", "en", 4), ("Freitag", "de", 4), ("fr", "de", 4), ("Mi.", "de", 2),
+        ("пятница", "ru", 4), ("пт", "ru", 4), ("ВОСКРЕСЕНЬЕ", "ru", 6), ("friday", "ru", 4),
+    ],
+)  # fmt: skip
+def test_weekdays_in_english_and_the_readers_language(text: str, language: str, day: int) -> None:
+    assert parse_when(text, language) == (When(day=day), [])
+
+
+def test_weekdays_of_another_language_are_not_guessed() -> None:
+    assert parse_when("Freitag", "en")[1] == ["Freitag"]
+    assert parse_when("so", "en")[1] == ["so"]

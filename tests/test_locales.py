@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -35,6 +36,13 @@ from tests.smtp_server import SmtpServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _key(message: str | Sequence[str], context: str | None) -> str | tuple[str, ...]:
+    """A text as extracted or as a catalog holds it: its msgid (singular and plural forms), with
+    its msgctxt first when it has one (pgettext)."""
+    key = message if isinstance(message, str) else tuple(m for m in message if m)
+    return key if context is None else (context, *([key] if isinstance(key, str) else key))
+
+
 def _marked() -> set[str | tuple[str, ...]]:
     """Every text the code and the templates mark for translation, as babel.cfg extracts it."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as config:
@@ -43,8 +51,7 @@ def _marked() -> set[str | tuple[str, ...]]:
     for _file, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map
     ):
-        key = message if isinstance(message, str) else tuple(m for m in message if m)
-        found.add(key if context is None else (context, *([key] if isinstance(key, str) else key)))
+        found.add(_key(message, context))
     return found
 
 
@@ -61,7 +68,7 @@ def test_each_shipped_catalog_is_complete_and_current(locale: str) -> None:
     path = ROOT / "notifier" / "locales" / locale / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as source:
         catalog = read_po(source, locale=locale)
-    held = {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
+    held = {_key(m.id, m.context) for m in catalog if m.id}
     problems = [f"missing: {m!r}" for m in sorted(MARKED - held, key=str)]
     problems += [f"left over (no longer marked): {m!r}" for m in sorted(held - MARKED, key=str)]
     problems += [f"obsolete entry: {m!r}" for m in catalog.obsolete]

@@ -32,10 +32,12 @@ from telegram.ext import (
     filters,
 )
 
+from notifier import locales
 from notifier.bot import texts
-from notifier.bot.callbacks import SUBSCRIBE, UNSUBSCRIBE, parse
-from notifier.bot.chat import NO_PREVIEW, Deps, send
-from notifier.bot.groups import GROUP_TYPES, Groups
+from notifier.bot.callbacks import LANGUAGE, SUBSCRIBE, UNSUBSCRIBE, parse
+from notifier.bot.chat import GROUP_TYPES, NO_PREVIEW, Deps, send
+from notifier.bot.groups import Groups
+from notifier.bot.language import error_locale, in_reader_language
 from notifier.bot.private import Private
 from notifier.channels.telegram import DEFAULT_API_URL, PacedLimiter, Pacer
 from notifier.config import Settings
@@ -61,6 +63,10 @@ MAX_START_DELAY: Final = 60.0
 PRIVATE = filters.ChatType.PRIVATE
 GROUPS = filters.ChatType.GROUPS
 NEW_MESSAGES = filters.UpdateType.MESSAGE
+#: Buttons pressed in a group: (un)subscribing a list, its language. Every other button, and
+#: the language one too, belongs in a private chat; the first two never do.
+GROUP_PRESSES: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE, LANGUAGE})
+GROUP_ONLY_PRESSES: Final = frozenset({SUBSCRIBE, UNSUBSCRIBE})
 
 
 def file_url_for(api_url: str) -> str:
@@ -97,6 +103,7 @@ def build_application(
 
 
 def register(application: BotApplication, deps: Deps) -> None:
+    """Every handler, each speaking the language of the chat it answers."""
     private, groups = Private(deps), Groups(deps)
     in_private = PRIVATE & NEW_MESSAGES
     in_groups = GROUPS & NEW_MESSAGES
@@ -111,6 +118,7 @@ def register(application: BotApplication, deps: Deps) -> None:
         ("pause", private.pause, in_private),
         ("resume", private.resume, in_private),
         ("stop", private.stop, in_private),
+        ("language", private.language, in_private),
         ("cases", private.cases, (PRIVATE | GROUPS) & NEW_MESSAGES),
         ("case", private.case, (PRIVATE | GROUPS) & NEW_MESSAGES),
         ("subscribe", private.group_only, in_private),
@@ -119,6 +127,7 @@ def register(application: BotApplication, deps: Deps) -> None:
         ("help", groups.help, in_groups),
         ("subscribe", groups.subscribe, in_groups),
         ("unsubscribe", groups.unsubscribe, in_groups),
+        ("language", groups.language, in_groups),
         ("follow", groups.private_only, in_groups),
         ("unfollow", groups.private_only, in_groups),
         ("following", groups.private_only, in_groups),
@@ -129,13 +138,26 @@ def register(application: BotApplication, deps: Deps) -> None:
         ("stop", groups.private_only, in_groups),
     ]
     for name, callback, where in commands:
-        application.add_handler(CommandHandler(name, callback, filters=where))
+        application.add_handler(
+            CommandHandler(name, in_reader_language(deps, callback), filters=where)
+        )
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated))
-    application.add_handler(MessageHandler(in_private & filters.COMMAND, private.unknown_command))
     application.add_handler(
-        MessageHandler(in_private & ~filters.COMMAND & ~filters.StatusUpdate.ALL, private.plain)
+        MessageHandler(
+            in_private & filters.COMMAND, in_reader_language(deps, private.unknown_command)
+        )
     )
-    application.add_handler(MessageHandler(in_groups & filters.COMMAND, groups.unknown_command))
+    application.add_handler(
+        MessageHandler(
+            in_private & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            in_reader_language(deps, private.plain),
+        )
+    )
+    application.add_handler(
+        MessageHandler(
+            in_groups & filters.COMMAND, in_reader_language(deps, groups.unknown_command)
+        )
+    )
 
     async def pressed(update: Update, context: Context) -> None:
         query = update.callback_query
@@ -143,42 +165,60 @@ def register(application: BotApplication, deps: Deps) -> None:
         press = parse(query.data)
         chat = query.message.chat if query.message is not None else None
         if press is None or chat is None:
-            await query.answer(texts.STALE_BUTTON)
-        elif press.action in (SUBSCRIBE, UNSUBSCRIBE) and chat.type in GROUP_TYPES:
+            await query.answer(locales._(texts.STALE_BUTTON))
+        elif press.action in GROUP_PRESSES and chat.type in GROUP_TYPES:
             await groups.pressed(query, press, chat, context)
-        elif press.action not in (SUBSCRIBE, UNSUBSCRIBE) and chat.type == ChatType.PRIVATE:
+        elif press.action not in GROUP_ONLY_PRESSES and chat.type == ChatType.PRIVATE:
             await private.pressed(query, press, chat.id, context)
         else:
-            await query.answer(texts.STALE_BUTTON)
+            await query.answer(locales._(texts.STALE_BUTTON))
 
-    application.add_handler(CallbackQueryHandler(pressed))
-    application.add_handler(ChatMemberHandler(groups.membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(CallbackQueryHandler(in_reader_language(deps, pressed)))
+    application.add_handler(
+        ChatMemberHandler(
+            in_reader_language(deps, groups.membership), ChatMemberHandler.MY_CHAT_MEMBER
+        )
+    )
     application.add_error_handler(on_error)
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log what went wrong and tell the person, briefly: never a traceback, never silence."""
+    """Log what went wrong and tell the person, briefly, in their language: never a
+    traceback, never silence."""
     log.error("bot: handling an update failed", exc_info=context.error)
     if not isinstance(update, Update):
         return
-    with contextlib.suppress(TelegramError):
+    with contextlib.suppress(TelegramError), locales.speaking(error_locale(update, context)):
         if update.callback_query is not None:
-            await update.callback_query.answer(texts.SORRY)
+            await update.callback_query.answer(locales._(texts.SORRY))
         elif update.effective_message is not None and update.effective_chat is not None:
-            await send(context.bot, update.effective_chat.id, texts.SORRY)
+            await send(context.bot, update.effective_chat.id, locales._(texts.SORRY))
 
 
-async def set_commands(application: BotApplication) -> None:
-    """The command menus Telegram shows: private chats, and groups."""
+def menu(commands: tuple[tuple[str, str], ...]) -> list[BotCommand]:
+    """A command menu in the language spoken now."""
+    return [BotCommand(name, locales._(about)) for name, about in commands]
+
+
+async def set_commands(application: BotApplication, default_locale: str) -> None:
+    """The command menus Telegram shows, private chats and groups: one in each language
+    notifier speaks, for users whose app is set to it, and one in `default_locale` for
+    everyone else."""
     bot = application.bot
+    default = locales.shipped(default_locale)
     try:
-        await bot.set_my_commands(
-            [BotCommand(n, d) for n, d in texts.PRIVATE_COMMANDS], scope=BotCommandScopeDefault()
-        )
-        await bot.set_my_commands(
-            [BotCommand(n, d) for n, d in texts.GROUP_COMMANDS],
-            scope=BotCommandScopeAllGroupChats(),
-        )
+        for language in ("", *(code for code in locales.SHIPPED if code != default)):
+            with locales.speaking(language or default):
+                await bot.set_my_commands(
+                    menu(texts.PRIVATE_COMMANDS),
+                    scope=BotCommandScopeDefault(),
+                    language_code=language or None,
+                )
+                await bot.set_my_commands(
+                    menu(texts.GROUP_COMMANDS),
+                    scope=BotCommandScopeAllGroupChats(),
+                    language_code=language or None,
+                )
     except TelegramError as exc:  # the menu is a convenience; the bot works without it
         log.warning("bot: could not set the command menu: %s", exc)
 
@@ -212,7 +252,7 @@ async def run_bot(
     if not await _initialize(application, stop):
         return
     try:
-        await set_commands(application)
+        await set_commands(application, settings.default_locale)
         updater = application.updater
         assert updater is not None
         await updater.start_polling(

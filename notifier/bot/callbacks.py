@@ -5,6 +5,7 @@ f:p:<slug>    follow a person           u:p:<slug> unfollow them
 f:i:<id>      …by case id when the slug does not fit
 u:a           unfollow 'every case'     v:p:<slug> show a person (/case)
 k:weekly      cadence of every follow   s:<id> / x:<id>  a group (un)subscribes a list
+l:de          the chat's language (a private chat's, or a group's when an admin presses)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pycountry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import locales
 from notifier.domain import Cadence, Scope
 from notifier.numbers import as_id
 from notifier.store.chats import Target
@@ -28,6 +30,7 @@ VIEW: Final = "v"
 CADENCE: Final = "k"
 SUBSCRIBE: Final = "s"
 UNSUBSCRIBE: Final = "x"
+LANGUAGE: Final = "l"
 TARGET_ACTIONS: Final = frozenset({FOLLOW, UNFOLLOW, VIEW})
 
 
@@ -58,6 +61,10 @@ def list_data(action: str, list_id: int) -> str:
     return f"{action}:{list_id}"
 
 
+def language_data(language: str) -> str:
+    return f"{LANGUAGE}:{language}"
+
+
 def parse(data: str | None) -> Pressed | None:
     """The press, or None for data this bot never made (or made by an older version)."""
     if not data or len(data.encode()) > MAX_BYTES:
@@ -71,6 +78,8 @@ def parse(data: str | None) -> Pressed | None:
     if action == CADENCE and rest in {c.value for c in Cadence}:
         return Pressed(action, value=rest)
     if action in (SUBSCRIBE, UNSUBSCRIBE) and as_id(rest) is not None:  # no row past MAX_ID
+        return Pressed(action, value=rest)
+    if action == LANGUAGE and rest in locales.SHIPPED:
         return Pressed(action, value=rest)
     return None
 

@@ -15,7 +15,7 @@ from telegram import (
     LinkPreviewOptions,
     User,
 )
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 
 from notifier.config import Settings
@@ -23,6 +23,7 @@ from notifier.render.telegram_html import split_telegram_html
 from notifier.store.engine import Store
 
 NO_PREVIEW: Final = LinkPreviewOptions(is_disabled=True)
+GROUP_TYPES: Final = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 
 
 @dataclass(frozen=True)

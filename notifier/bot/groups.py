@@ -16,15 +16,20 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from notifier import locales
 from notifier.bot import texts
-from notifier.bot.callbacks import SUBSCRIBE, UNSUBSCRIBE, Pressed, list_data
-from notifier.bot.chat import Deps, edit, keyboard, send
+from notifier.bot.callbacks import LANGUAGE, SUBSCRIBE, UNSUBSCRIBE, Pressed, list_data
+from notifier.bot.chat import GROUP_TYPES, Deps, edit, keyboard, send
+from notifier.bot.language import language_buttons, language_named
 from notifier.store.chats import (
     find_lists,
     group_lists,
+    group_locale,
+    locale_for,
     move_group,
     remove_group,
     set_chat_blocked,
+    set_group_locale,
     subscribe_group,
     suggest_lists,
     telegram_enabled,
@@ -36,7 +41,6 @@ log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 ADMINS = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 GONE = frozenset({ChatMemberStatus.LEFT, ChatMemberStatus.BANNED})
-GROUP_TYPES = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 
 
 def _lists_keyboard(action: str, lists: Sequence[MailingList]) -> InlineKeyboardMarkup:
@@ -71,14 +75,20 @@ class Groups:
     ) -> str:
         if not telegram_enabled(mailing_list):
             return texts.not_on_telegram(mailing_list)
+        # A group keeps the language it has; a new one reads the subscribing admin's.
+        locale = await group_locale(session, chat.id) or locale_for(
+            user.language_code if user else None, self.deps.settings
+        )
         new = await subscribe_group(
             session,
             chat_id=chat.id,
             mailing_list=mailing_list,
             title=chat.title or "",
             added_by=user.id if user else None,
+            locale=locale,
         )
-        return texts.group_subscribed(mailing_list, new=new)
+        with locales.speaking(locale):
+            return texts.group_subscribed(mailing_list, new=new)
 
     async def start(self, update: Update, context: Context) -> None:
         """`/start <list>`: what Telegram sends when an admin adds the bot through a link
@@ -108,7 +118,7 @@ class Groups:
         chat, user, message = update.effective_chat, update.effective_user, update.effective_message
         assert chat is not None
         if not await is_admin(context, chat, user, message):
-            await send(context.bot, chat.id, texts.REFUSED)
+            await send(context.bot, chat.id, locales._(texts.REFUSED))
             return None
         return chat, user
 
@@ -122,7 +132,7 @@ class Groups:
             if not text:
                 every = await session.scalars(select(MailingList).order_by(MailingList.name))
                 offered = [m for m in every if telegram_enabled(m)]
-                reply = texts.WHICH_LIST if offered else texts.NO_LISTS
+                reply = locales._(texts.WHICH_LIST if offered else texts.NO_LISTS)
                 markup = _lists_keyboard(SUBSCRIBE, offered) if offered else None
             elif len(found := await find_lists(session, text)) == 1:
                 reply = await self._subscribe(session, chat, user, found[0])
@@ -150,20 +160,26 @@ class Groups:
                 await unsubscribe_group(session, chat_id=chat.id, mailing_list=chosen[0])
                 reply = texts.group_unsubscribed(chosen[0])
             elif chosen:
-                reply, markup = texts.WHICH_TO_STOP, _lists_keyboard(UNSUBSCRIBE, chosen)
+                reply = locales._(texts.WHICH_TO_STOP)
+                markup = _lists_keyboard(UNSUBSCRIBE, chosen)
             elif not current:
-                reply = texts.NO_GROUP_LISTS
+                reply = locales._(texts.NO_GROUP_LISTS)
             else:
-                reply = texts.group_does_not_get(text) + " " + texts.WHICH_TO_STOP
+                reply = texts.group_does_not_get(text) + " " + locales._(texts.WHICH_TO_STOP)
                 markup = _lists_keyboard(UNSUBSCRIBE, current)
         await send(context.bot, chat.id, reply, markup)
 
     async def pressed(
         self, query: CallbackQuery, press: Pressed, chat: Chat, context: Context
     ) -> None:
-        """A button under a /subscribe or /unsubscribe question in a group."""
+        """A button under a /subscribe, /unsubscribe or /language question in a group."""
         if not await is_admin(context, chat, query.from_user, None):
-            await query.answer(texts.REFUSED, show_alert=True)
+            await query.answer(locales._(texts.REFUSED), show_alert=True)
+            return
+        if press.action == LANGUAGE:  # pressed late or twice: the same choice, stored again
+            said, stored = await self._set_language(chat.id, press.value)
+            await edit(context.bot, query, said, language_buttons(press.value) if stored else None)
+            await query.answer(said)
             return
         async with self.deps.store.transaction() as session:
             mailing_list = await session.get(MailingList, int(press.value))
@@ -175,10 +191,44 @@ class Groups:
                 await unsubscribe_group(session, chat_id=chat.id, mailing_list=mailing_list)
                 reply = texts.group_unsubscribed(mailing_list)
         if reply is None:
-            await query.answer(texts.STALE_BUTTON)
+            await query.answer(locales._(texts.STALE_BUTTON))
             return
         await query.answer()
         await edit(context.bot, query, reply)
+
+    async def language(self, update: Update, context: Context) -> None:
+        """`/language` in a group, admins only: the language of its digests and of the bot's
+        replies there (buttons; or `/language de`)."""
+        if (admin := await self._admin(update, context)) is None:
+            return
+        chat, _ = admin
+        text = " ".join(context.args or [])
+        markup = None
+        if text.strip():
+            language = language_named(text)
+            if language is None:
+                reply = texts.language_unknown(text)
+            else:
+                reply, _stored = await self._set_language(chat.id, language)
+        else:
+            async with self.deps.store.read() as session:
+                subscribed = await group_locale(session, chat.id) is not None
+            if subscribed:
+                reply = texts.language_question()
+                markup = language_buttons(locales.current())
+            else:
+                reply = locales._(texts.GROUP_LANGUAGE_NO_LISTS)
+        await send(context.bot, chat.id, reply, markup)
+
+    async def _set_language(self, chat_id: int, language: str) -> tuple[str, bool]:
+        """Store the group's language and say so in it; (what to say, whether it was stored:
+        not for a group that never got a list, which has nowhere to keep it)."""
+        async with self.deps.store.transaction() as session:
+            stored = await set_group_locale(session, chat_id, language) > 0
+        if not stored:
+            return locales._(texts.GROUP_LANGUAGE_NO_LISTS), False
+        with locales.speaking(language):
+            return texts.group_language_set(), True
 
     async def membership(self, update: Update, context: Context) -> None:
         """The bot's own status changed: a user blocked or unblocked it, or a group removed or

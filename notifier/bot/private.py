@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 from telegram.ext import ContextTypes
 
+from notifier import locales
 from notifier.bot import texts
 from notifier.bot.callbacks import (
     CADENCE,
     FOLLOW,
+    LANGUAGE,
     UNFOLLOW,
     VIEW,
     Pressed,
@@ -24,6 +27,7 @@ from notifier.bot.callbacks import (
 )
 from notifier.bot.case_pages import case_page, cases_page
 from notifier.bot.chat import Deps, display_name, edit, keyboard, send
+from notifier.bot.language import language_buttons, language_named
 from notifier.bot.resolve import (
     Resolution,
     as_country,
@@ -35,7 +39,6 @@ from notifier.bot.when import parse_when
 from notifier.countries import near_countries
 from notifier.domain import Cadence
 from notifier.numbers import as_int
-from notifier.render.templates import day_label
 from notifier.store.chats import (
     Target,
     chat_cadence,
@@ -76,24 +79,27 @@ def _follow_buttons(follows: Sequence[Subscription]) -> InlineKeyboardMarkup:
     for sub in follows:
         target = target_of_subscription(sub)
         published = target.case is None or target.case.published
-        label = button_label(target) if published else "👤 A case no longer public"
+        label = button_label(target) if published else texts.no_longer_public_label()
         buttons.append((label, target_data(UNFOLLOW, target)))
     return keyboard(buttons)
 
 
 def _cadence_buttons() -> InlineKeyboardMarkup:
-    return keyboard([(c.value.capitalize(), cadence_data(c)) for c in Cadence], per_row=3)
+    return keyboard(
+        [(texts.upper_first(texts.cadence_word(c)), cadence_data(c)) for c in Cadence], per_row=3
+    )
 
 
 def _unresolved(
-    resolution: Resolution, action: str, what: str
+    resolution: Resolution, action: str, *, people_only: bool = False
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The reply to a text naming several things (buttons) or nothing (near misses)."""
     if resolution.targets:
         return texts.choose(resolution.text), _choices(action, resolution.targets)
     suggestions = resolution.suggestions
     markup = _choices(action, suggestions) if suggestions else None
-    return texts.not_found(what, resolution.text, bool(suggestions)), markup
+    reply = texts.not_found(resolution.text, bool(suggestions), people_only=people_only)
+    return reply, markup
 
 
 class Private:
@@ -123,10 +129,14 @@ class Private:
         async with self.deps.store.transaction() as session:
             if code:
                 subscriber = await redeem_link_code(session, code, chat_id)
-                reply = texts.linked(subscriber) if subscriber else texts.BAD_LINK
+                if subscriber is None:
+                    reply = locales._(texts.BAD_LINK)
+                else:  # in the language the linked subscriber chose
+                    with locales.speaking(subscriber.locale):
+                        reply = texts.linked(subscriber)
             else:
                 await find_chat_subscriber(session, chat_id)  # lifts a block noted earlier
-                reply = texts.WELCOME
+                reply = texts.welcome()
         await send(context.bot, chat_id, reply)
 
     async def help(self, update: Update, context: Context) -> None:
@@ -146,7 +156,7 @@ class Private:
                         session, chat_id, update.effective_user, resolution.single
                     )
                 else:
-                    reply, markup = _unresolved(resolution, FOLLOW, "country or person")
+                    reply, markup = _unresolved(resolution, FOLLOW)
         await send(context.bot, chat_id, reply, markup)
 
     async def unfollow(self, update: Update, context: Context) -> None:
@@ -189,19 +199,20 @@ class Private:
 
     async def cadence(self, update: Update, context: Context) -> None:
         chat_id = _where(update)
-        wanted = _argument(context).lower()
+        word = _argument(context)
+        wanted = texts.cadence_of(word)
         markup = None
         async with self.deps.store.transaction() as session:
             subscriber = await find_chat_subscriber(session, chat_id)
             if subscriber is None or not telegram_follows(subscriber):
                 reply = texts.following(None, [])
-            elif wanted in {c.value for c in Cadence}:
-                count = await set_cadence(session, subscriber, Cadence(wanted))
-                reply = texts.cadence_set(subscriber, Cadence(wanted), count)
+            elif wanted is not None:
+                count = await set_cadence(session, subscriber, wanted)
+                reply = texts.cadence_set(subscriber, wanted, count)
             else:
                 reply = texts.cadence_question(subscriber, chat_cadence(subscriber))
-                if wanted:
-                    reply = f"I know instant, daily and weekly.\n\n{reply}"
+                if word.strip():
+                    reply = f"{texts.cadence_unknown()}\n\n{reply}"
                 markup = _cadence_buttons()
         await send(context.bot, chat_id, reply, markup)
 
@@ -247,7 +258,8 @@ class Private:
             else:
                 until = utcnow() + timedelta(days=days)
                 await set_pause(session, subscriber.id, until)
-                reply = texts.paused(subscriber, day_label(until, subscriber.time_zone))
+                local = until.astimezone(ZoneInfo(subscriber.time_zone)).date()
+                reply = texts.paused(subscriber, locales.full_day_label(local))
         await send(context.bot, chat_id, reply)
 
     async def resume(self, update: Update, context: Context) -> None:
@@ -284,11 +296,41 @@ class Private:
                 if resolution.single is not None and resolution.single.case is not None:
                     reply = await case_page(session, resolution.single.case)
                 else:
-                    reply, markup = _unresolved(resolution, VIEW, "person")
+                    reply, markup = _unresolved(resolution, VIEW, people_only=True)
         await send(context.bot, chat_id, reply, markup)
 
+    async def language(self, update: Update, context: Context) -> None:
+        """`/language`: buttons, one per language; `/language de` (or Deutsch, German…)."""
+        chat_id = _where(update)
+        text = _argument(context)
+        if not text.strip():
+            markup = language_buttons(locales.current())
+            await send(context.bot, chat_id, texts.language_question(), markup)
+            return
+        language = language_named(text)
+        if language is None:
+            reply = texts.language_unknown(text)
+        else:
+            reply = await self._set_language(chat_id, update.effective_user, language)
+        await send(context.bot, chat_id, reply)
+
+    async def _set_language(self, chat_id: int, user: User | None, language: str) -> str:
+        """Store the chat's language (a chat that had no subscriber gets one) and say so in
+        it."""
+        async with self.deps.store.transaction() as session:
+            subscriber = await chat_subscriber(
+                session,
+                chat_id=chat_id,
+                name=display_name(user),
+                language_code=language,
+                settings=self.deps.settings,
+            )
+            subscriber.locale = language
+        with locales.speaking(language):
+            return texts.language_set()
+
     async def group_only(self, update: Update, context: Context) -> None:
-        await send(context.bot, _where(update), texts.GROUP_ONLY)
+        await send(context.bot, _where(update), locales._(texts.GROUP_ONLY))
 
     async def unknown_command(self, update: Update, context: Context) -> None:
         message = update.effective_message
@@ -296,12 +338,17 @@ class Private:
         await send(context.bot, _where(update), texts.unknown_command(command))
 
     async def plain(self, update: Update, context: Context) -> None:
-        await send(context.bot, _where(update), texts.PLAIN_TEXT)
+        await send(context.bot, _where(update), locales._(texts.PLAIN_TEXT))
 
     async def pressed(
         self, query: CallbackQuery, press: Pressed, chat_id: int, context: Context
     ) -> None:
         """A button under one of the bot's messages in a private chat."""
+        if press.action == LANGUAGE:  # pressed late or twice: the same choice, stored again
+            said = await self._set_language(chat_id, query.from_user, press.value)
+            await edit(context.bot, query, said, language_buttons(press.value))
+            await query.answer(said)
+            return
         async with self.deps.store.transaction() as session:
             if press.action == CADENCE:
                 subscriber = await find_chat_subscriber(session, chat_id)
@@ -316,7 +363,7 @@ class Private:
                 if target is not None:
                     reply = await self._pressed(session, query, press, chat_id, target)
         if reply is None:
-            await query.answer(texts.STALE_BUTTON)
+            await query.answer(locales._(texts.STALE_BUTTON))
             return
         await query.answer()
         await edit(context.bot, query, reply)

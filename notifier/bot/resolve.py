@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.countries import country_name, fold, near_countries, resolve_country
+from notifier.bot.texts import every_case_label
+from notifier.countries import country_label, fold, near_countries, resolve_country
 from notifier.errors import NotFoundError
 from notifier.store.cases import find_cases, near_cases
 from notifier.store.chats import Target
@@ -72,9 +73,10 @@ async def resolve_case_text(session: AsyncSession, text: str) -> Resolution:
 
 
 def button_label(target: Target) -> str:
-    """'🌍 Kazakhstan', '👤 Bakhytzhan Kashkumbayev (Kazakhstan)' — plain text for a button."""
+    """'🌍 Kazakhstan', '👤 Bakhytzhan Kashkumbayev (Kazakhstan)' — plain text for a button,
+    country names in the language spoken now."""
     if target.case is not None:
-        return f"👤 {target.case.name} ({country_name(target.case.country)})"[:64]
+        return f"👤 {target.case.name} ({country_label(target.case.country)})"[:64]
     if target.country is not None:
-        return f"🌍 {country_name(target.country)}"[:64]
-    return "🌐 Every case"
+        return f"🌍 {country_label(target.country)}"[:64]
+    return every_case_label()

@@ -141,6 +141,22 @@ def day_label(day: date) -> str:
     return format_date(day, format="long", locale=language)
 
 
+def full_day_label(day: date) -> str:
+    """A day with its weekday: 'Saturday 5 December 2026', 'Samstag, 5. Dezember 2026',
+    'суббота, 5 декабря 2026 г.'."""
+    language = _speaking.get()
+    if language == DEFAULT:
+        return f"{day:%A} {day.day} {day:%B %Y}"
+    return format_date(day, format="full", locale=language)
+
+
+def own_name(language: str) -> str:
+    """A shipped language's name in itself, as a menu of languages shows it: 'English',
+    'Deutsch', 'Русский'."""
+    name = _cldr(shipped(language)).get_display_name(shipped(language)) or language
+    return name[:1].upper() + name[1:]
+
+
 def period_label(start: date, end: date) -> str:
     """A digest's period in a language other than English: '1.–7. Dez. 2026' (CLDR's interval
     forms)."""
@@ -155,6 +171,24 @@ def territory(code: str) -> str | None:
         return None
     found: str | None = _cldr(language).territories.get(code.upper())
     return found
+
+
+def weekday_names(language: str | None = None) -> tuple[str, ...]:
+    """The days of the week, Monday first, as CLDR writes them in `language` (a shipped one;
+    default: the language spoken now): 'Monday', 'Montag', 'понедельник'."""
+    days = _cldr(shipped(language) if language else _speaking.get()).days["format"]["wide"]
+    return tuple(str(days[index]) for index in range(7))
+
+
+def weekday_abbreviations(language: str) -> tuple[str, ...]:
+    """The short names of the days, Monday first, without a trailing dot: 'Mon', 'Mo', 'пн'."""
+    days = _cldr(shipped(language)).days["format"]["abbreviated"]
+    return tuple(str(days[index]).rstrip(".") for index in range(7))
+
+
+def territories(language: str) -> dict[str, str]:
+    """CLDR's names of countries and regions in a shipped language, by code."""
+    return dict(_cldr(shipped(language)).territories)
 
 
 def N_(message: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from notifier import locales
 from notifier.config import Settings
 from notifier.countries import country_name, fold
 from notifier.domain import (
@@ -42,8 +43,6 @@ from notifier.store.models import (
 from notifier.store.outbox import move_chat
 from notifier.store.preferences import follow_on
 
-#: Locales notifier has texts for; a Telegram user's language outside these gets the default.
-KNOWN_LOCALES: Final = frozenset({"en"})
 #: What a deep-link payload may carry (Telegram: `[A-Za-z0-9_-]`, at most 64 characters).
 LINK_CODE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Load a subscriber with their follows and the cases they point at.
@@ -97,9 +96,19 @@ class ChatStop:
 
 
 def locale_for(language_code: str | None, settings: Settings) -> str:
-    """The user's language ('pt-br' → 'pt') if notifier has texts for it, else the default."""
-    language = (language_code or "").split("-")[0].strip().lower()
-    return language if language in KNOWN_LOCALES else settings.default_locale
+    """A Telegram user's language ('de', 'ru-RU' → 'ru') if notifier speaks it, else the
+    installation's default."""
+    language = locales.shipped(language_code)
+    asked = (language_code or "").replace("_", "-").split("-")[0].strip().lower()
+    return language if language == asked else settings.default_locale
+
+
+async def chat_locale(session: AsyncSession, chat_id: int) -> str | None:
+    """The language stored for a private chat's subscriber; None when the chat has none."""
+    found: str | None = await session.scalar(
+        select(Subscriber.locale).where(Subscriber.telegram_chat_id == chat_id)
+    )
+    return found
 
 
 async def find_chat_subscriber(session: AsyncSession, chat_id: int) -> Subscriber | None:
@@ -266,6 +275,29 @@ async def suggest_lists(session: AsyncSession, text: str, *, limit: int = 3) -> 
     return list({names[n].id: names[n] for n in near}.values())[:limit]
 
 
+async def group_locale(session: AsyncSession, chat_id: int) -> str | None:
+    """The language a group reads (its lists' digests and the bot's replies); None for a group
+    that was never subscribed to a list."""
+    found: str | None = await session.scalar(
+        select(ListChat.locale)
+        .where(ListChat.chat_id == chat_id)
+        .order_by(ListChat.updated_at.desc(), ListChat.list_id)
+        .limit(1)
+    )
+    return found
+
+
+async def set_group_locale(session: AsyncSession, chat_id: int, locale: str) -> int:
+    """The group reads `locale` from now on, for every list it gets or got; how many rows."""
+    result = await session.execute(
+        update(ListChat)
+        .where(ListChat.chat_id == chat_id)
+        .values(locale=locale, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def subscribe_group(
     session: AsyncSession,
     *,
@@ -273,9 +305,10 @@ async def subscribe_group(
     mailing_list: MailingList,
     title: str,
     added_by: int | None,
+    locale: str = locales.DEFAULT,
 ) -> bool:
-    """The group gets the list's digests; True if it did not already (a group removed earlier
-    is active again, with who subscribed it this time)."""
+    """The group gets the list's digests in `locale`; True if it did not already (a group
+    removed earlier is active again, with who subscribed it this time)."""
     row = await session.get(ListChat, (mailing_list.id, chat_id))
     title = title[:255]
     if row is None:
@@ -286,11 +319,13 @@ async def subscribe_group(
                 title=title,
                 status=ChatStatus.ACTIVE,
                 added_by=added_by,
+                locale=locale,
             )
         )
         await session.flush()
         return True
     row.title = title
+    row.locale = locale
     if row.status is ChatStatus.ACTIVE:
         await session.flush()
         return False

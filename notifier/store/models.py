@@ -358,6 +358,8 @@ class ListChat(Base):
     )
     #: The Telegram user (a group admin) who subscribed the group.
     added_by: Mapped[int | None] = mapped_column(BigInteger)
+    #: The language the group reads the list's digests and the bot's replies in.
+    locale: Mapped[str] = mapped_column(String(20), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
