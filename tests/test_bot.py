@@ -870,6 +870,23 @@ async def test_a_group_reads_its_admins_language_and_admins_change_it(bot: Bot) 
     assert (await bot.one(GROUP, "/help", **group)).startswith(
         "<b>Молитвенные цепочки в этой группе</b>"
     )
+    # Its digest comes in Russian: the period, the group's footer.
+    await new_update(bot.store, "Week note", day=date(2024, 6, 1))
+    before = len(bot.api.sent)
+    async with pipeline(bot.settings) as p:
+        async with p.store.transaction() as session:
+            chain = await session.scalar(
+                select(MailingList)
+                .where(MailingList.slug == "kazakhstan-prayer-chain")
+                .options(selectinload(MailingList.follows))
+            )
+            assert chain is not None
+            now = datetime.now(UTC)
+            await build_list_digest(session, p.renderer, chain, due=now, now=now)
+        await p.deliverer.drain()
+    digest = "\n".join(m.text for m in bot.api.sent[before:] if m.chat_id == GROUP)
+    assert " дек. 2026" in digest.split("\n")[1]
+    assert "Эту сводку для группы выбрал её администратор" in digest
     # The group keeps its language through /unsubscribe and a new /subscribe by anyone.
     await bot.one(GROUP, "/unsubscribe", user_id=ADMIN, **group)
     again = await bot.one(GROUP, "/subscribe kazakhstan-prayer-chain", user_id=ADMIN, **group)

@@ -344,7 +344,7 @@ class Composer:
             if body is None:
                 return "digest body missing"
             protect = mailing_list.protect_content if mailing_list else False
-            return self._telegram(row, chat, body, protect, group=True, locale=locales.DEFAULT)
+            return self._telegram(row, chat, body, protect, group=True, locale=member.locale)
         subscriber = batch.subscribers.get(row.subscriber_id or -1)
         if row.kind is MessageKind.CONFIRM:  # the one message a pending address gets
             if subscriber is None or subscriber.email is None:

@@ -199,14 +199,14 @@ async def _group_languages(
     session: AsyncSession, mailing_list: MailingList
 ) -> dict[str, list[int]]:
     """The Telegram groups an admin subscribed to the list, by the language they read."""
-    chats = await session.scalars(
-        select(ListChat.chat_id).where(
+    chats = await session.execute(
+        select(ListChat.chat_id, ListChat.locale).where(
             ListChat.list_id == mailing_list.id, ListChat.status == ChatStatus.ACTIVE
         )
     )
     languages: dict[str, list[int]] = {}
-    for chat in chats:
-        languages.setdefault(locales.DEFAULT, []).append(chat)
+    for chat, locale in chats:
+        languages.setdefault(locales.shipped(locale), []).append(chat)
     return languages
 
 
