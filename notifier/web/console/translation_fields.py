@@ -76,9 +76,10 @@ def translations_of_form(
     found: dict[str, dict[str, Any]] = {}
     numbers: dict[str, list[int]] = {}
     for name, value in typed.items():
-        _, language, text = name.split(":")
-        if not value.strip():
+        parts = name.split(":")
+        if len(parts) != 3 or parts[0] != PREFIX or not value.strip():
             continue
+        language, text = parts[1], parts[2]
         if text == ACTIONS:
             items = lines(value)
             numbers[language] = [n for n, _ in items]
