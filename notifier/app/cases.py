@@ -217,7 +217,8 @@ def case_spec_json(case: Case) -> dict[str, Any]:
         "prayer": case.prayer,
         "sources": list(case.sources),
         "published": case.published,
-        "translations": dict(case.translations or {}),
+        # Only when there are any: a case in one language reads (and is audited) as before.
+        **({"translations": dict(case.translations)} if case.translations else {}),
     }
 
 
