@@ -47,6 +47,8 @@ GUIDANCE = 2_000
 SPELLINGS = 50
 ACTIONS = 50
 SOURCES = 100
+#: How many languages one case or update may be translated into.
+TRANSLATIONS = 30
 
 #: A case file uploaded in the console (characters): a hundred cases with their histories.
 CASE_FILE = 2_000_000

@@ -14,7 +14,7 @@ from notifier.app.access import require
 from notifier.countries import fold, resolve_country
 from notifier.domain import CaseStatus
 from notifier.domain.actors import Actor, Area
-from notifier.domain.case_specs import CaseSpec
+from notifier.domain.case_specs import CaseSpec, translation_problems
 from notifier.domain.text_fields import check_text, friendly_reason, too_long
 from notifier.errors import ConflictError, InputError, NotFoundError, Problem
 from notifier.ingest.case_files import parse_case_text
@@ -39,6 +39,13 @@ async def import_cases(
     the store are its history, not sent to anyone unless `announce`; updates added to a case
     already here are news and go out. `dry_run`: report, change nothing."""
     require(by, Area.CASES, write=True)
+    problems = [
+        Problem(spec.slug, ".".join(str(p) for p in loc), reason)
+        for spec in specs
+        for loc, reason in translation_problems(spec)
+    ]
+    if problems:
+        raise InputError(problems)
     async with store.sessions() as session, session.begin():
         report = await stored.import_cases(session, specs, announce_history=announce)
         audit.record(
@@ -210,6 +217,8 @@ def case_spec_json(case: Case) -> dict[str, Any]:
         "prayer": case.prayer,
         "sources": list(case.sources),
         "published": case.published,
+        # Only when there are any: a case in one language reads (and is audited) as before.
+        **({"translations": dict(case.translations)} if case.translations else {}),
     }
 
 
@@ -251,9 +260,16 @@ def check_case_spec(spec: Mapping[str, Any] | CaseSpec, *, slug: str | None = No
     if slug is not None and not given.get("slug"):
         given["slug"] = slug
     try:
-        return CaseSpec.model_validate(given)
+        checked = CaseSpec.model_validate(given)
     except ValidationError as exc:
         raise InputError(_problems_of(exc, FORM)) from None
+    problems = [
+        Problem(FORM, ".".join(str(p) for p in loc), reason)
+        for loc, reason in translation_problems(checked)
+    ]
+    if problems:
+        raise InputError(problems)
+    return checked
 
 
 async def save_case(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -62,6 +63,7 @@ def _fields(update: Update) -> dict[str, Any]:
         "source": update.source_name,
         "url": update.source_url,
         "urgent": update.severity is Severity.URGENT,
+        "translations": update.translations or {},
     }
 
 
@@ -116,8 +118,10 @@ async def add_update(
     source: str | None = None,
     url: str | None = None,
     urgent: bool = False,
+    translations: Mapping[str, Any] | None = None,
 ) -> UpdateAdded:
     """Add news to a case (by slug or any spelling); the watcher sends it like any other.
+    `translations`: its title and body in other languages ({"de": {"title": …}}).
     NotFoundError if there is no such case, InputError naming each bad field."""
     require(by, Area.UPDATES, write=True)
     async with store.transaction() as session:
@@ -131,6 +135,7 @@ async def add_update(
             source_name=source,
             source_url=url,
             severity=_severity(urgent),
+            translations=translations,
         )
         # The case had it already: nothing was made, and nothing is said to have been.
         audit.record(
@@ -155,17 +160,21 @@ async def correct_update(
     source: str | None = None,
     url: str | None = None,
     urgent: bool | None = None,
+    translations: Mapping[str, Any] | None = None,
 ) -> UpdateCorrected:
     """Correct the fields given (None: leave it): alerts not yet sent and digests not yet built
-    carry the correction. NotFoundError if there is no such update, ConflictError if it was
-    withdrawn, InputError naming each bad field (under `where`)."""
+    carry the correction. `translations`: by language, its title and body, or None to remove
+    that language's; languages not named keep theirs. NotFoundError if there is no such
+    update, ConflictError if it was withdrawn, InputError naming each bad field (under
+    `where`)."""
     require(by, Area.UPDATES, write=True)
     async with store.transaction() as session:
         state = await stored.get_update(session, update_id)
         before = _fields(state.update)
         changed = await stored.edit_update(
             session, state, title=title, body=body, day=day, source_name=source,
-            source_url=url, severity=None if urgent is None else _severity(urgent), where=where,
+            source_url=url, severity=None if urgent is None else _severity(urgent),
+            translations=translations, where=where,
         )  # fmt: skip
         was, now = audit.changes(before, _fields(state.update))
         audit.record(

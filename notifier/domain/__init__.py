@@ -56,6 +56,7 @@ __all__ = [
     "subscriber_specs",
     "target_of",
     "text_fields",
+    "translations",
     "update_keys",
     "views",
     "vocabulary",

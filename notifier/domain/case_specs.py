@@ -29,6 +29,13 @@ from notifier.domain.text_fields import (
     Title,
     UpdateKey,
 )
+from notifier.domain.translations import (
+    CaseTranslations,
+    Loc,
+    UpdateTranslations,
+    case_translation_problems,
+    update_translation_problems,
+)
 from notifier.domain.update_keys import update_key
 from notifier.domain.vocabulary import ActionKind, CaseStatus, Severity
 from notifier.errors import NotFoundError
@@ -66,6 +73,8 @@ class UpdateSpec(_Strict):
     body: Body = ""
     source: SourceSpec | None = None
     severity: Severity = Severity.NORMAL
+    #: The title and body in other languages: {"de": {"title": …, "body": …}}.
+    translations: UpdateTranslations = {}
 
     def stable_key(self) -> str:
         return self.key or update_key(self.date, self.title)
@@ -84,6 +93,8 @@ class CaseSpec(_Strict):
     prayer: Prayer = ""
     sources: Annotated[list[SourceSpec], Field(max_length=limits.SOURCES)] = []
     published: bool = True
+    #: The summary, prayer, actions' texts and letter guidance in other languages.
+    translations: CaseTranslations = {}
     updates: list[UpdateSpec] = []
 
     @field_validator("slug")
@@ -102,3 +113,25 @@ class CaseSpec(_Strict):
             return resolve_country(value)
         except NotFoundError as exc:
             raise ValueError(str(exc)) from None
+
+
+def translation_problems(spec: CaseSpec) -> list[tuple[Loc, str]]:
+    """What the translations of a case and of its updates say that the originals do not (a
+    text translated that the case has not; not one text per action), each with its place in
+    the case (`("translations", "de", "actions")`) and why."""
+    found = [
+        (("translations", *loc), reason)
+        for loc, reason in case_translation_problems(
+            spec.translations,
+            summary=spec.summary,
+            prayer=spec.prayer,
+            actions=len(spec.actions),
+            letter_guidance=spec.letter.guidance if spec.letter else None,
+        )
+    ]
+    for index, update in enumerate(spec.updates):
+        found += [
+            (("updates", index, "translations", *loc), reason)
+            for loc, reason in update_translation_problems(update.translations, body=update.body)
+        ]
+    return found

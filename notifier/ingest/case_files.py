@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from notifier.domain.case_specs import CaseSpec
+from notifier.domain.case_specs import CaseSpec, translation_problems
 from notifier.domain.text_fields import (
     friendly_reason,
 )
@@ -32,17 +32,22 @@ def parse_case_text(text: str, where: str) -> list[CaseSpec]:
             line = node.start_mark.line + 1 if node is not None else 1
             problems.append(Problem(f"{where}:{line}", "", "a case must be a mapping of fields"))
             continue
+        found: list[tuple[tuple[str | int, ...], str]] = []
         try:
-            specs.append(CaseSpec.model_validate(document))
+            spec = CaseSpec.model_validate(document)
         except ValidationError as exc:
-            found = []
-            for error in exc.errors():
-                loc = tuple(error["loc"])
-                line = yaml_line(node, loc) or (node.start_mark.line + 1 if node else 1)
-                field = ".".join(str(p) for p in loc)
-                found.append((line, Problem(f"{where}:{line}", field, friendly_reason(error))))
-            # In the order of the file, not of the model's fields.
-            problems += [p for _, p in sorted(found, key=lambda lp: lp[0])]
+            found = [(tuple(e["loc"]), friendly_reason(e)) for e in exc.errors()]
+        else:
+            found = translation_problems(spec)
+            if not found:
+                specs.append(spec)
+        placed = []
+        for loc, reason in found:
+            line = yaml_line(node, loc) or (node.start_mark.line + 1 if node else 1)
+            field = ".".join(str(p) for p in loc)
+            placed.append((line, Problem(f"{where}:{line}", field, reason)))
+        # In the order of the file, not of the model's fields.
+        problems += [p for _, p in sorted(placed, key=lambda lp: lp[0])]
     seen: dict[str, int] = {}
     for spec in specs:
         seen[spec.slug] = seen.get(spec.slug, 0) + 1

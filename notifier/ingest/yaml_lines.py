@@ -11,10 +11,16 @@ from notifier.errors import Problem
 
 
 def yaml_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line in the YAML file where the value at `loc` starts."""
+    """The 1-based line in the YAML file where the value at `loc` starts (for a key pydantic
+    refused, `(…, key, "[key]")`, where the key is)."""
+    key: yaml.Node | None = None
     for part in loc:
+        if part == "[key]" and key is not None:
+            return int(key.start_mark.line) + 1
         if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            key, node = next(
+                ((k, v) for k, v in node.value if getattr(k, "value", None) == part), (None, None)
+            )
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             node = node.value[part] if part < len(node.value) else None
         else:

@@ -68,6 +68,28 @@ def language_tag(value: str) -> str:
     return tag
 
 
+def canonical_tag(tag: str) -> str:
+    """A language tag (one `language_tag` took) as tags are written: 'pt_br' -> 'pt-BR',
+    'DE' -> 'de'."""
+    parsed = Locale.parse(tag.replace("-", "_"))
+    return "-".join(p for p in (parsed.language, parsed.script, parsed.territory) if p)
+
+
+def primary_language(tag: str) -> str:
+    """The language of a tag, without script or region: 'de-AT' -> 'de'."""
+    return tag.replace("_", "-").split("-")[0].lower()
+
+
+def language_name(tag: str) -> str:
+    """A language's name in the language spoken now ('German', 'Deutsch'); the tag itself for
+    one Babel does not know."""
+    try:
+        name = Locale.parse(tag.replace("-", "_")).get_display_name(_cldr(_speaking.get()))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return tag
+    return name or tag
+
+
 @lru_cache(maxsize=256)  # asked once per reader by the digest planners: a few distinct tags
 def shipped(locale: str | None) -> str:
     """The shipped language nearest to `locale` ('de-AT', 'de_DE' -> 'de'), else English."""

@@ -12,10 +12,17 @@ from typing import Any
 import css_inline
 from markupsafe import Markup
 
+from notifier import locales
 from notifier.config import Settings
 from notifier.domain import Channel
 from notifier.domain.messages import SharedBody
-from notifier.domain.views import CaseView, CountrySection, UpdateView, count_updates
+from notifier.domain.views import (
+    CaseView,
+    CountrySection,
+    UpdateView,
+    count_updates,
+    sections_in_language,
+)
 from notifier.render.marks import PERSONAL_MARK, WEB_COPY_MARK
 from notifier.render.templates import for_list, make_environment, render
 
@@ -95,7 +102,13 @@ class Renderer:
     def alert(
         self, case: CaseView, update: UpdateView, channel: Channel, locale: str
     ) -> RenderedBody:
-        context = self._base(locale) | {"case": case, "update": update}
+        """An alert's shared body in `locale`: the case's and the update's texts translated
+        where they are, the original with a note where not."""
+        language = locales.shipped(locale)
+        context = self._base(locale) | {
+            "case": case.in_language(language),
+            "update": update.in_language(language),
+        }
         if channel is Channel.TELEGRAM:
             text = tidy(render(self.env, "telegram/alert.html", context))
             return RenderedBody(channel, "", text, "")
@@ -112,11 +125,13 @@ class Renderer:
         locale: str,
         template: str | None = None,
     ) -> RenderedBody:
-        """A digest's shared body; `template` names a list's own templates (LIST_TEMPLATES)."""
+        """A digest's shared body in `locale` (case texts translated as in `alert`); `template`
+        names a list's own templates (LIST_TEMPLATES)."""
+        sections = sections_in_language(sections, locales.shipped(locale))
         context = self._base(locale) | {
             "title": title,
             "intro": tuple(intro),
-            "sections": tuple(sections),
+            "sections": sections,
             "period_label": period_label,
             "update_count": count_updates(sections),
             # Updates shown as headline + link to the web copy (none unless over budget).

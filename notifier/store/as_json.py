@@ -46,6 +46,7 @@ def case_json(case: Case, *, with_updates: bool = False) -> dict[str, Any]:
             "actions": case.actions,
             "prayer": case.prayer,
             "sources": case.sources,
+            "translations": case.translations or {},
             "updates": [
                 {
                     "id": u.id,
@@ -57,6 +58,7 @@ def case_json(case: Case, *, with_updates: bool = False) -> dict[str, Any]:
                     if u.source_name
                     else None,
                     "severity": u.severity.value,
+                    "translations": u.translations or {},
                     "withdrawn_at": u.withdrawn_at.isoformat() if u.withdrawn_at else None,
                 }
                 for u in case.updates
@@ -231,5 +233,6 @@ def update_state_json(state: UpdateState) -> dict[str, Any]:
         "edited_at": u.edited_at.isoformat() if u.edited_at else None,
         "withdrawn_at": u.withdrawn_at.isoformat() if u.withdrawn_at else None,
         "announced": u.announce,
+        "translations": u.translations or {},
         "alerts": state.alerts,
     }

@@ -19,6 +19,7 @@ from notifier.countries import fold
 from notifier.domain import Severity
 from notifier.domain.case_specs import CaseSpec, UpdateSpec
 from notifier.domain.text_fields import check_link, check_text
+from notifier.domain.translations import check_update_translations, stored
 from notifier.domain.update_keys import update_key
 from notifier.errors import InputError, NotFoundError, Problem
 from notifier.store.models import Case, Update, utcnow
@@ -63,11 +64,14 @@ def case_fields(spec: CaseSpec) -> dict[str, Any]:
         "prayer": spec.prayer,
         "sources": [s.model_dump(mode="json", exclude_none=True) for s in spec.sources],
         "published": spec.published,
+        "translations": stored(spec.translations),
     }
 
 
 #: The fields of an update that a case file gives (and `updates edit` corrects).
-UPDATE_FILE_FIELDS = ("event_date", "title", "body", "source_name", "source_url", "severity")
+UPDATE_FILE_FIELDS = (
+    "event_date", "title", "body", "source_name", "source_url", "severity", "translations",
+)  # fmt: skip
 
 
 def fingerprint(value: Any) -> str:
@@ -88,6 +92,7 @@ def _update_fields(spec: UpdateSpec) -> dict[str, Any]:
         "source_name": spec.source.name if spec.source else None,
         "source_url": str(spec.source.url) if spec.source and spec.source.url else None,
         "severity": spec.severity,
+        "translations": stored(spec.translations),
     }
 
 
@@ -329,8 +334,10 @@ async def add_update(
     source_name: str | None,
     source_url: str | None,
     severity: Severity,
+    translations: Mapping[str, Any] | None = None,
 ) -> tuple[Update, bool]:
-    """Store a new update for `case`; (update, False) if one with the same key is there already."""
+    """Store a new update for `case`; (update, False) if one with the same key is there already.
+    `translations`: its title and body in other languages ({"de": {"title": …}})."""
     key = update_key(day, title)
     existing = await session.scalar(
         select(Update).where(Update.case_id == case.id, Update.key == key)
@@ -340,6 +347,7 @@ async def add_update(
     link = check_update_fields(
         "updates add", title=title, body=body, source_name=source_name, source_url=source_url
     )
+    translated = check_update_translations("updates add", translations or {}, body=body.strip())
     await serialize_update_writes(session)
     update = Update(
         case_id=case.id,
@@ -350,6 +358,7 @@ async def add_update(
         source_name=source_name,
         source_url=link,
         severity=severity,
+        translations=stored(translated),
     )
     session.add(update)
     await session.flush()

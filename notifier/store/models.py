@@ -155,6 +155,11 @@ class Case(Base):
     prayer: Mapped[str] = mapped_column(Text, default="")
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The summary, prayer, actions' texts and letter guidance in other languages, by language
+    #: tag: {"de": {"summary": …, "actions": [one text per action], …}} (domain.translations).
+    translations: Mapped[dict[str, dict[str, Any]]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -192,6 +197,10 @@ class Update(Base):
     #: file again changes only what the file changed and keeps corrections made meanwhile
     #: (`updates edit`, the API). None: never imported (nor corrected) since it was kept.
     imported_fields: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    #: The title and body in other languages, by language tag: {"de": {"title": …, "body": …}}.
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
 
     case: Mapped[Case] = relationship(back_populates="updates")
 

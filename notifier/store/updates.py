@@ -9,13 +9,16 @@ nor alerts anyone twice."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.domain import OutboxStatus, Severity, outbox_keys
+from notifier.domain.translations import check_update_translations, merged
 from notifier.domain.vocabulary import CLAIMABLE
 from notifier.errors import ConflictError, NotFoundError
 from notifier.store import outbox
@@ -126,15 +129,23 @@ async def edit_update(
     source_name: str | None = None,
     source_url: str | None = None,
     severity: Severity | None = None,
+    translations: Mapping[str, Any] | None = None,
     where: str = "updates edit",
 ) -> list[str]:
-    """Correct the fields given; the names of those that changed. Importing the update's case
-    file again keeps the correction (unless the file itself changes that field since)."""
+    """Correct the fields given; the names of those that changed. `translations`: by language,
+    its title and body (replacing what that language had), or None to remove it; languages
+    not named keep theirs. Importing the update's case file again keeps the correction (unless
+    the file itself changes that field since)."""
     if state.update.withdrawn_at is not None:
         raise ConflictError.single(where, "update", f"update {state.update.id} was withdrawn")
     link = check_update_fields(
         where, title=title, body=body, source_name=source_name, source_url=source_url
     )
+    translated = None
+    if translations is not None:
+        final_body = body.strip() if body is not None else state.update.body
+        changes = check_update_translations(where, translations, body=final_body)
+        translated = merged(state.update.translations or {}, changes)
     wanted = {
         "title": title.strip() if title is not None else None,
         "body": body.strip() if body is not None else None,
@@ -142,6 +153,7 @@ async def edit_update(
         "source_name": (source_name.strip() or None) if source_name is not None else None,
         "source_url": link,
         "severity": severity,
+        "translations": translated,
     }
     update = state.update
     before = {name: getattr(update, name) for name in UPDATE_FILE_FIELDS}

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from notifier.countries import country_name
 from notifier.domain.status_words import status_words
-from notifier.domain.views import ActionView, CaseView, UpdateView, lines, paragraphs
+from notifier.domain.views import (
+    ActionView,
+    CaseText,
+    CaseView,
+    UpdateText,
+    UpdateView,
+    lines,
+    paragraphs,
+)
 from notifier.domain.vocabulary import Severity
 from notifier.store.models import Case, Update
 
@@ -24,6 +32,39 @@ def _actions(case: Case, letter: tuple[str, ...]) -> tuple[ActionView, ...]:
     return tuple(views)
 
 
+def _one_line(text: str | None) -> str | None:
+    return None if text is None else " ".join(text.split())
+
+
+def _paragraphs(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else paragraphs(text)
+
+
+def _case_texts(case: Case) -> tuple[tuple[str, CaseText], ...]:
+    found = []
+    for language, texts in sorted((case.translations or {}).items()):
+        actions = texts.get("actions")
+        found.append(
+            (
+                language,
+                CaseText(
+                    summary=_paragraphs(texts.get("summary")),
+                    prayer=_paragraphs(texts.get("prayer")),
+                    actions=None if actions is None else tuple(_one_line(a) or "" for a in actions),
+                    letter_guidance=_one_line(texts.get("letter_guidance")),
+                ),
+            )
+        )
+    return tuple(found)
+
+
+def _update_texts(update: Update) -> tuple[tuple[str, UpdateText], ...]:
+    return tuple(
+        (language, UpdateText(_one_line(texts.get("title")), _paragraphs(texts.get("body"))))
+        for language, texts in sorted((update.translations or {}).items())
+    )
+
+
 def case_view(case: Case) -> CaseView:
     letter = lines(case.letter_address)
     return CaseView(
@@ -39,6 +80,7 @@ def case_view(case: Case) -> CaseView:
         letter_guidance=" ".join((case.letter_guidance or "").split()),
         actions=_actions(case, letter),
         prayer=paragraphs(case.prayer),
+        translations=_case_texts(case),
     )
 
 
@@ -51,4 +93,5 @@ def update_view(update: Update) -> UpdateView:
         source_name=update.source_name,
         source_url=update.source_url,
         urgent=update.severity is Severity.URGENT,
+        translations=_update_texts(update),
     )

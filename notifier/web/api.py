@@ -160,7 +160,7 @@ async def new_update(
     added = await tasks.add_update(
         state.store, slug, by=by, day=update.date or utcnow().date(), title=update.title,
         body=update.body, source=update.source, url=str(update.url) if update.url else None,
-        urgent=update.urgent,
+        urgent=update.urgent, translations=update.translations,
     )  # fmt: skip
     return {"id": added.id, "created": added.created}
 
@@ -190,6 +190,7 @@ async def correct_update(
     corrected = await tasks.correct_update(
         state.store, update_id, by=by, where="api", title=body.title, body=body.body, day=body.date,
         source=body.source, url=str(body.url) if body.url else None, urgent=body.urgent,
+        translations=body.translations,
     )  # fmt: skip
     return corrected.update | {"changed": corrected.changed}
 

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from notifier import app as tasks
 from notifier import limits
 from notifier.domain.text_fields import Body, Link, Locale, SourceName, Title
+from notifier.domain.translations import Language, UpdateTranslation, UpdateTranslations
 from notifier.numbers import MAX_ID
 from notifier.web.api_input import OneLine
 
@@ -25,6 +26,8 @@ class UpdateIn(BaseModel):
     source: SourceName | None = None
     url: Link | None = None
     urgent: StrictBool = False
+    #: The title and body in other languages: {"de": {"title": …, "body": …}}.
+    translations: UpdateTranslations = {}
 
 
 class UpdateEdit(BaseModel):
@@ -36,6 +39,12 @@ class UpdateEdit(BaseModel):
     source: SourceName | None = None
     url: Link | None = None
     urgent: StrictBool | None = None
+    #: By language, its title and body (replacing what that language had), or null to remove
+    #: that language's; languages not named keep theirs.
+    translations: (
+        Annotated[dict[Language, UpdateTranslation | None], Field(max_length=limits.TRANSLATIONS)]
+        | None
+    ) = None
 
 
 class SubscriberIn(BaseModel):

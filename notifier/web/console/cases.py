@@ -15,6 +15,7 @@ from notifier import limits
 from notifier.app import check_case_spec, sessions
 from notifier.domain import CaseStatus
 from notifier.domain.actors import Area
+from notifier.domain.translations import CASE_TEXTS
 from notifier.domain.vocabulary import ActionKind
 from notifier.errors import InputError, NotFoundError, Problem
 from notifier.store.models import utcnow
@@ -26,6 +27,17 @@ from notifier.web.console.access import (
     see_other,
     state_of,
     text_of,
+)
+from notifier.web.console.translation_fields import (
+    ACTIONS,
+    PREFIX,
+    field_name,
+    field_of_problem,
+    form_of_translations,
+    language_labels,
+    languages_of,
+    translations_of_form,
+    typed_translations,
 )
 from notifier.web.console.values import lines, shown
 
@@ -68,11 +80,11 @@ def form_of_spec(spec: dict[str, Any]) -> dict[str, str]:
         "prayer": spec.get("prayer", ""),
         "sources": "\n".join(sources),
         "published": "yes" if spec.get("published", True) else "",
-    }
+    } | form_of_translations(spec.get("translations") or {}, CASE_TEXTS)
 
 
 def typed_form(form: FormData) -> dict[str, str]:
-    return {name: text_of(form, name) for name in FIELDS}
+    return {name: text_of(form, name) for name in FIELDS} | typed_translations(form, CASE_TEXTS)
 
 
 def spec_of_form(
@@ -117,6 +129,9 @@ def spec_of_form(
         letter = {"address": typed["letter_address"]}
         if typed["letter_guidance"].strip():
             letter["guidance"] = typed["letter_guidance"]
+    translations, action_lines = translations_of_form(typed)
+    for language, found in action_lines.items():
+        numbers[field_name(language, ACTIONS)] = found
     spec = {
         "slug": typed["slug"],
         "name": typed["name"],
@@ -130,6 +145,7 @@ def spec_of_form(
         "prayer": typed["prayer"],
         "sources": sources,
         "published": typed["published"] == "yes",
+        "translations": translations,
     }
     return spec, numbers, problems
 
@@ -153,6 +169,14 @@ def form_errors(problems: list[Problem], numbers: dict[str, list[int]]) -> dict[
         parts = (problem.field or "").split(".")
         top = parts[0]
         reason = problem.reason
+        if top == "translations":
+            lines_of = {
+                name.split(":")[1]: found
+                for name, found in numbers.items()
+                if name.startswith(f"{PREFIX}:")
+            }
+            named.append(field_of_problem(problem, lines_of))
+            continue
         if top == "letter":
             top = "letter_guidance" if parts[1:2] == ["guidance"] else "letter_address"
         elif top in numbers and len(parts) > 1 and parts[1].isdigit():
@@ -228,8 +252,9 @@ def _new_page(
     errors: dict[str, str] | None = None,
 ) -> HTMLResponse:  # fmt: skip
     return console_page(
-        request, signed, "case_new", status=status, form=typed, errors=errors or {}, **_choices()
-    )
+        request, signed, "case_new", status=status, form=typed, errors=errors or {},
+        languages=language_labels(languages_of(typed)), **_choices(),
+    )  # fmt: skip
 
 
 @router.get("/admin/cases/new", response_class=HTMLResponse)
@@ -319,6 +344,7 @@ async def case_page(
     state = state_of(request)
     detail = await tasks.case_detail(state.store, signed.actor, slug)
     context.setdefault("case_form", form_of_spec(detail["spec"]))
+    context.setdefault("languages", language_labels(languages_of(context["case_form"])))
     context.setdefault("draft", blank_draft())
     for name in ("draft_errors", "preview", "audience", "sent", "previewed", "published"):
         context.setdefault(name, None)

@@ -18,7 +18,8 @@ from notifier import app as tasks
 from notifier import limits
 from notifier.app import DRAFT, check_draft, sessions
 from notifier.domain.actors import Area
-from notifier.errors import InputError, NotFoundError
+from notifier.domain.translations import UPDATE_TEXTS
+from notifier.errors import InputError, NotFoundError, Problem
 from notifier.web.console.access import (
     console_page,
     errors_by_field,
@@ -29,6 +30,14 @@ from notifier.web.console.access import (
     text_of,
 )
 from notifier.web.console.cases import case_page
+from notifier.web.console.translation_fields import (
+    field_of_problem,
+    form_of_translations,
+    language_labels,
+    languages_of,
+    typed_translations,
+    update_translations_of_form,
+)
 from notifier.web.pages import CONSOLE_HEADERS, page
 
 router = APIRouter(include_in_schema=False)
@@ -228,7 +237,15 @@ def _form_of_update(update: dict[str, Any]) -> dict[str, str]:
         "source": source.get("name") or "",
         "url": source.get("url") or "",
         "urgent": "yes" if update["severity"] == "urgent" else "",
-    }
+    } | form_of_translations(update.get("translations") or {}, UPDATE_TEXTS)
+
+
+def _translation_errors(problems: list[Problem]) -> list[Problem]:
+    """Problems with the translations as the form's fields name them (`tr:de:title`)."""
+    return [
+        field_of_problem(p, {}) if (p.field or "").startswith("translations") else p
+        for p in problems
+    ]
 
 
 def _missing(request: Request, signed: sessions.SignedIn, update_id: str) -> HTMLResponse:
@@ -245,9 +262,11 @@ async def update_page(
     if found is None:
         return _missing(request, signed, update_id)
     update, case, stopping = found
+    draft = _form_of_update(update)
     return console_page(
         request, signed, "update", update=update, case=case, stopping=stopping,
-        draft=_form_of_update(update), draft_errors={}, saved=saved[:40],
+        draft=draft, draft_errors={}, saved=saved[:40],
+        languages=language_labels(languages_of(draft)),
     )  # fmt: skip
 
 
@@ -259,21 +278,26 @@ async def correct(request: Request, signed: Writer, update_id: str) -> Response:
     if found is None:
         return _missing(request, signed, update_id)
     update, case, stopping = found
-    typed = typed_draft(form)
+    translated = typed_translations(form, UPDATE_TEXTS)
+    typed = typed_draft(form) | translated
     draft = draft_of(typed)
+    # The languages whose fields were posted: an empty one removes that translation.
+    posted_languages = {name.split(":")[1] for name in translated}
     try:
         day, _ = check_draft(draft)
         corrected = await tasks.correct_update(
             state.store, update["id"], where=DRAFT, title=draft.title, body=draft.body, day=day,
             source=draft.source, url=draft.url, urgent=draft.urgent, by=signed.actor,
+            translations=update_translations_of_form(translated, sorted(posted_languages)),
         )  # fmt: skip
     except InputError as exc:
-        errors = errors_by_field(exc.problems)
+        errors = errors_by_field(_translation_errors(exc.problems))
         if "update" in errors:
             errors[""] = errors.pop("update")
         return console_page(
             request, signed, "update", status=400, update=update, case=case, stopping=stopping,
             draft=_shown(typed), draft_errors=errors,
+            languages=language_labels(languages_of(typed)),
         )  # fmt: skip
     saved = "corrected" if corrected.changed else "same"
     return see_other(f"/admin/updates/{update['id']}?saved={saved}")
