@@ -208,6 +208,23 @@ def test_alert_goldens_in_german_and_russian(locale: str) -> None:
     assert_golden(f"alert.{locale}.telegram.html", telegram.text)
 
 
+def test_alert_golden_for_an_update_not_yet_in_german() -> None:
+    """The golden alert's update without its German translation (the case keeps its own): a
+    `de` reader gets the update's English title and body with a German note, the rest German."""
+    case, update = alert_sample()
+    untranslated = dataclasses.replace(
+        update, translations=tuple(t for t in update.translations if t[0] != "de")
+    )
+    assert untranslated.translations != update.translations
+    final = render_alert(Channel.EMAIL, locale="de", sample=(case, untranslated))
+    assert "Suspended sentence; prosecutors appeal" in final.subject
+    assert "(Noch nicht übersetzt.)" in final.text
+    assert_golden("alert.de.untranslated.txt", f"Subject: {final.subject}\n\n{final.text}")
+    telegram = render_alert(Channel.TELEGRAM, locale="de", sample=(case, untranslated))
+    assert check_telegram_html(telegram.text.strip()) == []
+    assert_golden("alert.de.untranslated.telegram.html", telegram.text)
+
+
 @pytest.mark.parametrize("locale", ["de", "ru"])
 def test_digest_goldens_in_german_and_russian(locale: str) -> None:
     final = render_digest(Channel.EMAIL, locale=locale)

@@ -243,7 +243,8 @@ class Renderer:
         """The message one recipient gets: the shared body with their footer in place (none
         for `personal=None`: the bare shared body)."""
         if body.channel is Channel.TELEGRAM and personal is not None:
-            return FinalMessage(body.subject, self.telegram_text(body, group=False), "")
+            text = self.telegram_text(body, group=False, locale=personal.locale)
+            return FinalMessage(body.subject, text, "")
         web_url = personal.web_url if personal else ""
         text, html = with_web_copy(body.text, web_url), with_web_copy(body.html, web_url)
         if body.channel is Channel.TELEGRAM or personal is None:
